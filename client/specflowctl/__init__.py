@@ -1,0 +1,1 @@
+"""specflowctl: the thin command-line client of specflowd."""

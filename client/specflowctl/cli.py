@@ -1,0 +1,35 @@
+"""specflowctl: the thin client. Every verb is one or two RPC calls; heavy modules load lazily."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from specflowctl.fast import try_fast_path
+
+if TYPE_CHECKING:
+    import typer
+
+
+def build_app() -> typer.Typer:
+    import typer
+
+    from specflowctl import cmd_daemon, cmd_projects
+
+    app = typer.Typer(
+        name="specflowctl",
+        help="Control specflowd, the SpecFlow orchestration daemon.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.add_typer(cmd_daemon.app, name="daemon")
+    app.add_typer(cmd_projects.app, name="projects")
+    return app
+
+
+def main() -> None:
+    code = try_fast_path(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    build_app()()

@@ -1,0 +1,63 @@
+"""specflowctl daemon status|stop|install-unit."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+
+from specflowctl import render
+from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc
+
+app = typer.Typer(help="The daemon itself.", no_args_is_help=True)
+
+
+@app.command("status")
+def status(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+    """Show whether the daemon runs, its version, uptime and counters."""
+    emit(json_out, rpc(sock, "daemon.status"), render.daemon_status)
+
+
+@app.command("stop")
+def stop(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+    """Ask the daemon to stop gracefully (agent runs keep running and are re-adopted at next start)."""
+    emit(json_out, rpc(sock, "daemon.shutdown"), lambda _: "specflowd is stopping")
+
+
+def _unit_sources() -> Path:
+    import specflowd
+
+    package = Path(specflowd.__file__).parent
+    for candidate in (package / "_systemd", package.parent / "systemd"):
+        if (candidate / "specflowd.service").is_file():
+            return candidate
+    fail("the systemd unit files are not installed with this package")
+
+
+@app.command("install-unit")
+def install_unit(
+    json_out: JsonOpt = False,
+    target: Path | None = typer.Option(None, help="Directory for the user units [~/.config/systemd/user]"),
+) -> None:
+    """Copy specflowd.service and specflowd.socket into ~/.config/systemd/user/."""
+    source = _unit_sources()
+    if target is None:
+        target = Path.home() / ".config" / "systemd" / "user"
+    target.mkdir(parents=True, exist_ok=True)
+    daemon_bin = Path(sys.executable).parent / "specflowd"
+    if not daemon_bin.exists():
+        daemon_bin = Path(shutil.which("specflowd") or "specflowd")
+    written = []
+    for name in ("specflowd.service", "specflowd.socket"):
+        text = (source / name).read_text()
+        text = text.replace("ExecStart=specflowd", f"ExecStart={daemon_bin}")
+        (target / name).write_text(text)
+        written.append(str(target / name))
+    emit(
+        json_out,
+        {"written": written},
+        lambda d: "\n".join(d["written"])
+        + "\nNext: systemctl --user daemon-reload && systemctl --user enable --now specflowd.socket",
+    )

@@ -1,0 +1,40 @@
+"""specflowctl projects list|add|remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from specflowctl import render
+from specflowctl.app import JsonOpt, SocketOpt, emit, rpc
+
+app = typer.Typer(help="Registered SpecFlow projects.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_projects(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+    """List registered projects."""
+    emit(json_out, rpc(sock, "projects.list"), render.project_list)
+
+
+@app.command("add")
+def add(
+    path: Path,
+    name: str | None = typer.Option(None, help="Display name (default: the directory name)"),
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
+    """Register the project at PATH."""
+    params: dict[str, Any] = {"path": str(path.expanduser().absolute())}
+    if name:
+        params["name"] = name
+    emit(json_out, rpc(sock, "projects.register", params), lambda p: f"registered {p['name']} ({p['id']})")
+
+
+@app.command("remove")
+def remove(project: str, json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+    """Unregister PROJECT (id or path); its files are untouched."""
+    ref = str(Path(project).absolute()) if Path(project).exists() else project
+    emit(json_out, rpc(sock, "projects.unregister", {"project": ref}), lambda p: f"removed {p['name']}")

@@ -1,0 +1,137 @@
+"""Blocking JSON-RPC client over the daemon's Unix socket (stdlib only: the CLI must start fast).
+
+Speaks newline-delimited JSON. ``call_with_hello`` sends ``daemon.hello`` and the real call as one batch, so
+the version check costs no extra round trip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DaemonUnavailable", "RpcClient", "RpcError"]
+
+
+class DaemonUnavailable(Exception):
+    def __init__(self, socket_path: Path, reason: str) -> None:
+        super().__init__(f"no specflowd is answering on {socket_path} ({reason})")
+        self.socket_path = socket_path
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", "")) if isinstance(self.data, dict) else ""
+
+
+class RpcClient:
+    def __init__(self, socket_path: Path, *, timeout: float | None = 30.0) -> None:
+        self.socket_path = socket_path
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self._timeout)
+            try:
+                sock.connect(str(self.socket_path))
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                sock.close()
+                raise DaemonUnavailable(self.socket_path, exc.strerror or type(exc).__name__) from None
+            except OSError as exc:
+                sock.close()
+                raise DaemonUnavailable(self.socket_path, exc.strerror or str(exc)) from None
+            self._sock = sock
+        return self._sock
+
+    def _send(self, message: Any) -> None:
+        try:
+            self._connect().sendall(json.dumps(message).encode() + b"\n")
+        except OSError as exc:
+            raise DaemonUnavailable(self.socket_path, str(exc)) from None
+
+    def _read_message(self, timeout: float | None = -1.0) -> Any:
+        sock = self._connect()
+        if timeout != -1.0:
+            sock.settimeout(timeout)
+        while b"\n" not in self._buffer:
+            try:
+                chunk = sock.recv(1 << 16)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                raise DaemonUnavailable(self.socket_path, str(exc)) from None
+            if not chunk:
+                raise DaemonUnavailable(self.socket_path, "connection closed by the daemon")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
+        if params is not None:
+            message["params"] = params
+        return message
+
+    def _await_reply(self, ids: set[int]) -> Any:
+        """Read until a reply carrying one of ``ids`` (a batch reply carries several); keep nothing else."""
+        while True:
+            message = self._read_message()
+            if isinstance(message, list):
+                return message
+            if message.get("id") in ids:
+                return message
+
+    @staticmethod
+    def _unwrap(reply: dict[str, Any]) -> Any:
+        if "error" in reply:
+            error = reply["error"]
+            raise RpcError(int(error.get("code", -32000)), str(error.get("message")), error.get("data"))
+        return reply.get("result")
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        request = self._request(method, params)
+        self._send(request)
+        return self._unwrap(self._await_reply({request["id"]}))
+
+    def call_with_hello(self, method: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+        hello, request = self._request("daemon.hello", None), self._request(method, params)
+        self._send([hello, request])
+        replies = self._await_reply({hello["id"], request["id"]})
+        if not isinstance(replies, list):
+            replies = [replies]
+        by_id = {reply.get("id"): reply for reply in replies}
+        hello_result = self._unwrap(by_id[hello["id"]])
+        return hello_result, self._unwrap(by_id[request["id"]])
+
+    def events(self, project: str | None = None, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Subscribe and yield event params until the connection closes."""
+        self.call("events.subscribe", {"project": project} if project else {})
+        while True:
+            message = self._read_message(timeout)
+            if isinstance(message, dict) and message.get("method") == "event":
+                yield message["params"]

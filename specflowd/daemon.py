@@ -1,0 +1,168 @@
+"""specflowd: wiring, lifecycle, signals. Foreground process; systemd (or the user) supervises it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import anyio
+import anyio.abc
+
+from specflowd.handlers import daemon as daemon_handlers
+from specflowd.handlers import events as event_handlers
+from specflowd.handlers import projects as project_handlers
+from specflowd.paths import default_socket_path, lock_path_for, registry_path
+from specflowd.project.registry import Registry
+from specflowd.protocol.rpc import Endpoint, Router
+from specflowd.services.context import Call, Services
+from specflowd.services.events import EventBus
+from specflowd.transport import systemd
+from specflowd.transport.lock import AlreadyRunning, DaemonLock
+from specflowd.transport.server import Connection, SocketServer
+from specflowd.version import __version__
+from specflowd.watch import watch_path
+
+__all__ = ["build_router", "main"]
+
+log = logging.getLogger("specflowd")
+
+
+def build_router() -> Router[Call]:
+    router: Router[Call] = Router()
+    for module in (daemon_handlers, project_handlers, event_handlers):
+        router.include(module.router)
+    return router
+
+
+async def _open_listener(sock_path: Path, activated: socket.socket | None) -> anyio.abc.SocketListener:
+    if activated is not None:
+        return await anyio.abc.SocketListener.from_socket(activated)
+    directory = sock_path.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):
+        os.chmod(directory, 0o700)
+    if sock_path.exists() or sock_path.is_symlink():
+        log.info("removing stale socket %s", sock_path)
+        sock_path.unlink()
+    return await anyio.create_unix_listener(sock_path, mode=0o600)
+
+
+async def _watch_registry(services: Services) -> None:
+    registry, bus = services.registry, services.bus
+    last_problem = registry.problem
+
+    async def reload() -> None:
+        nonlocal last_problem
+        before = {p.id for p in registry.projects()}
+        changed = registry.load()
+        after = {p.id for p in registry.projects()}
+        if changed:
+            bus.publish(
+                "registry.changed", None, {"added": sorted(after - before), "removed": sorted(before - after)}
+            )
+        if registry.problem and registry.problem != last_problem:
+            log.warning("%s", registry.problem)
+            bus.publish("registry.problem", None, {"problem": registry.problem})
+        last_problem = registry.problem
+
+    await watch_path(registry.path, reload, initial=registry.fingerprint())
+
+
+async def _watchdog(interval: float) -> None:
+    while True:
+        systemd.notify("WATCHDOG=1")
+        await anyio.sleep(interval)
+
+
+async def _signals(stop: anyio.Event, bus: EventBus) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            bus.publish("daemon.stopping", None, {"reason": signal.Signals(signum).name})
+            stop.set()
+
+
+async def serve(sock_path: Path, activated: socket.socket | None) -> None:
+    registry = Registry(registry_path())
+    registry.load()
+    if registry.problem:
+        log.warning("%s", registry.problem)
+    bus = EventBus()
+    stop = anyio.Event()
+    services = Services(
+        socket_path=sock_path, registry=registry, bus=bus, stop=stop, socket_activated=activated is not None
+    )
+    router = build_router()
+    services.specs = router.specs
+    endpoint = Endpoint(router.specs)
+
+    async def handle(payload: bytes, conn: Connection) -> bytes | None:
+        return await endpoint.handle(payload, Call(services, conn))
+
+    server = SocketServer(handle)
+    services.extensions["connections"] = lambda: server.connections
+    listener = await _open_listener(sock_path, activated)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_signals, stop, bus)
+            tg.start_soon(_watch_registry, services)
+            interval = systemd.watchdog_interval()
+            if interval:
+                tg.start_soon(_watchdog, interval)
+            log.info("specflowd %s listening on %s (pid %d)", __version__, sock_path, os.getpid())
+            systemd.notify(f"READY=1\nSTATUS=serving {len(registry.projects())} projects on {sock_path}")
+            bus.publish("daemon.started", None, {"pid": os.getpid(), "version": __version__})
+            await server.serve(listener, stop)
+            systemd.notify("STOPPING=1\nSTATUS=stopping")
+            tg.cancel_scope.cancel()
+    finally:
+        if activated is None:
+            with contextlib.suppress(FileNotFoundError):
+                sock_path.unlink()
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="specflowd", description="SpecFlow orchestration daemon")
+    parser.add_argument("--socket", type=Path, help="socket path (default: $SPECFLOWD_SOCKET or the runtime dir)")
+    parser.add_argument("--log-level", default=os.environ.get("SPECFLOWD_LOG_LEVEL", "INFO"))
+    parser.add_argument("--version", action="version", version=f"specflowd {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sock_path: Path = (args.socket or default_socket_path()).expanduser().absolute()
+    activated = systemd.activation_socket()
+    if activated is not None:
+        with contextlib.suppress(OSError):
+            sock_path = Path(activated.getsockname())
+    lock = DaemonLock(lock_path_for(sock_path))
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(f"specflowd: {exc}; not starting a second one.", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"specflowd: cannot take the lock {lock.path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        anyio.run(serve, sock_path, activated, backend="asyncio")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lock.release()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Orchestration configuration: the defaults and bounds of DESIGN §8.
+
+One model serves the RPC params (``orchestrate.preview/start {config}``), the TOML defaults file and the
+persisted record. Out-of-bounds values fail validation; the RPC layer turns that into ``invalid_config``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Budget", "OrchestrationConfig", "PermissionMode", "Step"]
+
+
+class Step(StrEnum):
+    DESIGN = "design"
+    ANALYZE = "analyze"
+    IMPLEMENT = "implement"
+    VERIFY = "verify"
+    MERGE = "merge"
+
+
+STEP_ORDER: tuple[Step, ...] = (Step.DESIGN, Step.ANALYZE, Step.IMPLEMENT, Step.VERIFY, Step.MERGE)
+
+
+class PermissionMode(StrEnum):
+    ACCEPT_EDITS = "acceptEdits"
+    AUTO = "auto"
+    BYPASS = "bypassPermissions"
+    DEFAULT = "default"
+    DONT_ASK = "dontAsk"
+    PLAN = "plan"
+
+
+_MAX_USD = 10_000.0
+
+
+class Budget(BaseModel):
+    """Spending caps in USD. ``per_batch`` caps one batch run; ``heal`` one healing run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_batch: float = Field(5.00, gt=0, le=_MAX_USD)
+    total: float = Field(50.00, gt=0, le=_MAX_USD)
+    heal: float = Field(2.00, gt=0, le=_MAX_USD)
+    helper_call: float = Field(0.50, gt=0, le=_MAX_USD)
+
+
+class OrchestrationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auto_merge: bool = False
+    skip_design: bool = False
+    skip_analyze: bool = False
+    additional_context: str = Field("", max_length=20_000, description="Appended to every step's prompt")
+    auto_heal: bool = True
+    max_heal_attempts: int = Field(1, ge=0, le=5)
+    batch_size_fallback: int = Field(15, ge=1, le=50)
+    pause_between_batches: bool = False
+    budget: Budget = Field(default_factory=Budget)
+    models: dict[Step, str] = Field(default_factory=dict, description="Model per step; unset = CLI default")
+    fallback_model: str | None = None
+    stale_after_s: float = Field(600.0, ge=5.0, le=86_400.0, description="No output this long = stale run")
+    max_step_attempts: int = Field(2, ge=1, le=10)
+    permission_mode: PermissionMode = PermissionMode.BYPASS
+    resume_after_rate_limit: bool = True

@@ -1,0 +1,1 @@
+"""RPC handler modules, one per message group."""

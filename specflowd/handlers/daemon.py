@@ -1,0 +1,122 @@
+"""daemon.* and rpc.discover."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+from specflowd.protocol.openrpc import build_openrpc
+from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.services.context import Call
+from specflowd.version import PROTOCOL_VERSION, __version__
+
+router: Router[Call] = Router()
+
+CAPABILITIES = ["framing.content-length", "framing.newline", "events", "registry.watch"]
+
+
+class Hello(BaseModel):
+    name: str = "specflowd"
+    version: str
+    protocol_version: int
+    capabilities: list[str]
+    pid: int
+    started_at: datetime
+
+
+class RunCounts(BaseModel):
+    active: int = 0
+    total: int = 0
+
+
+class DaemonStatus(BaseModel):
+    version: str
+    pid: int
+    started_at: datetime
+    uptime_s: float
+    socket: str
+    socket_activated: bool
+    projects: int
+    active_orchestrations: int
+    runs: RunCounts
+    subscribers: int
+    connections: int
+    problems: list[str]
+
+
+class PingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delay_ms: int = Field(0, ge=0, le=10_000, description="Answer after this long (latency/concurrency checks)")
+
+
+class Pong(BaseModel):
+    pong: bool = True
+    time: datetime
+
+
+class ShutdownResult(BaseModel):
+    stopping: bool
+
+
+class OpenRpcDocument(BaseModel):
+    openrpc: str
+    info: dict[str, Any]
+    methods: list[dict[str, Any]]
+    components: dict[str, Any]
+
+
+@router.method("daemon.hello", params=EmptyParams, result=Hello, summary="Versions and capabilities")
+async def hello(call: Call, _: EmptyParams) -> Hello:
+    s = call.services
+    return Hello(
+        version=__version__,
+        protocol_version=PROTOCOL_VERSION,
+        capabilities=CAPABILITIES + sorted(s.extensions.get("capabilities", [])),
+        pid=os.getpid(),
+        started_at=s.started_at,
+    )
+
+
+@router.method("daemon.status", params=EmptyParams, result=DaemonStatus, summary="Health and counters")
+async def status(call: Call, _: EmptyParams) -> DaemonStatus:
+    s = call.services
+    problems = [s.registry.problem] if s.registry.problem else []
+    counters = s.extensions.get("status_counters")
+    active_orchestrations, runs = counters() if callable(counters) else (0, RunCounts())
+    return DaemonStatus(
+        version=__version__,
+        pid=os.getpid(),
+        started_at=s.started_at,
+        uptime_s=round((datetime.now(UTC) - s.started_at).total_seconds(), 3),
+        socket=str(s.socket_path),
+        socket_activated=s.socket_activated,
+        projects=len(s.registry.projects()),
+        active_orchestrations=active_orchestrations,
+        runs=runs,
+        subscribers=s.bus.subscriber_count,
+        connections=s.extensions.get("connections", lambda: 0)(),
+        problems=problems,
+    )
+
+
+@router.method("daemon.ping", params=PingParams, result=Pong, summary="Liveness, optionally delayed")
+async def ping(call: Call, params: PingParams) -> Pong:
+    if params.delay_ms:
+        await anyio.sleep(params.delay_ms / 1000)
+    return Pong(time=datetime.now(UTC))
+
+
+@router.method("daemon.shutdown", params=EmptyParams, result=ShutdownResult, summary="Stop the daemon")
+async def shutdown(call: Call, _: EmptyParams) -> ShutdownResult:
+    call.services.bus.publish("daemon.stopping", None, {"reason": "daemon.shutdown"})
+    call.services.stop.set()
+    return ShutdownResult(stopping=True)
+
+
+@router.method("rpc.discover", params=EmptyParams, result=OpenRpcDocument, summary="OpenRPC document")
+async def discover(call: Call, _: EmptyParams) -> OpenRpcDocument:
+    return OpenRpcDocument.model_validate(build_openrpc(call.services.specs))

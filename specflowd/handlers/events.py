@@ -1,0 +1,55 @@
+"""events.subscribe / events.unsubscribe: the connection then receives ``event`` notifications."""
+
+from __future__ import annotations
+
+import anyio
+from pydantic import BaseModel, ConfigDict
+
+from specflowd.errors import InvalidState
+from specflowd.protocol.rpc import EmptyParams, Router, notification
+from specflowd.services.context import Call
+from specflowd.services.events import Subscription
+
+router: Router[Call] = Router()
+
+_KEY = "subscription"
+
+
+class SubscribeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = None
+
+
+class Subscribed(BaseModel):
+    subscribed: bool
+    project: str | None = None
+
+
+@router.method("events.subscribe", params=SubscribeParams, result=Subscribed, summary="Receive events")
+async def subscribe(call: Call, params: SubscribeParams) -> Subscribed:
+    conn, bus = call.conn, call.services.bus
+    if _KEY in conn.attachments:
+        raise InvalidState("this connection is already subscribed; unsubscribe first")
+    project = call.services.registry.resolve(params.project).path if params.project else None
+    sub = bus.subscribe(project)
+    conn.attachments[_KEY] = sub
+    conn.on_close.append(lambda: bus.unsubscribe(sub))
+
+    async def pump(sub: Subscription = sub) -> None:
+        async with sub.receive:
+            async for event in sub.receive:
+                if not await conn.send(notification("event", event.to_params())):
+                    break
+        await anyio.lowlevel.checkpoint()
+
+    conn.start_background(pump)
+    return Subscribed(subscribed=True, project=project)
+
+
+@router.method("events.unsubscribe", params=EmptyParams, result=Subscribed, summary="Stop receiving events")
+async def unsubscribe(call: Call, _: EmptyParams) -> Subscribed:
+    sub = call.conn.attachments.pop(_KEY, None)
+    if sub is None:
+        raise InvalidState("this connection has no subscription")
+    call.services.bus.unsubscribe(sub)
+    return Subscribed(subscribed=False)

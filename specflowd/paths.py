@@ -1,0 +1,37 @@
+"""Where specflowd keeps things (DESIGN §4). Stdlib only: the thin client imports this too."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["default_socket_path", "lock_path_for", "registry_path", "specflow_home", "user_config_path"]
+
+
+def specflow_home() -> Path:
+    configured = os.environ.get("SPECFLOW_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".specflow"
+
+
+def registry_path() -> Path:
+    return specflow_home() / "registry.json"
+
+
+def default_socket_path() -> Path:
+    """``SPECFLOWD_SOCKET``, else ``$XDG_RUNTIME_DIR/specflowd/specflowd.sock``, else under SPECFLOW_HOME."""
+    override = os.environ.get("SPECFLOWD_SOCKET")
+    if override:
+        return Path(override).expanduser()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "specflowd" / "specflowd.sock"
+    return specflow_home() / "run" / "specflowd.sock"
+
+
+def lock_path_for(socket_path: Path) -> Path:
+    return socket_path.with_name(socket_path.name + ".lock")
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "specflow" / "specflowd.toml"

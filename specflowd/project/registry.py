@@ -1,0 +1,172 @@
+"""The project registry ``$SPECFLOW_HOME/registry.json``, shared with other SpecFlow tools.
+
+Rules: never crash on a corrupt or half-written file and never forget the last good view (keep serving it
+and expose the problem); writes are atomic and round-trip every key we do not understand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from specflowd.errors import NotFound, ProjectError, StorageError
+from specflowd.store.atomic import atomic_write_json
+
+__all__ = ["ProjectEntry", "Registry"]
+
+
+class ProjectEntry(BaseModel):
+    id: str
+    path: str
+    name: str
+    registered_at: str | None = None
+    last_seen: str | None = None
+
+
+@dataclass
+class _Loaded:
+    document: dict[str, Any]
+    projects: dict[str, ProjectEntry]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _parse(text: str) -> _Loaded:
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise ValueError("top level is not an object")
+    raw_projects = document.get("projects", {})
+    if not isinstance(raw_projects, dict):
+        raise ValueError('"projects" is not an object')
+    projects: dict[str, ProjectEntry] = {}
+    for project_id, entry in raw_projects.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ValueError(f"project {project_id!r} has no path")
+        projects[project_id] = ProjectEntry(
+            id=project_id,
+            path=entry["path"],
+            name=str(entry.get("name") or Path(entry["path"]).name),
+            registered_at=entry.get("registered_at"),
+            last_seen=entry.get("last_seen"),
+        )
+    return _Loaded(document, projects)
+
+
+@dataclass
+class Registry:
+    path: Path
+    _good: _Loaded = field(default_factory=lambda: _Loaded({"projects": {}}, {}))
+    problem: str | None = None
+    _fingerprint: tuple[int, int, int] | None = None
+
+    def fingerprint(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def changed_on_disk(self) -> bool:
+        return self.fingerprint() != self._fingerprint
+
+    def load(self) -> bool:
+        """Re-read the file. Returns True when the set of projects changed. Never raises."""
+        self._fingerprint = self.fingerprint()
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            loaded = _Loaded({"projects": {}}, {})
+        except OSError as exc:
+            self.problem = f"cannot read {self.path}: {exc.strerror}"
+            return False
+        else:
+            try:
+                loaded = _parse(text)
+            except (ValueError, TypeError) as exc:
+                self.problem = f"{self.path} is not valid ({exc}); serving the last good view"
+                return False
+        before = {k: v.path for k, v in self._good.projects.items()}
+        self._good = loaded
+        self.problem = None
+        return before != {k: v.path for k, v in loaded.projects.items()}
+
+    def projects(self) -> list[ProjectEntry]:
+        return sorted(self._good.projects.values(), key=lambda p: (p.name, p.id))
+
+    def resolve(self, ref: str) -> ProjectEntry:
+        """A registry id, an absolute path of a registered project, or a path inside one."""
+        if ref in self._good.projects:
+            return self._good.projects[ref]
+        if os.path.isabs(ref):
+            target = Path(ref).resolve()
+            best: ProjectEntry | None = None
+            for entry in self._good.projects.values():
+                root = Path(entry.path).resolve()
+                if (target == root or root in target.parents) and (
+                    best is None or len(str(root)) > len(best.path)
+                ):
+                    best = entry
+            if best is not None:
+                return best
+        raise NotFound(f"no registered project matches {ref!r}", ref=ref)
+
+    def _fresh_document(self) -> dict[str, Any]:
+        """The document to modify: the file as it is now, so concurrent edits by other tools survive."""
+        try:
+            return _parse(self.path.read_text(encoding="utf-8")).document
+        except FileNotFoundError:
+            return {"projects": {}}
+        except (OSError, ValueError, TypeError) as exc:
+            raise ProjectError(
+                f"refusing to rewrite {self.path}: it is not valid JSON right now ({exc}); fix it first",
+                path=str(self.path),
+            ) from None
+
+    def _write(self, document: dict[str, Any]) -> None:
+        try:
+            atomic_write_json(self.path, document)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path}: {exc.strerror}", path=str(self.path)) from None
+        self.load()
+
+    def register(self, path: str, name: str | None = None) -> ProjectEntry:
+        root = Path(path).expanduser()
+        if not root.is_absolute():
+            raise ProjectError(f"project path must be absolute: {path}", path=path)
+        if not root.is_dir():
+            raise ProjectError(f"not a directory: {path}", path=path)
+        root = root.resolve()
+        document = self._fresh_document()
+        projects = document.setdefault("projects", {})
+        for project_id, entry in projects.items():
+            if isinstance(entry, dict) and entry.get("path") == str(root):
+                if name:
+                    entry["name"] = name
+                entry["last_seen"] = _now()
+                self._write(document)
+                return self._good.projects[project_id]
+        project_id = str(uuid.uuid4())
+        projects[project_id] = {
+            "path": str(root),
+            "name": name or root.name,
+            "registered_at": _now(),
+            "last_seen": _now(),
+        }
+        self._write(document)
+        return self._good.projects[project_id]
+
+    def unregister(self, ref: str) -> ProjectEntry:
+        entry = self.resolve(ref)
+        document = self._fresh_document()
+        document.get("projects", {}).pop(entry.id, None)
+        self._write(document)
+        return entry

@@ -1,0 +1,67 @@
+"""Durable file writes: atomic JSON documents and append-only JSONL logs.
+
+Atomic replace = temp file in the same directory, fsync, rename, fsync the directory, so a reader (or a
+restarted daemon) sees either the old document or the new one, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["append_jsonl", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json"]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically. Raises OSError (e.g. ENOSPC) leaving the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def atomic_write_json(path: Path, document: Any, *, mode: int = 0o644) -> None:
+    """Write ``document`` as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n", mode=mode)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON document; raises FileNotFoundError or ValueError (json.JSONDecodeError)."""
+    with path.open("rb") as handle:
+        return json.loads(handle.read())
+
+
+def append_jsonl(path: Path, record: Any) -> None:
+    """Append one JSON line and fsync it: the log survives a crash line by line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    with path.open("ab") as handle:
+        handle.write(line.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())

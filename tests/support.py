@@ -1,0 +1,196 @@
+"""Test support: start the real daemon as a subprocess in a sandboxed HOME, raw socket clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VENV_BIN = Path(sys.executable).parent
+SPECFLOWD = str(VENV_BIN / "specflowd")
+SPECFLOWCTL = str(VENV_BIN / "specflowctl")
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def sandbox_env(root: Path) -> dict[str, str]:
+    home = root / "home"
+    # Unix socket paths are limited to 107 bytes: keep the runtime dir short, outside pytest's long tmp names
+    runtime = Path(tempfile.mkdtemp(prefix="sfr-", dir="/tmp"))
+    for d in (home, runtime):
+        d.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG"))}
+    env.update(
+        HOME=str(home),
+        SPECFLOW_HOME=str(home / ".specflow"),
+        XDG_RUNTIME_DIR=str(runtime),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        SPECFLOWD_SOCKET=str(runtime / "specflowd" / "specflowd.sock"),
+        SPECFLOWCTL_NO_VERSION_WARNING="",
+    )
+    return env
+
+
+def can_connect(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Daemon:
+    root: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default=Path())
+
+    @property
+    def socket(self) -> Path:
+        return Path(self.env["SPECFLOWD_SOCKET"])
+
+    @property
+    def home(self) -> Path:
+        return Path(self.env["SPECFLOW_HOME"])
+
+    def start(self, *args: str, wait: bool = True, **popen: Any) -> Daemon:
+        self.log_path = self.root / f"daemon-{time.monotonic_ns()}.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen([SPECFLOWD, *args], env=self.env, stdout=log, stderr=log, **popen)
+        if wait:
+            wait_until(lambda: self._alive_or_fail() and can_connect(self.socket), what="daemon socket")
+        return self
+
+    def _alive_or_fail(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited {self.proc.returncode}: {self.log()}")
+        return True
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def ctl(self, *args: str, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [SPECFLOWCTL, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"specflowctl {args} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def ctl_json(self, *args: str) -> Any:
+        return json.loads(self.ctl(*args, "--json").stdout)
+
+    def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        with RawClient(self.socket) as client:
+            reply = client.request(method, params)
+        if "error" in reply:
+            raise AssertionError(f"{method} failed: {reply['error']}")
+        return reply["result"]
+
+
+class RawClient:
+    """A deliberately dumb client: bytes on a socket, in either framing."""
+
+    def __init__(self, path: Path, framing: str = "newline", timeout: float = 10.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.framing = framing
+        self.buffer = b""
+        self.next_id = 0
+
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send(self, message: Any) -> None:
+        payload = json.dumps(message).encode()
+        if self.framing == "newline":
+            self.send_raw(payload + b"\n")
+        else:
+            self.send_raw(b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def read(self) -> Any:
+        """Next message, or None when the daemon closed the connection."""
+        while True:
+            if self.framing == "newline":
+                if b"\n" in self.buffer:
+                    line, _, self.buffer = self.buffer.partition(b"\n")
+                    return json.loads(line)
+            else:
+                head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+                if sep:
+                    length = int(head.split(b":")[1])
+                    if len(rest) >= length:
+                        self.buffer = rest[length:]
+                        return json.loads(rest[:length])
+            if not self._fill():
+                return None
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        self.next_id += 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        while True:
+            reply = self.read()
+            if reply is None or reply.get("id") == self.next_id:
+                return reply
+
+
+@contextmanager
+def running_daemon(root: Path, *args: str) -> Iterator[Daemon]:
+    daemon = Daemon(root, sandbox_env(root)).start(*args)
+    try:
+        yield daemon
+    finally:
+        if daemon.proc and daemon.proc.poll() is None:
+            daemon.stop()
