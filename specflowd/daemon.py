@@ -141,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     sock_path: Path = (args.socket or default_socket_path()).expanduser().absolute()
-    activated = systemd.activation_socket()
+    try:
+        activated = systemd.activation_socket()
+    except OSError as exc:
+        print(f"specflowd: LISTEN_FDS is set but fd 3 is not a usable socket: {exc.strerror}", file=sys.stderr)
+        return 1
     if activated is not None:
         with contextlib.suppress(OSError):
             sock_path = Path(activated.getsockname())

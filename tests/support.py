@@ -7,8 +7,8 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,7 +40,8 @@ def sandbox_env(root: Path) -> dict[str, str]:
     for d in (home, runtime):
         d.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG"))}
+    inherited = ("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env.update(
         HOME=str(home),
         SPECFLOW_HOME=str(home / ".specflow"),

@@ -20,6 +20,50 @@ def status(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
     emit(json_out, rpc(sock, "daemon.status"), render.daemon_status)
 
 
+@app.command("start")
+def start(
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+    timeout: float = typer.Option(15.0, help="Seconds to wait for the daemon to answer"),
+) -> None:
+    """Start specflowd in the background (for systems without systemd) and wait until it answers."""
+    import os
+    import subprocess
+    import time
+
+    from specflowd.paths import specflow_home
+
+    from specflowctl import core
+
+    path = core.socket_path(sock)
+    try:
+        emit(json_out, core.call(path, "daemon.status"), render.daemon_status)
+        return  # already running
+    except core.VerbFailed as exc:
+        if exc.code != core.EXIT_NO_DAEMON:
+            fail(exc.message, exc.code)
+    daemon_bin = Path(sys.executable).parent / "specflowd"
+    log_path = specflow_home() / "specflowd.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [str(daemon_bin if daemon_bin.exists() else "specflowd"), "--socket", str(path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=dict(os.environ),
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            data = core.call(path, "daemon.status")
+            break
+        except core.VerbFailed as exc:
+            if proc.poll() is not None:
+                fail(f"specflowd exited with {proc.returncode}; see {log_path}")
+            if time.monotonic() > deadline:
+                fail(f"specflowd did not answer within {timeout:.0f}s: {exc.message}")
+            time.sleep(0.05)
+    emit(json_out, data, lambda d: f"started specflowd (pid {d['pid']}), log: {log_path}")
+
+
 @app.command("stop")
 def stop(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
     """Ask the daemon to stop gracefully (agent runs keep running and are re-adopted at next start)."""
