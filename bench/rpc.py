@@ -25,7 +25,9 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_clients(sock: Path, clients: int, per_client: int) -> tuple[list[float], float]:
+def run_clients(sock: Path, clients: int, per_client: int, pace_s: float = 0.0) -> tuple[list[float], float]:
+    """``clients`` connections, each sending ``per_client`` requests back to back (``pace_s`` = 0, closed
+    loop: measures saturation) or one every ``pace_s`` seconds (open loop: latency at a given load)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
 
@@ -33,7 +35,13 @@ def run_clients(sock: Path, clients: int, per_client: int) -> tuple[list[float],
         with RawClient(sock) as client:
             client.request("daemon.status")  # warm the connection
             barrier.wait()
+            next_at = time.perf_counter() + (pace_s * index / clients)
             for _ in range(per_client):
+                if pace_s:
+                    delay = next_at - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    next_at += pace_s
                 t0 = time.perf_counter()
                 client.request("daemon.status")
                 latencies[index].append(time.perf_counter() - t0)
@@ -54,10 +62,15 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="sfbench-"))
     daemon = Daemon(root, sandbox_env(root)).start("--log-level", "WARNING")
     try:
-        for clients, per_client in ((1, 3000), (50, 200)):
-            lat, rate = run_clients(daemon.socket, clients, per_client)
+        runs = (
+            ("1 client, back to back", 1, 3000, 0.0),
+            ("50 clients, back to back (saturation)", 50, 200, 0.0),
+            ("50 clients x 60 req/s (3000 req/s offered)", 50, 120, 1 / 60),
+        )
+        for label, clients, per_client, pace in runs:
+            lat, rate = run_clients(daemon.socket, clients, per_client, pace)
             print(
-                f"daemon.status, {clients:>2} client(s): p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
+                f"daemon.status, {label}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
                 f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms  {rate:,.0f} req/s"
             )
         env = dict(daemon.env)
