@@ -31,9 +31,8 @@ def start(
     import subprocess
     import time
 
-    from specflowd.paths import specflow_home
-
     from specflowctl import core
+    from specflowd.paths import specflow_home
 
     path = core.socket_path(sock)
     try:
