@@ -63,9 +63,7 @@ async def _watch_registry(services: Services) -> None:
         changed = registry.load()
         after = {p.id for p in registry.projects()}
         if changed:
-            bus.publish(
-                "registry.changed", None, {"added": sorted(after - before), "removed": sorted(before - after)}
-            )
+            bus.publish("registry.changed", None, {"added": sorted(after - before), "removed": sorted(before - after)})
         if registry.problem and registry.problem != last_problem:
             log.warning("%s", registry.problem)
             bus.publish("registry.problem", None, {"problem": registry.problem})

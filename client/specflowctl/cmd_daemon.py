@@ -47,7 +47,11 @@ def start(
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [str(daemon_bin if daemon_bin.exists() else "specflowd"), "--socket", str(path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=dict(os.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=dict(os.environ),
         )
     deadline = time.monotonic() + timeout
     while True:
@@ -101,6 +105,8 @@ def install_unit(
     emit(
         json_out,
         {"written": written},
-        lambda d: "\n".join(d["written"])
-        + "\nNext: systemctl --user daemon-reload && systemctl --user enable --now specflowd.socket",
+        lambda d: (
+            "\n".join(d["written"])
+            + "\nNext: systemctl --user daemon-reload && systemctl --user enable --now specflowd.socket"
+        ),
     )

@@ -44,8 +44,7 @@ def call(sock: Path | str | None, method: str, params: dict[str, Any] | None = N
             hello, result = client.call_with_hello(method, params)
     except DaemonUnavailable:
         raise VerbFailed(
-            f"no specflowd is answering on {path}. "
-            "Start one with `systemctl --user start specflowd` or `specflowd &`.",
+            f"no specflowd is answering on {path}. Start one with `systemctl --user start specflowd` or `specflowd &`.",
             EXIT_NO_DAEMON,
         ) from None
     except RpcError as exc:

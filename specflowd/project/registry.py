@@ -111,9 +111,7 @@ class Registry:
             best: ProjectEntry | None = None
             for entry in self._good.projects.values():
                 root = Path(entry.path).resolve()
-                if (target == root or root in target.parents) and (
-                    best is None or len(str(root)) > len(best.path)
-                ):
+                if (target == root or root in target.parents) and (best is None or len(str(root)) > len(best.path)):
                     best = entry
             if best is not None:
                 return best

@@ -56,7 +56,10 @@ def test_socket_option_overrides_env(daemon: Daemon, tmp_path: Path) -> None:
     env = dict(daemon.env, SPECFLOWD_SOCKET=str(tmp_path / "nowhere.sock"))
     ok = subprocess.run(
         [SPECFLOWCTL, "daemon", "status", "--json", "--socket", str(daemon.socket)],
-        env=env, capture_output=True, text=True, timeout=30,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert ok.returncode == 0 and json.loads(ok.stdout)["pid"] == daemon.proc.pid  # type: ignore[union-attr]
 
@@ -66,7 +69,10 @@ def test_install_unit_and_systemd_verify(tmp_path: Path) -> None:
     target = tmp_path / "units"
     out = subprocess.run(
         [SPECFLOWCTL, "daemon", "install-unit", "--target", str(target), "--json"],
-        env=env, capture_output=True, text=True, timeout=30,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 0, out.stderr
     service = (target / "specflowd.service").read_text()
@@ -78,7 +84,10 @@ def test_install_unit_and_systemd_verify(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze not installed")
     verify = subprocess.run(
         ["systemd-analyze", "--user", "--man=no", "verify", *(str(target / n) for n in UNITS)],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     # systemd-analyze exits 0 even on misspelled keys: any output at all is a failure
     assert verify.returncode == 0 and verify.stdout == "" and verify.stderr == "", verify.stdout + verify.stderr
@@ -89,3 +98,38 @@ def test_help_lists_the_verbs() -> None:
     assert result.returncode == 0
     for verb in ("daemon", "projects"):
         assert verb in result.stdout
+
+
+def test_client_warns_when_daemon_version_differs(tmp_path: Path) -> None:
+    """A stand-in daemon that answers hello with another version: the verb works, stderr warns."""
+    import socket
+    import threading
+
+    env = sandbox_env(tmp_path)
+    path = Path(env["SPECFLOWD_SOCKET"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            batch = json.loads(conn.makefile("rb").readline())
+            replies = [
+                {"jsonrpc": "2.0", "id": batch[0]["id"], "result": {"version": "9.9.9", "protocol_version": 1}},
+                {"jsonrpc": "2.0", "id": batch[1]["id"], "result": {"projects": [], "problem": None}},
+            ]
+            conn.sendall(json.dumps(replies).encode() + b"\n")
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    env.pop("SPECFLOWCTL_NO_VERSION_WARNING")
+    result = subprocess.run(
+        [SPECFLOWCTL, "projects", "list", "--json"], env=env, capture_output=True, text=True, timeout=30
+    )
+    thread.join(10)
+    server.close()
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"projects": [], "problem": None}
+    assert "daemon is version 9.9.9" in result.stderr

@@ -174,7 +174,7 @@ def test_peer_with_other_uid_is_refused(daemon: Daemon) -> None:
         "os.setgid(65534); os.setuid(65534)\n"
         "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)\n"
         "try:\n"
-        "    s.sendall(b'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.hello\"}\\n')\n"
+        '    s.sendall(b\'{"jsonrpc":"2.0","id":1,"method":"daemon.hello"}\\n\')\n'
         "    print(repr(s.recv(100)))\n"
         "except (ConnectionResetError, BrokenPipeError):\n"
         "    print(repr(b''))\n"
