@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from specflowd.errors import InvalidConfig
+from specflowd.settings import load_settings, merge_config
+
+
+def test_missing_file_gives_defaults(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "none.toml")
+    assert settings.problem is None and settings.orchestrate == {}
+
+
+def test_file_defaults_then_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[orchestrate]\nauto_merge = true\n[orchestrate.budget]\ntotal = 20.0\n[agent]\nclaude = "/x/claude"\n'
+    )
+    settings = load_settings(path)
+    assert settings.agent.claude == "/x/claude"
+    config = merge_config(settings.orchestrate, {"budget": {"per_batch": 1.5}})
+    assert config.auto_merge is True
+    assert config.budget.total == 20.0 and config.budget.per_batch == 1.5 and config.budget.heal == 2.0
+    assert merge_config(settings.orchestrate, {"auto_merge": False}).auto_merge is False
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"max_heal_attempts": 6}, {"batch_size_fallback": 0}, {"budget": {"total": -1}}, {"no_such_flag": 1}],
+)
+def test_out_of_bounds_is_invalid_config(override: dict[str, object]) -> None:
+    with pytest.raises(InvalidConfig):
+        merge_config({}, override)
+
+
+def test_broken_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[orchestrate\nauto_merge = ")
+    assert "using built-in defaults" in (load_settings(path).problem or "")
+    path.write_text("[orchestrate]\nmax_heal_attempts = 99\n")
+    assert "max_heal_attempts" in (load_settings(path).problem or "")
