@@ -17,6 +17,7 @@ import anyio.abc
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as event_handlers
 from specflowd.handlers import projects as project_handlers
+from specflowd.handlers import status as status_handlers
 from specflowd.paths import default_socket_path, lock_path_for, registry_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
@@ -35,7 +36,7 @@ log = logging.getLogger("specflowd")
 
 def build_router() -> Router[Call]:
     router: Router[Call] = Router()
-    for module in (daemon_handlers, project_handlers, event_handlers):
+    for module in (daemon_handlers, project_handlers, event_handlers, status_handlers):
         router.include(module.router)
     return router
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def build_app() -> typer.Typer:
     import typer
 
-    from specflowctl import cmd_daemon, cmd_projects
+    from specflowctl import cmd_daemon, cmd_projects, cmd_status
 
     app = typer.Typer(
         name="specflowctl",
@@ -25,6 +25,8 @@ def build_app() -> typer.Typer:
     )
     app.add_typer(cmd_daemon.app, name="daemon")
     app.add_typer(cmd_projects.app, name="projects")
+    app.command("status")(cmd_status.status)
+    app.command("batches")(cmd_status.batches)
     return app
 
 

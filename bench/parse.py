@@ -1,0 +1,47 @@
+"""Parse and plan a generated 10 000-task tasks.md (200 sections); median of 20 runs.
+
+Run: python bench/parse.py   (target: <= 50 ms)
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from specflowd.project.batching import plan_batches
+from specflowd.project.taskfile import parse_tasks
+
+
+def generate(sections: int = 200, per_section: int = 50) -> str:
+    lines = ["# Tasks: Benchmark", ""]
+    number = 1
+    for s in range(sections):
+        lines += [f"## Phase {s + 1}: Section {s}", "", "### Group", ""]
+        for i in range(per_section):
+            box = "x" if (number % 3 == 0) else " "
+            dep = f" (depends on T{number - 1:05d})" if i and i % 4 == 0 else ""
+            marker = " [P]" if i % 5 == 0 else ""
+            lines.append(f"- [{box}] T{number:05d}{marker} [US{s % 7 + 1}] Implement part {i} of `src/mod_{s}.py`{dep}")
+            number += 1
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    text = generate()
+    timings = []
+    for _ in range(20):
+        started = time.perf_counter()
+        plan = plan_batches(parse_tasks(text), 15)
+        timings.append(time.perf_counter() - started)
+    print(f"10000 tasks / 200 sections: {plan.summary}")
+    median, best = statistics.median(timings) * 1e3, min(timings) * 1e3
+    print(f"parse + plan median {median:.1f} ms, min {best:.1f} ms (20 runs; target <= 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
