@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Section", "Task", "TaskState", "TasksDocument", "TasksWarning", "checked_ids", "parse_tasks"]
+__all__ = ["Section", "Task", "TaskDetails", "TaskState", "TasksDocument", "TasksWarning", "checked_ids", "parse_tasks"]
 
 
 class TaskState(StrEnum):
@@ -34,7 +34,6 @@ _BOX = {" ": TaskState.OPEN, "x": TaskState.DONE, "X": TaskState.DONE, "b": Task
         "B": TaskState.BLOCKED, "~": TaskState.DEFERRED, "-": TaskState.DEFERRED}  # fmt: skip
 
 _ID = r"T\d{3,}[a-z]?"
-_CHECKBOX_LINE = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+\[(?P<box>[^\]]?)\][ \t]*(?P<rest>.*)$")
 _ID_RE = re.compile(rf"(?<![\w-])({_ID})(?![\w])")
 _ID_LIST = rf"{_ID}(?:\s*(?:,|&|\band\b|\bor\b)\s*{_ID})*"
 _TAG = re.compile(r"\[([^\[\]]{1,40})\]")
@@ -43,21 +42,79 @@ _PHASE = re.compile(r"^Phase\s+(\d+)\s*(?::|-|–|—)", re.I)
 _US = re.compile(r"^US\d+$")
 
 
-@dataclass(slots=True)
-class Task:
-    id: str
-    state: TaskState
+@dataclass(slots=True, frozen=True)
+class TaskDetails:
     description: str
-    line: int
-    section: int | None  # index into TasksDocument.sections; None = before the first ##
-    subgroup: str | None = None
-    parallel: bool = False
-    verification: bool = False
-    story: str | None = None
-    tags: list[str] = field(default_factory=list)
-    depends_on: list[str] = field(default_factory=list)
-    blocked_reason: str | None = None
-    indent: int = 0
+    parallel: bool
+    verification: bool
+    story: str | None
+    tags: tuple[str, ...]
+    blocked_reason: str | None
+
+
+class Task:
+    """One task line. Identity, state, place and dependencies are parsed eagerly (the planner needs them);
+    the descriptive details (markers, tags, description, blocked reason) on first use: same grammar,
+    but a 10 000-task file is planned without paying for them."""
+
+    __slots__ = ("_details", "_id_span", "depends_on", "id", "indent", "line", "section", "state", "subgroup", "text")
+
+    def __init__(
+        self,
+        id: str,
+        state: TaskState,
+        line: int,
+        section: int | None,
+        *,
+        text: str = "",
+        id_span: tuple[int, int] = (0, 0),
+        subgroup: str | None = None,
+        depends_on: list[str] | None = None,
+        indent: int = 0,
+    ) -> None:
+        self.id = id
+        self.state = state
+        self.line = line
+        self.section = section  # index into TasksDocument.sections; None = before the first ##
+        self.subgroup = subgroup
+        self.depends_on = depends_on or []
+        self.indent = indent
+        self.text = text  # the line after the checkbox
+        self._id_span = id_span
+        self._details: TaskDetails | None = None
+
+    def __repr__(self) -> str:
+        return f"Task({self.id!r}, {self.state.value}, line={self.line}, section={self.section})"
+
+    @property
+    def details(self) -> TaskDetails:
+        if self._details is None:
+            self._details = _details(self.text, self._id_span, self.state)
+        return self._details
+
+    @property
+    def description(self) -> str:
+        return self.details.description
+
+    @property
+    def parallel(self) -> bool:
+        return self.details.parallel
+
+    @property
+    def verification(self) -> bool:
+        return self.details.verification
+
+    @property
+    def story(self) -> str | None:
+        return self.details.story
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.details.tags)
+
+    @property
+    def blocked_reason(self) -> str | None:
+        return self.details.blocked_reason
 
 
 @dataclass(slots=True)
@@ -107,21 +164,20 @@ def _may_have_deps(rest: str) -> bool:
     return "depend" in low or "after" in low or "requires" in low or "blocked" in low or "deps" in low
 
 
-def _make_task(rest: str, box: str, state: TaskState, line: int, section: int | None, subgroup: str | None,
+def _make_task(rest: str, state: TaskState, line: int, section: int | None, subgroup: str | None,
                indent: int) -> Task | None:  # fmt: skip
     """Build the task of one checkbox line, or None when the line has no id of its own.
 
-    Hot path (10 000-line files): a line with a single id cannot carry dependencies, so the dependency
-    regex only runs when a second id is present.
+    Hot path (10 000-line files): a line with a single id and no dependency keyword cannot carry
+    dependencies, so the dependency regex only runs otherwise.
     """
-    ids = _ID_RE.findall(rest)
-    if not ids:
+    first = _ID_RE.search(rest)
+    if first is None:
         return None
     deps: list[str] = []
-    if len(ids) == 1 and not _may_have_deps(rest):
-        task_id = ids[0]
-        id_start = rest.find(task_id)
-        id_end = id_start + len(task_id)
+    if _ID_RE.search(rest, first.end()) is None and not _may_have_deps(rest):
+        task_id: str | None = first.group(1)
+        id_start, id_end = first.span()
     else:
         spans: list[tuple[int, int]] = []
         for match in _DEPS.finditer(rest):
@@ -129,38 +185,54 @@ def _make_task(rest: str, box: str, state: TaskState, line: int, section: int | 
             deps.extend(_ID_RE.findall(match.group(1) or match.group(2)))
         task_id = None
         id_start = id_end = 0
-        for match in _ID_RE.finditer(rest):
+        for match in _ID_RE.finditer(rest):  # the first id outside the dependency phrases
             if not any(start <= match.start() < end for start, end in spans):
                 task_id, id_start, id_end = match.group(1), match.start(), match.end()
                 break
-        if task_id is None:
-            return None
         deps = [d for d in dict.fromkeys(deps) if d != task_id]
-    task = Task(id=task_id, state=state, description="", line=line, section=section, subgroup=subgroup,
-                indent=indent, depends_on=deps)  # fmt: skip
+    if task_id is None:
+        return None
+    return Task(task_id, state, line, section, text=rest, id_span=(id_start, id_end), subgroup=subgroup,
+                depends_on=deps, indent=indent)  # fmt: skip
+
+
+def _details(rest: str, id_span: tuple[int, int], state: TaskState) -> TaskDetails:
+    parallel = verification = False
+    story: str | None = None
+    tags: list[str] = []
     if "[" in rest:
-        for tag in _TAG.findall(rest):
-            tag = tag.strip()
+        for raw_tag in _TAG.findall(rest):
+            tag = raw_tag.strip()
             if tag == "P":
-                task.parallel = True
+                parallel = True
             elif tag == "V":
-                task.verification = True
+                verification = True
             elif _US.match(tag):
-                task.story = tag
+                story = tag
             elif not _ID_RE.fullmatch(tag) and not _DEP_TAG_TEXT.match(tag):
-                task.tags.append(tag)
-    if box in "bB":
-        reason = _BLOCKED_REASON.search(rest)
-        if reason:
-            task.blocked_reason = (reason.group(1) or reason.group(2) or "").strip() or None
-    description = rest[:id_start] + rest[id_end:]
+                tags.append(tag)
+    reason = None
+    if state is TaskState.BLOCKED:
+        found = _BLOCKED_REASON.search(rest)
+        if found:
+            reason = (found.group(1) or found.group(2) or "").strip() or None
+    description = rest[: id_span[0]] + rest[id_span[1] :]
     if "[" in description:
         description = _MARKER.sub("", description)
-    task.description = " ".join(description.replace("**", "").split())
-    return task
+    description = " ".join(description.replace("**", "").split())
+    return TaskDetails(description, parallel, verification, story, tuple(tags), reason)
+
+
+_LINE = re.compile(
+    r"^(?:(?P<fence>[ \t]*(?:```|~~~))"
+    r"|(?P<hashes>\#{1,3})[ \t]+(?P<heading>[^\n]*)"
+    r"|(?P<indent>[ \t]*)[-*+][ \t]+\[(?P<box>[^\]\n]?)\][ \t]*(?P<rest>[^\n]*))",
+    re.M,
+)
 
 
 def parse_tasks(text: str) -> TasksDocument:
+    """One pass of one multiline regex over the text: only headings, fences and checkbox lines reach Python."""
     title: str | None = None
     sections: list[Section] = []
     tasks: list[Task] = []
@@ -168,51 +240,52 @@ def parse_tasks(text: str) -> TasksDocument:
     seen: dict[str, int] = {}
     subgroup: str | None = None
     in_fence = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.lstrip()
-        if stripped.startswith(("```", "~~~")):
+    section_index: int | None = None
+    line = 1
+    position = 0
+    count = text.count
+    for match in _LINE.finditer(text):
+        start = match.start()
+        line += count("\n", position, start)
+        position = start
+        fence, hashes, heading, indent, box, rest = match.groups()
+        if fence is not None:
             in_fence = not in_fence
             continue
-        if in_fence or not stripped:
+        if in_fence:
             continue
-        first = stripped[0]
-        if first == "#":
-            if stripped.startswith("### "):
-                subgroup = stripped[4:].strip()
-            elif stripped.startswith("## "):
-                heading = stripped[3:].strip()
+        if hashes is not None:
+            heading = heading.strip()
+            if hashes == "###":
+                subgroup = heading
+            elif hashes == "##":
                 phase = _PHASE.match(heading)
-                sections.append(Section(heading, number, int(phase.group(1)) if phase else None))
+                sections.append(Section(heading, line, int(phase.group(1)) if phase else None))
+                section_index = len(sections) - 1
                 subgroup = None
-            elif stripped.startswith("# ") and title is None:
-                title = stripped[2:].strip()
-                if title.lower().startswith("tasks:"):
-                    title = title[6:].strip()
+            elif title is None:
+                title = heading[6:].strip() if heading.lower().startswith("tasks:") else heading
             continue
-        if first not in "-*+" or "[" not in stripped[:6]:
-            continue
-        match = _CHECKBOX_LINE.match(raw)
-        if match is None:
-            continue
-        box = match.group("box")
         state = _BOX.get(box)
-        rest = match.group("rest")
+        rest = rest.rstrip("\r")
         if state is None:
             if _ID_RE.search(rest):  # a task line with a state we do not know; legend lines ("- [P] = …") are not
-                warnings.append(TasksWarning(number, f"unknown checkbox state [{box}]", raw.strip()))
+                warnings.append(TasksWarning(line, f"unknown checkbox state [{box}]", match.group(0).strip()))
             continue
-        section_index = len(sections) - 1 if sections else None
-        indent = len(match.group("indent").expandtabs(4))
-        task = _make_task(rest, box, state, number, section_index, subgroup, indent)
+        task = _make_task(rest, state, line, section_index, subgroup, len(indent.expandtabs(4)) if indent else 0)
         if task is None:
-            warnings.append(TasksWarning(number, "checkbox line without a task id (T### expected)", raw.strip()))
+            warnings.append(
+                TasksWarning(line, "checkbox line without a task id (T### expected)", match.group(0).strip())
+            )
             continue
         if task.id in seen:
             warnings.append(
-                TasksWarning(number, f"duplicate task id {task.id} (first on line {seen[task.id]})", raw.strip())
+                TasksWarning(
+                    line, f"duplicate task id {task.id} (first on line {seen[task.id]})", match.group(0).strip()
+                )
             )
             continue
-        seen[task.id] = number
+        seen[task.id] = line
         tasks.append(task)
         if section_index is not None:
             sections[section_index].task_ids.append(task.id)
