@@ -17,12 +17,17 @@ import anyio.abc
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as event_handlers
 from specflowd.handlers import projects as project_handlers
+from specflowd.handlers import runs as run_handlers
 from specflowd.handlers import status as status_handlers
-from specflowd.paths import default_socket_path, lock_path_for, registry_path
+from specflowd.handlers.daemon import RunCounts
+from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
+from specflowd.runner.supervisor import RunManager, RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import EventBus
+from specflowd.services.hook import EventHook
+from specflowd.settings import load_settings
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
 from specflowd.transport.server import Connection, SocketServer
@@ -36,7 +41,7 @@ log = logging.getLogger("specflowd")
 
 def build_router() -> Router[Call]:
     router: Router[Call] = Router()
-    for module in (daemon_handlers, project_handlers, event_handlers, status_handlers):
+    for module in (daemon_handlers, project_handlers, event_handlers, status_handlers, run_handlers):
         router.include(module.router)
     return router
 
@@ -106,11 +111,21 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
 
     server = SocketServer(handle)
     services.extensions["connections"] = lambda: server.connections
+    settings = load_settings(user_config_path())
+    if settings.problem:
+        log.warning("%s", settings.problem)
+    if settings.agent.on_event:
+        bus.listeners.append(EventHook(settings.agent.on_event))
+    runs = RunManager(publish=bus.publish, settings=RunnerSettings(binary=settings.agent.claude))
+    services.extensions["runs"] = runs
+    services.extensions["status_counters"] = lambda: (0, RunCounts(active=runs.counts()[0], total=runs.counts()[1]))
     listener = await _open_listener(sock_path, activated)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, stop, bus)
             tg.start_soon(_watch_registry, services)
+            tg.start_soon(runs.run)
+            await runs.reconcile([Path(p.path) for p in registry.projects()])
             interval = systemd.watchdog_interval()
             if interval:
                 tg.start_soon(_watchdog, interval)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def build_app() -> typer.Typer:
     import typer
 
-    from specflowctl import cmd_daemon, cmd_projects, cmd_status
+    from specflowctl import cmd_daemon, cmd_projects, cmd_runs, cmd_status
 
     app = typer.Typer(
         name="specflowctl",
@@ -27,6 +27,11 @@ def build_app() -> typer.Typer:
     app.add_typer(cmd_projects.app, name="projects")
     app.command("status")(cmd_status.status)
     app.command("batches")(cmd_status.batches)
+    app.command("run")(cmd_runs.run)
+    app.command("runs")(cmd_runs.runs)
+    app.command("logs")(cmd_runs.logs)
+    app.command("answer")(cmd_runs.answer)
+    app.command("run-cancel")(cmd_runs.run_cancel)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["batch_table", "daemon_status", "project_list", "project_status"]
+__all__ = ["batch_table", "daemon_status", "log_entry", "project_list", "project_status", "run_table"]
 
 
 def daemon_status(s: dict[str, Any]) -> str:
@@ -57,3 +57,24 @@ def batch_table(p: dict[str, Any]) -> str:
         lines.append(f"held: {held['id']} {held['state']}" + (f" ({held['reason']})" if held.get("reason") else ""))
     lines += [f"warning: {w}" for w in p["warnings"]]
     return "\n".join(lines)
+
+
+def run_table(data: dict[str, Any]) -> str:
+    rows = data["runs"]
+    if not rows:
+        return "no runs"
+    lines = [f"{'run':<36}  {'step':<10} {'status':<15} {'cost':>8}  started"]
+    for r in rows:
+        lines.append(
+            f"{r['run_id']:<36}  {r['step']:<10} {r['status']:<15} ${r['cost_usd']:>7.4f}  {r.get('started_at') or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def log_entry(entry: dict[str, Any]) -> str:
+    kind, text = str(entry["kind"]), str(entry["text"])
+    if kind == "tool":
+        return f"  → {text}"
+    if kind == "text":
+        return text
+    return f"[{kind}] {text}"

@@ -97,7 +97,7 @@ class Endpoint:
         self._methods = {name: self._wrap(spec) for name, spec in self.specs.items()}
 
     def _wrap(self, spec: MethodSpec) -> Callable[..., Awaitable[Any]]:
-        async def call(context: Any, *args: Any, **kwargs: Any) -> Any:
+        async def call(context: Any, /, *args: Any, **kwargs: Any) -> Any:  # params may be named "context"
             if args:
                 fields = list(spec.params.model_fields)
                 if len(args) > len(fields):

@@ -1,0 +1,126 @@
+"""specflowctl run / runs / logs / answer / run-cancel: standalone supervised skill runs and questions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from specflowctl import core, render
+from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc
+from specflowctl.connection import DaemonUnavailable, RpcClient
+from specflowctl.resolve import project_ref
+
+FINAL = {"completed", "failed", "cancelled", "stale", "interrupted", "budget_exceeded", "rate_limited"}
+
+
+def run(
+    project: Annotated[str, typer.Argument(help="Registry id or path")],
+    skill: Annotated[str, typer.Argument(help="e.g. verify or /flow.verify")],
+    context: Annotated[str | None, typer.Option("--context", help="Appended to the prompt")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="USD cap for this run")] = None,
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
+    """Start one skill as a supervised headless Claude Code run."""
+    params: dict[str, Any] = {"project": project_ref(project), "skill": skill}
+    if context:
+        params["context"] = context
+    if budget:
+        params["budget_usd"] = budget
+    emit(json_out, rpc(sock, "runs.start", params), lambda r: f"started run {r['run_id']} ({r['step']})")
+
+
+def runs(
+    project: Annotated[str | None, typer.Argument(help="Registry id or path (default: all)")] = None,
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
+    """List agent runs."""
+    params = {"project": project_ref(project)} if project else {}
+    emit(json_out, rpc(sock, "runs.list", params), render.run_table)
+
+
+def run_cancel(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")], json_out: JsonOpt = False, sock: SocketOpt = None
+) -> None:
+    """Stop a run (SIGTERM to its process group, SIGKILL after a grace period)."""
+    emit(json_out, rpc(sock, "runs.cancel", {"run": run_id}), lambda r: f"run {r['run_id']}: {r['status']}")
+
+
+def logs(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends")] = False,
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
+    """A run's transcript: assistant text, one line per tool call, cost so far."""
+    since = 0
+    path = core.socket_path(sock)
+    events: Any = None
+    while True:
+        chunk = rpc(sock, "runs.log", {"run": run_id, "since": since})
+        since = chunk["next"]
+        if json_out:
+            for entry in chunk["entries"]:
+                sys.stdout.write(json.dumps(entry) + "\n")
+        else:
+            for entry in chunk["entries"]:
+                typer.echo(render.log_entry(entry))
+        sys.stdout.flush()
+        if not follow or chunk["status"] in FINAL:
+            if not json_out:
+                typer.echo(f"-- {chunk['status']}, cost ${chunk['cost_usd']:.4f}")
+            return
+        if events is None:  # wake on this run's events rather than polling blindly
+            try:
+                events = RpcClient(path, timeout=None).events()
+            except DaemonUnavailable:
+                fail(f"lost the daemon on {path}", core.EXIT_NO_DAEMON)
+        _wait_for_run_event(events, run_id)
+
+
+def _wait_for_run_event(events: Any, run_id: str) -> None:
+    for event in events:
+        if event.get("data", {}).get("run") == run_id:
+            return
+
+
+def answer(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    answer_opt: Annotated[
+        list[str] | None, typer.Option("--answer", help="KEY=VALUE (KEY = question header or text)")
+    ] = None,
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
+    """Answer a waiting run's questions (interactively, or with --answer KEY=VALUE) and resume it."""
+    answers: dict[str, str] = {}
+    for item in answer_opt or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--answer takes KEY=VALUE, got {item!r}", 2)
+        answers[key.strip()] = value.strip()
+    if not answers:
+        record = rpc(sock, "runs.get", {"run": run_id})
+        if record["status"] != "waiting_input":
+            fail(f"run {run_id} is not waiting for answers ({record['status']})")
+        for question in record["questions"]:
+            options = question.get("options") or []
+            typer.echo(question["question"])
+            for number, option in enumerate(options, 1):
+                typer.echo(
+                    f"  {number}. {option['label']}"
+                    + (f" - {option['description']}" if option.get("description") else "")
+                )
+            reply = typer.prompt("answer" + (" (number or text)" if options else ""))
+            if reply.isdigit() and 1 <= int(reply) <= len(options):
+                reply = options[int(reply) - 1]["label"]
+            answers[question.get("header") or question["question"]] = reply
+    emit(
+        json_out,
+        rpc(sock, "questions.answer", {"run": run_id, "answers": answers}),
+        lambda r: f"resumed run {r['run_id']}",
+    )

@@ -1,0 +1,158 @@
+"""runs.* and questions.*: standalone skill runs and the questions agents ask."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from specflowd.errors import InvalidState, NotFound
+from specflowd.paths import user_config_path
+from specflowd.protocol.rpc import Router
+from specflowd.runner.command import RunSpec
+from specflowd.runner.records import RunRecord
+from specflowd.runner.supervisor import RunManager
+from specflowd.services.context import Call
+from specflowd.settings import load_settings, merge_config
+
+router: Router[Call] = Router()
+
+_SKILL = re.compile(r"^/?(?:flow\.)?(?P<name>[a-z][a-z0-9_-]*)$")
+
+
+def runs_of(call: Call) -> RunManager:
+    manager = call.services.extensions.get("runs")
+    if not isinstance(manager, RunManager):
+        raise InvalidState("agent runs are not available in this daemon")
+    return manager
+
+
+class StartRunParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str = Field(min_length=1)
+    skill: str = Field(min_length=1, description="verify, flow.verify or /flow.verify")
+    context: str | None = Field(None, max_length=20_000, description="appended to the prompt")
+    budget_usd: float | None = Field(None, gt=0, le=10_000)
+
+
+class ProjectFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = None
+
+
+class RunRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run: str = Field(min_length=1)
+
+
+class LogParams(RunRef):
+    since: int = Field(0, ge=0, description="byte offset from a previous call's `next`")
+
+
+class AnswerParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run: str = Field(min_length=1)
+    answers: dict[str, str] = Field(min_length=1, description="question header (or text) -> answer")
+
+
+class RunList(BaseModel):
+    runs: list[RunRecord]
+
+
+class LogEntry(BaseModel):
+    kind: str
+    text: str
+
+
+class RunLog(BaseModel):
+    run: str
+    entries: list[LogEntry]
+    next: int
+    cost_usd: float
+    status: str
+
+
+class PendingQuestion(BaseModel):
+    run: str
+    project: str
+    orchestration: str | None
+    step: str
+    questions: list[dict[str, Any]]
+
+
+class QuestionList(BaseModel):
+    questions: list[PendingQuestion]
+
+
+def _project_path(call: Call, ref: str | None) -> Path | None:
+    return Path(call.services.registry.resolve(ref).path) if ref else None
+
+
+@router.method("runs.start", params=StartRunParams, result=RunRecord, summary="Run one skill, supervised")
+async def start(call: Call, params: StartRunParams) -> RunRecord:
+    root = _project_path(call, params.project)
+    assert root is not None
+    match = _SKILL.match(params.skill.strip())
+    if match is None:
+        raise InvalidState(f"not a skill name: {params.skill!r}")
+    prompt = f"/flow.{match['name']}" + (f"\n\n{params.context}" if params.context else "")
+    settings = load_settings(user_config_path())
+    config = merge_config(settings.orchestrate, {})
+    spec = RunSpec(
+        project_root=str(root),
+        prompt=prompt,
+        step=match["name"],
+        budget_usd=params.budget_usd or config.budget.per_batch,
+        permission_mode=config.permission_mode,
+        stale_after_s=config.stale_after_s,
+        model=next((m for step, m in config.models.items() if step.value == match["name"]), None),
+        binary=settings.agent.claude,
+    )
+    return await runs_of(call).start(spec)
+
+
+@router.method("runs.list", params=ProjectFilter, result=RunList, summary="Known runs, oldest first")
+async def list_runs(call: Call, params: ProjectFilter) -> RunList:
+    return RunList(runs=runs_of(call).list_runs(_project_path(call, params.project)))
+
+
+@router.method("runs.get", params=RunRef, result=RunRecord, summary="One run's record")
+async def get(call: Call, params: RunRef) -> RunRecord:
+    return runs_of(call).get(params.run)
+
+
+@router.method("runs.log", params=LogParams, result=RunLog, summary="Readable transcript from a byte offset")
+async def log(call: Call, params: LogParams) -> RunLog:
+    return RunLog.model_validate(runs_of(call).log(params.run, params.since))
+
+
+@router.method("runs.cancel", params=RunRef, result=RunRecord, summary="Stop a run (its process group)")
+async def cancel(call: Call, params: RunRef) -> RunRecord:
+    return await runs_of(call).cancel(params.run)
+
+
+@router.method("questions.list", params=ProjectFilter, result=QuestionList, summary="Questions waiting for answers")
+async def questions(call: Call, params: ProjectFilter) -> QuestionList:
+    pending = runs_of(call).pending_questions(_project_path(call, params.project))
+    return QuestionList(
+        questions=[
+            PendingQuestion(
+                run=r.run_id,
+                project=r.project_root,
+                orchestration=r.orchestration_id,
+                step=r.step,
+                questions=r.questions,
+            )
+            for r in pending
+        ]
+    )
+
+
+@router.method("questions.answer", params=AnswerParams, result=RunRecord, summary="Answer and resume the same session")
+async def answer(call: Call, params: AnswerParams) -> RunRecord:
+    try:
+        return await runs_of(call).answer(params.run, params.answers)
+    except NotFound:
+        raise NotFound(f"no run {params.run!r} (answers go to a run id; see questions.list)", run=params.run) from None

@@ -1,0 +1,134 @@
+"""Agent runs through the real daemon and specflowctl: start, logs, questions, kill -9 and re-adoption."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.runs.conftest import FAKE_CLAUDE, TASKS
+from tests.support import SPECFLOWCTL, Daemon, RawClient, sandbox_env, wait_until
+
+
+@pytest.fixture
+def agent_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    env = sandbox_env(tmp_path)
+    env["SPECFLOW_CLAUDE"] = FAKE_CLAUDE
+    env["FAKE_CLAUDE_ARGV_LOG"] = str(tmp_path / "argv.jsonl")
+    d = Daemon(tmp_path, env).start()
+    try:
+        yield d
+    finally:
+        if d.proc and d.proc.poll() is None:
+            d.stop()
+
+
+def make_project(d: Daemon) -> Path:
+    root = d.root / "proj"
+    (root / "specs" / "0001-x").mkdir(parents=True)
+    (root / "specs" / "0001-x" / "tasks.md").write_text(TASKS)
+    d.rpc("projects.register", {"path": str(root)})
+    return root
+
+
+def set_script(d: Daemon, steps: list[dict[str, object]]) -> None:
+    path = d.root / "script.json"
+    path.write_text(json.dumps(steps))
+    d.env["FAKE_CLAUDE_SCRIPT"] = str(path)
+
+
+def run_status(d: Daemon, run_id: str) -> str:
+    return str(d.rpc("runs.get", {"run": run_id})["status"])
+
+
+def test_run_verb_logs_and_events(agent_daemon: Daemon) -> None:
+    d = agent_daemon
+    root = make_project(d)
+    with RawClient(d.socket) as sub:
+        sub.request("events.subscribe")
+        started = d.ctl_json("run", str(root), "verify", "--context", "Check T001.")
+        run_id = started["run_id"]
+        seen = []
+        while "run.finished" not in seen:
+            seen.append(sub.read()["params"]["type"])
+    assert seen[0] == "run.started"
+    assert run_status(d, run_id) == "completed"
+    logs = d.ctl("logs", run_id).stdout
+    assert "[init]" in logs and "→ Edit" in logs and "-- completed, cost $" in logs
+    listed = d.ctl_json("runs", str(root))
+    assert [r["run_id"] for r in listed["runs"]] == [run_id]
+    assert d.rpc("daemon.status")["runs"] == {"active": 0, "total": 1}
+    prompt = json.loads((d.root / "argv.jsonl").read_text().splitlines()[0])["prompt"]
+    assert prompt.startswith("/flow.verify") and "Check T001." in prompt
+
+
+def test_missing_binary_is_a_clear_rpc_error(agent_daemon: Daemon) -> None:
+    d = agent_daemon
+    d.stop()
+    d.env["SPECFLOW_CLAUDE"] = "/no/such/claude"
+    d.start()
+    root = make_project(d)
+    result = d.ctl("run", str(root), "verify", check=False)
+    assert result.returncode == 1 and "agent_unavailable" in result.stderr and "SPECFLOW_CLAUDE" in result.stderr
+
+
+def test_questions_answered_from_the_cli(agent_daemon: Daemon) -> None:
+    d = agent_daemon
+    set_script(
+        d,
+        [
+            {"do": "ask", "questions": [{"question": "Which DB?", "header": "db", "options": [{"label": "pg"}]}]},
+            {"do": "complete", "check": ["T003"]},
+        ],
+    )
+    d.stop()
+    d.start()
+    root = make_project(d)
+    run_id = d.rpc("runs.start", {"project": str(root), "skill": "implement"})["run_id"]
+    wait_until(lambda: run_status(d, run_id) == "waiting_input", what="question asked")
+    pending = d.ctl_json("answer", "--help") if False else d.rpc("questions.list", {})
+    assert pending["questions"][0]["run"] == run_id and pending["questions"][0]["questions"][0]["header"] == "db"
+    interactive = subprocess.run(
+        [SPECFLOWCTL, "answer", run_id], input="1\n", env=d.env, capture_output=True, text=True, timeout=30
+    )
+    assert interactive.returncode == 0, interactive.stderr
+    wait_until(lambda: run_status(d, run_id) == "completed", what="resumed run completes")
+    again = d.ctl("answer", run_id, "--answer", "db=pg", check=False)
+    assert again.returncode == 1 and "not waiting" in again.stderr
+    assert "[x] T003" in (root / "specs" / "0001-x" / "tasks.md").read_text()
+    second = json.loads((d.root / "argv.jsonl").read_text().splitlines()[1])
+    assert "--resume" in second["argv"] and "Which DB? -> pg" in second["prompt"]
+
+
+def test_daemon_kill_9_mid_run_then_readopt(agent_daemon: Daemon) -> None:
+    d = agent_daemon
+    set_script(d, [{"do": "complete", "check": "auto", "delay": 1.0}])
+    d.stop()
+    d.start()
+    root = make_project(d)
+    run_id = d.rpc("runs.start", {"project": str(root), "skill": "implement", "context": "T001 T002"})["run_id"]
+    wait_until(lambda: d.rpc("runs.get", {"run": run_id})["turns"] >= 1, what="run producing output")
+    pid = json.loads((root / ".specflow" / "workflows" / run_id / "process.pid").read_text())["pid"]
+    d.stop(signal.SIGKILL)
+    assert psutil.pid_exists(pid)  # the agent outlives the daemon
+    d.start()
+    wait_until(lambda: run_status(d, run_id) == "completed", timeout=20, what="re-adopted run completes")
+    assert len((d.root / "argv.jsonl").read_text().splitlines()) == 1  # never spawned twice
+    text = (root / "specs" / "0001-x" / "tasks.md").read_text()
+    assert "[x] T001" in text and "[x] T002" in text
+
+
+def test_cancel_from_cli(agent_daemon: Daemon) -> None:
+    d = agent_daemon
+    set_script(d, [{"do": "hang"}])
+    d.stop()
+    d.start()
+    root = make_project(d)
+    run_id = d.rpc("runs.start", {"project": str(root), "skill": "implement"})["run_id"]
+    cancelled = d.ctl_json("run-cancel", run_id)
+    assert cancelled["status"] == "cancelled"
