@@ -10,7 +10,7 @@ from specflowd.project.reader import read_project_snapshot
 from specflowd.project.roadmap import parse_roadmap
 from specflowd.project.view import build_preview, build_status
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "specflow-samples"
+REF = Path(__file__).resolve().parents[1] / "fixtures" / "specflow-samples"  # copies of shared/reference
 
 
 def make_project(root: Path, *, state: object | None = None, tasks: str | None = "## A\n- [ ] T001 a\n") -> Path:

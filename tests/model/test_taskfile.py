@@ -9,7 +9,7 @@ import pytest
 
 from specflowd.project.taskfile import TaskState, checked_ids, parse_tasks
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "specflow-samples" / "tasks"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "specflow-samples" / "tasks"  # copies of shared/reference
 LOOSE_TASK_LINE = re.compile(r"^\s*[-*+]\s+\[.\]")
 
 

@@ -13,7 +13,7 @@ from specflowd.runner.command import RESULT_SCHEMA, RunSpec, build_argv, resolve
 from specflowd.runner.streamjson import RunProgress, feed, price_of
 from specflowd.runner.verdict import RunStatus, judge
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "claude-cli"
+REF = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # copies of shared/reference
 
 
 def test_argv_has_the_real_flags_in_a_list() -> None:
