@@ -23,10 +23,9 @@ from specflowd.handlers.daemon import RunCounts
 from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
-from specflowd.runner.supervisor import RunManager, RunnerSettings
+from specflowd.runner import EventHook, RunManager, RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import EventBus
-from specflowd.services.hook import EventHook
 from specflowd.settings import load_settings
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
@@ -115,10 +114,15 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
     if settings.problem:
         log.warning("%s", settings.problem)
     if settings.agent.on_event:
-        bus.listeners.append(EventHook(settings.agent.on_event))
-    runs = RunManager(publish=bus.publish, settings=RunnerSettings(binary=settings.agent.claude))
+        hook = EventHook(settings.agent.on_event)
+        bus.listeners.append(lambda event: hook(event.type, event.project, event.data))
+    runs = RunManager(publish=bus.publish, settings=RunnerSettings(claude=settings.agent.claude))
     services.extensions["runs"] = runs
-    services.extensions["status_counters"] = lambda: (0, RunCounts(active=runs.counts()[0], total=runs.counts()[1]))
+    def counters() -> tuple[int, RunCounts]:
+        known = runs.list()
+        return 0, RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
+
+    services.extensions["status_counters"] = counters
     listener = await _open_listener(sock_path, activated)
     try:
         async with anyio.create_task_group() as tg:

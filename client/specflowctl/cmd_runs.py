@@ -62,12 +62,12 @@ def logs(
     events: Any = None
     while True:
         chunk = rpc(sock, "runs.log", {"run": run_id, "since": since})
-        since = chunk["next"]
+        since = chunk["next_offset"]
         if json_out:
-            for entry in chunk["entries"]:
+            for entry in chunk["items"]:
                 sys.stdout.write(json.dumps(entry) + "\n")
         else:
-            for entry in chunk["entries"]:
+            for entry in chunk["items"]:
                 typer.echo(render.log_entry(entry))
         sys.stdout.flush()
         if not follow or chunk["status"] in FINAL:
@@ -84,7 +84,7 @@ def logs(
 
 def _wait_for_run_event(events: Any, run_id: str) -> None:
     for event in events:
-        if event.get("data", {}).get("run") == run_id:
+        if event.get("data", {}).get("run_id") == run_id:
             return
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.errors import InvalidState, NotFound
+from specflowd.errors import InvalidState
 from specflowd.paths import user_config_path
 from specflowd.protocol.rpc import Router
-from specflowd.runner.command import RunSpec
-from specflowd.runner.records import RunRecord
-from specflowd.runner.supervisor import RunManager
+from specflowd.runner import RESULT_SCHEMA, LogChunk, PendingQuestion, RunManager, RunRecord, RunSpec
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
 
@@ -48,7 +45,7 @@ class RunRef(BaseModel):
 
 
 class LogParams(RunRef):
-    since: int = Field(0, ge=0, description="byte offset from a previous call's `next`")
+    since: int = Field(0, ge=0, description="byte offset from a previous call's `next_offset`")
 
 
 class AnswerParams(BaseModel):
@@ -61,27 +58,6 @@ class RunList(BaseModel):
     runs: list[RunRecord]
 
 
-class LogEntry(BaseModel):
-    kind: str
-    text: str
-
-
-class RunLog(BaseModel):
-    run: str
-    entries: list[LogEntry]
-    next: int
-    cost_usd: float
-    status: str
-
-
-class PendingQuestion(BaseModel):
-    run: str
-    project: str
-    orchestration: str | None
-    step: str
-    questions: list[dict[str, Any]]
-
-
 class QuestionList(BaseModel):
     questions: list[PendingQuestion]
 
@@ -92,30 +68,30 @@ def _project_path(call: Call, ref: str | None) -> Path | None:
 
 @router.method("runs.start", params=StartRunParams, result=RunRecord, summary="Run one skill, supervised")
 async def start(call: Call, params: StartRunParams) -> RunRecord:
-    root = _project_path(call, params.project)
-    assert root is not None
+    root = Path(call.services.registry.resolve(params.project).path)
     match = _SKILL.match(params.skill.strip())
     if match is None:
         raise InvalidState(f"not a skill name: {params.skill!r}")
-    prompt = f"/flow.{match['name']}" + (f"\n\n{params.context}" if params.context else "")
+    skill = match["name"]
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, {})
     spec = RunSpec(
-        project_root=str(root),
-        prompt=prompt,
-        step=match["name"],
+        project_root=root,
+        prompt=f"/flow.{skill}" + (f"\n\n{params.context}" if params.context else ""),
+        step=skill,
         budget_usd=params.budget_usd or config.budget.per_batch,
         permission_mode=config.permission_mode,
         stale_after_s=config.stale_after_s,
-        model=next((m for step, m in config.models.items() if step.value == match["name"]), None),
-        binary=settings.agent.claude,
+        model=next((m for step, m in config.models.items() if step.value == skill), None),
+        fallback_model=config.fallback_model,
+        json_schema=RESULT_SCHEMA,
     )
     return await runs_of(call).start(spec)
 
 
 @router.method("runs.list", params=ProjectFilter, result=RunList, summary="Known runs, oldest first")
 async def list_runs(call: Call, params: ProjectFilter) -> RunList:
-    return RunList(runs=runs_of(call).list_runs(_project_path(call, params.project)))
+    return RunList(runs=runs_of(call).list(_project_path(call, params.project)))
 
 
 @router.method("runs.get", params=RunRef, result=RunRecord, summary="One run's record")
@@ -123,9 +99,9 @@ async def get(call: Call, params: RunRef) -> RunRecord:
     return runs_of(call).get(params.run)
 
 
-@router.method("runs.log", params=LogParams, result=RunLog, summary="Readable transcript from a byte offset")
-async def log(call: Call, params: LogParams) -> RunLog:
-    return RunLog.model_validate(runs_of(call).log(params.run, params.since))
+@router.method("runs.log", params=LogParams, result=LogChunk, summary="Readable transcript from a byte offset")
+async def log(call: Call, params: LogParams) -> LogChunk:
+    return runs_of(call).log(params.run, params.since)
 
 
 @router.method("runs.cancel", params=RunRef, result=RunRecord, summary="Stop a run (its process group)")
@@ -135,24 +111,9 @@ async def cancel(call: Call, params: RunRef) -> RunRecord:
 
 @router.method("questions.list", params=ProjectFilter, result=QuestionList, summary="Questions waiting for answers")
 async def questions(call: Call, params: ProjectFilter) -> QuestionList:
-    pending = runs_of(call).pending_questions(_project_path(call, params.project))
-    return QuestionList(
-        questions=[
-            PendingQuestion(
-                run=r.run_id,
-                project=r.project_root,
-                orchestration=r.orchestration_id,
-                step=r.step,
-                questions=r.questions,
-            )
-            for r in pending
-        ]
-    )
+    return QuestionList(questions=runs_of(call).pending_questions(_project_path(call, params.project)))
 
 
 @router.method("questions.answer", params=AnswerParams, result=RunRecord, summary="Answer and resume the same session")
 async def answer(call: Call, params: AnswerParams) -> RunRecord:
-    try:
-        return await runs_of(call).answer(params.run, params.answers)
-    except NotFound:
-        raise NotFound(f"no run {params.run!r} (answers go to a run id; see questions.list)", run=params.run) from None
+    return await runs_of(call).answer(params.run, params.answers)

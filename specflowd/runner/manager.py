@@ -1,0 +1,557 @@
+"""RunManager: starts agent runs, supervises them (output, exit, budget, staleness), answers questions,
+re-adopts runs after a daemon restart. The only writer of run metadata.
+
+Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a task group with one
+supervisor task per live run; ``start``/``answer``/``reconcile`` hand new runs to it (queued until ``run()``
+is started). Cancelling ``run()`` (daemon shutdown) stops the supervision only — children live on in their
+own sessions and are re-adopted by the next daemon's ``reconcile``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, InvalidState, NotFound, ProjectError
+from specflowd.runner import process
+from specflowd.runner.argv import build_argv, child_env, continuation_prompt
+from specflowd.runner.models import (
+    LIVE_STATUSES,
+    LogChunk,
+    LogItem,
+    PendingQuestion,
+    ProcessIdentity,
+    RunnerSettings,
+    RunRecord,
+    RunSpec,
+    RunStatus,
+    StopReason,
+)
+from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
+from specflowd.runner.rundir import RunDir, iter_run_dirs
+from specflowd.runner.stream import StreamState, readable_items
+from specflowd.runner.tail import OutputTail, read_lines
+
+__all__ = ["Publish", "RunManager"]
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, str | None, dict[str, Any]], object]  # return value ignored
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Live:
+    """A run with a process we watch."""
+
+    record: RunRecord
+    rundir: RunDir
+    identity: ProcessIdentity
+    popen: subprocess.Popen[bytes] | None
+    state: StreamState
+    tail: OutputTail
+    last_activity: float
+    exited: anyio.Event = field(default_factory=anyio.Event)
+    exit_code: int | None = None
+    stop_reason: StopReason | None = None
+    kill_started: bool = False
+    last_progress: float = 0.0
+    last_persist: float = 0.0
+    dirty: bool = False
+
+
+class RunManager:
+    def __init__(self, *, publish: Publish, settings: RunnerSettings | None = None) -> None:
+        self._publish_cb = publish
+        self.settings = settings or RunnerSettings()
+        self._records: dict[str, RunRecord] = {}
+        self._dirs: dict[str, RunDir] = {}
+        self._live: dict[str, _Live] = {}
+        self._settled: dict[str, anyio.Event] = {}
+        self._tg: TaskGroup | None = None
+        self._queued: list[_Live] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """The supervisor loop. Returns (raises cancellation) when cancelled; children keep running."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            queued, self._queued = self._queued, []
+            for live in queued:
+                tg.start_soon(self._supervise, live)
+            try:
+                await anyio.sleep_forever()
+            finally:
+                self._tg = None
+
+    def _watch(self, live: _Live) -> None:
+        self._live[live.record.run_id] = live
+        if self._tg is not None:
+            self._tg.start_soon(self._supervise, live)
+        else:
+            self._queued.append(live)
+
+    # ------------------------------------------------------------------ commands
+
+    async def start(self, spec: RunSpec) -> RunRecord:
+        binary = process.resolve_binary(self.settings.claude, os.environ)
+        project_root = spec.project_root.resolve()
+        if not project_root.is_dir():
+            raise ProjectError(f"project directory {project_root} does not exist", project=str(project_root))
+        run_id = str(uuid.uuid4())
+        rundir = RunDir(project_root, run_id)
+        rundir.path.mkdir(parents=True, exist_ok=False)
+        argv = build_argv(
+            binary,
+            session_id=run_id,
+            budget_usd=spec.budget_usd,
+            permission_mode=spec.permission_mode,
+            model=spec.model,
+            fallback_model=spec.fallback_model,
+            json_schema=spec.json_schema,
+            append_system_prompt=spec.append_system_prompt,
+        )
+        record = RunRecord(
+            run_id=run_id,
+            project_root=project_root,
+            orchestration_id=spec.orchestration_id,
+            step=spec.step,
+            batch=spec.batch,
+            attempt=spec.attempt,
+            argv=argv,
+            status=RunStatus.STARTING,
+            budget_usd=spec.budget_usd,
+            stale_after_s=spec.stale_after_s,
+            model=spec.model,
+            created_at=_now(),
+            spec=spec.model_copy(update={"project_root": project_root}),
+        )
+        rundir.write_text(rundir.prompt, spec.prompt)
+        rundir.save(record)  # recorded before exec: a crash from here on leaves a findable run
+        self._records[run_id] = record
+        self._dirs[run_id] = rundir
+        self._settled[run_id] = anyio.Event()
+        self._launch(record, rundir, argv, rundir.prompt)
+        return record.model_copy(deep=True)
+
+    def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
+        spec = record.spec
+        assert spec is not None
+        env = child_env(os.environ, spec.extra_env, permission_mode=spec.permission_mode, is_root=os.geteuid() == 0)
+        try:
+            popen = process.spawn(
+                argv,
+                cwd=record.project_root,
+                env=env,
+                stdin_path=prompt_path,
+                stdout_path=rundir.output,
+                stderr_path=rundir.stderr,
+            )
+        except OSError as exc:
+            self._apply(record, rundir, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
+            raise AgentUnavailable(f"could not start {argv[0]}: {exc}", binary=argv[0]) from exc
+        identity = process.identify(popen.pid)
+        rundir.save_identity(identity)
+        record.status = RunStatus.RUNNING
+        record.started_at = record.started_at or _now()
+        record.last_activity_at = _now()
+        rundir.save(record)
+        live = _Live(
+            record=record,
+            rundir=rundir,
+            identity=identity,
+            popen=popen,
+            state=StreamState(prices=self.settings.prices),
+            tail=OutputTail(rundir.output, record.segment_offset),
+            last_activity=time.monotonic(),
+        )
+        self._watch(live)
+        self._emit(
+            "run.started",
+            record,
+            {
+                "run_id": record.run_id,
+                "orchestration_id": record.orchestration_id,
+                "step": record.step,
+                "batch": record.batch,
+                "attempt": record.attempt,
+                "continuation": record.continuations,
+                "pid": identity.pid,
+            },
+        )
+
+    async def cancel(self, run_id: str) -> RunRecord:
+        record = self._record(run_id)
+        if record.final:
+            raise InvalidState(f"run {run_id} already ended ({record.status})", run_id=run_id, status=record.status)
+        live = self._live.get(run_id)
+        if live is None:  # waiting_input: no process to stop
+            self._apply(record, self._dirs[run_id], Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
+            return record.model_copy(deep=True)
+        live.stop_reason = live.stop_reason or StopReason.CANCELLED
+        return await self.wait_final(run_id)
+
+    async def answer(self, run_id: str, answers: dict[str, str]) -> RunRecord:
+        record = self._record(run_id)
+        if record.status != RunStatus.WAITING_INPUT:
+            raise InvalidState(f"run {run_id} is not waiting for input ({record.status})", run_id=run_id)
+        if not answers:
+            raise InvalidConfig("answers must not be empty", run_id=run_id)
+        remaining = record.budget_usd - record.cost_usd
+        if remaining <= 0:
+            raise BudgetExhausted(f"run {run_id} has spent its budget", run_id=run_id, cost_usd=record.cost_usd)
+        binary = process.resolve_binary(self.settings.claude, os.environ)
+        spec = record.spec
+        if spec is None:
+            raise InvalidState(f"run {run_id} has no recorded spec to continue from", run_id=run_id)
+        rundir = self._dirs[run_id]
+        # Transition before any await: a second answer() now sees a run that is not waiting.
+        record.status = RunStatus.STARTING
+        record.continuations += 1
+        record.answers.append(dict(answers))
+        record.questions = []
+        record.cost_prior_usd = record.cost_usd
+        record.segment_offset = record.output_offset
+        record.outcome_detail = None
+        record.argv = build_argv(
+            binary,
+            session_id=run_id,
+            budget_usd=remaining,
+            permission_mode=spec.permission_mode,
+            model=spec.model,
+            fallback_model=spec.fallback_model,
+            json_schema=spec.json_schema,
+            append_system_prompt=spec.append_system_prompt,
+            resume=True,
+        )
+        prompt_path = rundir.continuation_prompt(record.continuations)
+        rundir.write_text(prompt_path, continuation_prompt(answers))
+        rundir.save(record)
+        self._settled[run_id] = anyio.Event()
+        self._launch(record, rundir, record.argv, prompt_path)
+        return record.model_copy(deep=True)
+
+    # ------------------------------------------------------------------ queries
+
+    def _record(self, run_id: str) -> RunRecord:
+        try:
+            return self._records[run_id]
+        except KeyError:
+            raise NotFound(f"unknown run {run_id}", run_id=run_id) from None
+
+    def get(self, run_id: str) -> RunRecord:
+        return self._record(run_id).model_copy(deep=True)
+
+    def list(self, project_root: Path | None = None) -> list[RunRecord]:
+        if project_root is not None:
+            root = project_root.resolve()
+            for rundir in iter_run_dirs(root):  # also runs this daemon has not loaded yet (read-only)
+                if rundir.path.name not in self._records:
+                    try:
+                        self._records[rundir.path.name] = rundir.load()
+                        self._dirs[rundir.path.name] = rundir
+                    except (OSError, ValueError) as exc:
+                        log.warning("unreadable run metadata %s: %s", rundir.metadata, exc)
+        records = [r for r in self._records.values() if project_root is None or r.project_root == root]
+        return [r.model_copy(deep=True) for r in sorted(records, key=lambda r: r.created_at)]
+
+    def log(self, run_id: str, since: int = 0) -> LogChunk:
+        record = self._record(run_id)
+        lines, next_offset = read_lines(self._dirs[run_id].output, max(0, since))
+        items = [
+            LogItem(offset=offset, kind=kind, text=text)
+            for offset, line in lines
+            for kind, text in readable_items(line)
+        ]
+        return LogChunk(
+            run_id=run_id, items=items, next_offset=next_offset, cost_usd=record.cost_usd, status=record.status
+        )
+
+    def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:
+        root = project_root.resolve() if project_root is not None else None
+        return [
+            PendingQuestion(
+                run_id=r.run_id,
+                project_root=r.project_root,
+                orchestration_id=r.orchestration_id,
+                step=r.step,
+                questions=[q.model_copy() for q in r.questions],
+            )
+            for r in self._records.values()
+            if r.status == RunStatus.WAITING_INPUT and (root is None or r.project_root == root)
+        ]
+
+    async def wait_final(self, run_id: str) -> RunRecord:
+        """Wait until the run has no live process: a final status or waiting_input."""
+        self._record(run_id)
+        await self._settled[run_id].wait()
+        return self.get(run_id)
+
+    # ------------------------------------------------------------------ restart
+
+    async def reconcile(self, project_roots: builtins.list[Path]) -> None:
+        """Load every run of these projects; re-adopt live ones whose pid *and* start time still match,
+        finalise the others from their output. Never spawns anything."""
+        for root in project_roots:
+            for rundir in iter_run_dirs(root.resolve()):
+                run_id = rundir.path.name
+                if run_id in self._live:
+                    continue
+                try:
+                    record = rundir.load()
+                except (OSError, ValueError) as exc:
+                    log.warning("unreadable run metadata %s: %s", rundir.metadata, exc)
+                    continue
+                self._records[run_id] = record
+                self._dirs[run_id] = rundir
+                event = self._settled.setdefault(run_id, anyio.Event())
+                if record.status not in LIVE_STATUSES:
+                    event.set()
+                    continue
+                identity = rundir.load_identity()
+                if identity is not None and process.is_same_process(identity):
+                    self._adopt(record, rundir, identity)
+                else:
+                    self._finalise_dead(record, rundir)
+            await anyio.lowlevel.checkpoint()
+
+    def _adopt(self, record: RunRecord, rundir: RunDir, identity: ProcessIdentity) -> None:
+        # Rebuild the invocation's stream state from its first byte (cheap), then keep tailing from there.
+        state = StreamState(prices=self.settings.prices)
+        tail = OutputTail(rundir.output, record.segment_offset)
+        for line in tail.read_new():
+            state.feed(line)
+        try:
+            idle = max(0.0, time.time() - rundir.output.stat().st_mtime)
+        except OSError:
+            idle = 0.0
+        live = _Live(
+            record=record,
+            rundir=rundir,
+            identity=identity,
+            popen=None,
+            state=state,
+            tail=tail,
+            last_activity=time.monotonic() - idle,
+            stop_reason=record.stop_reason,  # a stop the previous daemon began is carried through
+        )
+        log.info("re-adopted run %s (pid %s)", record.run_id, identity.pid)
+        self._watch(live)
+
+    def _finalise_dead(self, record: RunRecord, rundir: RunDir) -> None:
+        state = StreamState(prices=self.settings.prices)
+        tail = OutputTail(rundir.output, record.segment_offset)
+        for line in tail.read_new(final=True):
+            state.feed(line)
+        self._absorb(record, state, tail)
+        outcome = decide_outcome(
+            OutcomeInputs(
+                result=state.result,
+                found_dead_after_restart=True,
+                stop_reason=record.stop_reason,
+                rate_limit_seen=state.rate_limit_seen,
+                last_retry_error=state.last_retry_error,
+            )
+        )
+        self._apply(record, rundir, outcome, None)
+
+    # ------------------------------------------------------------------ supervision
+
+    async def _supervise(self, live: _Live) -> None:
+        """One run's watcher. An unexpected error (e.g. the disk refusing a metadata write) ends only this
+        run's supervision, never the daemon's task group."""
+        try:
+            await self._supervise_unguarded(live)
+        except Exception as exc:
+            log.exception("supervising run %s failed", live.record.run_id)
+            self._live.pop(live.record.run_id, None)
+            outcome = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")
+            try:
+                self._apply(live.record, live.rundir, outcome, live.exit_code)
+            except Exception:
+                log.exception("could not record the failure of run %s", live.record.run_id)
+                self._settled.setdefault(live.record.run_id, anyio.Event()).set()
+
+    async def _supervise_unguarded(self, live: _Live) -> None:
+        record = live.record
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._await_exit, live)
+                while True:
+                    self._pump(live)
+                    if live.exited.is_set():
+                        break
+                    if live.stop_reason is None:
+                        live.stop_reason = self._should_stop(live)
+                    if live.stop_reason is not None and not live.kill_started:
+                        live.kill_started = True
+                        # persisted first: a daemon restart mid-kill still knows why the run ended
+                        record.stop_reason = live.stop_reason
+                        live.rundir.save(record)
+                        tg.start_soon(self._kill, live)
+                    with anyio.move_on_after(self.settings.poll_interval_s):
+                        await live.exited.wait()
+                tg.cancel_scope.cancel()
+            if live.kill_started and process.group_alive(live.identity.pgid):
+                # the leader is gone but members that ignored SIGTERM remain: a stopped run leaves nothing
+                process.signal_group(live.identity.pgid, signal.SIGKILL)
+        finally:
+            if not live.exited.is_set():  # supervision cancelled (daemon stopping): keep the offset
+                live.rundir.save(record)
+        self._finish(live)
+
+    def _should_stop(self, live: _Live) -> StopReason | None:
+        record = live.record
+        if live.state.result is None and record.cost_usd > record.budget_usd:
+            return StopReason.BUDGET
+        if time.monotonic() - live.last_activity > record.stale_after_s:
+            return StopReason.STALE
+        return None
+
+    async def _await_exit(self, live: _Live) -> None:
+        await process.wait_exit(live.identity)
+        if live.popen is not None:
+            live.exit_code = await anyio.to_thread.run_sync(live.popen.wait)
+        else:
+            live.exit_code = process.reap_if_child(live.identity.pid)
+        live.exited.set()
+
+    async def _kill(self, live: _Live) -> None:
+        pgid = live.identity.pgid
+        process.signal_group(pgid, signal.SIGTERM)
+        with anyio.move_on_after(self.settings.kill_grace_s):
+            await live.exited.wait()
+        if not live.exited.is_set():
+            process.signal_group(pgid, signal.SIGKILL)
+
+    def _pump(self, live: _Live) -> None:
+        if not live.tail.changed():
+            return
+        lines = live.tail.read_new()
+        if not lines:
+            return
+        for line in lines:
+            live.state.feed(line)
+        live.last_activity = time.monotonic()
+        live.record.last_activity_at = _now()
+        self._absorb(live.record, live.state, live.tail)
+        now = time.monotonic()
+        if now - live.last_persist >= self.settings.persist_interval_s:
+            live.last_persist = now
+            live.rundir.save(live.record)
+        if now - live.last_progress >= self.settings.progress_interval_s:
+            live.last_progress = now
+            r = live.record
+            self._emit(
+                "run.progress",
+                r,
+                {
+                    "run_id": r.run_id,
+                    "orchestration_id": r.orchestration_id,
+                    "cost_usd": r.cost_usd,
+                    "cost_is_estimate": r.cost_is_estimate,
+                    "turns": r.turns,
+                    "tool_calls": r.tool_calls,
+                    "last_tool": r.last_tool,
+                    "last_text": r.last_text,
+                    "model": r.model,
+                },
+            )
+
+    @staticmethod
+    def _absorb(record: RunRecord, state: StreamState, tail: OutputTail) -> None:
+        record.output_offset = tail.offset
+        record.cost_usd = round(record.cost_prior_usd + state.cost_usd, 6)
+        record.cost_is_estimate = state.cost_is_estimate
+        record.turns = state.turns
+        record.model = state.model or record.model
+        record.tool_calls = state.tool_calls
+        record.last_tool = state.tool_names[-1] if state.tool_names else record.last_tool
+        record.last_text = state.texts[-1][-500:] if state.texts else record.last_text
+        record.malformed_lines = state.malformed
+        record.api_retries = state.api_retries
+
+    def _finish(self, live: _Live) -> None:
+        for line in live.tail.read_new(final=True):
+            live.state.feed(line)
+        self._absorb(live.record, live.state, live.tail)
+        outcome = decide_outcome(
+            OutcomeInputs(
+                result=live.state.result,
+                exit_code=live.exit_code,
+                stop_reason=live.stop_reason,
+                rate_limit_seen=live.state.rate_limit_seen,
+                last_retry_error=live.state.last_retry_error,
+            )
+        )
+        live.record.stop_reason = live.stop_reason
+        self._live.pop(live.record.run_id, None)
+        self._apply(live.record, live.rundir, outcome, live.exit_code)
+
+    def _apply(self, record: RunRecord, rundir: RunDir, outcome: Outcome, exit_code: int | None) -> None:
+        record.status = outcome.status
+        record.outcome_detail = outcome.detail
+        record.error = outcome.error
+        record.questions = outcome.questions
+        record.rate_limit_reset = outcome.rate_limit_reset
+        record.exit_code = exit_code
+        if outcome.status != RunStatus.COMPLETED:
+            record.stderr_tail = process.read_tail(rundir.stderr, self.settings.stderr_tail_chars) or None
+            if record.error:
+                record.error = record.error[: self.settings.stderr_tail_chars]
+        if record.final:
+            record.finished_at = _now()
+        rundir.save(record)
+        self._settled.setdefault(record.run_id, anyio.Event()).set()
+        if outcome.status == RunStatus.WAITING_INPUT:
+            self._emit(
+                "question.asked",
+                record,
+                {
+                    "run_id": record.run_id,
+                    "orchestration_id": record.orchestration_id,
+                    "step": record.step,
+                    "message": outcome.detail,
+                    "questions": [q.model_dump() for q in record.questions],
+                },
+            )
+        else:
+            self._emit(
+                "run.finished",
+                record,
+                {
+                    "run_id": record.run_id,
+                    "orchestration_id": record.orchestration_id,
+                    "step": record.step,
+                    "batch": record.batch,
+                    "attempt": record.attempt,
+                    "status": str(record.status),
+                    "detail": record.outcome_detail,
+                    "error": record.error,
+                    "cost_usd": record.cost_usd,
+                    "rate_limit_reset": record.rate_limit_reset,
+                },
+            )
+
+    def _emit(self, event_type: str, record: RunRecord, data: dict[str, Any]) -> None:
+        try:
+            self._publish_cb(event_type, str(record.project_root), data)
+        except Exception:  # a subscriber's failure must not break supervision
+            log.exception("publishing %s failed", event_type)

@@ -1,0 +1,187 @@
+"""Data shapes of agent runs: what a caller asks for (RunSpec), what is persisted (RunRecord = metadata.json),
+what the log and question views return. No I/O here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from specflowd.domain.config import PermissionMode
+
+__all__ = [
+    "FINAL_STATUSES",
+    "LIVE_STATUSES",
+    "LogChunk",
+    "LogItem",
+    "PendingQuestion",
+    "ProcessIdentity",
+    "Question",
+    "QuestionOption",
+    "RunRecord",
+    "RunSpec",
+    "RunStatus",
+    "RunnerSettings",
+    "StopReason",
+]
+
+
+class RunStatus(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING_INPUT = "waiting_input"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    RATE_LIMITED = "rate_limited"
+    STALE = "stale"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+# A live run has (or may have) a process; waiting_input has none but is not over; the rest never change again.
+LIVE_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
+FINAL_STATUSES = frozenset(set(RunStatus) - LIVE_STATUSES - {RunStatus.WAITING_INPUT})
+
+
+class StopReason(StrEnum):
+    """Why the daemon itself stopped a process (decides the outcome over whatever the stream says)."""
+
+    CANCELLED = "cancelled"
+    BUDGET = "budget"
+    STALE = "stale"
+
+
+class QuestionOption(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    label: str
+    description: str = ""
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    question: str
+    header: str = ""
+    options: list[QuestionOption] = Field(default_factory=list)
+    multiSelect: bool = False
+
+
+class ProcessIdentity(BaseModel):
+    """process.pid: enough to tell *this* process from a later one that reuses its pid."""
+
+    pid: int
+    create_time: float
+    boot_time: float
+    pgid: int
+
+
+class RunnerSettings(BaseModel):
+    """Daemon-wide knobs of the supervisor (per-run knobs live in RunSpec)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claude: str | None = Field(None, description="agent binary; else $SPECFLOW_CLAUDE, else `claude` on PATH")
+    kill_grace_s: float = Field(5.0, ge=0.0, description="SIGTERM → SIGKILL delay when stopping a run")
+    poll_interval_s: float = Field(0.25, gt=0.0, le=5.0, description="output stat poll per active run")
+    progress_interval_s: float = Field(0.5, gt=0.0, description="min gap between run.progress events of a run")
+    persist_interval_s: float = Field(1.0, ge=0.0, description="min gap between progress writes of metadata")
+    stderr_tail_chars: int = Field(2000, ge=0, le=100_000)
+    # USD per million tokens (input, output), matched by substring of the model name, first match wins.
+    # Used only for the live estimate until the CLI's own total_cost_usd arrives.
+    prices: list[tuple[str, float, float]] = Field(
+        default_factory=lambda: [("haiku", 1.0, 5.0), ("sonnet", 3.0, 15.0), ("opus", 5.0, 25.0), ("", 5.0, 25.0)]
+    )
+
+
+class RunSpec(BaseModel):
+    """What to run. ``json_schema`` None = the standard result schema (argv.RESULT_SCHEMA)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_root: Path
+    prompt: str
+    step: str = Field(description="step or skill name, e.g. implement")
+    orchestration_id: str | None = None
+    batch: str | None = None
+    attempt: int = Field(1, ge=1)
+    model: str | None = None
+    fallback_model: str | None = None
+    budget_usd: float = Field(5.0, gt=0)
+    permission_mode: PermissionMode = PermissionMode.BYPASS
+    append_system_prompt: str | None = None
+    json_schema: dict[str, Any] | None = None
+    stale_after_s: float = Field(600.0, gt=0)
+    extra_env: dict[str, str] = Field(default_factory=dict)
+
+
+class RunRecord(BaseModel):
+    """metadata.json of one run; the run id is the Claude session id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = 1
+    run_id: str
+    project_root: Path
+    orchestration_id: str | None = None
+    step: str
+    batch: str | None = None
+    attempt: int = 1
+    argv: list[str] = Field(default_factory=list)
+    status: RunStatus = RunStatus.STARTING
+    outcome_detail: str | None = None
+    error: str | None = None
+    stderr_tail: str | None = None
+    cost_usd: float = 0.0
+    cost_is_estimate: bool = True
+    cost_prior_usd: float = Field(0.0, description="cost of earlier invocations (before answers)")
+    budget_usd: float = 5.0
+    stale_after_s: float = 600.0
+    turns: int = 0
+    model: str | None = None
+    tool_calls: int = 0
+    last_tool: str | None = None
+    last_text: str | None = None
+    malformed_lines: int = 0
+    api_retries: int = 0
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    output_offset: int = Field(0, description="bytes of output.jsonl already parsed")
+    segment_offset: int = Field(0, description="where the current invocation's output starts")
+    continuations: int = 0
+    questions: list[Question] = Field(default_factory=list)
+    answers: list[dict[str, str]] = Field(default_factory=list, description="answers given, per continuation")
+    rate_limit_reset: str | None = None
+    exit_code: int | None = None
+    stop_reason: StopReason | None = None
+    spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class PendingQuestion(BaseModel):
+    run_id: str
+    project_root: Path
+    orchestration_id: str | None = None
+    step: str
+    questions: list[Question]
+
+
+class LogItem(BaseModel):
+    offset: int
+    kind: str = Field(description="text | tool | result | retry | system | malformed")
+    text: str
+
+
+class LogChunk(BaseModel):
+    run_id: str
+    items: list[LogItem]
+    next_offset: int
+    cost_usd: float
+    status: RunStatus
