@@ -15,7 +15,7 @@ from specflowd.runner.stream import (
     split_complete,
 )
 
-REFERENCE = Path("/work/shared/reference/claude-cli")
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # copies of shared/reference
 PRICES = RunnerSettings().prices
 
 
