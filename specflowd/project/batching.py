@@ -51,8 +51,22 @@ class BatchPlan:
 
 
 def _order(tasks: list[Task], known: set[str], warnings: list[str], batch_name: str) -> list[str]:
-    """Stable topological order inside one batch (Kahn with file position as priority)."""
+    """Stable topological order inside one batch (Kahn with file position as priority).
+
+    Fast path: when every in-batch dependency points to an earlier line (the usual way tasks.md is
+    written), file order already is that order."""
     position = {t.id: i for i, t in enumerate(tasks)}
+    forward = False
+    for index, task in enumerate(tasks):
+        for dep in task.depends_on:
+            where = position.get(dep)
+            if where is None:
+                if dep not in known:
+                    warnings.append(f"{task.id} depends on unknown task {dep}")
+            elif where >= index:
+                forward = True
+    if not forward:
+        return list(position)
     indegree = dict.fromkeys(position, 0)
     followers: dict[str, list[str]] = {t.id: [] for t in tasks}
     for task in tasks:
@@ -60,8 +74,6 @@ def _order(tasks: list[Task], known: set[str], warnings: list[str], batch_name: 
             if dep in position:
                 indegree[task.id] += 1
                 followers[dep].append(task.id)
-            elif dep not in known:
-                warnings.append(f"{task.id} depends on unknown task {dep}")
     ready = [(position[i], i) for i, d in indegree.items() if d == 0]
     heapq.heapify(ready)
     ordered: list[str] = []

@@ -34,6 +34,7 @@ _BOX = {" ": TaskState.OPEN, "x": TaskState.DONE, "X": TaskState.DONE, "b": Task
         "B": TaskState.BLOCKED, "~": TaskState.DEFERRED, "-": TaskState.DEFERRED}  # fmt: skip
 
 _ID = r"T\d{3,}[a-z]?"
+_ID_CANDIDATE = re.compile(r"T\d{3}")
 _ID_RE = re.compile(rf"(?<![\w-])({_ID})(?![\w])")
 _ID_LIST = rf"{_ID}(?:\s*(?:,|&|\band\b|\bor\b)\s*{_ID})*"
 _TAG = re.compile(r"\[([^\[\]]{1,40})\]")
@@ -65,7 +66,6 @@ class Task:
         state: TaskState,
         line: int,
         section: int | None,
-        *,
         text: str = "",
         id_span: tuple[int, int] = (0, 0),
         subgroup: str | None = None,
@@ -175,7 +175,11 @@ def _make_task(rest: str, state: TaskState, line: int, section: int | None, subg
     if first is None:
         return None
     deps: list[str] = []
-    if _ID_RE.search(rest, first.end()) is None and not _may_have_deps(rest):
+    # `T\d{3}` has a literal prefix the regex engine scans for quickly; the precise id pattern (with
+    # lookarounds) scanning to the end of every line cost more than the rest of parsing
+    # with a single id, a dependency phrase can only be what precedes it ("(depends on T001)" without an
+    # id of its own): only that prefix needs the keyword check
+    if _ID_CANDIDATE.search(rest, first.end()) is None and not _may_have_deps(rest[: first.start()]):
         task_id: str | None = first.group(1)
         id_start, id_end = first.span()
     else:
@@ -192,8 +196,7 @@ def _make_task(rest: str, state: TaskState, line: int, section: int | None, subg
         deps = [d for d in dict.fromkeys(deps) if d != task_id]
     if task_id is None:
         return None
-    return Task(task_id, state, line, section, text=rest, id_span=(id_start, id_end), subgroup=subgroup,
-                depends_on=deps, indent=indent)  # fmt: skip
+    return Task(task_id, state, line, section, rest, (id_start, id_end), subgroup, deps, indent)
 
 
 def _details(rest: str, id_span: tuple[int, int], state: TaskState) -> TaskDetails:
@@ -267,7 +270,8 @@ def parse_tasks(text: str) -> TasksDocument:
                 title = heading[6:].strip() if heading.lower().startswith("tasks:") else heading
             continue
         state = _BOX.get(box)
-        rest = rest.rstrip("\r")
+        if rest.endswith("\r"):
+            rest = rest[:-1]
         if state is None:
             if _ID_RE.search(rest):  # a task line with a state we do not know; legend lines ("- [P] = …") are not
                 warnings.append(TasksWarning(line, f"unknown checkbox state [{box}]", match.group(0).strip()))
