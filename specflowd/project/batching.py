@@ -17,6 +17,7 @@ Rules
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from specflowd.project.taskfile import Task, TasksDocument, TaskState
@@ -50,7 +51,7 @@ class BatchPlan:
     open_ids: list[str] = field(default_factory=list)
 
 
-def _order(tasks: list[Task], known: set[str], warnings: list[str], batch_name: str) -> list[str]:
+def _order(tasks: list[Task], known: Collection[str], warnings: list[str], batch_name: str) -> list[str]:
     """Stable topological order inside one batch (Kahn with file position as priority).
 
     Fast path: when every in-batch dependency points to an earlier line (the usual way tasks.md is
@@ -95,13 +96,19 @@ def plan_batches(doc: TasksDocument, batch_size_fallback: int = 15) -> BatchPlan
     if batch_size_fallback < 1:
         raise ValueError("batch_size_fallback must be at least 1")
     warnings: list[str] = []
-    known = {t.id for t in doc.tasks}
     states = {t.id: t.state for t in doc.tasks}
-    open_tasks = [t for t in doc.tasks if t.state is TaskState.OPEN]
-    held = [
-        (t.id, t.state.value, t.blocked_reason) for t in doc.tasks if t.state in (TaskState.BLOCKED, TaskState.DEFERRED)
-    ]
-    done = sum(1 for t in doc.tasks if t.state is TaskState.DONE)
+    known = states.keys()
+    open_tasks: list[Task] = []
+    held: list[tuple[str, str, str | None]] = []
+    done = 0
+    open_state, done_state = TaskState.OPEN, TaskState.DONE
+    for t in doc.tasks:  # one pass, identity comparisons: this runs over every task of the file
+        if t.state is open_state:
+            open_tasks.append(t)
+        elif t.state is done_state:
+            done += 1
+        else:
+            held.append((t.id, t.state.value, t.blocked_reason))
     sectioned = any(s.task_ids for s in doc.sections)
     groups: list[tuple[str, int | None, list[Task]]] = []
     if sectioned:
@@ -134,7 +141,7 @@ def plan_batches(doc: TasksDocument, batch_size_fallback: int = 15) -> BatchPlan
         for dep in task.depends_on:
             if dep in batch_of and batch_of[dep] > batch_of[task.id]:
                 warnings.append(f"{task.id} depends on {dep}, which is scheduled in a later batch")
-            elif states.get(dep) in (TaskState.BLOCKED, TaskState.DEFERRED):
+            elif (dep_state := states.get(dep)) is TaskState.BLOCKED or dep_state is TaskState.DEFERRED:
                 warnings.append(f"{task.id} depends on {dep}, which is {states[dep].value}")
     fallback = bool(batches) and not sectioned
     if fallback:
