@@ -25,7 +25,7 @@ from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
 from specflowd.runner import EventHook, RunManager, RunnerSettings
 from specflowd.services.context import Call, Services
-from specflowd.services.events import EventBus
+from specflowd.services.events import Event, EventBus
 from specflowd.settings import load_settings
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
@@ -130,6 +130,14 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
             tg.start_soon(_watch_registry, services)
             tg.start_soon(runs.run)
             await runs.reconcile([Path(p.path) for p in registry.projects()])
+
+            def adopt_new_projects(event: Event) -> None:
+                # a project registered while the daemon runs may hold runs of an earlier daemon
+                if event.type == "registry.changed" and event.data.get("added"):
+                    roots = [Path(p.path) for p in registry.projects() if p.id in event.data["added"]]
+                    tg.start_soon(runs.reconcile, roots)
+
+            bus.listeners.append(adopt_new_projects)
             interval = systemd.watchdog_interval()
             if interval:
                 tg.start_soon(_watchdog, interval)
