@@ -115,7 +115,9 @@ class RunManager:
         project_root = spec.project_root.resolve()
         if not project_root.is_dir():
             raise ProjectError(f"project directory {project_root} does not exist", project=str(project_root))
-        run_id = str(uuid.uuid4())
+        run_id = spec.run_id or str(uuid.uuid4())
+        if run_id in self._records or RunDir(project_root, run_id).path.exists():
+            raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
         rundir = RunDir(project_root, run_id)
         rundir.path.mkdir(parents=True, exist_ok=False)
         argv = build_argv(

@@ -104,6 +104,9 @@ class RunSpec(BaseModel):
     project_root: Path
     prompt: str
     step: str = Field(description="step or skill name, e.g. implement")
+    run_id: str | None = Field(
+        None, description="pre-assigned session id (the engine's deterministic ids make spawns idempotent)"
+    )
     orchestration_id: str | None = None
     batch: str | None = None
     attempt: int = Field(1, ge=1)
