@@ -14,8 +14,10 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
+from specflowd.engine.orchestrator import Orchestrator
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as event_handlers
+from specflowd.handlers import orchestrate as orchestrate_handlers
 from specflowd.handlers import projects as project_handlers
 from specflowd.handlers import runs as run_handlers
 from specflowd.handlers import status as status_handlers
@@ -40,7 +42,14 @@ log = logging.getLogger("specflowd")
 
 def build_router() -> Router[Call]:
     router: Router[Call] = Router()
-    for module in (daemon_handlers, project_handlers, event_handlers, status_handlers, run_handlers):
+    for module in (
+        daemon_handlers,
+        project_handlers,
+        event_handlers,
+        status_handlers,
+        run_handlers,
+        orchestrate_handlers,
+    ):
         router.include(module.router)
     return router
 
@@ -118,9 +127,12 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
         bus.listeners.append(lambda event: hook(event.type, event.project, event.data))
     runs = RunManager(publish=bus.publish, settings=RunnerSettings(claude=settings.agent.claude))
     services.extensions["runs"] = runs
+    orchestrator = Orchestrator(runs=runs, bus=bus)
+    services.extensions["orchestrator"] = orchestrator
+
     def counters() -> tuple[int, RunCounts]:
         known = runs.list()
-        return 0, RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
+        return orchestrator.active_count(), RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
 
     services.extensions["status_counters"] = counters
     listener = await _open_listener(sock_path, activated)
@@ -129,13 +141,19 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
             tg.start_soon(_signals, stop, bus)
             tg.start_soon(_watch_registry, services)
             tg.start_soon(runs.run)
-            await runs.reconcile([Path(p.path) for p in registry.projects()])
+            await runs.reconcile([Path(p.path) for p in registry.projects()])  # runs first, then their owners
+            tg.start_soon(orchestrator.run, [Path(p.path) for p in registry.projects()])
 
             def adopt_new_projects(event: Event) -> None:
                 # a project registered while the daemon runs may hold runs of an earlier daemon
                 if event.type == "registry.changed" and event.data.get("added"):
                     roots = [Path(p.path) for p in registry.projects() if p.id in event.data["added"]]
-                    tg.start_soon(runs.reconcile, roots)
+                    tg.start_soon(adopt, roots)
+
+            async def adopt(roots: list[Path]) -> None:
+                await runs.reconcile(roots)  # runs first: an orchestration must see its live run, not a missing one
+                for root in roots:
+                    orchestrator.load_project(root)
 
             bus.listeners.append(adopt_new_projects)
             interval = systemd.watchdog_interval()

@@ -180,9 +180,9 @@ def _set_state(root: Path, step: str, status: str, *, close_phase: bool = False)
         document = {}
     orch = document.setdefault("orchestration", {})
     phase = orch.setdefault("phase", {})
-    if close_phase:
+    if close_phase:  # as `specflow phase close` leaves it (see the reference state file)
         orch["step"] = {"current": "design", "index": 0, "status": "not_started"}
-        phase["status"] = "not_started"
+        phase.update(id=None, number=None, name=None, branch=None, status="not_started")
     else:
         index = ["design", "analyze", "implement", "verify", "merge"].index(step)
         orch["step"] = {"current": step, "index": index, "status": status}

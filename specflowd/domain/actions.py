@@ -1,0 +1,214 @@
+"""The closed set of actions decide() can return (a discriminated union on ``kind``).
+
+Two families: *transitions* (the engine applies them and decides again at once) and *waits* (the engine
+applies them and then sleeps until an event wakes it). Spawn actions carry a run id derived from the
+orchestration id and its spawn counter, so the same decision can never start two different runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from specflowd.domain.config import Step
+from specflowd.domain.models import AttentionKind, Question, RecoveryOption
+
+__all__ = [
+    "ACTION_ADAPTER",
+    "ACTION_TYPES",
+    "WAIT_KINDS",
+    "Action",
+    "Advance",
+    "Complete",
+    "Fail",
+    "FinishBatch",
+    "Heal",
+    "HealContext",
+    "NeedsAttention",
+    "PlannedBatch",
+    "Replan",
+    "SpawnBatch",
+    "SpawnStep",
+    "Wait",
+    "WaitForAnswers",
+    "WaitForMerge",
+    "WaitForUserGate",
+    "WaitRateLimit",
+    "is_wait",
+]
+
+
+class _Action(BaseModel):
+    reason: str = ""
+
+
+class Wait(_Action):
+    kind: Literal["wait"] = "wait"
+
+
+class SpawnStep(_Action):
+    kind: Literal["spawn_step"] = "spawn_step"
+    run_id: str
+    step: Step
+    attempt: int = Field(ge=1)
+    budget_usd: float = Field(gt=0)
+    model: str | None = None
+    last_error: str | None = None
+
+
+class SpawnBatch(_Action):
+    kind: Literal["spawn_batch"] = "spawn_batch"
+    run_id: str
+    batch_index: int
+    name: str
+    task_ids: list[str]
+    attempt: int = Field(ge=1)
+    budget_usd: float = Field(gt=0)
+    model: str | None = None
+
+
+class HealContext(BaseModel):
+    error: str | None = None
+    stderr_tail: str = ""
+    last_messages: list[str] = Field(default_factory=list)
+    diagnosis: str | None = Field(None, description="optional helper diagnosis; the engine may fill it")
+
+
+class Heal(_Action):
+    kind: Literal["heal"] = "heal"
+    run_id: str
+    batch_index: int
+    name: str
+    remaining_ids: list[str]
+    done_ids: list[str]
+    attempt: int = Field(ge=1, description="heal attempt number of this batch")
+    budget_usd: float = Field(gt=0)
+    model: str | None = None
+    context: HealContext = Field(default_factory=HealContext)
+
+
+class FinishBatch(_Action):
+    """The batch's run ended and every one of its ids is done."""
+
+    kind: Literal["finish_batch"] = "finish_batch"
+    batch_index: int
+    healed: bool = False
+
+
+class Advance(_Action):
+    kind: Literal["advance"] = "advance"
+    from_step: Step
+    to_step: Step
+    skipped: bool = Field(False, description="from_step did not run (config or evidence made it unneeded)")
+
+
+class PlannedBatch(BaseModel):
+    index: int
+    name: str
+    task_ids: list[str]
+
+
+class Replan(_Action):
+    """Append batches for open tasks no batch covers yet (first plan, or tasks added between batches)."""
+
+    kind: Literal["replan"] = "replan"
+    batches: list[PlannedBatch]
+
+
+class WaitForAnswers(_Action):
+    kind: Literal["wait_for_answers"] = "wait_for_answers"
+    run_id: str | None = None
+    questions: list[Question] = Field(default_factory=list)
+
+
+class WaitForMerge(_Action):
+    kind: Literal["wait_for_merge"] = "wait_for_merge"
+
+
+class WaitForUserGate(_Action):
+    kind: Literal["wait_for_user_gate"] = "wait_for_user_gate"
+
+
+class WaitRateLimit(_Action):
+    kind: Literal["wait_rate_limit"] = "wait_rate_limit"
+    until: datetime
+    run_id: str | None = Field(None, description="the run that hit the limit; None while already waiting")
+
+
+class NeedsAttention(_Action):
+    kind: Literal["needs_attention"] = "needs_attention"
+    attention_kind: AttentionKind
+    options: list[RecoveryOption] = Field(default_factory=lambda: list(RecoveryOption))
+    step: Step | None = None
+    batch_index: int | None = None
+    context: dict[str, object] = Field(default_factory=dict)
+
+
+class Complete(_Action):
+    kind: Literal["complete"] = "complete"
+
+
+class Fail(_Action):
+    kind: Literal["fail"] = "fail"
+
+
+Action = Annotated[
+    Wait
+    | SpawnStep
+    | SpawnBatch
+    | Heal
+    | FinishBatch
+    | Advance
+    | Replan
+    | WaitForAnswers
+    | WaitForMerge
+    | WaitForUserGate
+    | WaitRateLimit
+    | NeedsAttention
+    | Complete
+    | Fail,
+    Field(discriminator="kind"),
+]
+
+ACTION_TYPES: tuple[type[BaseModel], ...] = (
+    Wait,
+    SpawnStep,
+    SpawnBatch,
+    Heal,
+    FinishBatch,
+    Advance,
+    Replan,
+    WaitForAnswers,
+    WaitForMerge,
+    WaitForUserGate,
+    WaitRateLimit,
+    NeedsAttention,
+    Complete,
+    Fail,
+)
+
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+
+# After applying one of these the engine sleeps until woken; after any other it decides again at once.
+# Spawns count as waits: the next decision needs the run's evidence.
+WAIT_KINDS = frozenset(
+    {
+        "wait",
+        "spawn_step",
+        "spawn_batch",
+        "heal",
+        "wait_for_answers",
+        "wait_for_merge",
+        "wait_for_user_gate",
+        "wait_rate_limit",
+        "needs_attention",
+        "complete",
+        "fail",
+    }
+)
+
+
+def is_wait(action: Action) -> bool:
+    return action.kind in WAIT_KINDS

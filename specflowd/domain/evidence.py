@@ -1,0 +1,104 @@
+"""What decide() looks at besides the record: the project's files and the current run, as plain models.
+
+The engine fills these from the tasks.md parser / batch planner, the skills' state file and the run
+supervisor. Keeping our own small shapes here keeps the domain free of I/O and of the other packages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from specflowd.domain.models import Question
+
+__all__ = [
+    "FINAL_RUN_STATUSES",
+    "LIVE_RUN_STATUSES",
+    "ProjectEvidence",
+    "RunEvidence",
+    "RunStatus",
+    "SectionEvidence",
+    "SkillStep",
+    "TaskState",
+]
+
+
+class TaskState(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    BLOCKED = "blocked"
+    DEFERRED = "deferred"
+
+
+class SectionEvidence(BaseModel):
+    """One schedulable group in file order: a ``##`` section (or a fallback chunk) and its task ids."""
+
+    heading: str
+    task_ids: list[str] = Field(default_factory=list)
+
+
+class SkillStep(BaseModel):
+    """``orchestration.step`` of the skills' state file; strings, since other tools write that file."""
+
+    current: str | None = None
+    status: str | None = None
+
+
+class ProjectEvidence(BaseModel):
+    spec: bool = False
+    plan: bool = False
+    tasks: bool = False
+    task_states: dict[str, TaskState] = Field(default_factory=dict)
+    sections: list[SectionEvidence] = Field(default_factory=list)
+    skill_step: SkillStep | None = None
+    phase_number: str | None = None
+    phase_status: str | None = None
+    phase_branch: str | None = None
+    user_gate: bool = False
+    user_gate_confirmed: bool = False
+    problems: list[str] = Field(default_factory=list)
+
+    @property
+    def artifacts_complete(self) -> bool:
+        return self.spec and self.plan and self.tasks
+
+    def ids_in(self, state: TaskState) -> list[str]:
+        return [task_id for task_id, s in self.task_states.items() if s == state]
+
+    def is_done(self, task_id: str) -> bool:
+        return self.task_states.get(task_id) == TaskState.DONE
+
+
+class RunStatus(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING_INPUT = "waiting_input"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STALE = "stale"
+    INTERRUPTED = "interrupted"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    RATE_LIMITED = "rate_limited"
+
+
+LIVE_RUN_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
+FINAL_RUN_STATUSES = frozenset(set(RunStatus) - LIVE_RUN_STATUSES - {RunStatus.WAITING_INPUT})
+
+
+class RunEvidence(BaseModel):
+    run_id: str
+    step: str | None = None
+    batch_index: int | None = None
+    attempt: int = 1
+    status: RunStatus
+    final: bool = False
+    error: str | None = None
+    stderr_tail: str = ""
+    last_messages: list[str] = Field(default_factory=list)
+    cost_usd: float = Field(0.0, ge=0)
+    rate_limit_reset: datetime | None = None
+    questions: list[Question] = Field(default_factory=list)
+    message: str | None = Field(None, description="the structured result's message, when there is one")

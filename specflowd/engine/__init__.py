@@ -1,0 +1,1 @@
+"""The orchestration engine: I/O around the pure domain layer (decide / apply)."""

@@ -1,0 +1,73 @@
+"""Adapters from what the readers return (project snapshot, run record) to decide()'s evidence. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus, SectionEvidence, SkillStep, TaskState
+from specflowd.domain.models import Question
+from specflowd.project.reader import ProjectSnapshot
+from specflowd.runner import RunRecord
+
+__all__ = ["missing_run_evidence", "project_evidence", "run_evidence"]
+
+
+def project_evidence(snapshot: ProjectSnapshot) -> ProjectEvidence:
+    doc = snapshot.tasks
+    skill = snapshot.skill
+    return ProjectEvidence(
+        spec=snapshot.artifacts.get("spec", False),
+        plan=snapshot.artifacts.get("plan", False),
+        tasks=snapshot.artifacts.get("tasks", False),
+        task_states={t.id: TaskState(t.state.value) for t in doc.tasks} if doc else {},
+        sections=[SectionEvidence(heading=s.heading, task_ids=list(s.task_ids)) for s in doc.sections] if doc else [],
+        skill_step=SkillStep(current=skill.step_current, status=skill.step_status) if skill else None,
+        phase_number=skill.phase_number if skill else None,
+        phase_status=skill.phase_status if skill else None,
+        phase_branch=skill.phase_branch if skill else None,
+        user_gate=snapshot.user_gate,
+        user_gate_confirmed=bool(skill and (skill.user_gate_status or "").lower() == "confirmed"),
+        problems=[f"{p.path}: {p.message}" for p in snapshot.problems if p.kind != "parse_warning"],
+    )
+
+
+def _reset_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return datetime.fromtimestamp(float(text), UTC)
+        except ValueError:
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run_evidence(record: RunRecord) -> RunEvidence:
+    return RunEvidence(
+        run_id=record.run_id,
+        step=record.step,
+        batch_index=int(record.batch) if record.batch is not None and str(record.batch).isdigit() else None,
+        attempt=record.attempt,
+        status=RunStatus(record.status.value),
+        final=record.final,
+        error=record.error,
+        stderr_tail=record.stderr_tail or "",
+        last_messages=[record.last_text] if record.last_text else [],
+        cost_usd=record.cost_usd,
+        rate_limit_reset=_reset_time(record.rate_limit_reset),
+        questions=[Question.model_validate(q.model_dump()) for q in record.questions],
+        message=record.outcome_detail,
+    )
+
+
+def missing_run_evidence(run_id: str) -> RunEvidence:
+    """The record names a run the runner never started: the daemon stopped between persisting the decision
+    and exec. That run is over (never started twice); decide() retries or heals per its attempt rules."""
+    return RunEvidence(
+        run_id=run_id,
+        status=RunStatus.INTERRUPTED,
+        final=True,
+        error="the run was recorded but never started (specflowd stopped before exec)",
+    )

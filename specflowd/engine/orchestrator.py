@@ -1,0 +1,371 @@
+"""The orchestration engine: one task per active orchestration, deciding with the pure domain layer.
+
+Loop: read the evidence (project snapshot, current run) → ``decide()`` → ``apply()`` → persist the record
+and append the decision log *before* acting → act (spawn through the runner, or wait). It wakes on the
+runner's events for its runs, on changes of tasks.md / the state file (stat poll, debounced) and on a slow
+safety timer. Run ids are deterministic per (orchestration, spawn sequence), and the runner refuses to start
+an id twice, so a restart never duplicates a run; a recorded-but-never-started run reads as interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from specflowd.domain import transitions
+from specflowd.domain.actions import Action, Heal, NeedsAttention, SpawnBatch, SpawnStep, Wait, WaitRateLimit, is_wait
+from specflowd.domain.config import OrchestrationConfig, Step
+from specflowd.domain.decide import decide
+from specflowd.domain.models import (
+    TERMINAL_STATUSES,
+    AttentionKind,
+    OrchestrationRecord,
+    RecoveryOption,
+    dump_record,
+    load_record,
+    new_record,
+)
+from specflowd.domain.prompts import prompt_for
+from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
+from specflowd.errors import AlreadyActive, NotFound, SpecflowError
+from specflowd.project.reader import read_project_snapshot
+from specflowd.runner import RESULT_SCHEMA, RunManager, RunSpec
+from specflowd.services.events import Event, EventBus
+from specflowd.store.workflows import WorkflowDir
+from specflowd.watch import fingerprint
+
+__all__ = ["Orchestrator"]
+
+log = logging.getLogger(__name__)
+
+SAFETY_TIMER_S = 30.0
+FILE_POLL_S = 1.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Orchestrator:
+    def __init__(self, *, runs: RunManager, bus: EventBus) -> None:
+        self.runs = runs
+        self.bus = bus
+        self._records: dict[str, OrchestrationRecord] = {}
+        self._wake: dict[str, anyio.Event] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._ready = anyio.Event()
+        bus.listeners.append(self._on_event)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def run(self, project_roots: list[Path]) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            for root in project_roots:
+                self.load_project(root)
+            self._ready.set()
+            await anyio.sleep_forever()
+
+    def load_project(self, root: Path) -> None:
+        """Resume every non-final orchestration recorded in ``root`` (after a restart or a registration)."""
+        store = WorkflowDir(root)
+        for orch_id in store.ids():
+            if orch_id in self._records:
+                continue
+            try:
+                record = load_record(store.load(orch_id))
+            except (OSError, ValueError) as exc:
+                log.warning("cannot load orchestration %s in %s: %s", orch_id, root, exc)
+                continue
+            self._records[orch_id] = record
+            if record.status not in TERMINAL_STATUSES:
+                self._launch(orch_id)
+
+    def _launch(self, orch_id: str) -> None:
+        assert self._tg is not None
+        self._wake[orch_id] = anyio.Event()
+        self._tg.start_soon(self._drive, orch_id)
+        self._tg.start_soon(self._watch_files, orch_id)
+
+    def active_count(self) -> int:
+        return sum(1 for r in self._records.values() if r.status not in TERMINAL_STATUSES)
+
+    # -- queries ---------------------------------------------------------------------------------------
+    def get(self, orch_id: str) -> OrchestrationRecord:
+        record = self._records.get(orch_id)
+        if record is None:
+            raise NotFound(f"no orchestration {orch_id!r}", orchestration=orch_id)
+        return record
+
+    def for_project(self, root: Path) -> OrchestrationRecord:
+        """The project's active orchestration, else its latest."""
+        mine = [r for r in self._records.values() if Path(r.project_path) == root]
+        if not mine:
+            raise NotFound(f"no orchestration in {root}", project=str(root))
+        active = [r for r in mine if r.status not in TERMINAL_STATUSES]
+        return max(active or mine, key=lambda r: r.created_at)
+
+    def list_all(self, root: Path | None = None, include_finished: bool = False) -> list[OrchestrationRecord]:
+        records = [r for r in self._records.values() if root is None or Path(r.project_path) == root]
+        if not include_finished:
+            records = [r for r in records if r.status not in TERMINAL_STATUSES]
+        return sorted(records, key=lambda r: r.created_at)
+
+    def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
+        return WorkflowDir(Path(record.project_path)).read_events(record.id, limit=limit)
+
+    # -- control ---------------------------------------------------------------------------------------
+    async def start(self, root: Path, config: OrchestrationConfig) -> OrchestrationRecord:
+        await self._ready.wait()
+        for existing in self._records.values():
+            if Path(existing.project_path) == root and existing.status not in TERMINAL_STATUSES:
+                raise AlreadyActive(
+                    f"orchestration {existing.id} is already active in {root}", orchestration=existing.id
+                )
+        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
+        skill = snapshot.skill
+        record = new_record(
+            id=uuid.uuid4().hex[:12],
+            project_path=str(root),
+            config=config,
+            now=_now(),
+            phase_number=skill.phase_number if skill else None,
+            phase_branch=(skill.phase_branch if skill else None)
+            or (snapshot.feature_dir.name if snapshot.feature_dir else None),
+        )
+        self._persist(record, None, "start", "orchestration started")
+        self._records[record.id] = record
+        self._publish(record, "orchestration.started", {"config": config.model_dump(mode="json")})
+        self._launch(record.id)
+        return record
+
+    def _change(
+        self, orch_id: str, change: Callable[[OrchestrationRecord], OrchestrationRecord], label: str, reason: str
+    ) -> OrchestrationRecord:
+        before = self.get(orch_id)
+        after = change(before)
+        self._persist(after, before, label, reason)
+        self._records[orch_id] = after
+        self._publish(after, f"orchestration.{label}", {})
+        if after.status not in TERMINAL_STATUSES and orch_id not in self._wake:
+            self._launch(orch_id)
+        self._poke(orch_id)
+        return after
+
+    async def pause(self, orch_id: str, now: bool = False) -> OrchestrationRecord:
+        record = self._change(orch_id, lambda r: transitions.pause(r, _now()), "paused", "pause requested by the user")
+        if now and record.current_run_id:
+            with contextlib.suppress(SpecflowError):  # already ended
+                await self.runs.cancel(record.current_run_id)
+        return self.get(orch_id)
+
+    async def resume(self, orch_id: str, budget_total: float | None = None) -> OrchestrationRecord:
+        return self._change(
+            orch_id, lambda r: transitions.resume(r, _now(), budget_total), "resumed", "resumed by the user"
+        )
+
+    async def cancel(self, orch_id: str) -> OrchestrationRecord:
+        record = self.get(orch_id)
+        run_id = record.current_run_id
+        after = self._change(orch_id, lambda r: transitions.cancel(r, _now()), "cancelled", "cancelled by the user")
+        if run_id:
+            with contextlib.suppress(SpecflowError):  # already ended
+                await self.runs.cancel(run_id)
+        return after
+
+    async def merge(self, orch_id: str) -> OrchestrationRecord:
+        return self._change(
+            orch_id, lambda r: transitions.request_merge(r, _now()), "merge_requested", "merge requested by the user"
+        )
+
+    async def go_back(self, orch_id: str, step: Step) -> OrchestrationRecord:
+        return self._change(
+            orch_id, lambda r: transitions.go_back(r, step, _now()), "went_back", f"go back to {step.value}"
+        )
+
+    async def recover(
+        self, orch_id: str, option: RecoveryOption, budget_total: float | None = None
+    ) -> OrchestrationRecord:
+        return self._change(
+            orch_id,
+            lambda r: transitions.recover(r, option, _now(), budget_total),
+            "recovered",
+            f"recover: {option.value}",
+        )
+
+    async def answer(self, orch_id: str, answers: dict[str, str]) -> OrchestrationRecord:
+        record = self.get(orch_id)
+        run_id = record.questions_run_id or record.current_run_id
+        if run_id is None:
+            raise NotFound(f"orchestration {orch_id} has no run waiting for answers", orchestration=orch_id)
+        await self.runs.answer(run_id, answers)
+        return self._change(
+            orch_id, lambda r: transitions.answers_submitted(r, _now(), run_id), "answered", "answers submitted"
+        )
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        orch_id = event.data.get("orchestration_id")
+        if isinstance(orch_id, str):
+            self._poke(orch_id)
+
+    def _poke(self, orch_id: str) -> None:
+        wake = self._wake.get(orch_id)
+        if wake is not None:
+            wake.set()
+
+    async def _sleep(self, orch_id: str, until: datetime | None = None) -> None:
+        timeout = SAFETY_TIMER_S
+        if until is not None:
+            timeout = max(0.0, min(timeout, (until - _now()).total_seconds()))
+        with anyio.move_on_after(timeout):
+            await self._wake[orch_id].wait()
+        self._wake[orch_id] = anyio.Event()
+
+    async def _watch_files(self, orch_id: str) -> None:
+        """Wake the orchestration when tasks.md or the skills' state file changes (debounced stat poll)."""
+        root = Path(self.get(orch_id).project_path)
+        state_file = root / ".specflow" / "orchestration-state.json"
+        seen: dict[Path, Any] = {}
+        while self.get(orch_id).status not in TERMINAL_STATUSES:
+            paths = [state_file, *root.glob("specs/*/tasks.md")]
+            current = {p: fingerprint(p) for p in paths}
+            if seen and current != seen:
+                await anyio.sleep(0.2)  # debounce: let the writer finish
+                self._poke(orch_id)
+            seen = current
+            await anyio.sleep(FILE_POLL_S)
+
+    async def _drive(self, orch_id: str) -> None:
+        try:
+            while self.get(orch_id).status not in TERMINAL_STATUSES:
+                await self._step(orch_id)
+        except Exception:  # a bug must stop this orchestration visibly, not the daemon
+            log.exception("orchestration %s crashed", orch_id)
+            record = self.get(orch_id)
+            action = NeedsAttention(
+                attention_kind=AttentionKind.UNKNOWN_STATE, reason="internal error in the engine (see the daemon log)"
+            )
+            self._record_action(record, action)
+        finally:
+            self._wake.pop(orch_id, None)
+
+    async def _step(self, orch_id: str) -> None:
+        record = self.get(orch_id)
+        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
+        project = project_evidence(snapshot)
+        run = None
+        if record.current_run_id:
+            try:
+                run = run_evidence(self.runs.get(record.current_run_id))
+            except NotFound:
+                run = missing_run_evidence(record.current_run_id)
+            observed = transitions.observe_run(record, run, _now())
+            if observed is not record:
+                self._save(observed)
+                record = observed
+        action = decide(record, project, run, _now())
+        if isinstance(action, Wait):
+            after = transitions.apply(record, action, _now())
+            if after.status != record.status:
+                self._record_action(record, action, after)
+            await self._sleep(orch_id)
+            return
+        after = self._record_action(record, action)
+        if isinstance(action, SpawnStep | SpawnBatch | Heal):
+            await self._spawn(after, action)
+        elif isinstance(action, WaitRateLimit):
+            await self._sleep(orch_id, until=action.until)
+        elif is_wait(action):
+            await self._sleep(orch_id)
+
+    def _record_action(
+        self, before: OrchestrationRecord, action: Action, after: OrchestrationRecord | None = None
+    ) -> OrchestrationRecord:
+        after = after or transitions.apply(before, action, _now())
+        entry = transitions.log_entry(before, action, after, _now())
+        self._records[after.id] = after
+        self._persist(after, before, action.kind, action.reason, entry.model_dump(mode="json"))
+        data: dict[str, Any] = {
+            "action": action.kind,
+            "reason": action.reason,
+            "status": after.status.value,
+            "step": after.step.value,
+        }
+        batch_index = getattr(action, "batch_index", None)
+        if batch_index is not None:
+            data["batch_index"] = batch_index
+            self._publish(after, f"batch.{action.kind}", data)
+        self._publish(after, f"orchestration.{action.kind}", data)
+        if after.status != before.status:
+            self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
+        return after
+
+    async def _spawn(self, record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> None:
+        config = record.config
+        if isinstance(action, SpawnStep):
+            step, batch = action.step.value, None
+        else:
+            step, batch = ("heal" if isinstance(action, Heal) else "implement"), str(action.batch_index)
+        spec = RunSpec(
+            project_root=Path(record.project_path),
+            prompt=prompt_for(record, action),
+            step=step,
+            run_id=action.run_id,
+            orchestration_id=record.id,
+            batch=batch,
+            attempt=action.attempt,
+            model=action.model,
+            fallback_model=config.fallback_model,
+            budget_usd=action.budget_usd,
+            permission_mode=config.permission_mode,
+            stale_after_s=config.stale_after_s,
+            json_schema=RESULT_SCHEMA,
+        )
+        try:
+            await self.runs.start(spec)
+        except SpecflowError as exc:
+            log.warning("orchestration %s: cannot start %s: %s", record.id, step, exc.message)
+            failure = NeedsAttention(
+                attention_kind=AttentionKind.UNKNOWN_STATE,
+                reason=f"cannot start the {step} run: {exc.message}",
+                context={"kind": exc.kind},
+            )
+            self._record_action(self.get(record.id), failure)
+
+    # -- persistence and events ------------------------------------------------------------------------
+    def _save(self, record: OrchestrationRecord) -> None:
+        WorkflowDir(Path(record.project_path)).save(record.id, dump_record(record))
+        self._records[record.id] = record
+
+    def _persist(
+        self,
+        record: OrchestrationRecord,
+        before: OrchestrationRecord | None,
+        action: str,
+        reason: str,
+        entry: dict[str, Any] | None = None,
+    ) -> None:
+        store = WorkflowDir(Path(record.project_path))
+        store.save(record.id, dump_record(record))
+        store.append_event(
+            record.id,
+            entry
+            or {
+                "time": _now().isoformat(),
+                "action": action,
+                "reason": reason,
+                "status_before": before.status.value if before else None,
+                "status_after": record.status.value,
+            },
+        )
+
+    def _publish(self, record: OrchestrationRecord, event_type: str, data: dict[str, Any]) -> None:
+        self.bus.publish(event_type, record.project_path, {"orchestration": record.id, **data})

@@ -1,0 +1,149 @@
+"""orchestrate.* : start, follow and steer orchestrations (DESIGN §5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from specflowd.domain.config import Step
+from specflowd.domain.models import OrchestrationRecord, RecoveryOption
+from specflowd.engine.orchestrator import Orchestrator
+from specflowd.errors import InvalidState
+from specflowd.paths import user_config_path
+from specflowd.protocol.rpc import Router
+from specflowd.services.context import Call
+from specflowd.settings import load_settings, merge_config
+
+router: Router[Call] = Router()
+
+
+def engine_of(call: Call) -> Orchestrator:
+    engine = call.services.extensions.get("orchestrator")
+    if not isinstance(engine, Orchestrator):
+        raise InvalidState("the orchestration engine is not running")
+    return engine
+
+
+class StartParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str = Field(min_length=1)
+    config: dict[str, Any] = Field(default_factory=dict, description="OrchestrationConfig overrides")
+
+
+class Target(BaseModel):
+    """``{id}`` or ``{project}`` (that project's active or latest orchestration)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    project: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Target:
+        if not self.id and not self.project:
+            raise ValueError("give id or project")
+        return self
+
+
+class PauseParams(Target):
+    now: bool = Field(False, description="stop the running run now instead of after it ends")
+
+
+class ResumeParams(Target):
+    budget: float | None = Field(None, gt=0, le=10_000, description="new total budget (USD)")
+
+
+class GoBackParams(Target):
+    step: Step
+
+
+class RecoverParams(Target):
+    action: RecoveryOption
+    budget: float | None = Field(None, gt=0, le=10_000)
+
+
+class ListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = None
+    include_finished: bool = False
+
+
+class OrchestrationView(BaseModel):
+    record: OrchestrationRecord
+    decisions: list[dict[str, Any]]
+
+
+class OrchestrationList(BaseModel):
+    orchestrations: list[OrchestrationRecord]
+
+
+def _record(call: Call, target: Target) -> OrchestrationRecord:
+    engine = engine_of(call)
+    if target.id:
+        return engine.get(target.id)
+    assert target.project is not None
+    return engine.for_project(Path(call.services.registry.resolve(target.project).path))
+
+
+def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
+    return OrchestrationView(record=record, decisions=engine_of(call).decisions(record))
+
+
+@router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
+async def start(call: Call, params: StartParams) -> OrchestrationView:
+    root = Path(call.services.registry.resolve(params.project).path)
+    config = merge_config(load_settings(user_config_path()).orchestrate, params.config)
+    return _view(call, await engine_of(call).start(root, config))
+
+
+@router.method("orchestrate.status", params=Target, result=OrchestrationView, summary="Record and last decisions")
+async def status(call: Call, params: Target) -> OrchestrationView:
+    return _view(call, _record(call, params))
+
+
+@router.method("orchestrate.list", params=ListParams, result=OrchestrationList, summary="Orchestrations, oldest first")
+async def list_orchestrations(call: Call, params: ListParams) -> OrchestrationList:
+    root = Path(call.services.registry.resolve(params.project).path) if params.project else None
+    return OrchestrationList(orchestrations=engine_of(call).list_all(root, params.include_finished))
+
+
+@router.method(
+    "orchestrate.pause", params=PauseParams, result=OrchestrationView, summary="Pause (after the run, or now)"
+)
+async def pause(call: Call, params: PauseParams) -> OrchestrationView:
+    return _view(call, await engine_of(call).pause(_record(call, params).id, params.now))
+
+
+@router.method(
+    "orchestrate.resume", params=ResumeParams, result=OrchestrationView, summary="Resume; optionally raise the budget"
+)
+async def resume(call: Call, params: ResumeParams) -> OrchestrationView:
+    return _view(call, await engine_of(call).resume(_record(call, params).id, params.budget))
+
+
+@router.method("orchestrate.cancel", params=Target, result=OrchestrationView, summary="Cancel; stops the running run")
+async def cancel(call: Call, params: Target) -> OrchestrationView:
+    return _view(call, await engine_of(call).cancel(_record(call, params).id))
+
+
+@router.method("orchestrate.merge", params=Target, result=OrchestrationView, summary="Merge a phase waiting for it")
+async def merge(call: Call, params: Target) -> OrchestrationView:
+    return _view(call, await engine_of(call).merge(_record(call, params).id))
+
+
+@router.method(
+    "orchestrate.go_back", params=GoBackParams, result=OrchestrationView, summary="Return to an earlier step"
+)
+async def go_back(call: Call, params: GoBackParams) -> OrchestrationView:
+    return _view(call, await engine_of(call).go_back(_record(call, params).id, params.step))
+
+
+@router.method(
+    "orchestrate.recover",
+    params=RecoverParams,
+    result=OrchestrationView,
+    summary="retry | skip | abort after needs_attention",
+)
+async def recover(call: Call, params: RecoverParams) -> OrchestrationView:
+    return _view(call, await engine_of(call).recover(_record(call, params).id, params.action, params.budget))

@@ -1,0 +1,143 @@
+"""Record serialization (schema_version) and the prompts of each kind of run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from specflowd.domain.actions import ACTION_ADAPTER, Heal, HealContext, SpawnBatch, SpawnStep
+from specflowd.domain.config import Step
+from specflowd.domain.evidence import RunStatus
+from specflowd.domain.models import (
+    SCHEMA_VERSION,
+    OrchestrationRecord,
+    Question,
+    SchemaVersionError,
+    dump_record,
+    load_record,
+)
+from specflowd.domain.prompts import (
+    RESULT_SCHEMA,
+    answers_prompt,
+    batch_prompt,
+    heal_prompt,
+    prompt_for,
+    step_prompt,
+)
+from specflowd.domain.transitions import apply
+from tests.domain.builders import NOW, D, O, drive, ended, project, record
+
+SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
+
+
+def _busy_record() -> OrchestrationRecord:
+    """A record with batches, a heal, costs, questions and an attention: every field kind populated."""
+    r, _ = drive(record(Step.IMPLEMENT, additional_context="use uv"), project({"T001": O, "T002": O, "T003": O}, SECTIONS), None)
+    r, _ = drive(r, project({"T001": D, "T002": O, "T003": O}, SECTIONS), ended(r, cost_usd=1.25))
+    r, _ = drive(r, project({"T001": D, "T002": O, "T003": O}, SECTIONS), ended(r, RunStatus.FAILED, cost_usd=0.5))
+    r.pending_questions = [Question(question="Which?", options=[{"label": "A"}])]  # type: ignore[list-item]
+    return r
+
+
+def test_record_round_trips_through_json() -> None:
+    r = _busy_record()
+    assert r.attention is not None and r.batches and r.totals.per_batch
+    data = json.loads(json.dumps(dump_record(r)))
+    back = load_record(data)
+    assert back == r
+    assert OrchestrationRecord.model_validate(r.model_dump(mode="json")) == r
+    assert data["schema_version"] == SCHEMA_VERSION == 1
+
+
+def test_load_rejects_a_future_schema_version_clearly() -> None:
+    data = dump_record(record())
+    data["schema_version"] = 2
+    with pytest.raises(SchemaVersionError, match="newer than this daemon supports"):
+        load_record(data)
+    data["schema_version"] = "1"
+    with pytest.raises(SchemaVersionError, match="not an integer"):
+        load_record(data)
+
+
+def test_load_reads_a_record_without_version_as_version_one() -> None:
+    data = dump_record(record())
+    del data["schema_version"]
+    assert load_record(data).schema_version == 1
+
+
+def test_actions_round_trip_through_the_discriminated_union() -> None:
+    _, action = drive(record(), project(artifacts=False), None)
+    assert ACTION_ADAPTER.validate_python(action.model_dump(mode="json")) == action
+
+
+@pytest.mark.parametrize(
+    ("step", "command"),
+    [(Step.DESIGN, "/flow.design"), (Step.ANALYZE, "/flow.analyze"), (Step.IMPLEMENT, "/flow.implement"),
+     (Step.VERIFY, "/flow.verify"), (Step.MERGE, "/flow.merge")],
+    ids=lambda v: str(v),
+)
+def test_step_prompts_start_with_the_skill_and_carry_context(step: Step, command: str) -> None:
+    text = step_prompt(step, "Use Python 3.11")
+    assert text.startswith(command + " ")
+    assert text.rstrip().endswith("Use Python 3.11")
+    assert "needs_input" in text
+    assert "Additional context" not in step_prompt(step, "  ")
+
+
+def test_batch_prompt_names_exactly_its_section_and_ids() -> None:
+    text = batch_prompt("Phase 2: Core", ["T004", "T005", "T006"], "ctx!")
+    assert text.startswith(
+        '/flow.implement Execute only the "Phase 2: Core" section (T004, T005, T006). '
+        "Do not work on tasks of other sections."
+    )
+    assert "tasks.md" in text and "[x]" in text and text.endswith("ctx!")
+
+
+def test_heal_prompt_carries_the_failure_context() -> None:
+    ctx = HealContext(error="pytest failed", stderr_tail="E" * 5000 + "TAIL", last_messages=["m1", "m2"], diagnosis="missing import")
+    text = heal_prompt("Phase 1: Setup", ["T002"], ["T001"], ctx, "extra")
+    assert text.startswith("/flow.implement")
+    assert '"Phase 1: Setup"' in text and "Still open: T002." in text and "T001" in text
+    assert "pytest failed" in text and "missing import" in text and "m1" in text and "m2" in text
+    match = re.search(r"```\n(.*?)\n```", text, re.S)
+    assert match is not None
+    stderr_block = match.group(1)
+    assert len(stderr_block) <= 2000 and stderr_block.endswith("TAIL")
+    assert text.endswith("extra")
+    bare = heal_prompt("S", ["T9"], [], HealContext())
+    assert "Already done (do not redo, keep their boxes checked): none." in bare and "Diagnosis" not in bare
+
+
+def test_prompt_for_dispatches_on_the_action_and_appends_additional_context() -> None:
+    r = record(additional_context="ALWAYS")
+    step = SpawnStep(run_id="r", step=Step.VERIFY, attempt=1, budget_usd=1)
+    batch = SpawnBatch(run_id="r", batch_index=0, name="S", task_ids=["T1"], attempt=1, budget_usd=1)
+    heal = Heal(run_id="r", batch_index=0, name="S", remaining_ids=["T1"], done_ids=[], attempt=1, budget_usd=1)
+    for action, start in [(step, "/flow.verify"), (batch, '/flow.implement Execute only the "S"'), (heal, "/flow.implement Finish")]:
+        text = prompt_for(r, action)
+        assert text.startswith(start) and text.endswith("ALWAYS")
+
+
+def test_answers_prompt_lists_each_answer() -> None:
+    text = answers_prompt({"Which DB?": "Postgres", "Which features?": ["a", "b"]})
+    assert "Which DB?" in text and "Answer: Postgres" in text and "Answer: a, b" in text
+
+
+def test_result_schema_shape() -> None:
+    props = RESULT_SCHEMA["properties"]
+    assert props["status"]["enum"] == ["completed", "needs_input", "error"]
+    item = props["questions"]["items"]["properties"]
+    assert set(item) == {"question", "header", "options", "multiSelect"}
+    assert item["options"]["items"]["required"] == ["label"]
+    assert RESULT_SCHEMA["required"] == ["status", "message"]
+    assert json.loads(json.dumps(RESULT_SCHEMA)) == RESULT_SCHEMA
+
+
+def test_spawn_apply_records_the_run_before_exec() -> None:
+    r = record()
+    _, action = drive(r, project(artifacts=False), None)
+    after = apply(r, action, NOW)
+    assert isinstance(action, SpawnStep)
+    assert after.runs[action.run_id].attempt == 1 and after.current_run_id == action.run_id

@@ -1,0 +1,99 @@
+"""Whole orchestrations through the real daemon, with the shipped simulated agent as `claude`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specflowd.demo import DEMO_FEATURE, create_demo_project
+from tests.support import Daemon, RawClient, sandbox_env, wait_until
+
+SIM = str(Path(sys.executable).parent / "specflowd-sim-agent")
+
+
+@pytest.fixture
+def sim_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    env = sandbox_env(tmp_path)
+    env.update(SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0")
+    d = Daemon(tmp_path, env).start()
+    try:
+        yield d
+    finally:
+        if d.proc and d.proc.poll() is None:
+            d.stop()
+
+
+def status(d: Daemon, orch_id: str) -> dict[str, Any]:
+    return d.rpc("orchestrate.status", {"id": orch_id})["record"]  # type: ignore[no-any-return]
+
+
+def test_full_phase_with_auto_merge(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    with RawClient(d.socket) as sub:
+        sub.request("events.subscribe")
+        started = d.rpc("orchestrate.start", {"project": str(root), "config": {"auto_merge": True}})
+        orch_id = started["record"]["id"]
+        seen: list[str] = []
+        while not any(t in seen for t in ("orchestration.complete", "orchestration.needs_attention", "orchestration.fail")):
+            seen.append(sub.read()["params"]["type"])
+    record = status(d, orch_id)
+    assert record["status"] == "completed", json.dumps(record["attention"])
+    assert [b["status"] for b in record["batches"]] == ["completed"] * 4
+    tasks = (root / "specs" / DEMO_FEATURE / "tasks.md").read_text()
+    assert tasks.count("- [x] T") == 20
+    assert "batch.spawn_batch" in seen and "batch.finish_batch" in seen
+    log = (root / ".specflow" / "workflows" / f"orchestration-{orch_id}.events.jsonl").read_text().splitlines()
+    actions = [json.loads(line)["action"] for line in log]
+    assert actions[0] == "start" and actions[-1] == "complete"
+    assert actions.count("spawn_batch") == 4
+    runs = d.rpc("runs.list", {"project": str(root)})["runs"]
+    assert len({r["run_id"] for r in runs}) == len(runs)
+    assert record["totals"]["spent_usd"] > 0
+
+
+def test_second_start_is_refused_with_the_existing_id(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    d.env["SPECFLOW_SIM_DELAY"] = "0.3"
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    first = d.rpc("orchestrate.start", {"project": str(root)})["record"]["id"]
+    with RawClient(d.socket) as client:
+        second = client.request("orchestrate.start", {"project": str(root)})
+    assert second["error"]["code"] == -32003
+    assert second["error"]["data"] == {"kind": "already_active", "orchestration": first}
+    d.rpc("orchestrate.cancel", {"id": first})
+    assert status(d, first)["status"] == "cancelled"
+
+
+def test_without_auto_merge_waits_for_merge_then_merges(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+    wait_until(lambda: status(d, orch_id)["status"] in ("waiting_merge", "needs_attention"), timeout=60, what="waiting_merge")
+    assert status(d, orch_id)["status"] == "waiting_merge"
+    d.rpc("orchestrate.merge", {"id": orch_id})
+    wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=60, what="merged")
+    assert status(d, orch_id)["status"] == "completed"
+
+
+def test_failed_batch_heals(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    d.stop()
+    d.env["SPECFLOW_SIM_FAIL_ONCE"] = "Core Components"
+    d.start()
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"auto_merge": True}})["record"]["id"]
+    wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention", "failed"), timeout=90, what="done")
+    record = status(d, orch_id)
+    assert record["status"] == "completed", json.dumps(record["attention"])
+    core = next(b for b in record["batches"] if b["name"] == "Phase 2: Core Components")
+    assert core["status"] == "healed"
