@@ -47,6 +47,7 @@ __all__ = ["Orchestrator"]
 log = logging.getLogger(__name__)
 
 SAFETY_TIMER_S = 30.0
+_FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken (or the safety timer)
 FILE_POLL_S = 1.0
 
 
@@ -60,6 +61,7 @@ class Orchestrator:
         self.bus = bus
         self._records: dict[str, OrchestrationRecord] = {}
         self._wake: dict[str, anyio.Event] = {}
+        self._locks: dict[str, anyio.Lock] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready = anyio.Event()
         bus.listeners.append(self._on_event)
@@ -146,7 +148,17 @@ class Orchestrator:
         self._launch(record.id)
         return record
 
-    def _change(
+    def _lock(self, orch_id: str) -> anyio.Lock:
+        """Serialises the drive loop's steps with the user's control calls on one orchestration."""
+        return self._locks.setdefault(orch_id, anyio.Lock())
+
+    async def _change(
+        self, orch_id: str, change: Callable[[OrchestrationRecord], OrchestrationRecord], label: str, reason: str
+    ) -> OrchestrationRecord:
+        async with self._lock(orch_id):
+            return self._change_locked(orch_id, change, label, reason)
+
+    def _change_locked(
         self, orch_id: str, change: Callable[[OrchestrationRecord], OrchestrationRecord], label: str, reason: str
     ) -> OrchestrationRecord:
         before = self.get(orch_id)
@@ -160,40 +172,44 @@ class Orchestrator:
         return after
 
     async def pause(self, orch_id: str, now: bool = False) -> OrchestrationRecord:
-        record = self._change(orch_id, lambda r: transitions.pause(r, _now()), "paused", "pause requested by the user")
+        record = await self._change(
+            orch_id, lambda r: transitions.pause(r, _now()), "paused", "pause requested by the user"
+        )
         if now and record.current_run_id:
             with contextlib.suppress(SpecflowError):  # already ended
                 await self.runs.cancel(record.current_run_id)
         return self.get(orch_id)
 
     async def resume(self, orch_id: str, budget_total: float | None = None) -> OrchestrationRecord:
-        return self._change(
+        return await self._change(
             orch_id, lambda r: transitions.resume(r, _now(), budget_total), "resumed", "resumed by the user"
         )
 
     async def cancel(self, orch_id: str) -> OrchestrationRecord:
         record = self.get(orch_id)
         run_id = record.current_run_id
-        after = self._change(orch_id, lambda r: transitions.cancel(r, _now()), "cancelled", "cancelled by the user")
+        after = await self._change(
+            orch_id, lambda r: transitions.cancel(r, _now()), "cancelled", "cancelled by the user"
+        )
         if run_id:
             with contextlib.suppress(SpecflowError):  # already ended
                 await self.runs.cancel(run_id)
         return after
 
     async def merge(self, orch_id: str) -> OrchestrationRecord:
-        return self._change(
+        return await self._change(
             orch_id, lambda r: transitions.request_merge(r, _now()), "merge_requested", "merge requested by the user"
         )
 
     async def go_back(self, orch_id: str, step: Step) -> OrchestrationRecord:
-        return self._change(
+        return await self._change(
             orch_id, lambda r: transitions.go_back(r, step, _now()), "went_back", f"go back to {step.value}"
         )
 
     async def recover(
         self, orch_id: str, option: RecoveryOption, budget_total: float | None = None
     ) -> OrchestrationRecord:
-        return self._change(
+        return await self._change(
             orch_id,
             lambda r: transitions.recover(r, option, _now(), budget_total),
             "recovered",
@@ -206,7 +222,7 @@ class Orchestrator:
         if run_id is None:
             raise NotFound(f"orchestration {orch_id} has no run waiting for answers", orchestration=orch_id)
         await self.runs.answer(run_id, answers)
-        return self._change(
+        return await self._change(
             orch_id, lambda r: transitions.answers_submitted(r, _now(), run_id), "answered", "answers submitted"
         )
 
@@ -258,7 +274,16 @@ class Orchestrator:
             self._wake.pop(orch_id, None)
 
     async def _step(self, orch_id: str) -> None:
+        async with self._lock(orch_id):
+            sleep_until = await self._decide_and_act(orch_id)
+        if sleep_until is not None:
+            await self._sleep(orch_id, until=None if sleep_until is _FOREVER else sleep_until)
+
+    async def _decide_and_act(self, orch_id: str) -> datetime | None:
+        """One decision under the lock; returns when to sleep until (``_FOREVER`` = until woken), or None."""
         record = self.get(orch_id)
+        if record.status in TERMINAL_STATUSES:
+            return None
         snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
         project = project_evidence(snapshot)
         run = None
@@ -276,15 +301,15 @@ class Orchestrator:
             after = transitions.apply(record, action, _now())
             if after.status != record.status:
                 self._record_action(record, action, after)
-            await self._sleep(orch_id)
-            return
+            return _FOREVER
         after = self._record_action(record, action)
         if isinstance(action, SpawnStep | SpawnBatch | Heal):
             await self._spawn(after, action)
         elif isinstance(action, WaitRateLimit):
-            await self._sleep(orch_id, until=action.until)
+            return action.until
         elif is_wait(action):
-            await self._sleep(orch_id)
+            return _FOREVER
+        return None
 
     def _record_action(
         self, before: OrchestrationRecord, action: Action, after: OrchestrationRecord | None = None
