@@ -65,3 +65,6 @@ class OrchestrationConfig(BaseModel):
     max_step_attempts: int = Field(2, ge=1, le=10)
     permission_mode: PermissionMode = PermissionMode.BYPASS
     resume_after_rate_limit: bool = True
+    agent: str | None = Field(
+        None, description="agent binary for this orchestration (default: settings file, $SPECFLOW_CLAUDE, claude)"
+    )

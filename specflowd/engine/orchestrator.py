@@ -353,6 +353,7 @@ class Orchestrator:
             permission_mode=config.permission_mode,
             stale_after_s=config.stale_after_s,
             json_schema=RESULT_SCHEMA,
+            binary=config.agent,
         )
         try:
             await self.runs.start(spec)

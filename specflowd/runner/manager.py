@@ -111,7 +111,7 @@ class RunManager:
     # ------------------------------------------------------------------ commands
 
     async def start(self, spec: RunSpec) -> RunRecord:
-        binary = process.resolve_binary(self.settings.claude, os.environ)
+        binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
         project_root = spec.project_root.resolve()
         if not project_root.is_dir():
             raise ProjectError(f"project directory {project_root} does not exist", project=str(project_root))
@@ -219,10 +219,10 @@ class RunManager:
         remaining = record.budget_usd - record.cost_usd
         if remaining <= 0:
             raise BudgetExhausted(f"run {run_id} has spent its budget", run_id=run_id, cost_usd=record.cost_usd)
-        binary = process.resolve_binary(self.settings.claude, os.environ)
         spec = record.spec
         if spec is None:
             raise InvalidState(f"run {run_id} has no recorded spec to continue from", run_id=run_id)
+        binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
         rundir = self._dirs[run_id]
         # Transition before any await: a second answer() now sees a run that is not waiting.
         record.status = RunStatus.STARTING

@@ -107,6 +107,7 @@ class RunSpec(BaseModel):
     run_id: str | None = Field(
         None, description="pre-assigned session id (the engine's deterministic ids make spawns idempotent)"
     )
+    binary: str | None = Field(None, description="agent binary for this run; default: RunnerSettings.claude")
     orchestration_id: str | None = None
     batch: str | None = None
     attempt: int = Field(1, ge=1)
