@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def build_app() -> typer.Typer:
     import typer
 
-    from specflowctl import cmd_daemon, cmd_projects, cmd_runs, cmd_status
+    from specflowctl import cmd_daemon, cmd_orchestrate, cmd_projects, cmd_runs, cmd_status
 
     app = typer.Typer(
         name="specflowctl",
@@ -32,6 +32,10 @@ def build_app() -> typer.Typer:
     app.command("logs")(cmd_runs.logs)
     app.command("answer")(cmd_runs.answer)
     app.command("run-cancel")(cmd_runs.run_cancel)
+    app.command("orchestrate")(cmd_orchestrate.orchestrate)
+    for name in ("pause", "resume", "cancel", "merge", "recover", "demo"):
+        app.command(name)(getattr(cmd_orchestrate, name))
+    app.command("go-back")(cmd_orchestrate.go_back)
     return app
 
 

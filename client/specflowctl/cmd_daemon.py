@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,13 +21,8 @@ def status(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
     emit(json_out, rpc(sock, "daemon.status"), render.daemon_status)
 
 
-@app.command("start")
-def start(
-    json_out: JsonOpt = False,
-    sock: SocketOpt = None,
-    timeout: float = typer.Option(15.0, help="Seconds to wait for the daemon to answer"),
-) -> None:
-    """Start specflowd in the background (for systems without systemd) and wait until it answers."""
+def ensure_daemon(sock: Path | None, timeout: float = 15.0) -> tuple[dict[str, Any], bool]:
+    """The daemon's status, starting specflowd in the background first when none answers."""
     import os
     import subprocess
     import time
@@ -36,8 +32,7 @@ def start(
 
     path = core.socket_path(sock)
     try:
-        emit(json_out, core.call(path, "daemon.status"), render.daemon_status)
-        return  # already running
+        return core.call(path, "daemon.status"), False
     except core.VerbFailed as exc:
         if exc.code != core.EXIT_NO_DAEMON:
             fail(exc.message, exc.code)
@@ -47,24 +42,35 @@ def start(
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [str(daemon_bin if daemon_bin.exists() else "specflowd"), "--socket", str(path)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            env=dict(os.environ),
-        )
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=dict(os.environ),
+        )  # fmt: skip
     deadline = time.monotonic() + timeout
     while True:
         try:
-            data = core.call(path, "daemon.status")
-            break
+            return core.call(path, "daemon.status"), True
         except core.VerbFailed as exc:
             if proc.poll() is not None:
                 fail(f"specflowd exited with {proc.returncode}; see {log_path}")
             if time.monotonic() > deadline:
                 fail(f"specflowd did not answer within {timeout:.0f}s: {exc.message}")
             time.sleep(0.05)
-    emit(json_out, data, lambda d: f"started specflowd (pid {d['pid']}), log: {log_path}")
+
+
+@app.command("start")
+def start(
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+    timeout: float = typer.Option(15.0, help="Seconds to wait for the daemon to answer"),
+) -> None:
+    """Start specflowd in the background (for systems without systemd) and wait until it answers."""
+    from specflowd.paths import specflow_home
+
+    data, started = ensure_daemon(sock, timeout)
+    log_path = specflow_home() / "specflowd.log"
+    if started:
+        emit(json_out, data, lambda d: f"started specflowd (pid {d['pid']}), log: {log_path}")
+    else:
+        emit(json_out, data, render.daemon_status)
 
 
 @app.command("stop")

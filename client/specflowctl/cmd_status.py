@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import typer
@@ -15,9 +16,33 @@ ProjectArg = Annotated[
 ]
 
 
-def status(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
-    """Phase, step, task progress, current section, next action."""
-    emit(json_out, rpc(sock, "projects.status", {"project": project_ref(project)}), render.project_status)
+def status(
+    project: ProjectArg = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the orchestration live (from events)")] = False,
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
+    """Phase, step, task progress, next action; the orchestration's step bar, batch, spend and decisions."""
+    from specflowctl import core
+
+    ref = project_ref(project)
+    result: dict[str, Any] = {"project": rpc(sock, "projects.status", {"project": ref}), "orchestration": None}
+    with contextlib.suppress(core.VerbFailed):  # no orchestration yet
+        result["orchestration"] = core.call(sock, "orchestrate.status", {"project": ref})
+    view = result["orchestration"]
+    if watch and view is not None and not json_out:
+        from specflowctl.cmd_orchestrate import follow
+
+        follow(sock, view["record"]["id"], False)
+        return
+
+    def both(r: dict[str, Any]) -> str:
+        text = render.project_status(r["project"])
+        if r["orchestration"]:
+            text += "\n" + render.orchestration(r["orchestration"]["record"], r["orchestration"]["decisions"][-5:])
+        return text
+
+    emit(json_out, result, both)
 
 
 def batches(

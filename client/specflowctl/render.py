@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["batch_table", "daemon_status", "log_entry", "project_list", "project_status", "run_table"]
+__all__ = [
+    "batch_table",
+    "daemon_status",
+    "log_entry",
+    "orchestration",
+    "orchestration_line",
+    "preview",
+    "project_list",
+    "project_status",
+    "run_table",
+]
 
 
 def daemon_status(s: dict[str, Any]) -> str:
@@ -78,3 +88,56 @@ def log_entry(entry: dict[str, Any]) -> str:
     if kind == "text":
         return text
     return f"[{kind}] {text}"
+
+
+STEPS = ("design", "analyze", "implement", "verify", "merge")
+STATE_WORDS = {
+    "running": "Running", "paused": "Paused", "healing": "Healing", "waiting_input": "Waiting for answers",
+    "waiting_merge": "Merge ready", "waiting_user_gate": "Waiting at the USER GATE",
+    "waiting_rate_limit": "Waiting for the rate limit", "needs_attention": "Needs attention",
+    "completed": "Completed", "failed": "Failed", "cancelled": "Cancelled",
+}  # fmt: skip
+
+
+def preview(p: dict[str, Any]) -> str:
+    lines = [f"{p['project']}  ({p.get('feature') or 'no feature directory'})"]
+    for step in p["steps"]:
+        mark = "●" if step["runs"] else "○"
+        lines.append(f"  {mark} {step['step']:<10} {step['reason']}")
+    lines.append(batch_table(p))
+    b = p["budget"]
+    lines.append(f"budget: ${b['per_batch']:.2f}/batch, ${b['heal']:.2f}/heal, ${b['total']:.2f} total")
+    return "\n".join(lines)
+
+
+def step_bar(record: dict[str, Any]) -> str:
+    current = STEPS.index(record["step"]) if record["step"] in STEPS else 0
+    done_all = record["status"] == "completed"
+    parts = []
+    for index, step in enumerate(STEPS):
+        mark = "●" if done_all or index < current else ("◐" if index == current else "○")
+        parts.append(f"{step.title()} {mark}")
+    return " ".join(parts)
+
+
+def orchestration_line(record: dict[str, Any]) -> str:
+    return f"orchestration {record['id']}: {STATE_WORDS.get(record['status'], record['status'])}, step {record['step']}"
+
+
+def orchestration(record: dict[str, Any], decisions: list[dict[str, Any]]) -> str:
+    batches = record.get("batches") or []
+    lines = [orchestration_line(record), step_bar(record)]
+    if batches:
+        done = sum(1 for b in batches if b["status"] in ("completed", "healed", "skipped"))
+        current = next((b for b in batches if b["status"] not in ("completed", "healed", "skipped")), None)
+        if current is not None and record["step"] == "implement":
+            lines.append(f"Implementing batch {current['index'] + 1} of {len(batches)}: {current['name']}")
+        lines.append(f"batches {done}/{len(batches)} done")
+    totals, budget = record["totals"], record["config"]["budget"]
+    lines.append(f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}")
+    if record.get("attention"):
+        att = record["attention"]
+        lines.append(f"needs attention ({att['kind']}): {att['reason']}  options: {', '.join(att.get('options', []))}")
+    for entry in decisions:
+        lines.append(f"  {str(entry.get('time', ''))[11:19]} {entry.get('action', ''):<16} {entry.get('reason', '')}")
+    return "\n".join(lines)

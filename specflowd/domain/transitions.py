@@ -327,6 +327,10 @@ def answers_submitted(
         old = new.runs.get(new.current_run_id or new.questions_run_id or "")
         if old is not None:
             new.runs[continued_run_id] = old.model_copy(update={"cost_usd": 0.0, "started_at": now})
+            step = new.step_record(old.step)
+            _set_step(new, old.step, run_ids=[*step.run_ids, continued_run_id])
+            if old.batch_index is not None and (batch := new.batch(old.batch_index)) is not None:
+                batch.run_ids.append(continued_run_id)
         new.current_run_id = continued_run_id
     new.pending_questions = []
     new.questions_run_id = None
@@ -412,6 +416,7 @@ def recover(
             batch.status = BatchStatus.PENDING
             batch.extra_attempts = max(batch.extra_attempts, batch.attempts - new.config.max_step_attempts + 1)
             batch.extra_heal_attempts = batch.heal_attempts  # a fresh heal allowance for the new attempt
+            new.step = Step.IMPLEMENT
         elif kind in (
             AttentionKind.STEP_ATTEMPTS,
             AttentionKind.BUDGET,
@@ -426,6 +431,7 @@ def recover(
                 status=StepStatus.PENDING,
                 extra_attempts=max(rec.extra_attempts, rec.attempts - new.config.max_step_attempts + 1),
             )
+            new.step = step  # retry what stopped, even if the record had moved on
         new.current_run_id = None
     else:  # skip
         if batch is not None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ from specflowd.domain.models import AttentionKind, BatchStatus, OrchestrationRec
 from specflowd.domain.transitions import apply
 from tests.domain.builders import LATER, NOW, B, D, F, O, drive, ended, live, project, record, spawn
 
-Check = Callable[[Action], object]
+Check = Callable[[Any], object]
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Case:
     setup: Callable[[], tuple[OrchestrationRecord, ProjectEvidence, RunEvidence | None]]
     expect: type
     check: Check = field(default=lambda a: True)
-    now: object = NOW
+    now: datetime = NOW
 
 
 def _attention(kind: AttentionKind) -> Check:
@@ -56,13 +57,13 @@ T3 = {"T001": O, "T002": O, "T003": O}
 TWO_SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
 
 
-def _step_run(step: Step, p: ProjectEvidence, **config: object) -> OrchestrationRecord:
+def _step_run(step: Step, p: ProjectEvidence, **config: Any) -> OrchestrationRecord:
     r, action = spawn(record(step, **config), p)
     assert isinstance(action, SpawnStep) and action.step == step
     return r
 
 
-def _batch_run(p: ProjectEvidence, **config: object) -> OrchestrationRecord:
+def _batch_run(p: ProjectEvidence, **config: Any) -> OrchestrationRecord:
     r, action = spawn(record(Step.IMPLEMENT, **config), p)
     assert isinstance(action, SpawnBatch)
     return r
@@ -93,7 +94,7 @@ def _design_exhausted() -> tuple[OrchestrationRecord, ProjectEvidence, RunEviden
     return r, p, ended(r, RunStatus.FAILED, error="boom")
 
 
-def _planned(p: ProjectEvidence, **config: object) -> OrchestrationRecord:
+def _planned(p: ProjectEvidence, **config: Any) -> OrchestrationRecord:
     r = record(Step.IMPLEMENT, **config)
     action = decide(r, p, None, NOW)
     assert isinstance(action, Replan)
@@ -296,7 +297,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_decide_table(case: Case) -> None:
     r, p, run = case.setup()
-    action = decide(r, p, run, case.now)  # type: ignore[arg-type]
+    action = decide(r, p, run, case.now)
     assert isinstance(action, case.expect), action
     assert case.check(action), action
     assert not action.reason.startswith("internal error"), action.reason

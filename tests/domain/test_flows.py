@@ -232,6 +232,7 @@ def test_answers_continuing_as_a_new_run_id_are_tracked() -> None:
     r, _ = drive(r, p, ended(r, questions=[Question(question="?")]))
     r = answers_submitted(r, NOW, continued_run_id="resumed-1")
     assert r.current_run_id == "resumed-1" and "resumed-1" in r.runs
+    assert r.steps[Step.DESIGN].run_ids[-1] == "resumed-1" and r.steps[Step.DESIGN].attempts == 1
     _, a = drive(r, project(), ended(r))
     assert isinstance(a, SpawnStep) and a.step == Step.ANALYZE
 

@@ -14,6 +14,7 @@ from specflowd.domain.models import (
     SCHEMA_VERSION,
     OrchestrationRecord,
     Question,
+    QuestionOption,
     SchemaVersionError,
     dump_record,
     load_record,
@@ -37,7 +38,7 @@ def _busy_record() -> OrchestrationRecord:
     r, _ = drive(record(Step.IMPLEMENT, additional_context="use uv"), project({"T001": O, "T002": O, "T003": O}, SECTIONS), None)
     r, _ = drive(r, project({"T001": D, "T002": O, "T003": O}, SECTIONS), ended(r, cost_usd=1.25))
     r, _ = drive(r, project({"T001": D, "T002": O, "T003": O}, SECTIONS), ended(r, RunStatus.FAILED, cost_usd=0.5))
-    r.pending_questions = [Question(question="Which?", options=[{"label": "A"}])]  # type: ignore[list-item]
+    r.pending_questions = [Question(question="Which?", options=[QuestionOption(label="A")])]
     return r
 
 
@@ -115,7 +116,10 @@ def test_prompt_for_dispatches_on_the_action_and_appends_additional_context() ->
     step = SpawnStep(run_id="r", step=Step.VERIFY, attempt=1, budget_usd=1)
     batch = SpawnBatch(run_id="r", batch_index=0, name="S", task_ids=["T1"], attempt=1, budget_usd=1)
     heal = Heal(run_id="r", batch_index=0, name="S", remaining_ids=["T1"], done_ids=[], attempt=1, budget_usd=1)
-    for action, start in [(step, "/flow.verify"), (batch, '/flow.implement Execute only the "S"'), (heal, "/flow.implement Finish")]:
+    cases: list[tuple[SpawnStep | SpawnBatch | Heal, str]] = [
+        (step, "/flow.verify"), (batch, '/flow.implement Execute only the "S"'), (heal, "/flow.implement Finish")
+    ]
+    for action, start in cases:
         text = prompt_for(r, action)
         assert text.startswith(start) and text.endswith("ALWAYS")
 

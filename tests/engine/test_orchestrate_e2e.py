@@ -97,3 +97,40 @@ def test_failed_batch_heals(sim_daemon: Daemon) -> None:
     assert record["status"] == "completed", json.dumps(record["attention"])
     core = next(b for b in record["batches"] if b["name"] == "Phase 2: Core Components")
     assert core["status"] == "healed"
+
+
+def test_cli_orchestrate_preview_confirm_and_follow(sim_daemon: Daemon) -> None:
+    import subprocess
+
+    from tests.support import SPECFLOWCTL
+
+    d = sim_daemon
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    dry = d.ctl("orchestrate", str(root), "--dry-run")
+    assert "Detected 4 batches from tasks.md sections (20 tasks)" in dry.stdout
+    assert d.rpc("orchestrate.list", {"include_finished": True})["orchestrations"] == []  # nothing spawned
+    declined = subprocess.run([SPECFLOWCTL, "orchestrate", str(root)], input="n\n", env=d.env, capture_output=True, text=True, timeout=60)
+    assert declined.returncode == 1 and d.rpc("orchestrate.list", {})["orchestrations"] == []
+    done = d.ctl("orchestrate", str(root), "--yes", "--auto-merge", "--budget-total", "20", timeout=120)
+    assert "Design ● Analyze ● Implement ● Verify ● Merge ●" in done.stdout
+    assert "finish_batch" in done.stdout
+    shown = d.ctl_json("status", str(root))
+    assert shown["orchestration"]["record"]["status"] == "completed"
+    assert shown["orchestration"]["record"]["config"]["budget"]["total"] == 20
+
+
+def test_demo_verb_runs_a_whole_phase(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support import SPECFLOWCTL
+
+    env = sandbox_env(tmp_path)
+    env["SPECFLOW_SIM_DELAY"] = "0"
+    try:
+        result = subprocess.run([SPECFLOWCTL, "demo", str(tmp_path / "demo")], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Completed" in result.stdout and "batches 4/4 done" in result.stdout
+        assert (tmp_path / "demo" / "specs" / DEMO_FEATURE / "tasks.md").read_text().count("[x]") == 20
+    finally:
+        subprocess.run([SPECFLOWCTL, "daemon", "stop"], env=env, capture_output=True, timeout=30)
