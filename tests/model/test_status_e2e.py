@@ -26,7 +26,7 @@ def test_status_and_batches_for_the_demo_project(daemon: Daemon) -> None:
     assert text.returncode == 0, text.stderr
     assert "4 batches from tasks.md sections" in text.stdout and "Core Components" in text.stdout
     as_json = json.loads(daemon.ctl("status", str(root), "--json").stdout)
-    assert as_json["tasks"]["open"] == 20
+    assert as_json["project"]["tasks"]["open"] == 20 and as_json["orchestration"] is None
     assert "next: implement" in daemon.ctl("status", entry["id"]).stdout
 
 
