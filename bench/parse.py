@@ -1,6 +1,7 @@
 """Parse and plan a generated 10 000-task tasks.md (200 sections); median of 20 runs.
 
-Run: python bench/parse.py   (target: <= 50 ms)
+Run: /work/venv/bin/python bench/parse.py   (target: <= 50 ms). A quarter of the lines carry a dependency
+phrase (the slower path of the grammar), a fifth a [P] marker, a third are done.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specflowd.project.batching import plan_batches
-from specflowd.project.taskfile import parse_tasks
+from specflowd.project.planner import plan_batches
+from specflowd.project.tasks import parse_tasks
 
 
 def generate(sections: int = 200, per_section: int = 50) -> str:
@@ -40,7 +41,8 @@ def main() -> None:
         timings.append(time.perf_counter() - started)
     print(f"10000 tasks / 200 sections: {plan.summary}")
     median, best = statistics.median(timings) * 1e3, min(timings) * 1e3
-    print(f"parse + plan median {median:.1f} ms, min {best:.1f} ms (20 runs; target <= 50 ms)")
+    verdict = "meets" if median <= 50 else "MISSES"
+    print(f"parse + plan median {median:.1f} ms, min {best:.1f} ms (20 runs; {verdict} the target <= 50 ms)")
 
 
 if __name__ == "__main__":

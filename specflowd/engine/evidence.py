@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus, SectionEvidence, SkillStep, TaskState
 from specflowd.domain.models import Question
-from specflowd.project.reader import ProjectSnapshot
+from specflowd.project.snapshot import ProjectSnapshot
 from specflowd.runner import RunRecord
 
 __all__ = ["missing_run_evidence", "project_evidence", "run_evidence"]

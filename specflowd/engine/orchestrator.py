@@ -36,7 +36,7 @@ from specflowd.domain.models import (
 from specflowd.domain.prompts import prompt_for
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError
-from specflowd.project.reader import read_project_snapshot
+from specflowd.project.snapshot import read_project_snapshot
 from specflowd.runner import RESULT_SCHEMA, RunManager, RunSpec
 from specflowd.services.events import Event, EventBus
 from specflowd.store.workflows import WorkflowDir

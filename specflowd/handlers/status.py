@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.handlers.projects import ProjectRef
 from specflowd.paths import user_config_path
-from specflowd.project.reader import read_project_snapshot
-from specflowd.project.view import OrchestrationPreview, ProjectStatus, build_preview, build_status
+from specflowd.project.snapshot import read_project_snapshot
+from specflowd.project.status import OrchestrationPreview, ProjectStatus, build_preview, build_status
 from specflowd.protocol.rpc import Router
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config

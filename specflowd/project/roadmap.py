@@ -4,18 +4,21 @@ or word; ``USER GATE`` anywhere in the row marks a phase that stops before merge
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
 
 __all__ = ["PhaseRow", "parse_roadmap"]
 
 _ROW = re.compile(r"^\|\s*(?P<number>\d{3,})\s*\|(?P<cells>.*)\|\s*$")
 
 
-@dataclass(slots=True, frozen=True)
-class PhaseRow:
+class PhaseRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     number: str
     name: str
     status: str  # complete | in_progress | not_started | blocked | unknown
+    status_text: str  # the cell as written (emoji and word)
     user_gate: bool
     gate: str
     line: int
@@ -48,7 +51,13 @@ def parse_roadmap(text: str) -> list[PhaseRow]:
         seen.add(match["number"])
         rows.append(
             PhaseRow(
-                match["number"], name, _status(status), "USER GATE" in line.upper(), gate.replace("**", ""), number
+                number=match["number"],
+                name=name,
+                status=_status(status),
+                status_text=status,
+                user_gate="USER GATE" in line.upper(),
+                gate=gate.replace("**", ""),
+                line=number,
             )
         )
     return rows

@@ -10,8 +10,9 @@ Rules
   dependency on an open task of a later batch warns.
 - Blocked and deferred tasks are never scheduled; they are reported in ``held``.
 - The empty-plan rule: zero batches means "nothing to schedule", never "implement is done". Only
-  ``all_done`` (at least one task, none open/blocked) says the tasks are done; a document without tasks is
-  ``no_tasks``.
+  ``all_done`` (at least one task, none open or blocked, and no open-looking line that failed to parse) says
+  the tasks are done; a document without tasks is ``no_tasks``. Callers confirm a batch against the ids it
+  named (``tasks.checked_ids``), never by an empty batch list.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import heapq
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from specflowd.project.taskfile import Task, TasksDocument, TaskState
+from specflowd.project.tasks import Task, TasksDocument, TaskState
 
 __all__ = ["PREAMBLE_BATCH", "Batch", "BatchPlan", "plan_batches"]
 
@@ -143,6 +144,9 @@ def plan_batches(doc: TasksDocument, batch_size_fallback: int = 15) -> BatchPlan
                 warnings.append(f"{task.id} depends on {dep}, which is scheduled in a later batch")
             elif (dep_state := states.get(dep)) is TaskState.BLOCKED or dep_state is TaskState.DEFERRED:
                 warnings.append(f"{task.id} depends on {dep}, which is {states[dep].value}")
+    unsettled = sum(1 for w in doc.warnings if w.may_be_open)
+    if unsettled and not open_tasks:
+        warnings.append(f"{unsettled} open-looking task line(s) could not be parsed: not treating the tasks as done")
     fallback = bool(batches) and not sectioned
     if fallback:
         warnings.insert(0, f"no sections with tasks: {batch_size_fallback}-task batches")
@@ -165,6 +169,6 @@ def plan_batches(doc: TasksDocument, batch_size_fallback: int = 15) -> BatchPlan
         open=len(open_tasks),
         done=done,
         no_tasks=not doc.tasks,
-        all_done=bool(doc.tasks) and not open_tasks and not any(s == "blocked" for _, s, _ in held),
+        all_done=bool(doc.tasks) and not open_tasks and not unsettled and not any(s == "blocked" for _, s, _ in held),
         open_ids=[t.id for t in open_tasks],
     )

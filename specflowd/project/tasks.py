@@ -3,15 +3,18 @@
 Shapes understood (see shared/reference/README.md and the real samples):
 - ``# Tasks: <title>``; ``## `` headings are sections (verbatim text; ``Phase N:`` / ``Phase N -`` gives a
   phase number; status suffixes such as "✅ COMPLETE" are kept in the heading); ``### `` are sub-groups.
-- Task lines: optional indentation, ``-`` or ``*`` bullet, checkbox ``[ ]`` open, ``[x]``/``[X]`` done,
-  ``[b]``/``[B]`` blocked, ``[~]``/``[-]`` deferred; the id ``T\\d{3,}[a-z]?`` (``T011a``, ``T1000`` intact)
-  anywhere in the line, except inside a dependency phrase; markers ``[P]``, ``[US<n>]``, ``[V]`` and other
-  bracket tags (kept); dependencies as "depends on T012", "after T007", "requires T003, T004",
-  "blocked by T002" or ``[depends: T001]``; blocked reasons as ``(blocked: reason)``.
+- Task lines: optional indentation, ``-``, ``*`` or ``+`` bullet (space after it optional), checkbox
+  ``[ ]`` open, ``[x]``/``[X]`` done, ``[b]``/``[B]`` blocked, ``[~]``/``[-]`` deferred.
+- The id ``T\\d{3,}[a-z]?`` (``T011a``, ``T1000`` intact) may stand anywhere in the line; the task's id is
+  the first one outside a dependency phrase.
+- Markers ``[P]``, ``[US<n>]``, ``[V]``; other bracket tags (``[FR-002]``) are kept.
+- Dependencies: "depends on T012", "after T007", "requires T003, T004", "blocked by T002",
+  ``[depends: T001]``; blocked reasons as ``(blocked: reason)`` or ``BLOCKED: reason``.
 - Tasks before the first ``##`` belong to no section (``section is None``).
-- Fenced code blocks are skipped.
-A line that looks like a task but does not parse (checkbox without id, unknown checkbox state, duplicate
-id) becomes a warning with its line number; nothing is dropped silently.
+- Fenced code blocks are examples and skipped.
+A line that looks like a task but does not parse (checkbox without id, unknown checkbox state of up to three
+characters such as ``[?]`` on a line with an id, duplicate id) becomes a warning with its line number;
+nothing is dropped silently. A legend line (``- [P] tasks = …``, no id) is prose.
 """
 
 from __future__ import annotations
@@ -130,6 +133,13 @@ class TasksWarning:
     line: int
     message: str
     text: str
+    # the checkbox state of the warned line; None when the checkbox character is unknown. An open (or
+    # unknown) line that did not parse may be unfinished work: the planner never calls such a file done
+    box_state: TaskState | None = None
+
+    @property
+    def may_be_open(self) -> bool:
+        return self.box_state is None or self.box_state is TaskState.OPEN
 
 
 @dataclass(slots=True)
@@ -159,44 +169,50 @@ _MARKER = re.compile(r"\[(?:P|V|US\d+)\]")
 _DEP_TAG_TEXT = re.compile(r"^(?:depends|deps|after|requires)\s*:", re.I)
 
 
-def _may_have_deps(rest: str) -> bool:
-    low = rest.lower()
-    return "depend" in low or "after" in low or "requires" in low or "blocked" in low or "deps" in low
+# the keywords a dependency phrase starts with, searched in the lower-cased line: alternatives that all
+# start with a literal let the regex engine skip ahead, which the case-insensitive phrase regex cannot
+_DEP_KEYWORD = re.compile(r"depend|after|requires|blocked|deps")
 
 
 def _make_task(rest: str, state: TaskState, line: int, section: int | None, subgroup: str | None,
                indent: int) -> Task | None:  # fmt: skip
     """Build the task of one checkbox line, or None when the line has no id of its own.
 
-    Hot path (10 000-line files): a line with a single id and no dependency keyword cannot carry
-    dependencies, so the dependency regex only runs otherwise.
+    Hot path (10 000-line files): a line with a single id and no dependency keyword before it cannot carry
+    dependencies (a phrase needs an id after its keyword), so the dependency regex only runs otherwise.
     """
     first = _ID_RE.search(rest)
     if first is None:
         return None
+    # `T\d{3}` has a literal prefix the regex engine scans for quickly, unlike the precise id pattern
+    if _ID_CANDIDATE.search(rest, first.end()) is None and (
+        first.start() == 0 or _DEP_KEYWORD.search(rest[: first.start()].lower()) is None
+    ):
+        return Task(first.group(1), state, line, section, rest, first.span(), subgroup, [], indent)
+    keyword = _DEP_KEYWORD.search(rest.lower())
+    if keyword is None:
+        return Task(first.group(1), state, line, section, rest, first.span(), subgroup, [], indent)
     deps: list[str] = []
-    # `T\d{3}` has a literal prefix the regex engine scans for quickly; the precise id pattern (with
-    # lookarounds) scanning to the end of every line cost more than the rest of parsing
-    # with a single id, a dependency phrase can only be what precedes it ("(depends on T001)" without an
-    # id of its own): only that prefix needs the keyword check
-    if _ID_CANDIDATE.search(rest, first.end()) is None and not _may_have_deps(rest[: first.start()]):
-        task_id: str | None = first.group(1)
-        id_start, id_end = first.span()
-    else:
-        spans: list[tuple[int, int]] = []
-        for match in _DEPS.finditer(rest):
-            spans.append(match.span())
-            deps.extend(_ID_RE.findall(match.group(1) or match.group(2)))
-        task_id = None
-        id_start = id_end = 0
-        for match in _ID_RE.finditer(rest):  # the first id outside the dependency phrases
-            if not any(start <= match.start() < end for start, end in spans):
-                task_id, id_start, id_end = match.group(1), match.start(), match.end()
-                break
-        deps = [d for d in dict.fromkeys(deps) if d != task_id]
-    if task_id is None:
-        return None
-    return Task(task_id, state, line, section, rest, (id_start, id_end), subgroup, deps, indent)
+    spans: list[tuple[int, int]] = []
+    # start near the first keyword (a tag opens a few characters before it: "[ depends:")
+    for match in _DEPS.finditer(rest, max(0, keyword.start() - 8)):
+        spans.append(match.span())
+        deps.extend(_ID_RE.findall(match.group(1) or match.group(2)))
+    own: re.Match[str] | None = first
+    if spans and any(start <= first.start() < end for start, end in spans):
+        # the first id belongs to a phrase: the task's id is the first one outside every phrase
+        own = next(
+            (m for m in _ID_RE.finditer(rest) if not any(start <= m.start() < end for start, end in spans)), None
+        )
+        if own is None:
+            return None
+    assert own is not None
+    task_id = own.group(1)
+    if len(deps) > 1:
+        deps = list(dict.fromkeys(deps))
+    if task_id in deps:
+        deps.remove(task_id)
+    return Task(task_id, state, line, section, rest, own.span(), subgroup, deps, indent)
 
 
 def _details(rest: str, id_span: tuple[int, int], state: TaskState) -> TaskDetails:
@@ -229,7 +245,7 @@ def _details(rest: str, id_span: tuple[int, int], state: TaskState) -> TaskDetai
 _LINE = re.compile(
     r"^(?:(?P<fence>[ \t]*(?:```|~~~))"
     r"|(?P<hashes>\#{1,3})[ \t]+(?P<heading>[^\n]*)"
-    r"|(?P<indent>[ \t]*)[-*+][ \t]+\[(?P<box>[^\]\n]?)\][ \t]*(?P<rest>[^\n]*))",
+    r"|(?P<indent>[ \t]*)[-*+][ \t]*\[(?P<box>[^\]\n]{0,3})\][ \t]*(?P<rest>[^\n]*))",
     re.M,
 )
 
@@ -279,13 +295,16 @@ def parse_tasks(text: str) -> TasksDocument:
         task = _make_task(rest, state, line, section_index, subgroup, len(indent.expandtabs(4)) if indent else 0)
         if task is None:
             warnings.append(
-                TasksWarning(line, "checkbox line without a task id (T### expected)", match.group(0).strip())
+                TasksWarning(line, "checkbox line without a task id (T### expected)", match.group(0).strip(), state)
             )
             continue
         if task.id in seen:
             warnings.append(
                 TasksWarning(
-                    line, f"duplicate task id {task.id} (first on line {seen[task.id]})", match.group(0).strip()
+                    line,
+                    f"duplicate task id {task.id} (first on line {seen[task.id]})",
+                    match.group(0).strip(),
+                    state,
                 )
             )
             continue
