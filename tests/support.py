@@ -40,7 +40,7 @@ def sandbox_env(root: Path) -> dict[str, str]:
     for d in (home, runtime):
         d.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
-    inherited = ("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG")
+    inherited = ("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG", "ANTHROPIC_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env.update(
         HOME=str(home),

@@ -333,7 +333,51 @@ class Orchestrator:
             self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
         return after
 
+    async def _diagnose(self, record: OrchestrationRecord, action: Heal) -> tuple[OrchestrationRecord, Heal]:
+        """Ask the Claude Helper why the batch failed (read-only tools, capped by budget.helper_call and by
+        what the orchestration has left); without it, heal with the raw context. Logged either way."""
+        import os
+
+        from specflowd.helper.config import HelperConfig
+        from specflowd.helper.ledger import HelperLedger
+        from specflowd.helper.runtime import Helper
+        from specflowd.helper.uses import diagnose_failure
+
+        config = HelperConfig.from_env(os.environ, call_budget_usd=record.config.budget.helper_call)
+        helper = None
+        remaining = record.config.budget.total - record.totals.spent_usd
+        if config.available and remaining > 0:
+            helper = Helper(config, Path(record.project_path), ledger=HelperLedger(remaining))
+        ctx = action.context
+        context = "\n".join(
+            [f"section: {action.name}", f"tasks still open: {', '.join(action.remaining_ids)}",
+             f"error: {ctx.error or '-'}", "stderr tail:", ctx.stderr_tail, "last messages:", *ctx.last_messages]
+        )  # fmt: skip
+        decision = await diagnose_failure(helper, context=context)
+        if decision.cost_usd:
+            record = transitions.note_helper_cost(record, decision.cost_usd, _now())
+        text = None
+        if decision.diagnosis is not None:
+            d = decision.diagnosis
+            text = f"{d.cause}: {d.summary}\nSuggested fix: {d.suggested_fix}" + (
+                f"\nFiles: {', '.join(d.files)}" if d.files else ""
+            )
+        self._records[record.id] = record
+        entry = {
+            "time": _now().isoformat(),
+            "action": "heal_diagnosis",
+            "reason": decision.reason,
+            "source": decision.source,
+            "cost_usd": decision.cost_usd,
+            "status_before": record.status.value,
+            "status_after": record.status.value,
+        }
+        self._persist(record, record, "heal_diagnosis", decision.reason, entry)
+        return record, action.model_copy(update={"context": ctx.model_copy(update={"diagnosis": text})})
+
     async def _spawn(self, record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> None:
+        if isinstance(action, Heal):
+            record, action = await self._diagnose(record, action)
         config = record.config
         if isinstance(action, SpawnStep):
             step, batch = action.step.value, None

@@ -97,6 +97,12 @@ def test_failed_batch_heals(sim_daemon: Daemon) -> None:
     assert record["status"] == "completed", json.dumps(record["attention"])
     core = next(b for b in record["batches"] if b["name"] == "Phase 2: Core Components")
     assert core["status"] == "healed"
+    log = [json.loads(line) for line in (root / ".specflow" / "workflows" / f"orchestration-{orch_id}.events.jsonl").read_text().splitlines()]
+    diagnosis = next(e for e in log if e["action"] == "heal_diagnosis")
+    assert diagnosis["source"] == "fallback" and "raw failure context" in diagnosis["reason"]
+    heal_run = next(r for r in d.rpc("runs.list", {"project": str(root)})["runs"] if r["step"] == "heal")
+    prompt = (root / ".specflow" / "workflows" / heal_run["run_id"] / "prompt.txt").read_text()
+    assert "Phase 2: Core Components" in prompt and "T008" in prompt
 
 
 def test_cli_orchestrate_preview_confirm_and_follow(sim_daemon: Daemon) -> None:
