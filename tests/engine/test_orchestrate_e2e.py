@@ -140,3 +140,33 @@ def test_demo_verb_runs_a_whole_phase(tmp_path: Path) -> None:
         assert (tmp_path / "demo" / "specs" / DEMO_FEATURE / "tasks.md").read_text().count("[x]") == 20
     finally:
         subprocess.run([SPECFLOWCTL, "daemon", "stop"], env=env, capture_output=True, timeout=30)
+
+
+def test_sigkill_mid_batch_then_restart_finishes_without_rerunning(sim_daemon: Daemon) -> None:
+    import signal
+
+    d = sim_daemon
+    d.stop()
+    d.env["SPECFLOW_SIM_DELAY"] = "0.4"
+    d.start()
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"auto_merge": True, "skip_analyze": True}})["record"]["id"]
+
+    def second_batch_running() -> bool:
+        batches = status(d, orch_id)["batches"]
+        return len(batches) > 1 and batches[0]["status"] == "completed" and batches[1]["status"] == "running"
+
+    wait_until(second_batch_running, timeout=60, what="batch 2 running")
+    d.stop(signal.SIGKILL)
+    d.start()
+    wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=90, what="finished after restart")
+    record = status(d, orch_id)
+    assert record["status"] == "completed", json.dumps(record["attention"])
+    log = [json.loads(line) for line in (root / ".specflow" / "workflows" / f"orchestration-{orch_id}.events.jsonl").read_text().splitlines()]
+    spawned = [e["run_id"] for e in log if e["action"] in ("spawn_batch", "spawn_step", "heal")]
+    assert len(spawned) == len(set(spawned))  # no run spawned twice
+    batch_spawns = [e["detail"]["batch_index"] for e in log if e["action"] == "spawn_batch"]
+    assert batch_spawns.count(0) == 1  # the batch finished before the kill was not run again
+    run_dirs = [p for p in (root / ".specflow" / "workflows").iterdir() if p.is_dir()]
+    assert len(run_dirs) == len(spawned)
