@@ -7,11 +7,11 @@ section and ids, a heal's failure context) and the user's ``additional_context``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from specflowd.domain.actions import Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord
+from specflowd.runner.argv import RESULT_SCHEMA
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -36,36 +36,7 @@ STDERR_TAIL_LIMIT = 2000
 _LAST_MESSAGES = 5
 _MESSAGE_LIMIT = 1500
 
-# The structured result every run answers with (passed to the CLI as --json-schema).
-RESULT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["completed", "needs_input", "error"]},
-        "message": {"type": "string"},
-        "questions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "question": {"type": "string"},
-                    "header": {"type": "string"},
-                    "options": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"label": {"type": "string"}, "description": {"type": "string"}},
-                            "required": ["label"],
-                        },
-                    },
-                    "multiSelect": {"type": "boolean"},
-                },
-                "required": ["question"],
-            },
-        },
-    },
-    "required": ["status", "message"],
-}
-
+# The structured result every run answers with is the agent protocol's (specflowd.runner.argv): one copy.
 _HEADLESS = (
     "You run headless: nobody watches this session. If you cannot continue without a decision from the user, "
     'end with status "needs_input" and put your questions in the structured result instead of asking.'
