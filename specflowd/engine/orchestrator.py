@@ -28,6 +28,7 @@ from specflowd.domain.models import (
     TERMINAL_STATUSES,
     AttentionKind,
     OrchestrationRecord,
+    OrchestrationStatus,
     RecoveryOption,
     dump_record,
     load_record,
@@ -221,7 +222,10 @@ class Orchestrator:
         run_id = record.questions_run_id or record.current_run_id
         if run_id is None:
             raise NotFound(f"orchestration {orch_id} has no run waiting for answers", orchestration=orch_id)
-        await self.runs.answer(run_id, answers)
+        await self.runs.answer(run_id, answers)  # raises when the run is not waiting: nothing changed then
+        if self.get(orch_id).status is not OrchestrationStatus.WAITING_INPUT:
+            self._poke(orch_id)  # the engine had not noticed the question yet; it sees the resumed run now
+            return self.get(orch_id)
         return await self._change(
             orch_id, lambda r: transitions.answers_submitted(r, _now(), run_id), "answered", "answers submitted"
         )

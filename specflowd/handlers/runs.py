@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.errors import InvalidState
 from specflowd.paths import user_config_path
@@ -49,9 +49,19 @@ class LogParams(RunRef):
 
 
 class AnswerParams(BaseModel):
+    """``{run | orchestration, answers}``: answering an orchestration answers its waiting run and lets the
+    engine follow the resumed session."""
+
     model_config = ConfigDict(extra="forbid")
-    run: str = Field(min_length=1)
+    run: str | None = Field(None, min_length=1)
+    orchestration: str | None = Field(None, min_length=1)
     answers: dict[str, str] = Field(min_length=1, description="question header (or text) -> answer")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AnswerParams:
+        if (self.run is None) == (self.orchestration is None):
+            raise ValueError("give exactly one of run or orchestration")
+        return self
 
 
 class RunList(BaseModel):
@@ -116,4 +126,20 @@ async def questions(call: Call, params: ProjectFilter) -> QuestionList:
 
 @router.method("questions.answer", params=AnswerParams, result=RunRecord, summary="Answer and resume the same session")
 async def answer(call: Call, params: AnswerParams) -> RunRecord:
-    return await runs_of(call).answer(params.run, params.answers)
+    manager = runs_of(call)
+    if params.orchestration is not None:
+        from specflowd.handlers.orchestrate import engine_of
+
+        engine = engine_of(call)
+        record = engine.get(params.orchestration)
+        run_id = record.questions_run_id or record.current_run_id
+        await engine.answer(params.orchestration, params.answers)
+        return manager.get(run_id) if run_id else manager.list()[-1]
+    assert params.run is not None
+    run = manager.get(params.run)
+    if run.orchestration_id is not None:  # keep the orchestration's record in step with its run
+        from specflowd.handlers.orchestrate import engine_of
+
+        await engine_of(call).answer(run.orchestration_id, params.answers)
+        return manager.get(params.run)
+    return await manager.answer(params.run, params.answers)

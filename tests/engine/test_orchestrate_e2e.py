@@ -170,3 +170,28 @@ def test_sigkill_mid_batch_then_restart_finishes_without_rerunning(sim_daemon: D
     assert batch_spawns.count(0) == 1  # the batch finished before the kill was not run again
     run_dirs = [p for p in (root / ".specflow" / "workflows").iterdir() if p.is_dir()]
     assert len(run_dirs) == len(spawned)
+
+
+def test_question_answer_resumes_the_same_batch(tmp_path: Path) -> None:
+    fake = str(Path(__file__).resolve().parents[1] / "fake_claude" / "claude")
+    env = sandbox_env(tmp_path)
+    script = tmp_path / "script.json"
+    questions = [{"question": "Which storage?", "header": "storage", "options": [{"label": "json"}, {"label": "sqlite"}]}]
+    script.write_text(json.dumps([{"action": "ask", "questions": questions}, {"action": "complete", "tasks": ["T001", "T002", "T003", "T004"]}]))
+    env.update(SPECFLOW_CLAUDE=fake, FAKE_CLAUDE_SCRIPT=str(script), FAKE_CLAUDE_ARGV_LOG=str(tmp_path / "argv.jsonl"))
+    d = Daemon(tmp_path, env).start()
+    try:
+        root = create_demo_project(d.root / "demo")
+        d.rpc("projects.register", {"path": str(root)})
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+        wait_until(lambda: status(d, orch_id)["status"] == "waiting_input", timeout=60, what="question asked")
+        asked = d.rpc("questions.list", {})["questions"][0]
+        assert asked["questions"][0]["header"] == "storage"
+        d.rpc("questions.answer", {"orchestration": orch_id, "answers": {"storage": "sqlite"}})
+        wait_until(lambda: status(d, orch_id)["batches"][0]["status"] == "completed", timeout=60, what="batch 1 done")
+        invocations = [json.loads(x) for x in (tmp_path / "argv.jsonl").read_text().splitlines()]
+        first_session = invocations[0]["argv"][invocations[0]["argv"].index("--session-id") + 1]
+        assert invocations[1]["argv"][invocations[1]["argv"].index("--resume") + 1] == first_session
+        assert "sqlite" in invocations[1]["prompt"]
+    finally:
+        d.stop()
