@@ -195,3 +195,38 @@ def test_question_answer_resumes_the_same_batch(tmp_path: Path) -> None:
         assert "sqlite" in invocations[1]["prompt"]
     finally:
         d.stop()
+
+
+def test_budget_stop_then_raise_and_go_on(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    config = {"skip_analyze": True, "auto_merge": True, "budget": {"total": 0.01}}
+    orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": config})["record"]["id"]
+    wait_until(lambda: status(d, orch_id)["status"] == "needs_attention", timeout=60, what="budget stop")
+    record = status(d, orch_id)
+    assert record["attention"]["kind"] == "budget"
+    assert record["totals"]["spent_usd"] < 0.02  # the cap plus at most the turn that crossed it
+    d.rpc("orchestrate.resume", {"id": orch_id, "budget": 20})
+    wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=90, what="finished")
+    final = status(d, orch_id)
+    assert final["status"] == "completed", json.dumps(final["attention"])
+    assert final["config"]["budget"]["total"] == 20
+
+
+def test_pause_then_resume(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    d.stop()
+    d.env["SPECFLOW_SIM_DELAY"] = "0.2"
+    d.start()
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True, "auto_merge": True}})["record"]["id"]
+    wait_until(lambda: status(d, orch_id)["batches"] and status(d, orch_id)["batches"][0]["status"] == "running", timeout=30, what="batch 1")
+    d.ctl("pause", str(root))
+    wait_until(lambda: status(d, orch_id)["status"] == "paused", timeout=30, what="paused after the run")
+    paused = status(d, orch_id)
+    assert paused["batches"][0]["status"] == "completed" and paused["batches"][1]["status"] == "pending"
+    d.ctl("resume", str(root))
+    wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=90, what="finished")
+    assert status(d, orch_id)["status"] == "completed"
