@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from specflowd.domain.models import Question
+from specflowd.runner.models import RunStatus as _RunnerRunStatus
 
 __all__ = [
     "FINAL_RUN_STATUSES",
@@ -71,17 +72,8 @@ class ProjectEvidence(BaseModel):
         return self.task_states.get(task_id) == TaskState.DONE
 
 
-class RunStatus(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    WAITING_INPUT = "waiting_input"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    STALE = "stale"
-    INTERRUPTED = "interrupted"
-    BUDGET_EXCEEDED = "budget_exceeded"
-    RATE_LIMITED = "rate_limited"
+# One run-status vocabulary: the runner's (DESIGN §7 plus budget_exceeded and rate_limited).
+RunStatus = _RunnerRunStatus
 
 
 LIVE_RUN_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
