@@ -230,3 +230,26 @@ def test_pause_then_resume(sim_daemon: Daemon) -> None:
     d.ctl("resume", str(root))
     wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=90, what="finished")
     assert status(d, orch_id)["status"] == "completed"
+
+
+def test_heal_exhausted_needs_attention_then_abort(tmp_path: Path) -> None:
+    fake = str(Path(__file__).resolve().parents[1] / "fake_claude" / "claude")
+    env = sandbox_env(tmp_path)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"action": "fail", "message": "tests failed"}, {"action": "fail", "message": "still failing"}]))
+    env.update(SPECFLOW_CLAUDE=fake, FAKE_CLAUDE_SCRIPT=str(script))
+    d = Daemon(tmp_path, env).start()
+    try:
+        root = create_demo_project(d.root / "demo")
+        d.rpc("projects.register", {"path": str(root)})
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+        wait_until(lambda: status(d, orch_id)["status"] == "needs_attention", timeout=60, what="needs attention")
+        record = status(d, orch_id)
+        assert record["attention"]["kind"] == "heal_exhausted"
+        assert set(record["attention"]["options"]) == {"retry", "skip", "abort"}
+        runs = d.rpc("runs.list", {"project": str(root)})["runs"]
+        assert [r["step"] for r in runs] == ["implement", "heal"]  # one heal (max_heal_attempts 1), then stop
+        d.ctl("recover", "abort", str(root))
+        assert status(d, orch_id)["status"] in ("failed", "cancelled")
+    finally:
+        d.stop()
