@@ -253,3 +253,16 @@ def test_heal_exhausted_needs_attention_then_abort(tmp_path: Path) -> None:
         assert status(d, orch_id)["status"] in ("failed", "cancelled")
     finally:
         d.stop()
+
+
+def test_go_back_reruns_a_step(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    root = create_demo_project(d.root / "demo")
+    d.rpc("projects.register", {"path": str(root)})
+    orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+    wait_until(lambda: status(d, orch_id)["status"] in ("waiting_merge", "needs_attention"), timeout=60, what="merge ready")
+    verify_runs = lambda: [r for r in d.rpc("runs.list", {"project": str(root)})["runs"] if r["step"] == "verify"]  # noqa: E731
+    assert len(verify_runs()) == 1
+    d.ctl("go-back", "verify", str(root))
+    wait_until(lambda: len(verify_runs()) == 2 and status(d, orch_id)["status"] == "waiting_merge", timeout=60, what="verify again")
+    assert status(d, orch_id)["step"] in ("verify", "merge")
