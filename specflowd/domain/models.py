@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
+from specflowd.runner.models import Question, QuestionOption  # one copy: the agent protocol's
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -105,22 +106,6 @@ class RunKind(StrEnum):
     STEP = "step"
     BATCH = "batch"
     HEAL = "heal"
-
-
-class QuestionOption(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    label: str
-    description: str = ""
-
-
-class Question(BaseModel):
-    """One question of a run's structured result (field names as the result schema spells them)."""
-
-    model_config = ConfigDict(extra="ignore")
-    question: str
-    header: str = ""
-    options: list[QuestionOption] = Field(default_factory=list)
-    multiSelect: bool = False
 
 
 class Attention(BaseModel):

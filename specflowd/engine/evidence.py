@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus, SectionEvidence, SkillStep, TaskState
-from specflowd.domain.models import Question
 from specflowd.project.snapshot import ProjectSnapshot
 from specflowd.runner import RunRecord
 
@@ -57,7 +56,7 @@ def run_evidence(record: RunRecord) -> RunEvidence:
         last_messages=[record.last_text] if record.last_text else [],
         cost_usd=record.cost_usd,
         rate_limit_reset=_reset_time(record.rate_limit_reset),
-        questions=[Question.model_validate(q.model_dump()) for q in record.questions],
+        questions=list(record.questions),
         message=record.outcome_detail,
     )
 
