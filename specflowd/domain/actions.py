@@ -27,8 +27,10 @@ __all__ = [
     "Heal",
     "HealContext",
     "NeedsAttention",
+    "Pause",
     "PlannedBatch",
     "Replan",
+    "ResumeRun",
     "SpawnBatch",
     "SpawnStep",
     "Wait",
@@ -137,6 +139,20 @@ class WaitRateLimit(_Action):
     run_id: str | None = Field(None, description="the run that hit the limit; None while already waiting")
 
 
+class ResumeRun(_Action):
+    """Continue a rate-limited (or stale) run's own session with ``--resume``: the same run id, its budget."""
+
+    kind: Literal["resume_run"] = "resume_run"
+    run_id: str
+
+
+class Pause(_Action):
+    """``pause --now`` stopped the current run: its batch or step is pending again, the orchestration paused."""
+
+    kind: Literal["pause"] = "pause"
+    run_id: str
+
+
 class NeedsAttention(_Action):
     kind: Literal["needs_attention"] = "needs_attention"
     attention_kind: AttentionKind
@@ -166,6 +182,8 @@ Action = Annotated[
     | WaitForMerge
     | WaitForUserGate
     | WaitRateLimit
+    | ResumeRun
+    | Pause
     | NeedsAttention
     | Complete
     | Fail,
@@ -184,6 +202,8 @@ ACTION_TYPES: tuple[type[BaseModel], ...] = (
     WaitForMerge,
     WaitForUserGate,
     WaitRateLimit,
+    ResumeRun,
+    Pause,
     NeedsAttention,
     Complete,
     Fail,
@@ -203,6 +223,8 @@ WAIT_KINDS = frozenset(
         "wait_for_merge",
         "wait_for_user_gate",
         "wait_rate_limit",
+        "resume_run",
+        "pause",
         "needs_attention",
         "complete",
         "fail",

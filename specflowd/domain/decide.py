@@ -21,8 +21,10 @@ from specflowd.domain.actions import (
     Heal,
     HealContext,
     NeedsAttention,
+    Pause,
     PlannedBatch,
     Replan,
+    ResumeRun,
     SpawnBatch,
     SpawnStep,
     Wait,
@@ -246,6 +248,13 @@ def _decide(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvide
         if until is not None and now < until:
             return WaitRateLimit(reason="rate limited", until=until)
         # the limit has passed: carry on with the step below
+    if record.resumable_run_id is not None and record.resumable_run_id in record.runs:
+        cap = _budget_cap(record, None, MIN_SPAWN_BUDGET_USD, f"continuing run {record.resumable_run_id}")
+        if isinstance(cap, NeedsAttention):
+            return cap
+        return ResumeRun(
+            reason="the rate limit has passed: continue the same session", run_id=record.resumable_run_id
+        )
     if _phase_changed(record, project) and record.step != Step.MERGE:
         return _attention(
             AttentionKind.PHASE_CHANGED,
@@ -295,6 +304,8 @@ def _judge_run(
             batch_index=ref.batch_index,
             context={**_run_context(run), "reset": run.rate_limit_reset.isoformat() if run.rate_limit_reset else None},
         )
+    if run.status == RunStatus.CANCELLED and record.pause_requested:
+        return Pause(reason="paused now: the running run was stopped", run_id=run.run_id)
     if run.status == RunStatus.CANCELLED:
         return _attention(
             AttentionKind.RUN_CANCELLED,

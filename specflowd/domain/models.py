@@ -189,6 +189,9 @@ class OrchestrationRecord(BaseModel):
     pending_questions: list[Question] = Field(default_factory=list)
     questions_run_id: str | None = None
     rate_limit_until: datetime | None = None
+    resumable_run_id: str | None = Field(
+        None, description="the rate-limited run whose own session continues (--resume) when the wait ends"
+    )
     phase_number: str | None = None
     phase_branch: str | None = None
     merge_requested: bool = False

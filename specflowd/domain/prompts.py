@@ -19,6 +19,7 @@ __all__ = [
     "STDERR_TAIL_LIMIT",
     "answers_prompt",
     "batch_prompt",
+    "continue_prompt",
     "heal_prompt",
     "prompt_for",
     "step_prompt",
@@ -121,6 +122,15 @@ def answers_prompt(answers: Mapping[str, str | Sequence[str]]) -> str:
         lines.append(f"- {question}\n  Answer: {text}")
     lines.append("Continue the task with these answers. " + _HEADLESS)
     return "\n".join(lines)
+
+
+def continue_prompt(additional_context: str = "") -> str:
+    """The message that continues a session (``--resume``) a rate limit interrupted."""
+    body = (
+        "Your previous turn was interrupted by an API rate limit, which has now reset. Continue the task "
+        f"exactly where you left off; do not redo work that is already done.\n\n{_HEADLESS}"
+    )
+    return _with_context(body, additional_context)
 
 
 def prompt_for(record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> str:

@@ -17,7 +17,9 @@ from specflowd.domain.actions import (
     FinishBatch,
     Heal,
     NeedsAttention,
+    Pause,
     Replan,
+    ResumeRun,
     SpawnBatch,
     SpawnStep,
     Wait,
@@ -59,6 +61,7 @@ __all__ = [
     "recover",
     "request_merge",
     "resume",
+    "resume_failed",
 ]
 
 _S = OrchestrationStatus
@@ -209,10 +212,24 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
         new.status = _S.WAITING_USER_GATE
     elif isinstance(action, WaitRateLimit):
         if action.run_id is not None and action.run_id == new.current_run_id:
-            _grant_retry_for_run(new, action.run_id)
+            new.resumable_run_id = action.run_id  # its session continues when the wait ends
             new.current_run_id = None
         new.status = _S.WAITING_RATE_LIMIT
         new.rate_limit_until = action.until
+    elif isinstance(action, ResumeRun):
+        new.current_run_id = action.run_id
+        new.resumable_run_id = None
+        new.rate_limit_until = None
+        new.attention = None
+        resumed = new.runs.get(action.run_id)
+        if resumed and resumed.batch_index is not None and (batch := new.batch(resumed.batch_index)) is not None:
+            batch.status = BatchStatus.RUNNING
+        new.status = _S.HEALING if _current_is_heal(new) else _S.RUNNING
+    elif isinstance(action, Pause):
+        _grant_retry_for_run(new, action.run_id)  # stopped by the user, not by its work: no attempt used
+        new.current_run_id = None
+        new.pause_requested = True
+        new.status = _S.PAUSED
     elif isinstance(action, NeedsAttention):
         new.status = _S.NEEDS_ATTENTION
         new.attention = Attention(
@@ -250,12 +267,26 @@ def _start_run(record: OrchestrationRecord, run_id: str, ref: RunRef, now: datet
     record.spawn_seq += 1
     record.attention = None
     record.rate_limit_until = None
+    record.resumable_run_id = None
     record.pending_questions = []
     record.questions_run_id = None
 
 
+def resume_failed(record: OrchestrationRecord, now: datetime) -> OrchestrationRecord:
+    """The rate-limited session could not be continued: its unit of work starts afresh, without using an
+    attempt (the limit was not its fault)."""
+    new = _copy(record, now)
+    if new.resumable_run_id is not None:
+        _grant_retry_for_run(new, new.resumable_run_id)
+    if new.current_run_id == new.resumable_run_id:
+        new.current_run_id = None
+    new.resumable_run_id = None
+    new.status = _S.RUNNING
+    return new
+
+
 def _grant_retry_for_run(record: OrchestrationRecord, run_id: str) -> None:
-    """A run that could not work through no fault of its own (rate limit) does not use up an attempt."""
+    """A run stopped through no fault of its own (rate limit, pause --now) does not use up an attempt."""
     ref = record.runs.get(run_id)
     if ref is None:
         return
@@ -377,6 +408,7 @@ def go_back(record: OrchestrationRecord, step: Step, now: datetime) -> Orchestra
     new.pending_questions = []
     new.questions_run_id = None
     new.rate_limit_until = None
+    new.resumable_run_id = None
     new.merge_requested = False
     new.pause_requested = False
     new.status = _S.RUNNING

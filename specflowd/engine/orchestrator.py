@@ -21,7 +21,16 @@ import anyio
 import anyio.abc
 
 from specflowd.domain import transitions
-from specflowd.domain.actions import Action, Heal, NeedsAttention, SpawnBatch, SpawnStep, Wait, WaitRateLimit, is_wait
+from specflowd.domain.actions import (
+    Action,
+    Heal,
+    NeedsAttention,
+    ResumeRun,
+    SpawnBatch,
+    SpawnStep,
+    WaitRateLimit,
+    is_wait,
+)
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
 from specflowd.domain.models import (
@@ -34,7 +43,7 @@ from specflowd.domain.models import (
     load_record,
     new_record,
 )
-from specflowd.domain.prompts import prompt_for
+from specflowd.domain.prompts import continue_prompt, prompt_for
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError
 from specflowd.project.snapshot import read_project_snapshot
@@ -54,6 +63,10 @@ FILE_POLL_S = 1.0
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _changed(before: OrchestrationRecord, after: OrchestrationRecord) -> bool:
+    return before.model_dump(exclude={"updated_at"}) != after.model_dump(exclude={"updated_at"})
 
 
 class Orchestrator:
@@ -301,17 +314,17 @@ class Orchestrator:
                 self._save(observed)
                 record = observed
         action = decide(record, project, run, _now())
-        if isinstance(action, Wait):
+        if is_wait(action) and not isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
             after = transitions.apply(record, action, _now())
-            if after.status != record.status:
+            if _changed(record, after):  # a wait already in force is not logged again on every wake
                 self._record_action(record, action, after)
-            return _FOREVER
+            return action.until if isinstance(action, WaitRateLimit) else _FOREVER
         after = self._record_action(record, action)
         if isinstance(action, SpawnStep | SpawnBatch | Heal):
             await self._spawn(after, action)
-        elif isinstance(action, WaitRateLimit):
-            return action.until
-        elif is_wait(action):
+            return _FOREVER
+        if isinstance(action, ResumeRun):
+            await self._resume_run(after, action)
             return _FOREVER
         return None
 
@@ -413,6 +426,19 @@ class Orchestrator:
                 context={"kind": exc.kind},
             )
             self._record_action(self.get(record.id), failure)
+
+    async def _resume_run(self, record: OrchestrationRecord, action: ResumeRun) -> None:
+        try:
+            await self.runs.resume(action.run_id, continue_prompt(record.config.additional_context))
+        except SpecflowError as exc:
+            # e.g. its budget is spent or its record is gone: the unit of work starts afresh instead
+            log.warning("orchestration %s: cannot continue run %s: %s", record.id, action.run_id, exc.message)
+            self._change_locked(
+                record.id,
+                lambda r: transitions.resume_failed(r, _now()),
+                "resume_failed",
+                f"cannot continue run {action.run_id}: {exc.message}; starting its work afresh",
+            )
 
     # -- persistence and events ------------------------------------------------------------------------
     def _save(self, record: OrchestrationRecord) -> None:

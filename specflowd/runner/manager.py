@@ -30,6 +30,7 @@ from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.models import (
     LIVE_STATUSES,
+    RESUMABLE_STATUSES,
     LogChunk,
     LogItem,
     PendingQuestion,
@@ -216,6 +217,20 @@ class RunManager:
             raise InvalidState(f"run {run_id} is not waiting for input ({record.status})", run_id=run_id)
         if not answers:
             raise InvalidConfig("answers must not be empty", run_id=run_id)
+        return self._continue(record, continuation_prompt(answers), answers=dict(answers))
+
+    async def resume(self, run_id: str, prompt: str) -> RunRecord:
+        """Continue the session of a run that stopped through no fault of its work (rate limit, stale) with
+        ``prompt``; the run keeps its id, its budget and its cost so far."""
+        record = self._record(run_id)
+        if record.status not in RESUMABLE_STATUSES:
+            raise InvalidState(
+                f"run {run_id} is {record.status}; only a rate-limited or stale run can be resumed", run_id=run_id
+            )
+        return self._continue(record, prompt, answers=None)
+
+    def _continue(self, record: RunRecord, prompt: str, answers: dict[str, str] | None) -> RunRecord:
+        run_id = record.run_id
         remaining = record.budget_usd - record.cost_usd
         if remaining <= 0:
             raise BudgetExhausted(f"run {run_id} has spent its budget", run_id=run_id, cost_usd=record.cost_usd)
@@ -227,11 +242,16 @@ class RunManager:
         # Transition before any await: a second answer() now sees a run that is not waiting.
         record.status = RunStatus.STARTING
         record.continuations += 1
-        record.answers.append(dict(answers))
+        if answers is not None:
+            record.answers.append(answers)
         record.questions = []
         record.cost_prior_usd = record.cost_usd
         record.segment_offset = record.output_offset
         record.outcome_detail = None
+        record.error = None
+        record.rate_limit_reset = None
+        record.stop_reason = None
+        record.finished_at = None
         record.argv = build_argv(
             binary,
             session_id=run_id,
@@ -244,7 +264,7 @@ class RunManager:
             resume=True,
         )
         prompt_path = rundir.continuation_prompt(record.continuations)
-        rundir.write_text(prompt_path, continuation_prompt(answers))
+        rundir.write_text(prompt_path, prompt)
         rundir.save(record)
         self._settled[run_id] = anyio.Event()
         self._launch(record, rundir, record.argv, prompt_path)

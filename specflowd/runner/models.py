@@ -15,6 +15,7 @@ from specflowd.domain.config import PermissionMode
 __all__ = [
     "FINAL_STATUSES",
     "LIVE_STATUSES",
+    "RESUMABLE_STATUSES",
     "LogChunk",
     "LogItem",
     "PendingQuestion",
@@ -45,6 +46,8 @@ class RunStatus(StrEnum):
 # A live run has (or may have) a process; waiting_input has none but is not over; the rest never change again.
 LIVE_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
 FINAL_STATUSES = frozenset(set(RunStatus) - LIVE_STATUSES - {RunStatus.WAITING_INPUT})
+# Final, but the session's work was interrupted from outside: ``RunManager.resume`` may continue it.
+RESUMABLE_STATUSES = frozenset({RunStatus.RATE_LIMITED, RunStatus.STALE})
 
 
 class StopReason(StrEnum):

@@ -16,7 +16,9 @@ from specflowd.domain.actions import (
     FinishBatch,
     Heal,
     NeedsAttention,
+    Pause,
     Replan,
+    ResumeRun,
     SpawnBatch,
     SpawnStep,
     Wait,
@@ -110,6 +112,11 @@ def _reopened() -> tuple[OrchestrationRecord, ProjectEvidence, None]:
 
 def _spent(r: OrchestrationRecord, usd: float) -> OrchestrationRecord:
     r.totals.spent_usd = usd
+    return r
+
+
+def _pause_requested(r: OrchestrationRecord) -> OrchestrationRecord:
+    r.pause_requested = True
     return r
 
 
@@ -262,8 +269,13 @@ CASES = [
         r, RunStatus.RATE_LIMITED)))(_step_run(Step.DESIGN, project(artifacts=False), resume_after_rate_limit=False)),
          NeedsAttention, _attention(AttentionKind.RATE_LIMIT)),
     Case("rate-limit/still-waiting", lambda: _waiting_rate_limit(timedelta(minutes=10)), WaitRateLimit),
-    Case("rate-limit/passed-respawns-same-step", lambda: _waiting_rate_limit(timedelta(minutes=-1)), SpawnStep,
-         lambda a: a.step == Step.DESIGN and a.attempt == 2),
+    Case("rate-limit/passed-resumes-the-same-session", lambda: _waiting_rate_limit(timedelta(minutes=-1)), ResumeRun,
+         lambda a: len(a.run_id) == 36),
+    Case("rate-limit/passed-but-total-spent-needs-attention", lambda: (lambda t: (_spent(t[0], 50.0), t[1], None))(
+        _waiting_rate_limit(timedelta(minutes=-1))), NeedsAttention, _attention(AttentionKind.BUDGET)),
+    Case("pause-now/cancelled-run-while-pause-requested-pauses", lambda: (lambda r: (
+        r, project(artifacts=False), ended(r, RunStatus.CANCELLED)))(
+        _pause_requested(_step_run(Step.DESIGN, project(artifacts=False)))), Pause),
     # --- questions
     Case("input/run-waiting-for-input", lambda: (lambda r: (r, project(artifacts=False), live(
         r, RunStatus.WAITING_INPUT, questions=[Question(question="Which DB?")])))(

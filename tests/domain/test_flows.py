@@ -8,6 +8,8 @@ from specflowd.domain.actions import (
     Complete,
     Heal,
     NeedsAttention,
+    Pause,
+    ResumeRun,
     SpawnBatch,
     SpawnStep,
     Wait,
@@ -39,6 +41,7 @@ from specflowd.domain.transitions import (
     recover,
     request_merge,
     resume,
+    resume_failed,
 )
 from specflowd.errors import InvalidState
 from tests.domain.builders import LATER, NOW, D, O, drive, ended, live, project, record
@@ -199,8 +202,14 @@ def test_rate_limit_does_not_use_up_an_attempt() -> None:
     assert isinstance(a, WaitRateLimit) and r.status == OrchestrationStatus.WAITING_RATE_LIMIT
     _, a = drive(r, p, None, NOW)
     assert isinstance(a, WaitRateLimit)
+    limited = r.resumable_run_id
     r, a = drive(r, p, None, LATER)
-    assert isinstance(a, SpawnStep) and a.attempt == 2 and r.status == OrchestrationStatus.RUNNING
+    # the same session continues: same run id, no new attempt, no new spawn
+    assert isinstance(a, ResumeRun) and a.run_id == limited and r.current_run_id == limited
+    assert r.status == OrchestrationStatus.RUNNING and r.spawn_seq == 1
+    assert r.step_record(Step.DESIGN).attempts == 1
+    _, a = drive(r, p, live(r))
+    assert isinstance(a, Wait)
 
 
 def test_resume_ends_a_rate_limit_wait_early() -> None:
@@ -209,7 +218,30 @@ def test_resume_ends_a_rate_limit_wait_early() -> None:
     r, _ = drive(r, p, ended(r, RunStatus.RATE_LIMITED, rate_limit_reset=LATER))
     r = resume(r, NOW)
     _, a = drive(r, p, None, NOW)
-    assert isinstance(a, SpawnStep)
+    assert isinstance(a, ResumeRun)
+
+
+def test_a_session_that_cannot_be_continued_starts_afresh_without_using_an_attempt() -> None:
+    p = project(artifacts=False)
+    r, _ = drive(record(max_step_attempts=1), p, None)
+    r, _ = drive(r, p, ended(r, RunStatus.RATE_LIMITED, rate_limit_reset=LATER))
+    r = resume_failed(r, LATER)
+    assert r.resumable_run_id is None and r.status == OrchestrationStatus.RUNNING
+    _, a = drive(r, p, None, LATER)
+    assert isinstance(a, SpawnStep) and a.attempt == 2
+
+
+def test_pause_now_stops_the_run_and_leaves_its_batch_pending() -> None:
+    p = project({"T001": O, "T002": O})
+    r, a = drive(record(skip_analyze=True), p, None)  # design skipped (artifacts exist), batches planned
+    assert isinstance(a, SpawnBatch) and r.batches[0].status == BatchStatus.RUNNING
+    r = pause(r, NOW)
+    r, a = drive(r, p, ended(r, RunStatus.CANCELLED))
+    assert isinstance(a, Pause) and r.status == OrchestrationStatus.PAUSED and r.current_run_id is None
+    assert r.batches[0].status == BatchStatus.PENDING
+    r = resume(r, NOW)
+    _, a = drive(r, p, None)
+    assert isinstance(a, SpawnBatch) and a.batch_index == 0 and a.attempt == 2 and a.task_ids == ["T001", "T002"]
 
 
 def test_questions_wait_then_answers_continue_the_same_run() -> None:

@@ -177,6 +177,29 @@ async def test_question_answer_resume_completes(harness: Harness) -> None:
     assert len(manager.log(started.run_id).items) > len(manager.log(started.run_id, since=first_size).items) > 0
 
 
+async def test_rate_limited_run_resumes_its_own_session(harness: Harness) -> None:
+    harness.script_steps({"action": "rate_limit", "reset_epoch": 1764000000}, {"action": "complete", "tasks": ["T001"]})
+    async with supervising(harness.manager()) as manager:
+        started = await manager.start(harness.spec())
+        limited = await manager.wait_final(started.run_id)
+        assert limited.status == RunStatus.RATE_LIMITED and limited.finished_at is not None
+        resumed = await manager.resume(started.run_id, "The rate limit has reset. Continue.")
+        assert resumed.run_id == started.run_id and resumed.continuations == 1 and not resumed.final
+        assert resumed.rate_limit_reset is None and resumed.error is None
+        final = await manager.wait_final(started.run_id)
+        with pytest.raises(InvalidState):  # only rate-limited or stale runs can be continued
+            await manager.resume(started.run_id, "again")
+    assert final.status == RunStatus.COMPLETED and final.finished_at is not None
+    first, second = harness.invocations()
+    assert "--session-id" in first["argv"] and "--resume" not in first["argv"]
+    assert second["argv"][second["argv"].index("--resume") + 1] == started.run_id
+    assert second["prompt"] == "The rate limit has reset. Continue."
+    assert float(second["argv"][second["argv"].index("--max-budget-usd") + 1]) == pytest.approx(
+        2.0 - limited.cost_usd
+    )
+    assert "[x] T001 Create" in (harness.project / "tasks.md").read_text()
+
+
 async def test_missing_binary_is_agent_unavailable(harness: Harness) -> None:
     async with supervising(harness.manager(claude=str(harness.root / "no-such-claude"))) as manager:
         with pytest.raises(AgentUnavailable):
