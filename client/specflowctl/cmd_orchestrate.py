@@ -114,21 +114,25 @@ def follow(sock: Path | None, orch_id: str, json_out: bool) -> dict[str, Any]:
                 sys.stdout.flush()
             elif event["type"].startswith("orchestration.") and "action" in data and data["action"] != "wait":
                 typer.echo(f"  {data['action']:<16} {data.get('reason', '')}")
+                if data["action"] == "finish_batch":  # a batch done: where we are and what is left
+                    view = rpc(sock, "orchestrate.status", {"id": orch_id})
+                    typer.echo(f"  {'':<16} {render.progress_line(view['progress'])}")
             if event["type"] == "orchestration.status" or data.get("status") in STOPS:
-                record = rpc(sock, "orchestrate.status", {"id": orch_id})["record"]
+                view = rpc(sock, "orchestrate.status", {"id": orch_id})
+                record = view["record"]
                 if record["status"] in STOPS:
                     break
     except DaemonUnavailable:
         fail(f"lost the daemon on {path}", core.EXIT_NO_DAEMON)
     if not json_out:
-        typer.echo(render.orchestration(record, []))
+        typer.echo(render.orchestration(record, [], view.get("progress")))
     return dict(record)
 
 
 def _control(method: str, project: str | None, sock: Path | None, json_out: bool, **params: Any) -> None:
     payload = {"project": project_ref(project), **{k: v for k, v in params.items() if v is not None}}
     view = rpc(sock, method, payload)
-    emit(json_out, view, lambda v: render.orchestration(v["record"], v["decisions"][-3:]))
+    emit(json_out, view, lambda v: render.orchestration(v["record"], v["decisions"][-3:], v.get("progress")))
 
 
 def pause(

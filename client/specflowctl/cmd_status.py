@@ -39,7 +39,8 @@ def status(
     def both(r: dict[str, Any]) -> str:
         text = render.project_status(r["project"])
         if r["orchestration"]:
-            text += "\n" + render.orchestration(r["orchestration"]["record"], r["orchestration"]["decisions"][-5:])
+            view = r["orchestration"]
+            text += "\n" + render.orchestration(view["record"], view["decisions"][-5:], view.get("progress"))
         return text
 
     emit(json_out, result, both)

@@ -124,7 +124,27 @@ def orchestration_line(record: dict[str, Any]) -> str:
     return f"orchestration {record['id']}: {STATE_WORDS.get(record['status'], record['status'])}, step {record['step']}"
 
 
-def orchestration(record: dict[str, Any], decisions: list[dict[str, Any]]) -> str:
+def duration(seconds: float) -> str:
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def progress_line(p: dict[str, Any]) -> str:
+    parts = [f"tasks {p['tasks_done']}/{p['tasks_total']}", f"elapsed {duration(p['elapsed_s'])}"]
+    if p["remaining_s"] is None:
+        parts.append(f"remaining: estimating… ({p['basis']})")
+    elif p["remaining_s"] > 0:
+        parts.append(f"about {duration(p['remaining_s'])} left ({p['basis']})")
+    return " · ".join(parts)
+
+
+def orchestration(
+    record: dict[str, Any], decisions: list[dict[str, Any]], progress: dict[str, Any] | None = None
+) -> str:
     batches = record.get("batches") or []
     lines = [orchestration_line(record), step_bar(record)]
     if batches:
@@ -133,6 +153,8 @@ def orchestration(record: dict[str, Any], decisions: list[dict[str, Any]]) -> st
         if current is not None and record["step"] == "implement":
             lines.append(f"Implementing batch {current['index'] + 1} of {len(batches)}: {current['name']}")
         lines.append(f"batches {done}/{len(batches)} done")
+    if progress is not None:
+        lines.append(progress_line(progress))
     totals, budget = record["totals"], record["config"]["budget"]
     lines.append(f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}")
     if record.get("attention"):

@@ -33,6 +33,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
+from specflowd.domain.evidence import TaskState
 from specflowd.domain.models import (
     TERMINAL_STATUSES,
     AttentionKind,
@@ -43,6 +44,7 @@ from specflowd.domain.models import (
     load_record,
     new_record,
 )
+from specflowd.domain.progress import Progress, progress
 from specflowd.domain.prompts import continue_prompt, prompt_for
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError
@@ -133,6 +135,11 @@ class Orchestrator:
         if not include_finished:
             records = [r for r in records if r.status not in TERMINAL_STATUSES]
         return sorted(records, key=lambda r: r.created_at)
+
+    async def progress(self, record: OrchestrationRecord) -> Progress:
+        """Elapsed time, an estimate of what is left, and batches/tasks done (tasks read from tasks.md)."""
+        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
+        return progress(record, _now(), project_evidence(snapshot).ids_in(TaskState.DONE))
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
         return WorkflowDir(Path(record.project_path)).read_events(record.id, limit=limit)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord, RecoveryOption
+from specflowd.domain.progress import Progress
 from specflowd.engine.orchestrator import Orchestrator
 from specflowd.errors import InvalidState
 from specflowd.paths import user_config_path
@@ -72,6 +73,7 @@ class ListParams(BaseModel):
 class OrchestrationView(BaseModel):
     record: OrchestrationRecord
     decisions: list[dict[str, Any]]
+    progress: Progress
 
 
 class OrchestrationList(BaseModel):
@@ -86,20 +88,21 @@ def _record(call: Call, target: Target) -> OrchestrationRecord:
     return engine.for_project(Path(call.services.registry.resolve(target.project).path))
 
 
-def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
-    return OrchestrationView(record=record, decisions=engine_of(call).decisions(record))
+async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
+    engine = engine_of(call)
+    return OrchestrationView(record=record, decisions=engine.decisions(record), progress=await engine.progress(record))
 
 
 @router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
 async def start(call: Call, params: StartParams) -> OrchestrationView:
     root = Path(call.services.registry.resolve(params.project).path)
     config = merge_config(load_settings(user_config_path()).orchestrate, params.config)
-    return _view(call, await engine_of(call).start(root, config))
+    return await _view(call, await engine_of(call).start(root, config))
 
 
 @router.method("orchestrate.status", params=Target, result=OrchestrationView, summary="Record and last decisions")
 async def status(call: Call, params: Target) -> OrchestrationView:
-    return _view(call, _record(call, params))
+    return await _view(call, _record(call, params))
 
 
 @router.method("orchestrate.list", params=ListParams, result=OrchestrationList, summary="Orchestrations, oldest first")
@@ -112,31 +115,31 @@ async def list_orchestrations(call: Call, params: ListParams) -> OrchestrationLi
     "orchestrate.pause", params=PauseParams, result=OrchestrationView, summary="Pause (after the run, or now)"
 )
 async def pause(call: Call, params: PauseParams) -> OrchestrationView:
-    return _view(call, await engine_of(call).pause(_record(call, params).id, params.now))
+    return await _view(call, await engine_of(call).pause(_record(call, params).id, params.now))
 
 
 @router.method(
     "orchestrate.resume", params=ResumeParams, result=OrchestrationView, summary="Resume; optionally raise the budget"
 )
 async def resume(call: Call, params: ResumeParams) -> OrchestrationView:
-    return _view(call, await engine_of(call).resume(_record(call, params).id, params.budget))
+    return await _view(call, await engine_of(call).resume(_record(call, params).id, params.budget))
 
 
 @router.method("orchestrate.cancel", params=Target, result=OrchestrationView, summary="Cancel; stops the running run")
 async def cancel(call: Call, params: Target) -> OrchestrationView:
-    return _view(call, await engine_of(call).cancel(_record(call, params).id))
+    return await _view(call, await engine_of(call).cancel(_record(call, params).id))
 
 
 @router.method("orchestrate.merge", params=Target, result=OrchestrationView, summary="Merge a phase waiting for it")
 async def merge(call: Call, params: Target) -> OrchestrationView:
-    return _view(call, await engine_of(call).merge(_record(call, params).id))
+    return await _view(call, await engine_of(call).merge(_record(call, params).id))
 
 
 @router.method(
     "orchestrate.go_back", params=GoBackParams, result=OrchestrationView, summary="Return to an earlier step"
 )
 async def go_back(call: Call, params: GoBackParams) -> OrchestrationView:
-    return _view(call, await engine_of(call).go_back(_record(call, params).id, params.step))
+    return await _view(call, await engine_of(call).go_back(_record(call, params).id, params.step))
 
 
 @router.method(
@@ -146,4 +149,4 @@ async def go_back(call: Call, params: GoBackParams) -> OrchestrationView:
     summary="retry | skip | abort after needs_attention",
 )
 async def recover(call: Call, params: RecoverParams) -> OrchestrationView:
-    return _view(call, await engine_of(call).recover(_record(call, params).id, params.action, params.budget))
+    return await _view(call, await engine_of(call).recover(_record(call, params).id, params.action, params.budget))

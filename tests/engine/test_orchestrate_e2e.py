@@ -121,8 +121,12 @@ def test_cli_orchestrate_preview_confirm_and_follow(sim_daemon: Daemon) -> None:
     done = d.ctl("orchestrate", str(root), "--yes", "--auto-merge", "--budget-total", "20", timeout=120)
     assert "Design ● Analyze ● Implement ● Verify ● Merge ●" in done.stdout
     assert "finish_batch" in done.stdout
+    assert "tasks 20/20 · elapsed " in done.stdout
+    assert "about " in done.stdout and " left (" in done.stdout  # printed after each batch while following
     shown = d.ctl_json("status", str(root))
     assert shown["orchestration"]["record"]["status"] == "completed"
+    assert shown["orchestration"]["progress"]["remaining_s"] == 0 and shown["orchestration"]["progress"]["tasks_done"] == 20
+    assert "tasks 20/20 · elapsed" in d.ctl("status", str(root)).stdout
     assert shown["orchestration"]["record"]["config"]["budget"]["total"] == 20
 
 

@@ -1,0 +1,98 @@
+"""How far an orchestration is and how long it may still take (pure; ``now`` and the done ids are given).
+
+The estimate is deliberately plain: the mean duration of the batches that finished, times the batches still
+to run (the running one counts only its expected rest), plus verify and merge at the mean duration of the
+step runs that finished (or of a batch when none has). Before any batch has finished there is no basis and
+the estimate is ``None`` — the client says "estimating…" rather than invent a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from specflowd.domain.config import STEP_ORDER, Step
+from specflowd.domain.models import (
+    SETTLED_BATCH_STATUSES,
+    TERMINAL_STATUSES,
+    BatchStatus,
+    OrchestrationRecord,
+    StepStatus,
+)
+
+__all__ = ["Progress", "progress"]
+
+_FINISHED_BATCH = (BatchStatus.COMPLETED, BatchStatus.HEALED)
+
+
+class Progress(BaseModel):
+    elapsed_s: float = Field(ge=0)
+    remaining_s: float | None = Field(description="estimated seconds left; None = no basis yet")
+    basis: str = Field(description="what the estimate rests on, for the user")
+    batches_done: int
+    batches_total: int
+    tasks_done: int = Field(description="scheduled task ids checked in tasks.md")
+    tasks_total: int = Field(description="task ids in the orchestration's batches")
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def progress(record: OrchestrationRecord, now: datetime, done_ids: Collection[str]) -> Progress:
+    final = record.status in TERMINAL_STATUSES
+    elapsed = _seconds(record.created_at, record.updated_at if final else now) or 0.0
+    batches = record.batches
+    scheduled = [t for b in batches for t in b.task_ids]
+    done = set(done_ids)
+    base = {
+        "elapsed_s": round(elapsed, 1),
+        "batches_done": sum(1 for b in batches if b.status in SETTLED_BATCH_STATUSES),
+        "batches_total": len(batches),
+        "tasks_done": sum(1 for t in scheduled if t in done),
+        "tasks_total": len(scheduled),
+    }
+    if final:
+        return Progress(remaining_s=0.0, basis=f"orchestration {record.status.value}", **base)
+
+    batch_times = [d for b in batches if b.status in _FINISHED_BATCH if (d := _seconds(b.started_at, b.finished_at))]
+    per_batch = _mean(batch_times)
+    step_times = [
+        d
+        for s in (Step.DESIGN, Step.ANALYZE, Step.VERIFY, Step.MERGE)
+        if (rec := record.step_record(s)).status == StepStatus.COMPLETED and rec.run_ids
+        if (d := _seconds(rec.started_at, rec.finished_at))
+    ]
+    per_step = _mean(step_times) or per_batch
+    if per_batch is None and record.step in (Step.DESIGN, Step.ANALYZE, Step.IMPLEMENT):
+        return Progress(remaining_s=None, basis="no batch has finished yet", **base)
+    if per_step is None:
+        return Progress(remaining_s=None, basis="no run has finished yet", **base)
+
+    remaining = 0.0
+    for b in batches:
+        if b.status in SETTLED_BATCH_STATUSES or per_batch is None:
+            continue
+        spent = _seconds(b.started_at, now) if b.status == BatchStatus.RUNNING else 0.0
+        remaining += max(0.0, per_batch - (spent or 0.0))
+    first_later = max(STEP_ORDER.index(Step.VERIFY), STEP_ORDER.index(record.step))
+    for s in STEP_ORDER[first_later:]:
+        rec = record.step_record(s)
+        if rec.status in (StepStatus.COMPLETED, StepStatus.SKIPPED):
+            continue
+        spent = _seconds(rec.started_at, now) if rec.status == StepStatus.RUNNING else 0.0
+        remaining += max(0.0, per_step - (spent or 0.0))
+    parts = []
+    if batch_times:
+        parts.append(f"{len(batch_times)} batch(es) took ~{per_batch:.0f}s each")
+    if step_times:
+        parts.append(f"steps ~{_mean(step_times):.0f}s")
+    return Progress(remaining_s=round(remaining, 1), basis="; ".join(parts), **base)
