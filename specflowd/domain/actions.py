@@ -144,6 +144,7 @@ class ResumeRun(_Action):
 
     kind: Literal["resume_run"] = "resume_run"
     run_id: str
+    cause: Literal["rate_limit", "stale"] = "rate_limit"
 
 
 class Pause(_Action):

@@ -94,3 +94,4 @@ class RunEvidence(BaseModel):
     rate_limit_reset: datetime | None = None
     questions: list[Question] = Field(default_factory=list)
     message: str | None = Field(None, description="the structured result's message, when there is one")
+    continuations: int = Field(0, ge=0, description="times the session was continued (answers, rate limit, stale)")

@@ -93,6 +93,8 @@ class AttentionKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     RUN_CANCELLED = "run_cancelled"
     PHASE_CHANGED = "phase_changed"
+    STEP_FAILED = "step_failed"  # the Claude Helper advised against retrying a failed step
+    STALE_RUN = "stale_run"  # the Claude Helper advised against restarting a stale run
     UNKNOWN_STATE = "unknown_state"
 
 

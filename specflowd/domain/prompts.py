@@ -124,11 +124,16 @@ def answers_prompt(answers: Mapping[str, str | Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def continue_prompt(additional_context: str = "") -> str:
-    """The message that continues a session (``--resume``) a rate limit interrupted."""
+def continue_prompt(cause: str = "rate_limit", additional_context: str = "") -> str:
+    """The message that continues a session (``--resume``) that was stopped from outside its work."""
+    why = (
+        "Your session was stopped after a long time without output."
+        if cause == "stale"
+        else "Your previous turn was interrupted by an API rate limit, which has now reset."
+    )
     body = (
-        "Your previous turn was interrupted by an API rate limit, which has now reset. Continue the task "
-        f"exactly where you left off; do not redo work that is already done.\n\n{_HEADLESS}"
+        f"{why} Continue the task exactly where you left off; do not redo work that is already done.\n\n"
+        f"{_HEADLESS}"
     )
     return _with_context(body, additional_context)
 

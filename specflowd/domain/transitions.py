@@ -451,6 +451,8 @@ def recover(
             new.step = Step.IMPLEMENT
         elif kind in (
             AttentionKind.STEP_ATTEMPTS,
+            AttentionKind.STEP_FAILED,
+            AttentionKind.STALE_RUN,
             AttentionKind.BUDGET,
             AttentionKind.RATE_LIMIT,
             AttentionKind.RUN_CANCELLED,

@@ -58,6 +58,7 @@ def run_evidence(record: RunRecord) -> RunEvidence:
         rate_limit_reset=_reset_time(record.rate_limit_reset),
         questions=list(record.questions),
         message=record.outcome_detail,
+        continuations=record.continuations,
     )
 
 

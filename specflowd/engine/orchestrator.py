@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -33,7 +34,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import TaskState
+from specflowd.domain.evidence import RunEvidence, RunStatus, TaskState
 from specflowd.domain.models import (
     TERMINAL_STATUSES,
     AttentionKind,
@@ -46,6 +47,7 @@ from specflowd.domain.models import (
 )
 from specflowd.domain.progress import Progress, progress
 from specflowd.domain.prompts import continue_prompt, prompt_for
+from specflowd.domain.review import review_failed_step, review_stale_run
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError
 from specflowd.project.snapshot import read_project_snapshot
@@ -53,6 +55,9 @@ from specflowd.runner import RESULT_SCHEMA, RunManager, RunSpec
 from specflowd.services.events import Event, EventBus
 from specflowd.store.workflows import WorkflowDir
 from specflowd.watch import fingerprint
+
+if TYPE_CHECKING:
+    from specflowd.helper.runtime import Helper
 
 __all__ = ["Orchestrator"]
 
@@ -65,6 +70,13 @@ FILE_POLL_S = 1.0
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _failure_text(run: RunEvidence) -> str:
+    return "\n".join(
+        [f"run status: {run.status.value}", f"error: {run.error or '-'}", "stderr tail:", run.stderr_tail[-2000:],
+         "last messages:", *run.last_messages]
+    )  # fmt: skip
 
 
 def _changed(before: OrchestrationRecord, after: OrchestrationRecord) -> bool:
@@ -321,6 +333,8 @@ class Orchestrator:
                 self._save(observed)
                 record = observed
         action = decide(record, project, run, _now())
+        if run is not None and run.final:
+            record, action = await self._review(record, action, run)
         if is_wait(action) and not isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
             after = transitions.apply(record, action, _now())
             if _changed(record, after):  # a wait already in force is not logged again on every wake
@@ -357,46 +371,90 @@ class Orchestrator:
             self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
         return after
 
-    async def _diagnose(self, record: OrchestrationRecord, action: Heal) -> tuple[OrchestrationRecord, Heal]:
-        """Ask the Claude Helper why the batch failed (read-only tools, capped by budget.helper_call and by
-        what the orchestration has left); without it, heal with the raw context. Logged either way."""
-        import os
-
+    def _helper(self, record: OrchestrationRecord) -> Helper | None:
+        """The Claude Helper for one call, capped by budget.helper_call and by what the orchestration has left;
+        None without a key or money (the uses then take their deterministic fallback)."""
         from specflowd.helper.config import HelperConfig
         from specflowd.helper.ledger import HelperLedger
         from specflowd.helper.runtime import Helper
-        from specflowd.helper.uses import diagnose_failure
 
         config = HelperConfig.from_env(os.environ, call_budget_usd=record.config.budget.helper_call)
-        helper = None
         remaining = record.config.budget.total - record.totals.spent_usd
-        if config.available and remaining > 0:
-            helper = Helper(config, Path(record.project_path), ledger=HelperLedger(remaining))
+        if not config.available or remaining <= 0:
+            return None
+        return Helper(config, Path(record.project_path), ledger=HelperLedger(remaining))
+
+    def _log_helper(
+        self, record: OrchestrationRecord, label: str, source: str, reason: str, cost: float, **extra: Any
+    ) -> OrchestrationRecord:
+        """Note the helper's spend and append its decision (helper or fallback, and why) to the log."""
+        if cost:
+            record = transitions.note_helper_cost(record, cost, _now())
+        self._records[record.id] = record
+        entry = {
+            "time": _now().isoformat(),
+            "action": label,
+            "reason": reason,
+            "source": source,
+            "cost_usd": cost,
+            "status_before": record.status.value,
+            "status_after": record.status.value,
+            **extra,
+        }
+        self._persist(record, record, label, reason, entry)
+        return record
+
+    async def _review(
+        self, record: OrchestrationRecord, action: Action, run: RunEvidence
+    ) -> tuple[OrchestrationRecord, Action]:
+        """Before decide()'s retry of a failed step or restart of a stale run, ask the Claude Helper (uses b
+        and c); its verdict can stop for the user, skip analyze, or continue a stale session once."""
+        from specflowd.helper.uses import decide_failed_step, decide_stale_run
+
+        if not isinstance(action, SpawnStep | SpawnBatch | Heal):
+            return record, action
+        context = _failure_text(run)
+        if run.status == RunStatus.STALE:
+            stale = await decide_stale_run(self._helper(record), context=context, restarts_done=0)
+            record = self._log_helper(
+                record, "stale_review", stale.source, stale.reason, stale.cost_usd, verdict=stale.action,
+                run_id=run.run_id,
+            )  # fmt: skip
+            return record, review_stale_run(action, run.run_id, run.continuations, stale.action, stale.reason)
+        if isinstance(action, SpawnStep) and action.last_error:
+            allowed = record.config.max_step_attempts + record.step_record(action.step).extra_attempts
+            step = await decide_failed_step(
+                self._helper(record),
+                step=action.step.value,
+                context=f"{action.last_error}\n{context}",
+                attempts=action.attempt - 1,
+                max_attempts=allowed,
+            )
+            record = self._log_helper(
+                record, "step_review", step.source, step.reason, step.cost_usd, verdict=step.action,
+                step=action.step.value,
+            )  # fmt: skip
+            return record, review_failed_step(action, step.action, step.reason)
+        return record, action
+
+    async def _diagnose(self, record: OrchestrationRecord, action: Heal) -> tuple[OrchestrationRecord, Heal]:
+        """Ask the Claude Helper why the batch failed (read-only tools); without it, heal with the raw
+        context. Logged either way."""
+        from specflowd.helper.uses import diagnose_failure
+
         ctx = action.context
         context = "\n".join(
             [f"section: {action.name}", f"tasks still open: {', '.join(action.remaining_ids)}",
              f"error: {ctx.error or '-'}", "stderr tail:", ctx.stderr_tail, "last messages:", *ctx.last_messages]
         )  # fmt: skip
-        decision = await diagnose_failure(helper, context=context)
-        if decision.cost_usd:
-            record = transitions.note_helper_cost(record, decision.cost_usd, _now())
+        decision = await diagnose_failure(self._helper(record), context=context)
         text = None
         if decision.diagnosis is not None:
             d = decision.diagnosis
             text = f"{d.cause}: {d.summary}\nSuggested fix: {d.suggested_fix}" + (
                 f"\nFiles: {', '.join(d.files)}" if d.files else ""
             )
-        self._records[record.id] = record
-        entry = {
-            "time": _now().isoformat(),
-            "action": "heal_diagnosis",
-            "reason": decision.reason,
-            "source": decision.source,
-            "cost_usd": decision.cost_usd,
-            "status_before": record.status.value,
-            "status_after": record.status.value,
-        }
-        self._persist(record, record, "heal_diagnosis", decision.reason, entry)
+        record = self._log_helper(record, "heal_diagnosis", decision.source, decision.reason, decision.cost_usd)
         return record, action.model_copy(update={"context": ctx.model_copy(update={"diagnosis": text})})
 
     async def _spawn(self, record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> None:
@@ -436,7 +494,7 @@ class Orchestrator:
 
     async def _resume_run(self, record: OrchestrationRecord, action: ResumeRun) -> None:
         try:
-            await self.runs.resume(action.run_id, continue_prompt(record.config.additional_context))
+            await self.runs.resume(action.run_id, continue_prompt(action.cause, record.config.additional_context))
         except SpecflowError as exc:
             # e.g. its budget is spent or its record is gone: the unit of work starts afresh instead
             log.warning("orchestration %s: cannot continue run %s: %s", record.id, action.run_id, exc.message)
