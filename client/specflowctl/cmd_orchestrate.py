@@ -79,6 +79,7 @@ def orchestrate(
             return
         typer.echo(render.preview(preview))
     if dry_run:
+        typer.echo(render.prompts(preview))
         return
     if not yes and not typer.confirm("Start this orchestration?", default=True):
         raise typer.Exit(1)

@@ -110,6 +110,16 @@ def preview(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def prompts(p: dict[str, Any]) -> str:
+    lines = []
+    for item in p.get("prompts", []):
+        batch = f" batch {item['batch_index'] + 1}" if item.get("batch_index") is not None else ""
+        lines += [f"--- prompt: {item['step']}{batch} ---", item["prompt"]]
+    if lines:
+        lines.append("--- (a healing run's prompt is built from its batch's failure) ---")
+    return "\n".join(lines)
+
+
 def step_bar(record: dict[str, Any]) -> str:
     current = STEPS.index(record["step"]) if record["step"] in STEPS else 0
     done_all = record["status"] == "completed"

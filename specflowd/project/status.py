@@ -14,6 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from specflowd.domain.config import OrchestrationConfig, Step
+from specflowd.domain.prompts import batch_prompt, step_prompt
 from specflowd.project.planner import BatchPlan, plan_batches
 from specflowd.project.problems import Problem
 from specflowd.project.snapshot import ProjectSnapshot
@@ -70,6 +71,12 @@ class StepPlan(BaseModel):
     reason: str
 
 
+class PromptView(BaseModel):
+    step: Step
+    batch_index: int | None = None
+    prompt: str
+
+
 class OrchestrationPreview(BaseModel):
     project: str
     feature: str | None
@@ -82,6 +89,7 @@ class OrchestrationPreview(BaseModel):
     warnings: list[str]
     budget: dict[str, float]
     config: OrchestrationConfig
+    prompts: list[PromptView] = []  # the exact prompt of every run the plan starts (heals depend on the failure)
 
 
 def _counts(snapshot: ProjectSnapshot) -> TaskCounts:
@@ -211,4 +219,19 @@ def build_preview(snapshot: ProjectSnapshot, config: OrchestrationConfig) -> Orc
         warnings=warnings,
         budget=config.budget.model_dump(),
         config=config,
+        prompts=_prompts(steps, plan, config),
     )
+
+
+def _prompts(steps: list[StepPlan], plan: BatchPlan | None, config: OrchestrationConfig) -> list[PromptView]:
+    extra = config.additional_context
+    out: list[PromptView] = []
+    for step in steps:
+        if step.step == Step.IMPLEMENT:
+            out += [
+                PromptView(step=Step.IMPLEMENT, batch_index=b.index, prompt=batch_prompt(b.name, b.task_ids, extra))
+                for b in (plan.batches if plan else [])
+            ]
+        elif step.runs or step.step == Step.MERGE:  # merge runs on `specflowctl merge` without auto_merge
+            out.append(PromptView(step=step.step, prompt=step_prompt(step.step, extra)))
+    return out
