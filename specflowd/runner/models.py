@@ -163,6 +163,7 @@ class RunRecord(BaseModel):
     questions: list[Question] = Field(default_factory=list)
     answers: list[dict[str, str]] = Field(default_factory=list, description="answers given, per continuation")
     rate_limit_reset: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="things the user should know; not failures")
     exit_code: int | None = None
     stop_reason: StopReason | None = None
     spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")

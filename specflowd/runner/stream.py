@@ -21,6 +21,7 @@ __all__ = [
     "estimate_cost",
     "find_rate_limit_reset",
     "looks_rate_limited",
+    "missing_command",
     "price_for",
     "readable_items",
     "split_complete",
@@ -56,6 +57,17 @@ def find_rate_limit_reset(text: str) -> str | None:
     if m := _RESETS_TEXT.search(text):
         return m.group(1).strip()
     return None
+
+
+def missing_command(prompt: str, slash_commands: Sequence[str] | None) -> str | None:
+    """The ``/command`` a prompt starts with when the CLI's init line does not list it (the CLI then passes
+    the text to the model verbatim instead of expanding the skill). None when listed or not knowable."""
+    if slash_commands is None or not prompt.startswith("/"):
+        return None
+    name = prompt[1:].split(maxsplit=1)[0] if len(prompt) > 1 else ""
+    if not name or name in slash_commands or name.split(":")[-1] in slash_commands:
+        return None
+    return name
 
 
 def price_for(model: str | None, prices: Sequence[tuple[str, float, float]]) -> tuple[float, float]:
@@ -109,6 +121,7 @@ class StreamState:
     last_retry_status: int | None = None
     last_retry_error: str | None = None
     result: ResultInfo | None = None
+    slash_commands: list[str] | None = None  # from the init line; None = the agent did not say
     _usage_cost: dict[str, float] = field(default_factory=dict)  # message id → estimate (lines repeat ids)
 
     @property
@@ -152,6 +165,9 @@ class StreamState:
         if event.get("subtype") == "init":
             self.session_id = _str(event.get("session_id")) or self.session_id
             self.model = _str(event.get("model")) or self.model
+            commands = event.get("slash_commands")
+            if isinstance(commands, list):
+                self.slash_commands = [str(c) for c in commands]
         elif event.get("subtype") == "api_retry":
             self.api_retries += 1
             status = event.get("error_status")

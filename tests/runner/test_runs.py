@@ -200,6 +200,21 @@ async def test_rate_limited_run_resumes_its_own_session(harness: Harness) -> Non
     assert "[x] T001 Create" in (harness.project / "tasks.md").read_text()
 
 
+async def test_a_skill_the_agent_does_not_list_is_warned_about_once(harness: Harness) -> None:
+    home = harness.root / "home"
+    (home / ".claude" / "commands").mkdir(parents=True)
+    async with supervising(harness.manager()) as manager:
+        missing = await manager.wait_final((await manager.start(harness.spec(extra_env={"HOME": str(home)}))).run_id)
+        (home / ".claude" / "commands" / "flow.implement.md").write_text("Implement the tasks named: $ARGUMENTS\n")
+        present = await manager.wait_final((await manager.start(harness.spec(extra_env={"HOME": str(home)}))).run_id)
+    assert missing.status == RunStatus.COMPLETED  # a warning, not a failure
+    (warning,) = missing.warnings
+    assert "/flow.implement is not installed" in warning
+    assert present.warnings == []
+    warned = [e[2] for e in harness.events if e[0] == "run.warning"]
+    assert [w["run_id"] for w in warned] == [missing.run_id] and warned[0]["orchestration_id"] == "orch-1"
+
+
 async def test_missing_binary_is_agent_unavailable(harness: Harness) -> None:
     async with supervising(harness.manager(claude=str(harness.root / "no-such-claude"))) as manager:
         with pytest.raises(AgentUnavailable):

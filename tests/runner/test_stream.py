@@ -11,6 +11,7 @@ from specflowd.runner.stream import (
     StreamState,
     estimate_cost,
     find_rate_limit_reset,
+    missing_command,
     readable_items,
     split_complete,
 )
@@ -120,3 +121,27 @@ def test_readable_items() -> None:
         b'{"type":"result","subtype":"error_max_budget_usd","total_cost_usd":1,"errors":["Reached"]}'
     )
     assert result == [("result", "error_max_budget_usd ($1) Reached")]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "commands", "missing"),
+    [
+        ("/flow.implement Execute only T001", ["clear", "flow.implement"], None),
+        ("/flow.implement Execute only T001", ["clear", "review"], "flow.implement"),
+        ("/specflow:flow.verify check", ["flow.verify"], None),  # a plugin's namespaced name
+        ("/flow.verify", ["clear"], "flow.verify"),
+        ("Plain prompt, no command", ["clear"], None),
+        ("/flow.merge now", None, None),  # the agent did not list its commands: nothing to say
+    ],
+)
+def test_missing_command(prompt: str, commands: list[str] | None, missing: str | None) -> None:
+    assert missing_command(prompt, commands) == missing
+
+
+def test_init_line_records_the_slash_commands() -> None:
+    state = StreamState()
+    state.feed(json.dumps({"type": "system", "subtype": "init", "session_id": "s", "slash_commands": ["a", "b"]}).encode())
+    assert state.slash_commands == ["a", "b"]
+    other = StreamState()
+    other.feed(json.dumps({"type": "system", "subtype": "init", "session_id": "s"}).encode())
+    assert other.slash_commands is None
