@@ -550,6 +550,16 @@ def _next_for_implement(record: OrchestrationRecord, project: ProjectEvidence) -
             step=Step.IMPLEMENT,
             context={"held_ids": held, "blocked_ids": blocked},
         )
+    unparsed = [line for line in project.unparsed_open if line not in record.accepted_unparsed]
+    if unparsed:  # confirm twice: a line that did not parse may be unfinished work
+        return _attention(
+            AttentionKind.TASKS_UNPARSED,
+            f"{len(unparsed)} open-looking line(s) in tasks.md could not be parsed ({unparsed[0]}"
+            + (", …" if len(unparsed) > 1 else "")
+            + "): fix them and recover retry, or recover skip to go on without them",
+            step=Step.IMPLEMENT,
+            context={"lines": unparsed},
+        )
     return Advance(
         reason="every scheduled task is done" if record.batches else "all tasks were already done",
         from_step=Step.IMPLEMENT,

@@ -60,6 +60,9 @@ class ProjectEvidence(BaseModel):
     user_gate: bool = False
     user_gate_confirmed: bool = False
     problems: list[str] = Field(default_factory=list)
+    unparsed_open: list[str] = Field(
+        default_factory=list, description="tasks.md lines that look like open tasks but did not parse ('line N: text')"
+    )
 
     @property
     def artifacts_complete(self) -> bool:

@@ -93,6 +93,7 @@ class AttentionKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     RUN_CANCELLED = "run_cancelled"
     PHASE_CHANGED = "phase_changed"
+    TASKS_UNPARSED = "tasks_unparsed"  # open-looking tasks.md lines did not parse: implement is not provably done
     STEP_FAILED = "step_failed"  # the Claude Helper advised against retrying a failed step
     STALE_RUN = "stale_run"  # the Claude Helper advised against restarting a stale run
     UNKNOWN_STATE = "unknown_state"
@@ -196,6 +197,9 @@ class OrchestrationRecord(BaseModel):
     )
     phase_number: str | None = None
     phase_branch: str | None = None
+    accepted_unparsed: list[str] = Field(
+        default_factory=list, description="unparsable tasks.md lines the user chose to go on without (recover skip)"
+    )
     merge_requested: bool = False
     pause_requested: bool = False
     created_at: datetime

@@ -272,15 +272,15 @@ def _start_run(record: OrchestrationRecord, run_id: str, ref: RunRef, now: datet
     record.questions_run_id = None
 
 
-def resume_failed(record: OrchestrationRecord, now: datetime) -> OrchestrationRecord:
-    """The rate-limited session could not be continued: its unit of work starts afresh, without using an
-    attempt (the limit was not its fault)."""
+def resume_failed(record: OrchestrationRecord, run_id: str, now: datetime) -> OrchestrationRecord:
+    """Continuing ``run_id``'s session failed (after ``resume_run`` made it current again): its unit of work
+    starts afresh, without using an attempt (the interruption was not its fault)."""
     new = _copy(record, now)
-    if new.resumable_run_id is not None:
-        _grant_retry_for_run(new, new.resumable_run_id)
-    if new.current_run_id == new.resumable_run_id:
+    _grant_retry_for_run(new, run_id)
+    if new.current_run_id == run_id:
         new.current_run_id = None
-    new.resumable_run_id = None
+    if new.resumable_run_id == run_id:
+        new.resumable_run_id = None
     new.status = _S.RUNNING
     return new
 
@@ -473,6 +473,9 @@ def recover(
             batch.finished_at = now
         elif kind == AttentionKind.PHASE_CHANGED:
             new.phase_number = None  # accept the new phase as the one to finish
+        elif kind == AttentionKind.TASKS_UNPARSED and attention is not None:
+            lines = attention.context.get("lines", [])
+            new.accepted_unparsed = [*new.accepted_unparsed, *(str(x) for x in lines)]  # go on without them
         else:
             idx = STEP_ORDER.index(step)
             _set_step(new, step, status=StepStatus.SKIPPED, finished_at=now)

@@ -27,6 +27,7 @@ def project_evidence(snapshot: ProjectSnapshot) -> ProjectEvidence:
         user_gate=snapshot.user_gate,
         user_gate_confirmed=bool(skill and (skill.user_gate_status or "").lower() == "confirmed"),
         problems=[f"{p.path}: {p.message}" for p in snapshot.problems if p.kind != "parse_warning"],
+        unparsed_open=[f"line {w.line}: {w.text.strip()}" for w in doc.warnings if w.may_be_open] if doc else [],
     )
 
 

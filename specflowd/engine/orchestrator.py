@@ -265,8 +265,17 @@ class Orchestrator:
     # -- the loop --------------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         orch_id = event.data.get("orchestration_id")
-        if isinstance(orch_id, str):
-            self._poke(orch_id)
+        if not isinstance(orch_id, str):
+            return
+        if event.type == "run.warning" and (record := self._records.get(orch_id)) is not None:
+            # not a failure: the user should know (decision log, status, followers), the run goes on
+            message = str(event.data.get("message", ""))
+            self._persist(record, record, "warning", message, {
+                "time": _now().isoformat(), "action": "warning", "reason": message, "run_id": event.data.get("run_id"),
+                "status_before": record.status.value, "status_after": record.status.value,
+            })  # fmt: skip
+            self._publish(record, "orchestration.warning", {"action": "warning", "reason": message})
+        self._poke(orch_id)
 
     def _poke(self, orch_id: str) -> None:
         wake = self._wake.get(orch_id)
@@ -494,13 +503,15 @@ class Orchestrator:
 
     async def _resume_run(self, record: OrchestrationRecord, action: ResumeRun) -> None:
         try:
-            await self.runs.resume(action.run_id, continue_prompt(action.cause, record.config.additional_context))
+            prompt = continue_prompt(action.cause, record.config.additional_context)
+            left = record.config.budget.total - record.totals.spent_usd  # the run's own cap, and never past the total
+            await self.runs.resume(action.run_id, prompt, budget_usd=left)
         except SpecflowError as exc:
             # e.g. its budget is spent or its record is gone: the unit of work starts afresh instead
             log.warning("orchestration %s: cannot continue run %s: %s", record.id, action.run_id, exc.message)
             self._change_locked(
                 record.id,
-                lambda r: transitions.resume_failed(r, _now()),
+                lambda r: transitions.resume_failed(r, action.run_id, _now()),
                 "resume_failed",
                 f"cannot continue run {action.run_id}: {exc.message}; starting its work afresh",
             )

@@ -43,7 +43,7 @@ from specflowd.runner.models import (
 )
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
 from specflowd.runner.rundir import RunDir, iter_run_dirs
-from specflowd.runner.stream import StreamState, readable_items
+from specflowd.runner.stream import StreamState, missing_command, readable_items
 from specflowd.runner.tail import OutputTail, read_lines
 
 __all__ = ["Publish", "RunManager"]
@@ -75,6 +75,7 @@ class _Live:
     last_progress: float = 0.0
     last_persist: float = 0.0
     dirty: bool = False
+    command_checked: bool = False
 
 
 class RunManager:
@@ -219,19 +220,24 @@ class RunManager:
             raise InvalidConfig("answers must not be empty", run_id=run_id)
         return self._continue(record, continuation_prompt(answers), answers=dict(answers))
 
-    async def resume(self, run_id: str, prompt: str) -> RunRecord:
+    async def resume(self, run_id: str, prompt: str, budget_usd: float | None = None) -> RunRecord:
         """Continue the session of a run that stopped through no fault of its work (rate limit, stale) with
-        ``prompt``; the run keeps its id, its budget and its cost so far."""
+        ``prompt``; the run keeps its id, its budget and its cost so far. ``budget_usd`` caps the continuation
+        further (the orchestration's remaining total)."""
         record = self._record(run_id)
         if record.status not in RESUMABLE_STATUSES:
             raise InvalidState(
                 f"run {run_id} is {record.status}; only a rate-limited or stale run can be resumed", run_id=run_id
             )
-        return self._continue(record, prompt, answers=None)
+        return self._continue(record, prompt, answers=None, cap=budget_usd)
 
-    def _continue(self, record: RunRecord, prompt: str, answers: dict[str, str] | None) -> RunRecord:
+    def _continue(
+        self, record: RunRecord, prompt: str, answers: dict[str, str] | None, cap: float | None = None
+    ) -> RunRecord:
         run_id = record.run_id
         remaining = record.budget_usd - record.cost_usd
+        if cap is not None:
+            remaining = min(remaining, cap)
         if remaining <= 0:
             raise BudgetExhausted(f"run {run_id} has spent its budget", run_id=run_id, cost_usd=record.cost_usd)
         spec = record.spec
@@ -474,6 +480,7 @@ class RunManager:
         live.last_activity = time.monotonic()
         live.record.last_activity_at = _now()
         self._absorb(live.record, live.state, live.tail)
+        self._check_command(live)
         now = time.monotonic()
         if now - live.last_persist >= self.settings.persist_interval_s:
             live.last_persist = now
@@ -497,6 +504,29 @@ class RunManager:
                 },
             )
 
+    def _check_command(self, live: _Live) -> None:
+        """Warn (once) when the skill the prompt invokes is not installed: the CLI does not fail then, it sends
+        the text to the model as plain words, so the run would go on without the skill's instructions."""
+        record, spec = live.record, live.record.spec
+        if live.command_checked or spec is None or record.continuations or live.state.slash_commands is None:
+            return
+        live.command_checked = True
+        name = missing_command(spec.prompt, live.state.slash_commands)
+        if name is None or any(f"/{name} " in w for w in record.warnings):  # re-adopted: already said
+            return
+        message = (
+            f"the skill /{name} is not installed for the agent (its init line does not list it): the prompt "
+            f"reached the model as plain text; install the SpecFlow commands (e.g. ~/.claude/commands/{name}.md)"
+        )
+        record.warnings.append(message)
+        live.rundir.save(record)
+        log.warning("run %s: %s", record.run_id, message)
+        self._emit(
+            "run.warning",
+            record,
+            {"run_id": record.run_id, "orchestration_id": record.orchestration_id, "message": message},
+        )
+
     @staticmethod
     def _absorb(record: RunRecord, state: StreamState, tail: OutputTail) -> None:
         record.output_offset = tail.offset
@@ -514,6 +544,7 @@ class RunManager:
         for line in live.tail.read_new(final=True):
             live.state.feed(line)
         self._absorb(live.record, live.state, live.tail)
+        self._check_command(live)
         outcome = decide_outcome(
             OutcomeInputs(
                 result=live.state.result,

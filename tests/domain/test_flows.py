@@ -225,10 +225,14 @@ def test_a_session_that_cannot_be_continued_starts_afresh_without_using_an_attem
     p = project(artifacts=False)
     r, _ = drive(record(max_step_attempts=1), p, None)
     r, _ = drive(r, p, ended(r, RunStatus.RATE_LIMITED, rate_limit_reset=LATER))
-    r = resume_failed(r, LATER)
-    assert r.resumable_run_id is None and r.status == OrchestrationStatus.RUNNING
+    limited = r.resumable_run_id
+    assert limited is not None
+    r, a = drive(r, p, None, LATER)  # what the engine applies before it asks the runner to continue
+    assert isinstance(a, ResumeRun) and r.current_run_id == limited
+    r = resume_failed(r, limited, LATER)  # ... and the runner refused (budget spent, binary gone)
+    assert r.resumable_run_id is None and r.current_run_id is None and r.status == OrchestrationStatus.RUNNING
     _, a = drive(r, p, None, LATER)
-    assert isinstance(a, SpawnStep) and a.attempt == 2
+    assert isinstance(a, SpawnStep) and a.attempt == 2  # afresh, and the limit did not use up the only attempt
 
 
 def test_pause_now_stops_the_run_and_leaves_its_batch_pending() -> None:
@@ -363,3 +367,22 @@ def test_apply_does_not_mutate_its_input_and_log_entry_records_the_transition() 
     assert entry.action == "spawn_step" and entry.run_id == after.current_run_id
     assert entry.status_before == entry.status_after == OrchestrationStatus.RUNNING
     assert entry.model_dump(mode="json")["detail"]["step"] == "design"
+
+
+def test_unparsable_open_lines_stop_before_verify_until_fixed_or_accepted() -> None:
+    p = project({"T001": O})
+    r, a = drive(record(skip_analyze=True), p, None)
+    assert isinstance(a, SpawnBatch)
+    done = project({"T001": D}).model_copy(update={"unparsed_open": ["line 9: - [ ] T001 again"]})
+    r, a = drive(r, done, ended(r))
+    assert isinstance(a, NeedsAttention) and a.attention_kind == AttentionKind.TASKS_UNPARSED
+    assert a.context["lines"] == ["line 9: - [ ] T001 again"] and r.step == Step.IMPLEMENT
+    retried = recover(r, RecoveryOption.RETRY, NOW)  # retry re-checks: still there, so it stops again
+    _, a = drive(retried, done, None)
+    assert isinstance(a, NeedsAttention) and a.attention_kind == AttentionKind.TASKS_UNPARSED
+    _, a = drive(retried, project({"T001": D}), None)  # fixed in tasks.md: goes on to verify
+    assert isinstance(a, SpawnStep) and a.step == Step.VERIFY
+    skipped = recover(r, RecoveryOption.SKIP, NOW)  # accepted: goes on without them
+    r, a = drive(skipped, done, None)
+    assert isinstance(a, SpawnStep) and a.step == Step.VERIFY
+    assert r.step_record(Step.IMPLEMENT).status == StepStatus.COMPLETED

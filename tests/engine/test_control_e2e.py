@@ -94,3 +94,54 @@ def test_pause_now_stops_the_run_and_resume_reruns_only_what_is_open(tmp_path: P
         assert (root / "specs" / DEMO_FEATURE / "tasks.md").read_text().count("- [x] T") == 20
     finally:
         d.stop()
+
+
+def test_a_missing_skill_is_reported_in_the_decision_log_and_the_phase_goes_on(tmp_path: Path) -> None:
+    env = sandbox_env(tmp_path)
+    env.update(SPECFLOW_CLAUDE=FAKE)
+    d = Daemon(tmp_path, env).start()
+    try:
+        commands = d.home / ".claude" / "commands"
+        commands.mkdir(parents=True)
+        (commands / "flow.analyze.md").write_text("Analyze: $ARGUMENTS\n")  # only analyze is installed
+        root = create_demo_project(d.root / "demo")
+        d.rpc("projects.register", {"path": str(root)})
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+        wait_until(lambda: (b := status(d, orch_id)["batches"]) and b[0]["status"] == "completed", timeout=30, what="batch 1")
+        warnings = [e for e in decision_log(root, orch_id) if e["action"] == "warning"]
+        assert warnings and "/flow.implement is not installed" in warnings[0]["reason"]
+        run = d.rpc("runs.get", {"run": warnings[0]["run_id"]})
+        assert run["status"] == "completed" and run["warnings"] == [warnings[0]["reason"]]
+        d.rpc("orchestrate.cancel", {"id": orch_id})
+    finally:
+        d.stop()
+
+
+def test_a_session_that_cannot_be_continued_is_logged_and_not_retried_in_a_loop(tmp_path: Path) -> None:
+    import shutil
+
+    env = sandbox_env(tmp_path)
+    agent = tmp_path / "bin" / "claude"
+    agent.parent.mkdir()
+    shutil.copy(FAKE, agent)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"action": "rate_limit", "reset_epoch": int(time.time()) + 1}]))
+    env.update(FAKE_CLAUDE_SCRIPT=str(script))
+    d = Daemon(tmp_path, env).start()
+    try:
+        root = create_demo_project(d.root / "demo")
+        d.rpc("projects.register", {"path": str(root)})
+        config = {"skip_analyze": True, "agent": str(agent)}
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": config})["record"]["id"]
+        wait_until(lambda: status(d, orch_id)["status"] == "waiting_rate_limit", timeout=30, what="rate-limit wait")
+        agent.unlink()  # the agent binary disappears while the orchestration waits
+        stopped = wait_until(lambda: (r := status(d, orch_id))["status"] == "needs_attention" and r, timeout=30, what="stop")
+        actions = [e["action"] for e in decision_log(root, orch_id)]
+        assert actions.count("resume_run") == 1 and actions.count("resume_failed") == 1
+        assert actions.index("resume_failed") < actions.index("needs_attention")
+        assert "cannot start the implement run" in stopped["attention"]["reason"]
+        assert stopped["resumable_run_id"] is None
+        batch = stopped["batches"][0]
+        assert batch["attempts"] == 2 and batch["extra_attempts"] == 1  # the rate limit did not use an attempt up
+    finally:
+        d.stop()
