@@ -166,7 +166,14 @@ def orchestration(
     if progress is not None:
         lines.append(progress_line(progress))
     totals, budget = record["totals"], record["config"]["budget"]
-    lines.append(f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}")
+    spend = f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}"
+    running = next((b for b in batches if b["status"] == "running"), None)
+    if running is not None:
+        cap = budget["heal"] if record["status"] == "healing" else budget["per_batch"]
+        spend += f" · this batch ${running.get('cost_usd', 0.0):.4f} (cap ${cap:.2f} per run)"
+    if totals.get("helper_usd"):
+        spend += f" · helper ${totals['helper_usd']:.4f}"
+    lines.append(spend)
     if record.get("attention"):
         att = record["attention"]
         lines.append(f"needs attention ({att['kind']}): {att['reason']}  options: {', '.join(att.get('options', []))}")

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from specflowd.demo import DEMO_FEATURE, create_demo_project
+from tests.engine.common import FAKE, SIM, decision_log, status
 from tests.support import Daemon, sandbox_env, wait_until
-
-FAKE = str(Path(__file__).resolve().parents[1] / "fake_claude" / "claude")
-SIM = str(Path(sys.executable).parent / "specflowd-sim-agent")
-
-
-def status(d: Daemon, orch_id: str) -> dict[str, Any]:
-    return d.rpc("orchestrate.status", {"id": orch_id})["record"]  # type: ignore[no-any-return]
-
-
-def decision_log(root: Path, orch_id: str) -> list[dict[str, Any]]:
-    path = root / ".specflow" / "workflows" / f"orchestration-{orch_id}.events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_rate_limit_waits_for_the_reset_then_resumes_the_same_session(tmp_path: Path) -> None:

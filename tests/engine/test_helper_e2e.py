@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from specflowd.demo import create_demo_project
+from tests.engine.common import FAKE, status
 from tests.helper.fake_api import FakeMessagesApi, submit
 from tests.support import Daemon, sandbox_env, wait_until
 
-FAKE = str(Path(__file__).resolve().parents[1] / "fake_claude" / "claude")
 FIRST_SECTION = ["T001", "T002", "T003", "T004"]
 
 
@@ -36,9 +36,6 @@ def start_daemon(tmp_path: Path, script: list[dict[str, Any]], api: FakeMessages
         env.update(ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=api.base_url)
     return Daemon(tmp_path, env).start()
 
-
-def status(d: Daemon, orch_id: str) -> dict[str, Any]:
-    return d.rpc("orchestrate.status", {"id": orch_id})["record"]  # type: ignore[no-any-return]
 
 
 def entries(root: Path, orch_id: str, action: str) -> list[dict[str, Any]]:

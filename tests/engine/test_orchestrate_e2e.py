@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from specflowd.demo import DEMO_FEATURE, create_demo_project
+from tests.engine.common import status
 from tests.support import Daemon, RawClient, sandbox_env, wait_until
-
-SIM = str(Path(sys.executable).parent / "specflowd-sim-agent")
-
-
-@pytest.fixture
-def sim_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    env = sandbox_env(tmp_path)
-    env.update(SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0")
-    d = Daemon(tmp_path, env).start()
-    try:
-        yield d
-    finally:
-        if d.proc and d.proc.poll() is None:
-            d.stop()
-
-
-def status(d: Daemon, orch_id: str) -> dict[str, Any]:
-    return d.rpc("orchestrate.status", {"id": orch_id})["record"]  # type: ignore[no-any-return]
 
 
 def test_full_phase_with_auto_merge(sim_daemon: Daemon) -> None:

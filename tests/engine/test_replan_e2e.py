@@ -7,42 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from specflowd.demo import DEMO_FEATURE, create_demo_project
-from tests.support import Daemon, sandbox_env, wait_until
+from tests.engine.common import decision_log, status
+from tests.support import Daemon, wait_until
 
-SIM = str(Path(sys.executable).parent / "specflowd-sim-agent")
 CONFIG = {"pause_between_batches": True, "skip_analyze": True, "auto_merge": True}
 SPAWN_ACTIONS = ("spawn_batch", "spawn_step", "heal")
 STOPPED = ("completed", "needs_attention", "failed", "cancelled")
 T016_LINE = "- [ ] T016 Colourise the output\n"  # the first task of "## Phase 4: Polish" (create_demo_project)
 
 
-@pytest.fixture
-def sim_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    env = sandbox_env(tmp_path)
-    env.update(SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0")
-    d = Daemon(tmp_path, env).start()
-    try:
-        yield d
-    finally:
-        if d.proc and d.proc.poll() is None:
-            d.stop()
 
-
-def status(d: Daemon, orch_id: str) -> dict[str, Any]:
-    return d.rpc("orchestrate.status", {"id": orch_id})["record"]  # type: ignore[no-any-return]
-
-
-def decision_log(root: Path, orch_id: str) -> list[dict[str, Any]]:
-    path = root / ".specflow" / "workflows" / f"orchestration-{orch_id}.events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def tasks_path(root: Path) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,9 @@ import psutil
 import pytest
 
 from specflowd.demo import DEMO_FEATURE, create_demo_project
+from tests.engine.common import FAKE, SIM, decision_log, status
 from tests.support import Daemon, RawClient, sandbox_env, wait_until
 
-SIM = str(Path(sys.executable).parent / "specflowd-sim-agent")
-FAKE = str(Path(__file__).resolve().parents[1] / "fake_claude" / "claude")
 SPAWN_ACTIONS = ("spawn_batch", "spawn_step", "heal")
 STOPPED = ("completed", "needs_attention", "failed", "cancelled")
 
@@ -49,9 +47,6 @@ def demo(d: Daemon) -> Path:
     return root
 
 
-def status(d: Daemon, orch_id: str) -> dict[str, Any]:
-    return d.rpc("orchestrate.status", {"id": orch_id})["record"]  # type: ignore[no-any-return]
-
 
 def loaded(d: Daemon, orch_id: str) -> bool:
     """The restarted daemon has loaded the orchestration from disk (status would be NotFound before)."""
@@ -63,10 +58,6 @@ def restart(d: Daemon, orch_id: str) -> None:
     d.start()
     wait_until(lambda: loaded(d, orch_id), timeout=15, what="orchestration loaded after restart")
 
-
-def decision_log(root: Path, orch_id: str) -> list[dict[str, Any]]:
-    path = root / ".specflow" / "workflows" / f"orchestration-{orch_id}.events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def spawned_ids(log: list[dict[str, Any]]) -> list[str]:
