@@ -14,7 +14,7 @@ from tests.support import Daemon, sandbox_env, wait_until
 def test_rate_limit_waits_for_the_reset_then_resumes_the_same_session(tmp_path: Path) -> None:
     env = sandbox_env(tmp_path)
     script = tmp_path / "script.json"
-    reset = int(time.time()) + 2
+    reset = int(time.time()) + 3  # long enough to observe the wait on a loaded machine
     first_section = ["T001", "T002", "T003", "T004"]
     script.write_text(json.dumps([{"action": "rate_limit", "reset_epoch": reset}, {"action": "complete", "tasks": first_section}]))
     argv_log = tmp_path / "argv.jsonl"
@@ -112,7 +112,7 @@ def test_a_session_that_cannot_be_continued_is_logged_and_not_retried_in_a_loop(
     agent.parent.mkdir()
     shutil.copy(FAKE, agent)
     script = tmp_path / "script.json"
-    script.write_text(json.dumps([{"action": "rate_limit", "reset_epoch": int(time.time()) + 1}]))
+    script.write_text(json.dumps([{"action": "rate_limit", "reset_epoch": int(time.time()) + 600}]))
     env.update(FAKE_CLAUDE_SCRIPT=str(script))
     d = Daemon(tmp_path, env).start()
     try:
@@ -122,6 +122,7 @@ def test_a_session_that_cannot_be_continued_is_logged_and_not_retried_in_a_loop(
         orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": config})["record"]["id"]
         wait_until(lambda: status(d, orch_id)["status"] == "waiting_rate_limit", timeout=30, what="rate-limit wait")
         agent.unlink()  # the agent binary disappears while the orchestration waits
+        d.rpc("orchestrate.resume", {"id": orch_id})  # end the wait early: continue the session now
         stopped = wait_until(lambda: (r := status(d, orch_id))["status"] == "needs_attention" and r, timeout=30, what="stop")
         actions = [e["action"] for e in decision_log(root, orch_id)]
         assert actions.count("resume_run") == 1 and actions.count("resume_failed") == 1
