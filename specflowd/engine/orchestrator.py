@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -34,7 +34,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import RunEvidence, RunStatus, TaskState
+from specflowd.domain.evidence import RunEvidence, TaskState
 from specflowd.domain.models import (
     TERMINAL_STATUSES,
     AttentionKind,
@@ -47,7 +47,7 @@ from specflowd.domain.models import (
 )
 from specflowd.domain.progress import Progress, progress
 from specflowd.domain.prompts import continue_prompt, prompt_for
-from specflowd.domain.review import review_failed_step, review_stale_run
+from specflowd.engine.consult import Advice, advise, needs_advice
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError
 from specflowd.project.snapshot import read_project_snapshot
@@ -55,9 +55,6 @@ from specflowd.runner import RESULT_SCHEMA, RunManager, RunSpec
 from specflowd.services.events import Event, EventBus
 from specflowd.store.workflows import WorkflowDir
 from specflowd.watch import fingerprint
-
-if TYPE_CHECKING:
-    from specflowd.helper.runtime import Helper
 
 __all__ = ["Orchestrator"]
 
@@ -72,11 +69,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _failure_text(run: RunEvidence) -> str:
-    return "\n".join(
-        [f"run status: {run.status.value}", f"error: {run.error or '-'}", "stderr tail:", run.stderr_tail[-2000:],
-         "last messages:", *run.last_messages]
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _Consult:
+    """A decision to ask the Claude Helper about before carrying it out (see engine.consult)."""
+
+    record: OrchestrationRecord
+    action: Action
+    run: RunEvidence | None
+    key: str  # identifies the decision, so a repeated one reuses the advice already paid for
 
 
 def _changed(before: OrchestrationRecord, after: OrchestrationRecord) -> bool:
@@ -90,6 +90,7 @@ class Orchestrator:
         self._records: dict[str, OrchestrationRecord] = {}
         self._wake: dict[str, anyio.Event] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._advice: dict[str, tuple[str, Advice]] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready = anyio.Event()
         bus.listeners.append(self._on_event)
@@ -320,12 +321,21 @@ class Orchestrator:
 
     async def _step(self, orch_id: str) -> None:
         async with self._lock(orch_id):
-            sleep_until = await self._decide_and_act(orch_id)
-        if sleep_until is not None:
-            await self._sleep(orch_id, until=None if sleep_until is _FOREVER else sleep_until)
+            outcome = await self._decide_and_act(orch_id)
+        if isinstance(outcome, _Consult):
+            # the helper may think for a while: without the lock, so pause/cancel/answers stay responsive
+            advice = self._advice.get(orch_id)
+            if advice is None or advice[0] != outcome.key:
+                advice = (outcome.key, await advise(outcome.record, outcome.action, outcome.run))
+                self._advice[orch_id] = advice
+            async with self._lock(orch_id):
+                outcome = await self._act_on_advice(orch_id, outcome, advice[1])
+        if outcome is not None:
+            await self._sleep(orch_id, until=None if outcome is _FOREVER else outcome)
 
-    async def _decide_and_act(self, orch_id: str) -> datetime | None:
-        """One decision under the lock; returns when to sleep until (``_FOREVER`` = until woken), or None."""
+    async def _decide_and_act(self, orch_id: str) -> datetime | _Consult | None:
+        """One decision under the lock; returns when to sleep until (``_FOREVER`` = until woken), None to
+        decide again at once, or the decision to ask the Claude Helper about first."""
         record = self.get(orch_id)
         if record.status in TERMINAL_STATUSES:
             return None
@@ -342,8 +352,22 @@ class Orchestrator:
                 self._save(observed)
                 record = observed
         action = decide(record, project, run, _now())
-        if run is not None and run.final:
-            record, action = await self._review(record, action, run)
+        if needs_advice(action, run):
+            key = f"{run.run_id if run else '-'}>{getattr(action, 'run_id', '-')}"
+            return _Consult(record=record, action=action, run=run, key=key)
+        return await self._carry_out(record, action)
+
+    async def _act_on_advice(self, orch_id: str, asked: _Consult, advice: Advice) -> datetime | None:
+        """Back under the lock: note the helper's spend and verdict, then act on it unless the record moved
+        on meanwhile (a pause, a cancel): then decide again (the advice is kept for the same decision)."""
+        record = self.get(orch_id)
+        if _changed(record, asked.record):
+            return None
+        self._advice.pop(orch_id, None)
+        record = self._log_helper(record, advice)
+        return await self._carry_out(record, advice.action)
+
+    async def _carry_out(self, record: OrchestrationRecord, action: Action) -> datetime | None:
         if is_wait(action) and not isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
             after = transitions.apply(record, action, _now())
             if _changed(record, after):  # a wait already in force is not logged again on every wake
@@ -380,95 +404,25 @@ class Orchestrator:
             self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
         return after
 
-    def _helper(self, record: OrchestrationRecord) -> Helper | None:
-        """The Claude Helper for one call, capped by budget.helper_call and by what the orchestration has left;
-        None without a key or money (the uses then take their deterministic fallback)."""
-        from specflowd.helper.config import HelperConfig
-        from specflowd.helper.ledger import HelperLedger
-        from specflowd.helper.runtime import Helper
-
-        config = HelperConfig.from_env(os.environ, call_budget_usd=record.config.budget.helper_call)
-        remaining = record.config.budget.total - record.totals.spent_usd
-        if not config.available or remaining <= 0:
-            return None
-        return Helper(config, Path(record.project_path), ledger=HelperLedger(remaining))
-
-    def _log_helper(
-        self, record: OrchestrationRecord, label: str, source: str, reason: str, cost: float, **extra: Any
-    ) -> OrchestrationRecord:
+    def _log_helper(self, record: OrchestrationRecord, advice: Advice) -> OrchestrationRecord:
         """Note the helper's spend and append its decision (helper or fallback, and why) to the log."""
-        if cost:
-            record = transitions.note_helper_cost(record, cost, _now())
+        if advice.cost_usd:
+            record = transitions.note_helper_cost(record, advice.cost_usd, _now())
         self._records[record.id] = record
         entry = {
             "time": _now().isoformat(),
-            "action": label,
-            "reason": reason,
-            "source": source,
-            "cost_usd": cost,
+            "action": advice.label,
+            "reason": advice.reason,
+            "source": advice.source,
+            "cost_usd": advice.cost_usd,
             "status_before": record.status.value,
             "status_after": record.status.value,
-            **extra,
+            **advice.extra,
         }
-        self._persist(record, record, label, reason, entry)
+        self._persist(record, record, advice.label, advice.reason, entry)
         return record
 
-    async def _review(
-        self, record: OrchestrationRecord, action: Action, run: RunEvidence
-    ) -> tuple[OrchestrationRecord, Action]:
-        """Before decide()'s retry of a failed step or restart of a stale run, ask the Claude Helper (uses b
-        and c); its verdict can stop for the user, skip analyze, or continue a stale session once."""
-        from specflowd.helper.uses import decide_failed_step, decide_stale_run
-
-        if not isinstance(action, SpawnStep | SpawnBatch | Heal):
-            return record, action
-        context = _failure_text(run)
-        if run.status == RunStatus.STALE:
-            stale = await decide_stale_run(self._helper(record), context=context, restarts_done=0)
-            record = self._log_helper(
-                record, "stale_review", stale.source, stale.reason, stale.cost_usd, verdict=stale.action,
-                run_id=run.run_id,
-            )  # fmt: skip
-            return record, review_stale_run(action, run.run_id, run.continuations, stale.action, stale.reason)
-        if isinstance(action, SpawnStep) and action.last_error:
-            allowed = record.config.max_step_attempts + record.step_record(action.step).extra_attempts
-            step = await decide_failed_step(
-                self._helper(record),
-                step=action.step.value,
-                context=f"{action.last_error}\n{context}",
-                attempts=action.attempt - 1,
-                max_attempts=allowed,
-            )
-            record = self._log_helper(
-                record, "step_review", step.source, step.reason, step.cost_usd, verdict=step.action,
-                step=action.step.value,
-            )  # fmt: skip
-            return record, review_failed_step(action, step.action, step.reason)
-        return record, action
-
-    async def _diagnose(self, record: OrchestrationRecord, action: Heal) -> tuple[OrchestrationRecord, Heal]:
-        """Ask the Claude Helper why the batch failed (read-only tools); without it, heal with the raw
-        context. Logged either way."""
-        from specflowd.helper.uses import diagnose_failure
-
-        ctx = action.context
-        context = "\n".join(
-            [f"section: {action.name}", f"tasks still open: {', '.join(action.remaining_ids)}",
-             f"error: {ctx.error or '-'}", "stderr tail:", ctx.stderr_tail, "last messages:", *ctx.last_messages]
-        )  # fmt: skip
-        decision = await diagnose_failure(self._helper(record), context=context)
-        text = None
-        if decision.diagnosis is not None:
-            d = decision.diagnosis
-            text = f"{d.cause}: {d.summary}\nSuggested fix: {d.suggested_fix}" + (
-                f"\nFiles: {', '.join(d.files)}" if d.files else ""
-            )
-        record = self._log_helper(record, "heal_diagnosis", decision.source, decision.reason, decision.cost_usd)
-        return record, action.model_copy(update={"context": ctx.model_copy(update={"diagnosis": text})})
-
     async def _spawn(self, record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> None:
-        if isinstance(action, Heal):
-            record, action = await self._diagnose(record, action)
         config = record.config
         if isinstance(action, SpawnStep):
             step, batch = action.step.value, None

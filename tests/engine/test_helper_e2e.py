@@ -102,3 +102,22 @@ def test_stale_batch_continues_its_session_when_the_helper_says_so(tmp_path: Pat
         d.rpc("orchestrate.cancel", {"id": orch_id})
     finally:
         d.stop()
+
+
+def test_cancel_answers_while_the_helper_is_still_thinking(tmp_path: Path, api: FakeMessagesApi) -> None:
+    from dataclasses import replace
+
+    diagnosis = {"cause": "test_failure", "summary": "s", "suggested_fix": "f", "files": []}
+    api.script(replace(submit(diagnosis), delay_s=60))  # the helper "thinks" far longer than any RPC timeout
+    d = start_daemon(tmp_path, [{"action": "fail", "message": "tests failed"}], api)
+    try:
+        root = create_demo_project(d.root / "demo")
+        d.rpc("projects.register", {"path": str(root)})
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+        wait_until(lambda: len(api.requests) == 1, timeout=30, what="the diagnosis request")
+        # answered now (the client's 10 s timeout would fail it if the helper call held the lock)
+        assert d.rpc("orchestrate.cancel", {"id": orch_id})["record"]["status"] == "cancelled"
+        assert d.rpc("orchestrate.status", {"id": orch_id})["record"]["status"] == "cancelled"
+        assert [r["step"] for r in d.rpc("runs.list", {"project": str(root)})["runs"]] == ["implement"]  # no heal
+    finally:
+        d.stop()
