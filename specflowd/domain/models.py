@@ -94,6 +94,7 @@ class AttentionKind(StrEnum):
     RUN_CANCELLED = "run_cancelled"
     PHASE_CHANGED = "phase_changed"
     TASKS_UNPARSED = "tasks_unparsed"  # open-looking tasks.md lines did not parse: implement is not provably done
+    STORAGE = "storage"  # the record or decision log could not be written (disk full); the file keeps the last good
     STEP_FAILED = "step_failed"  # the Claude Helper advised against retrying a failed step
     STALE_RUN = "stale_run"  # the Claude Helper advised against restarting a stale run
     UNKNOWN_STATE = "unknown_state"

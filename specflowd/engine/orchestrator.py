@@ -49,7 +49,7 @@ from specflowd.domain.progress import Progress, progress
 from specflowd.domain.prompts import continue_prompt, prompt_for
 from specflowd.engine.consult import Advice, advise, needs_advice
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
-from specflowd.errors import AlreadyActive, NotFound, SpecflowError
+from specflowd.errors import AlreadyActive, NotFound, SpecflowError, StorageError
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.runner import RESULT_SCHEMA, RunManager, RunSpec
 from specflowd.services.events import Event, EventBus
@@ -271,10 +271,12 @@ class Orchestrator:
         if event.type == "run.warning" and (record := self._records.get(orch_id)) is not None:
             # not a failure: the user should know (decision log, status, followers), the run goes on
             message = str(event.data.get("message", ""))
-            self._persist(record, record, "warning", message, {
+            entry = {
                 "time": _now().isoformat(), "action": "warning", "reason": message, "run_id": event.data.get("run_id"),
                 "status_before": record.status.value, "status_after": record.status.value,
-            })  # fmt: skip
+            }  # fmt: skip
+            with contextlib.suppress(StorageError):  # the warning is also in the run record and the daemon log
+                self._persist(record, record, "warning", message, entry)
             self._publish(record, "orchestration.warning", {"action": "warning", "reason": message})
         self._poke(orch_id)
 
@@ -309,15 +311,31 @@ class Orchestrator:
         try:
             while self.get(orch_id).status not in TERMINAL_STATUSES:
                 await self._step(orch_id)
+        except StorageError as exc:  # disk full, file too large: stop this one, keep the last good record
+            log.error("orchestration %s stopped: %s", orch_id, exc.message)
+            self._stop_visibly(orch_id, AttentionKind.STORAGE, f"{exc.message}; free space, then recover retry")
         except Exception:  # a bug must stop this orchestration visibly, not the daemon
             log.exception("orchestration %s crashed", orch_id)
-            record = self.get(orch_id)
-            action = NeedsAttention(
-                attention_kind=AttentionKind.UNKNOWN_STATE, reason="internal error in the engine (see the daemon log)"
+            self._stop_visibly(
+                orch_id, AttentionKind.UNKNOWN_STATE, "internal error in the engine (see the daemon log)"
             )
-            self._record_action(record, action)
         finally:
             self._wake.pop(orch_id, None)
+
+    def _stop_visibly(self, orch_id: str, kind: AttentionKind, reason: str) -> None:
+        """needs_attention on disk when it can be written, else in memory only (the file keeps the last good
+        record, which a restart resumes from); either way status and events show it."""
+        before = self.get(orch_id)
+        action = NeedsAttention(
+            attention_kind=kind, reason=reason, options=[RecoveryOption.RETRY, RecoveryOption.ABORT]
+        )
+        try:
+            self._record_action(before, action)
+        except StorageError:
+            after = transitions.apply(before, action, _now())
+            self._records[orch_id] = after
+            self._publish(after, "orchestration.needs_attention", {"action": action.kind, "reason": reason})
+            self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
 
     async def _step(self, orch_id: str) -> None:
         async with self._lock(orch_id):

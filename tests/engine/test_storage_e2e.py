@@ -1,0 +1,56 @@
+"""A write that fails (disk full, file too large) stops one orchestration visibly and loses nothing."""
+
+from __future__ import annotations
+
+import json
+import resource
+from pathlib import Path
+
+from specflowd.demo import DEMO_FEATURE, create_demo_project
+from tests.engine.common import SIM, decision_log, status
+from tests.support import Daemon, RawClient, sandbox_env, wait_until
+
+STOPPED = ("completed", "needs_attention", "failed", "cancelled")
+
+LIMIT = 6656  # bytes any one file of the daemon may reach: the record outgrows it late in the phase
+
+
+def _limit_file_size() -> None:
+    # Python ignores SIGXFSZ, so writing past the limit fails with EFBIG (an OSError) like a full disk would
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
+
+
+def test_a_failed_write_stops_the_orchestration_and_a_restart_resumes_from_the_last_good_record(tmp_path: Path) -> None:
+    env = sandbox_env(tmp_path)
+    env.update(SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0")
+    d = Daemon(tmp_path, env).start(preexec_fn=_limit_file_size)
+    try:
+        root = create_demo_project(d.root / "demo")
+        d.rpc("projects.register", {"path": str(root)})
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"auto_merge": True}})["record"]["id"]
+        stopped = wait_until(
+            lambda: (r := status(d, orch_id))["status"] in ("needs_attention", "completed") and r, timeout=60, what="stop"
+        )
+        assert stopped["status"] == "needs_attention", "the scenario did not reach the file-size limit"
+        assert stopped["attention"]["kind"] == "storage"
+        reason = stopped["attention"]["reason"]
+        assert "cannot write orchestration" in reason and "File too large" in reason and "intact" in reason
+        assert d.rpc("daemon.status")["pid"] > 0  # the daemon lives on
+        record_path = root / ".specflow" / "workflows" / f"orchestration-{orch_id}.json"
+        on_disk = json.loads(record_path.read_text())  # intact: atomic replace, never half-written
+        assert on_disk["id"] == orch_id and on_disk["status"] != "needs_attention"
+        with RawClient(d.socket) as client:  # still no room: a clear error, nothing changed
+            refused = client.request("orchestrate.recover", {"id": orch_id, "action": "retry"})
+        assert refused["error"]["data"]["kind"] == "storage_error"
+        assert status(d, orch_id)["status"] == "needs_attention"
+
+        d.stop()
+        d.start()  # room again (no limit): the orchestration resumes from the record on disk
+        done = wait_until(lambda: (r := status(d, orch_id))["status"] in STOPPED and r, timeout=60, what="done")
+        assert done["status"] == "completed", json.dumps(done["attention"])
+        assert (root / "specs" / DEMO_FEATURE / "tasks.md").read_text().count("- [x] T") == 20
+        log = decision_log(root, orch_id)
+        spawned = [e["run_id"] for e in log if e["action"] in ("spawn_batch", "spawn_step", "heal")]
+        assert len(spawned) == len(set(spawned))  # nothing ran twice
+    finally:
+        d.stop()
