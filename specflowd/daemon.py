@@ -135,6 +135,7 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
         return orchestrator.active_count(), RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
 
     services.extensions["status_counters"] = counters
+    services.extensions["problems"] = orchestrator.problems  # records that could not be loaded
     listener = await _open_listener(sock_path, activated)
     try:
         async with anyio.create_task_group() as tg:

@@ -79,6 +79,11 @@ class _Consult:
     key: str  # identifies the decision, so a repeated one reuses the advice already paid for
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _changed(before: OrchestrationRecord, after: OrchestrationRecord) -> bool:
     return before.model_dump(exclude={"updated_at"}) != after.model_dump(exclude={"updated_at"})
 
@@ -91,6 +96,7 @@ class Orchestrator:
         self._wake: dict[str, anyio.Event] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._advice: dict[str, tuple[str, Advice]] = {}
+        self._problems: list[str] = []
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready = anyio.Event()
         bus.listeners.append(self._on_event)
@@ -113,7 +119,12 @@ class Orchestrator:
             try:
                 record = load_record(store.load(orch_id))
             except (OSError, ValueError) as exc:
-                log.warning("cannot load orchestration %s in %s: %s", orch_id, root, exc)
+                # left untouched for the user to inspect; reported in daemon.status and as an event
+                problem = f"{store.record_path(orch_id)}: cannot load orchestration {orch_id}: {_first_line(exc)}"
+                if problem not in self._problems:
+                    log.warning("%s", problem)
+                    self._problems.append(problem)
+                    self.bus.publish("orchestration.problem", str(root), {"orchestration": orch_id, "problem": problem})
                 continue
             self._records[orch_id] = record
             if record.status not in TERMINAL_STATUSES:
@@ -124,6 +135,10 @@ class Orchestrator:
         self._wake[orch_id] = anyio.Event()
         self._tg.start_soon(self._drive, orch_id)
         self._tg.start_soon(self._watch_files, orch_id)
+
+    def problems(self) -> list[str]:
+        """Orchestration records that could not be loaded (corrupt, from a newer daemon)."""
+        return list(self._problems)
 
     def active_count(self) -> int:
         return sum(1 for r in self._records.values() if r.status not in TERMINAL_STATUSES)

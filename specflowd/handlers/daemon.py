@@ -85,6 +85,8 @@ async def hello(call: Call, _: EmptyParams) -> Hello:
 async def status(call: Call, _: EmptyParams) -> DaemonStatus:
     s = call.services
     problems = [s.registry.problem] if s.registry.problem else []
+    more = s.extensions.get("problems")
+    problems += more() if callable(more) else []
     counters = s.extensions.get("status_counters")
     active_orchestrations, runs = counters() if callable(counters) else (0, RunCounts())
     return DaemonStatus(
