@@ -11,7 +11,6 @@ from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
 from specflowd.engine.orchestrator import Orchestrator
-from specflowd.errors import InvalidState
 from specflowd.paths import user_config_path
 from specflowd.protocol.rpc import Router
 from specflowd.services.context import Call
@@ -21,10 +20,7 @@ router: Router[Call] = Router()
 
 
 def engine_of(call: Call) -> Orchestrator:
-    engine = call.services.extensions.get("orchestrator")
-    if not isinstance(engine, Orchestrator):
-        raise InvalidState("the orchestration engine is not running")
-    return engine
+    return call.services.extension("orchestrator", Orchestrator, "the orchestration engine is not running")
 
 
 class StartParams(BaseModel):

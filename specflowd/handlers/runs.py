@@ -20,10 +20,7 @@ _SKILL = re.compile(r"^/?(?:flow\.)?(?P<name>[a-z][a-z0-9_-]*)$")
 
 
 def runs_of(call: Call) -> RunManager:
-    manager = call.services.extensions.get("runs")
-    if not isinstance(manager, RunManager):
-        raise InvalidState("agent runs are not available in this daemon")
-    return manager
+    return call.services.extension("runs", RunManager, "agent runs are not available in this daemon")
 
 
 class StartRunParams(BaseModel):

@@ -57,6 +57,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, resume: bool) -> list[str]:
+    """One command line for a first invocation and its continuations (same flags, ``--resume`` instead of
+    ``--session-id``)."""
+    return build_argv(
+        binary,
+        session_id=run_id,
+        budget_usd=budget_usd,
+        permission_mode=spec.permission_mode,
+        model=spec.model,
+        fallback_model=spec.fallback_model,
+        json_schema=spec.json_schema,
+        append_system_prompt=spec.append_system_prompt,
+        resume=resume,
+    )
+
+
 @dataclass
 class _Live:
     """A run with a process we watch."""
@@ -122,16 +138,7 @@ class RunManager:
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
         rundir = RunDir(project_root, run_id)
         rundir.path.mkdir(parents=True, exist_ok=False)
-        argv = build_argv(
-            binary,
-            session_id=run_id,
-            budget_usd=spec.budget_usd,
-            permission_mode=spec.permission_mode,
-            model=spec.model,
-            fallback_model=spec.fallback_model,
-            json_schema=spec.json_schema,
-            append_system_prompt=spec.append_system_prompt,
-        )
+        argv = _argv_for(binary, spec, run_id, spec.budget_usd, resume=False)
         record = RunRecord(
             run_id=run_id,
             project_root=project_root,
@@ -258,17 +265,7 @@ class RunManager:
         record.rate_limit_reset = None
         record.stop_reason = None
         record.finished_at = None
-        record.argv = build_argv(
-            binary,
-            session_id=run_id,
-            budget_usd=remaining,
-            permission_mode=spec.permission_mode,
-            model=spec.model,
-            fallback_model=spec.fallback_model,
-            json_schema=spec.json_schema,
-            append_system_prompt=spec.append_system_prompt,
-            resume=True,
-        )
+        record.argv = _argv_for(binary, spec, run_id, remaining, resume=True)
         prompt_path = rundir.continuation_prompt(record.continuations)
         rundir.write_text(prompt_path, prompt)
         rundir.save(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -15,6 +15,8 @@ from specflowd.services.events import EventBus
 from specflowd.transport.server import Connection
 
 __all__ = ["Call", "Services"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,6 +29,16 @@ class Services:
     specs: dict[str, MethodSpec] = field(default_factory=dict)
     socket_activated: bool = False
     extensions: dict[str, Any] = field(default_factory=dict)
+
+    def extension(self, name: str, kind: type[T], unavailable: str) -> T:
+        """A service the daemon wired in under ``name``; ``InvalidState(unavailable)`` when it is not there
+        (e.g. a handler test that runs without the engine)."""
+        from specflowd.errors import InvalidState
+
+        value = self.extensions.get(name)
+        if not isinstance(value, kind):
+            raise InvalidState(unavailable)
+        return value
 
 
 @dataclass(frozen=True)
