@@ -8,7 +8,7 @@ beyond them becomes ``needs_attention``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
@@ -117,31 +117,13 @@ async def decide_stale_run(
     helper: Helper | None, *, context: str, restarts_done: int, max_restarts: int = 1
 ) -> StaleDecision:
     """A run produced no output for ``stale_after``: continue waiting, restart it, or abort."""
-    failure: HelperFailure | None = None
-    if helper is not None and helper.available:
-        outcome = await helper.ask(
-            "An agent run has produced no output for a long time. From its last output below, decide whether to "
-            "keep waiting (continue), restart it, or abort it.\n\n"
-            f"<last_output>\n{_tail(context)}\n</last_output>",
-            StaleAnswer,
-        )
-        if not isinstance(outcome, HelperFailure):
-            answer = outcome.value
-            if answer.action == "restart" and restarts_done >= max_restarts:
-                return StaleDecision(
-                    source="helper",
-                    action="needs_attention",
-                    cost_usd=outcome.cost_usd,
-                    reason=f"helper said restart ({answer.reason}) but {restarts_done} restart(s) already done",
-                )
-            return StaleDecision(source="helper", action=answer.action, reason=answer.reason, cost_usd=outcome.cost_usd)
-        failure = outcome
-    decision = fallback_stale(restarts_done, max_restarts)
-    return decision.model_copy(
-        update={
-            "reason": f"{_why_fallback(helper, failure)}; {decision.reason}",
-            "cost_usd": failure.cost_usd if failure else 0.0,
-        }
+    prompt = (
+        "An agent run has produced no output for a long time. From its last output below, decide whether to "
+        f"keep waiting (continue), restart it, or abort it.\n\n<last_output>\n{_tail(context)}\n</last_output>"
+    )
+    over = f"{restarts_done} restart(s) already done" if restarts_done >= max_restarts else None
+    return await _judge(
+        helper, prompt, StaleAnswer, StaleDecision, "restart", over, fallback_stale(restarts_done, max_restarts)
     )
 
 
@@ -173,29 +155,54 @@ async def decide_failed_step(
     helper: Helper | None, *, step: str, context: str, attempts: int, max_attempts: int
 ) -> StepDecision:
     """A non-batch step (design, analyze, verify, merge) failed: retry it, skip it, or abort."""
+    prompt = (
+        f"The '{step}' step of an orchestration failed (attempt {attempts} of {max_attempts}). From its "
+        "output below, decide: retry it, skip it (only if later steps do not need it), or abort.\n\n"
+        f"<output>\n{_tail(context)}\n</output>"
+    )
+    over = f"{attempts}/{max_attempts} attempts are used" if attempts >= max_attempts else None
+    return await _judge(
+        helper, prompt, StepAnswer, StepDecision, "retry", over, fallback_failed_step(attempts, max_attempts)
+    )
+
+
+class _Answer(Protocol):
+    action: str
+    reason: str
+
+
+A = TypeVar("A", bound=BaseModel)
+D = TypeVar("D", StaleDecision, StepDecision)
+
+
+async def _judge(
+    helper: Helper | None,
+    prompt: str,
+    answer_type: type[A],
+    decision_type: type[D],
+    repeat_action: str,
+    limit_reached: str | None,
+    fallback: D,
+) -> D:
+    """Ask; a verdict that would repeat past the state model's limit becomes needs_attention; without a
+    usable helper, the deterministic ``fallback`` with the reason it was used."""
     failure: HelperFailure | None = None
     if helper is not None and helper.available:
-        outcome = await helper.ask(
-            f"The '{step}' step of an orchestration failed (attempt {attempts} of {max_attempts}). From its "
-            "output below, decide: retry it, skip it (only if later steps do not need it), or abort.\n\n"
-            f"<output>\n{_tail(context)}\n</output>",
-            StepAnswer,
-        )
+        outcome = await helper.ask(prompt, answer_type)
         if not isinstance(outcome, HelperFailure):
-            answer = outcome.value
-            if answer.action == "retry" and attempts >= max_attempts:
-                return StepDecision(
+            answer = cast(_Answer, outcome.value)
+            if answer.action == repeat_action and limit_reached is not None:
+                return decision_type(
                     source="helper",
                     action="needs_attention",
                     cost_usd=outcome.cost_usd,
-                    reason=f"helper said retry ({answer.reason}) but {attempts}/{max_attempts} attempts are used",
+                    reason=f"helper said {repeat_action} ({answer.reason}) but {limit_reached}",
                 )
-            return StepDecision(source="helper", action=answer.action, reason=answer.reason, cost_usd=outcome.cost_usd)
+            return decision_type(source="helper", action=answer.action, reason=answer.reason, cost_usd=outcome.cost_usd)
         failure = outcome
-    decision = fallback_failed_step(attempts, max_attempts)
-    return decision.model_copy(
+    return fallback.model_copy(
         update={
-            "reason": f"{_why_fallback(helper, failure)}; {decision.reason}",
+            "reason": f"{_why_fallback(helper, failure)}; {fallback.reason}",
             "cost_usd": failure.cost_usd if failure else 0.0,
         }
     )
