@@ -84,6 +84,20 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _engine_entry(
+    record: OrchestrationRecord, before: OrchestrationRecord | None, action: str, reason: str, **extra: Any
+) -> dict[str, Any]:
+    """A decision-log line the engine writes itself (decide()'s actions use ``transitions.log_entry``)."""
+    return {
+        "time": _now().isoformat(),
+        "action": action,
+        "reason": reason,
+        "status_before": before.status.value if before else None,
+        "status_after": record.status.value,
+        **extra,
+    }
+
+
 def _changed(before: OrchestrationRecord, after: OrchestrationRecord) -> bool:
     return before.model_dump(exclude={"updated_at"}) != after.model_dump(exclude={"updated_at"})
 
@@ -286,12 +300,9 @@ class Orchestrator:
         if event.type == "run.warning" and (record := self._records.get(orch_id)) is not None:
             # not a failure: the user should know (decision log, status, followers), the run goes on
             message = str(event.data.get("message", ""))
-            entry = {
-                "time": _now().isoformat(), "action": "warning", "reason": message, "run_id": event.data.get("run_id"),
-                "status_before": record.status.value, "status_after": record.status.value,
-            }  # fmt: skip
+            entry = _engine_entry(record, record, "warning", message, run_id=event.data.get("run_id"))
             with contextlib.suppress(StorageError):  # the warning is also in the run record and the daemon log
-                self._persist(record, record, "warning", message, entry)
+                WorkflowDir(Path(record.project_path)).append_event(orch_id, entry)  # the record did not change
             self._publish(record, "orchestration.warning", {"action": "warning", "reason": message})
         self._poke(orch_id)
 
@@ -346,9 +357,8 @@ class Orchestrator:
         )
         try:
             self._record_action(before, action)
-        except StorageError:
-            after = transitions.apply(before, action, _now())
-            self._records[orch_id] = after
+        except StorageError:  # _record_action holds the new state in memory before it writes; tell followers
+            after = self.get(orch_id)
             self._publish(after, "orchestration.needs_attention", {"action": action.kind, "reason": reason})
             self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
 
@@ -442,17 +452,9 @@ class Orchestrator:
         if advice.cost_usd:
             record = transitions.note_helper_cost(record, advice.cost_usd, _now())
         self._records[record.id] = record
-        entry = {
-            "time": _now().isoformat(),
-            "action": advice.label,
-            "reason": advice.reason,
-            "source": advice.source,
-            "cost_usd": advice.cost_usd,
-            "status_before": record.status.value,
-            "status_after": record.status.value,
-            **advice.extra,
-        }
-        self._persist(record, record, advice.label, advice.reason, entry)
+        self._persist(
+            record, record, advice.label, advice.reason, source=advice.source, cost_usd=advice.cost_usd, **advice.extra
+        )
         return record
 
     async def _spawn(self, record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> None:
@@ -515,20 +517,11 @@ class Orchestrator:
         action: str,
         reason: str,
         entry: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> None:
         store = WorkflowDir(Path(record.project_path))
         store.save(record.id, dump_record(record))
-        store.append_event(
-            record.id,
-            entry
-            or {
-                "time": _now().isoformat(),
-                "action": action,
-                "reason": reason,
-                "status_before": before.status.value if before else None,
-                "status_after": record.status.value,
-            },
-        )
+        store.append_event(record.id, entry or _engine_entry(record, before, action, reason, **extra))
 
     def _publish(self, record: OrchestrationRecord, event_type: str, data: dict[str, Any]) -> None:
         self.bus.publish(event_type, record.project_path, {"orchestration": record.id, **data})
