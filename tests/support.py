@@ -188,8 +188,9 @@ class RawClient:
 
 
 @contextmanager
-def running_daemon(root: Path, *args: str) -> Iterator[Daemon]:
-    daemon = Daemon(root, sandbox_env(root)).start(*args)
+def running_daemon(root: Path, *args: str, **env: str) -> Iterator[Daemon]:
+    """The real daemon in a sandbox under ``root`` (``env`` added to its environment), stopped afterwards."""
+    daemon = Daemon(root, {**sandbox_env(root), **env}).start(*args)
     try:
         yield daemon
     finally:

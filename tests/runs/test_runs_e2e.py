@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import SPECFLOWCTL, Daemon, RawClient, sandbox_env, wait_until
+from tests.support import SPECFLOWCTL, Daemon, RawClient, running_daemon, wait_until
 
 FAKE_CLAUDE = str(Path(__file__).resolve().parents[1] / "fake_claude" / "claude")
 TASKS = "# Tasks: t\n\n## Phase 1: One\n- [ ] T001 a\n- [ ] T002 b\n\n## Phase 2: Two\n- [ ] T003 c\n"
@@ -19,15 +19,8 @@ TASKS = "# Tasks: t\n\n## Phase 1: One\n- [ ] T001 a\n- [ ] T002 b\n\n## Phase 2
 
 @pytest.fixture
 def agent_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    env = sandbox_env(tmp_path)
-    env["SPECFLOW_CLAUDE"] = FAKE_CLAUDE
-    env["FAKE_CLAUDE_ARGV_LOG"] = str(tmp_path / "argv.jsonl")
-    d = Daemon(tmp_path, env).start()
-    try:
+    with running_daemon(tmp_path, SPECFLOW_CLAUDE=FAKE_CLAUDE, FAKE_CLAUDE_ARGV_LOG=str(tmp_path / "argv.jsonl")) as d:
         yield d
-    finally:
-        if d.proc and d.proc.poll() is None:
-            d.stop()
 
 
 def make_project(d: Daemon) -> Path:
