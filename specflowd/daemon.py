@@ -25,7 +25,9 @@ from specflowd.handlers.daemon import RunCounts
 from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
-from specflowd.runner import EventHook, RunManager, RunnerSettings
+from specflowd.runner.hook import EventHook
+from specflowd.runner.manager import RunManager
+from specflowd.runner.models import RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import Event, EventBus
 from specflowd.settings import load_settings

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from specflowd.domain.config import Step
-from specflowd.domain.models import AttentionKind, Question, RecoveryOption
+from specflowd.domain.models import AttentionKind, RecoveryOption
+from specflowd.vocabulary import Question
 
 __all__ = [
     "ACTION_ADAPTER",

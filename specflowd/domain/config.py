@@ -10,7 +10,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Budget", "OrchestrationConfig", "PermissionMode", "Step"]
+from specflowd.vocabulary import PermissionMode
+
+__all__ = ["STEP_ORDER", "Budget", "OrchestrationConfig", "Step"]
 
 
 class Step(StrEnum):
@@ -22,15 +24,6 @@ class Step(StrEnum):
 
 
 STEP_ORDER: tuple[Step, ...] = (Step.DESIGN, Step.ANALYZE, Step.IMPLEMENT, Step.VERIFY, Step.MERGE)
-
-
-class PermissionMode(StrEnum):
-    ACCEPT_EDITS = "acceptEdits"
-    AUTO = "auto"
-    BYPASS = "bypassPermissions"
-    DEFAULT = "default"
-    DONT_ASK = "dontAsk"
-    PLAN = "plan"
 
 
 _MAX_USD = 10_000.0

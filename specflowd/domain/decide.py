@@ -34,7 +34,7 @@ from specflowd.domain.actions import (
     WaitRateLimit,
 )
 from specflowd.domain.config import STEP_ORDER, Step
-from specflowd.domain.evidence import FINAL_RUN_STATUSES, ProjectEvidence, RunEvidence, RunStatus, TaskState
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
 from specflowd.domain.models import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
@@ -47,6 +47,7 @@ from specflowd.domain.models import (
     RunKind,
     RunRef,
 )
+from specflowd.vocabulary import FINAL_STATUSES, RunStatus
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT",
@@ -272,10 +273,10 @@ def _judge_run(
     if not run.final:
         if run.status == RunStatus.WAITING_INPUT:
             return WaitForAnswers(reason="the run asked questions", run_id=run.run_id, questions=run.questions)
-        if run.status in FINAL_RUN_STATUSES:
+        if run.status in FINAL_STATUSES:
             return Wait(reason=f"run {run.status.value}, waiting for its output to be final")
         return Wait(reason="run in progress")
-    if run.status not in FINAL_RUN_STATUSES:
+    if run.status not in FINAL_STATUSES:
         return _attention(
             AttentionKind.UNKNOWN_STATE,
             f"run {run.run_id} is final but its status is {run.status.value}",

@@ -1,7 +1,8 @@
 """What decide() looks at besides the record: the project's files and the current run, as plain models.
 
 The engine fills these from the tasks.md parser / batch planner, the skills' state file and the run
-supervisor. Keeping our own small shapes here keeps the domain free of I/O and of the other packages.
+supervisor. Keeping our own small shapes here keeps the domain free of I/O and of the other packages; a
+run's status and questions are the shared agent-protocol words of ``specflowd.vocabulary``.
 """
 
 from __future__ import annotations
@@ -11,15 +12,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from specflowd.domain.models import Question
-from specflowd.runner.models import RunStatus as _RunnerRunStatus
+from specflowd.vocabulary import Question, RunStatus
 
 __all__ = [
-    "FINAL_RUN_STATUSES",
-    "LIVE_RUN_STATUSES",
     "ProjectEvidence",
     "RunEvidence",
-    "RunStatus",
     "SectionEvidence",
     "SkillStep",
     "TaskState",
@@ -73,14 +70,6 @@ class ProjectEvidence(BaseModel):
 
     def is_done(self, task_id: str) -> bool:
         return self.task_states.get(task_id) == TaskState.DONE
-
-
-# One run-status vocabulary: the runner's (DESIGN §7 plus budget_exceeded and rate_limited).
-RunStatus = _RunnerRunStatus
-
-
-LIVE_RUN_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
-FINAL_RUN_STATUSES = frozenset(set(RunStatus) - LIVE_RUN_STATUSES - {RunStatus.WAITING_INPUT})
 
 
 class RunEvidence(BaseModel):

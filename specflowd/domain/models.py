@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
-from specflowd.runner.models import Question, QuestionOption  # one copy: the agent protocol's
+from specflowd.vocabulary import Question
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -26,8 +26,6 @@ __all__ = [
     "DecisionLogEntry",
     "OrchestrationRecord",
     "OrchestrationStatus",
-    "Question",
-    "QuestionOption",
     "RecoveryOption",
     "RunKind",
     "RunRef",

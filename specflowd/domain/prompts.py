@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from specflowd.domain.actions import Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord
-from specflowd.runner.argv import RESULT_SCHEMA
+from specflowd.vocabulary import ResultStatus
 
 __all__ = [
-    "RESULT_SCHEMA",
     "SKILL_COMMANDS",
     "STDERR_TAIL_LIMIT",
     "answers_prompt",
@@ -37,10 +36,10 @@ STDERR_TAIL_LIMIT = 2000
 _LAST_MESSAGES = 5
 _MESSAGE_LIMIT = 1500
 
-# The structured result every run answers with is the agent protocol's (specflowd.runner.argv): one copy.
+# The structured result every run answers with is the agent protocol's (specflowd.vocabulary.RESULT_SCHEMA).
 _HEADLESS = (
     "You run headless: nobody watches this session. If you cannot continue without a decision from the user, "
-    'end with status "needs_input" and put your questions in the structured result instead of asking.'
+    f'end with status "{ResultStatus.NEEDS_INPUT}" and put your questions in the structured result instead of asking.'
 )
 
 _STEP_CONSTRAINTS: Mapping[Step, str] = {

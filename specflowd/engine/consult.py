@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from specflowd.domain.actions import Action, Heal, SpawnBatch, SpawnStep
-from specflowd.domain.evidence import RunEvidence, RunStatus
+from specflowd.domain.evidence import RunEvidence
 from specflowd.domain.models import OrchestrationRecord
 from specflowd.domain.review import review_failed_step, review_stale_run
+from specflowd.vocabulary import RunStatus
 
 if TYPE_CHECKING:
     from specflowd.helper.runtime import Helper

@@ -51,9 +51,11 @@ from specflowd.engine.consult import Advice, advise, needs_advice
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError, StorageError
 from specflowd.project.snapshot import read_project_snapshot
-from specflowd.runner import RESULT_SCHEMA, RunManager, RunSpec
+from specflowd.runner.manager import RunManager
+from specflowd.runner.models import RunSpec
 from specflowd.services.events import Event, EventBus
 from specflowd.store.workflows import WorkflowDir
+from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import fingerprint
 
 __all__ = ["Orchestrator"]

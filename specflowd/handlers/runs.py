@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from specflowd.errors import InvalidState
 from specflowd.paths import user_config_path
 from specflowd.protocol.rpc import Router
-from specflowd.runner import RESULT_SCHEMA, LogChunk, PendingQuestion, RunManager, RunRecord, RunSpec
+from specflowd.runner.manager import RunManager
+from specflowd.runner.models import LogChunk, PendingQuestion, RunRecord, RunSpec
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
+from specflowd.vocabulary import RESULT_SCHEMA
 
 router: Router[Call] = Router()
 

@@ -6,39 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from specflowd.domain.config import PermissionMode
+from specflowd.vocabulary import RESULT_SCHEMA, PermissionMode
 
-__all__ = ["RESULT_SCHEMA", "build_argv", "child_env", "continuation_prompt"]
-
-# What every run must answer through the CLI's StructuredOutput tool.
-RESULT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["completed", "needs_input", "error"]},
-        "message": {"type": "string"},
-        "questions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "question": {"type": "string"},
-                    "header": {"type": "string"},
-                    "options": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"label": {"type": "string"}, "description": {"type": "string"}},
-                            "required": ["label"],
-                        },
-                    },
-                    "multiSelect": {"type": "boolean"},
-                },
-                "required": ["question"],
-            },
-        },
-    },
-    "required": ["status", "message"],
-}
+__all__ = ["build_argv", "child_env", "continuation_prompt"]
 
 
 def build_argv(

@@ -29,8 +29,6 @@ from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, I
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.models import (
-    LIVE_STATUSES,
-    RESUMABLE_STATUSES,
     LogChunk,
     LogItem,
     PendingQuestion,
@@ -38,13 +36,13 @@ from specflowd.runner.models import (
     RunnerSettings,
     RunRecord,
     RunSpec,
-    RunStatus,
     StopReason,
 )
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
 from specflowd.runner.rundir import RunDir, iter_run_dirs
 from specflowd.runner.stream import StreamState, missing_command, readable_items
 from specflowd.runner.tail import OutputTail, read_lines
+from specflowd.vocabulary import LIVE_STATUSES, RESUMABLE_STATUSES, RunStatus
 
 __all__ = ["Publish", "RunManager"]
 

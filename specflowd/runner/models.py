@@ -10,44 +10,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.domain.config import PermissionMode
+from specflowd.vocabulary import FINAL_STATUSES, PermissionMode, Question, RunStatus
 
 __all__ = [
-    "FINAL_STATUSES",
-    "LIVE_STATUSES",
-    "RESUMABLE_STATUSES",
     "LogChunk",
     "LogItem",
     "PendingQuestion",
     "ProcessIdentity",
-    "Question",
-    "QuestionOption",
     "RunRecord",
     "RunSpec",
-    "RunStatus",
     "RunnerSettings",
     "StopReason",
 ]
-
-
-class RunStatus(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    WAITING_INPUT = "waiting_input"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    BUDGET_EXCEEDED = "budget_exceeded"
-    RATE_LIMITED = "rate_limited"
-    STALE = "stale"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-
-# A live run has (or may have) a process; waiting_input has none but is not over; the rest never change again.
-LIVE_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
-FINAL_STATUSES = frozenset(set(RunStatus) - LIVE_STATUSES - {RunStatus.WAITING_INPUT})
-# Final, but the session's work was interrupted from outside: ``RunManager.resume`` may continue it.
-RESUMABLE_STATUSES = frozenset({RunStatus.RATE_LIMITED, RunStatus.STALE})
 
 
 class StopReason(StrEnum):
@@ -56,20 +30,6 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
     BUDGET = "budget"
     STALE = "stale"
-
-
-class QuestionOption(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    label: str
-    description: str = ""
-
-
-class Question(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    question: str
-    header: str = ""
-    options: list[QuestionOption] = Field(default_factory=list)
-    multiSelect: bool = False
 
 
 class ProcessIdentity(BaseModel):
@@ -100,7 +60,7 @@ class RunnerSettings(BaseModel):
 
 
 class RunSpec(BaseModel):
-    """What to run. ``json_schema`` None = the standard result schema (argv.RESULT_SCHEMA)."""
+    """What to run. ``json_schema`` None = the standard result schema (vocabulary.RESULT_SCHEMA)."""
 
     model_config = ConfigDict(extra="forbid")
 

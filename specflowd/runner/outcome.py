@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specflowd.runner.models import Question, RunStatus, StopReason
+from specflowd.runner.models import StopReason
 from specflowd.runner.stream import RATE_LIMIT_STATUSES, ResultInfo, find_rate_limit_reset, looks_rate_limited
+from specflowd.vocabulary import Question, ResultStatus, RunStatus
 
 __all__ = ["Outcome", "OutcomeInputs", "decide_outcome"]
 
@@ -90,14 +91,14 @@ def _from_result(result: ResultInfo, inputs: OutcomeInputs) -> Outcome:
         return Outcome(RunStatus.COMPLETED, "success result without structured output")
     status = structured.get("status")
     message = structured.get("message") if isinstance(structured.get("message"), str) else ""
-    if status == "completed":
+    if status == ResultStatus.COMPLETED:
         return Outcome(RunStatus.COMPLETED, message or "completed")
-    if status == "needs_input":
+    if status == ResultStatus.NEEDS_INPUT:
         questions = _questions(structured.get("questions"))
         if questions:
             return Outcome(RunStatus.WAITING_INPUT, message or "needs input", questions=questions)
         return Outcome(RunStatus.FAILED, "needs_input without questions", error=message or "needs_input, no questions")
-    if status == "error":
+    if status == ResultStatus.ERROR:
         return Outcome(RunStatus.FAILED, "the agent reported an error", error=message or "error")
     return Outcome(RunStatus.FAILED, f"unknown structured status {status!r}", error=message or str(structured))
 

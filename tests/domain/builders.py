@@ -8,9 +8,10 @@ from typing import Any
 from specflowd.domain.actions import Action, Heal, SpawnBatch, SpawnStep, is_wait
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus, SectionEvidence, SkillStep, TaskState
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
 from specflowd.domain.models import OrchestrationRecord, new_record
 from specflowd.domain.transitions import apply, observe_run
+from specflowd.vocabulary import RunStatus
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from specflowd.domain.actions import ACTION_TYPES, Heal, NeedsAttention, SpawnBatch, SpawnStep
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
 from specflowd.domain.decide import decide, effective_spent
-from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus, SectionEvidence, SkillStep, TaskState
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
 from specflowd.domain.models import (
     Attention,
     AttentionKind,
@@ -28,6 +28,7 @@ from specflowd.domain.models import (
     load_record,
 )
 from specflowd.domain.transitions import apply, recover
+from specflowd.vocabulary import RunStatus
 from tests.domain.builders import NOW, drive
 
 IDS = ["T001", "T002", "T003", "T004", "T005", "T011a"]

@@ -29,9 +29,10 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus
-from specflowd.domain.models import AttentionKind, BatchStatus, OrchestrationRecord, OrchestrationStatus, Question
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence
+from specflowd.domain.models import AttentionKind, BatchStatus, OrchestrationRecord, OrchestrationStatus
 from specflowd.domain.transitions import apply
+from specflowd.vocabulary import Question, RunStatus
 from tests.domain.builders import LATER, NOW, B, D, F, O, drive, ended, live, project, record, spawn
 
 Check = Callable[[Any], object]

@@ -20,7 +20,6 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import RunStatus
 from specflowd.domain.models import (
     AttentionKind,
     BatchStatus,
@@ -44,6 +43,7 @@ from specflowd.domain.transitions import (
     resume_failed,
 )
 from specflowd.errors import InvalidState
+from specflowd.vocabulary import RunStatus
 from tests.domain.builders import LATER, NOW, D, O, drive, ended, live, project, record
 
 SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]

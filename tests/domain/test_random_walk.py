@@ -25,10 +25,11 @@ from specflowd.domain.actions import (
     WaitRateLimit,
 )
 from specflowd.domain.config import OrchestrationConfig, Step
-from specflowd.domain.evidence import ProjectEvidence, RunEvidence, RunStatus, SectionEvidence, SkillStep, TaskState
-from specflowd.domain.models import TERMINAL_STATUSES, BatchStatus, OrchestrationStatus, Question, new_record
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
+from specflowd.domain.models import TERMINAL_STATUSES, BatchStatus, OrchestrationStatus, new_record
 from specflowd.domain.transitions import answers_submitted, recover, request_merge, resume
 from specflowd.errors import InvalidState
+from specflowd.vocabulary import Question, RunStatus
 from tests.domain.builders import NOW, drive
 
 IDS = ["T001", "T002", "T003", "T004", "T005"]

@@ -9,18 +9,14 @@ import pytest
 
 from specflowd.domain.actions import ACTION_ADAPTER, Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
-from specflowd.domain.evidence import RunStatus
 from specflowd.domain.models import (
     SCHEMA_VERSION,
     OrchestrationRecord,
-    Question,
-    QuestionOption,
     SchemaVersionError,
     dump_record,
     load_record,
 )
 from specflowd.domain.prompts import (
-    RESULT_SCHEMA,
     answers_prompt,
     batch_prompt,
     heal_prompt,
@@ -28,6 +24,7 @@ from specflowd.domain.prompts import (
     step_prompt,
 )
 from specflowd.domain.transitions import apply
+from specflowd.vocabulary import RESULT_SCHEMA, Question, QuestionOption, RunStatus
 from tests.domain.builders import NOW, D, O, drive, ended, project, record
 
 SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]

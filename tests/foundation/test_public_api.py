@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
+import specflowctl
 import specflowd
 
 
@@ -46,3 +49,32 @@ def test_client_does_not_import_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_importing_the_domain_loads_neither_the_runner_nor_io_libraries() -> None:
+    code = (
+        "import sys; import specflowd.domain.decide, specflowd.domain.transitions, specflowd.domain.prompts;"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('specflowd', 'anyio', 'psutil', 'jsonrpcserver', 'typer', 'anthropic'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = out.stdout.split()
+    assert "specflowd.domain.decide" in loaded  # the probe ran
+    foreign = [m for m in loaded if not m.startswith(("specflowd.domain", "specflowd.vocabulary", "specflowd.errors"))]
+    assert foreign == ["specflowd"]
+
+
+def test_package_inits_import_nothing() -> None:
+    """Naming one module of a package must not load its siblings: every ``__init__.py`` is a docstring only."""
+    packages = [Path(specflowd.__file__).parent, Path(specflowctl.__file__).parent]
+    inits = [p for root in packages for p in root.rglob("__init__.py")]
+    assert len(inits) >= 10
+    importing = [
+        str(p)
+        for p in inits
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom) and not (
+            isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        )
+    ]
+    assert importing == []

@@ -11,7 +11,10 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from specflowd.helper import FailureKind, HelperConfig, HelperFailure, HelperLedger, HelperResult, call
+from specflowd.helper.call import call
+from specflowd.helper.config import HelperConfig
+from specflowd.helper.ledger import HelperLedger
+from specflowd.helper.results import FailureKind, HelperFailure, HelperResult
 from tests.helper.fake_api import FakeMessagesApi, error, message, submit, text, tool_use
 
 pytestmark = pytest.mark.anyio

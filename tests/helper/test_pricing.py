@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from specflowd.helper import DEFAULT_PRICES, HelperLedger, TokenUsage
+from specflowd.helper.ledger import HelperLedger
+from specflowd.helper.pricing import DEFAULT_PRICES, TokenUsage
 from specflowd.helper.retry import ErrorAction, backoff_delay, classify_status, parse_retry_after
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from specflowd.helper import HelperConfig, HelperLedger
+from specflowd.helper.config import HelperConfig
+from specflowd.helper.ledger import HelperLedger
 from specflowd.helper.runtime import Helper
 from specflowd.helper.uses import (
     decide_failed_step,

@@ -10,7 +10,8 @@ from typing import Any
 import anyio
 import pytest
 
-from specflowd.runner import RunManager, RunnerSettings, RunSpec
+from specflowd.runner.manager import RunManager
+from specflowd.runner.models import RunnerSettings, RunSpec
 
 FAKE_CLAUDE = Path(__file__).resolve().parent.parent / "fake_claude" / "claude"
 

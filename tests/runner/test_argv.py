@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from specflowd.domain.config import PermissionMode
 from specflowd.errors import AgentUnavailable
-from specflowd.runner.argv import RESULT_SCHEMA, build_argv, child_env, continuation_prompt
+from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.process import resolve_binary
+from specflowd.vocabulary import RESULT_SCHEMA, PermissionMode
 
 SID = "11111111-2222-4333-8444-555555555555"
 

@@ -4,9 +4,10 @@ from typing import Any
 
 import pytest
 
-from specflowd.runner.models import RunStatus, StopReason
+from specflowd.runner.models import StopReason
 from specflowd.runner.outcome import OutcomeInputs, decide_outcome
 from specflowd.runner.stream import ResultInfo
+from specflowd.vocabulary import RunStatus
 
 
 def result(subtype: str = "success", *, structured: dict[str, Any] | None = None, errors: tuple[str, ...] = (),

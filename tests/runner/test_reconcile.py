@@ -10,10 +10,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from specflowd.runner import RunStatus
-from specflowd.runner.models import ProcessIdentity, Question, RunRecord
+from specflowd.runner.models import ProcessIdentity, RunRecord
 from specflowd.runner.process import is_same_process
 from specflowd.runner.rundir import RunDir
+from specflowd.vocabulary import Question, RunStatus
 from tests.runner.conftest import Harness, supervising, wait_for
 
 pytestmark = pytest.mark.anyio

@@ -9,9 +9,9 @@ import psutil
 import pytest
 
 from specflowd.errors import AgentUnavailable, InvalidState, NotFound
-from specflowd.runner import RunStatus
 from specflowd.runner.models import StopReason
 from specflowd.runner.rundir import RunDir
+from specflowd.vocabulary import RunStatus
 from tests.runner.conftest import Harness, supervising, wait_for
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from specflowd.errors import StorageError
-from specflowd.store import append_jsonl, atomic_write_json
+from specflowd.store.atomic import append_jsonl, atomic_write_json
 from specflowd.store.workflows import WorkflowDir
 
 

@@ -1,0 +1,115 @@
+"""The agent-protocol vocabulary every layer shares: run statuses and their sets, the questions a run asks,
+the CLI's permission modes, and the structured result every run answers with.
+
+This module must import nothing of specflowd (pydantic and the standard library only). It is the leaf that
+the domain, the runner, the engine and the handlers all speak, so none of them has to import another to
+name a run's status; an import-linter contract (pyproject.toml) keeps it a leaf.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "FINAL_STATUSES",
+    "LIVE_STATUSES",
+    "RESULT_SCHEMA",
+    "RESUMABLE_STATUSES",
+    "PermissionMode",
+    "Question",
+    "QuestionOption",
+    "ResultStatus",
+    "RunStatus",
+]
+
+
+class RunStatus(StrEnum):
+    """One agent run (metadata.json ``status``). ``budget_exceeded`` and ``rate_limited`` refine a failure:
+    the engine stops for the budget, or waits out the limit and continues the same session."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING_INPUT = "waiting_input"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    RATE_LIMITED = "rate_limited"
+    STALE = "stale"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+# A live run has (or may have) a process; waiting_input has none but is not over; the rest never change again.
+LIVE_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
+FINAL_STATUSES = frozenset(set(RunStatus) - LIVE_STATUSES - {RunStatus.WAITING_INPUT})
+# Final, but the session's work was interrupted from outside: its own session may be continued (--resume).
+RESUMABLE_STATUSES = frozenset({RunStatus.RATE_LIMITED, RunStatus.STALE})
+
+
+class PermissionMode(StrEnum):
+    """The CLI's ``--permission-mode`` values."""
+
+    ACCEPT_EDITS = "acceptEdits"
+    AUTO = "auto"
+    BYPASS = "bypassPermissions"
+    DEFAULT = "default"
+    DONT_ASK = "dontAsk"
+    PLAN = "plan"
+
+
+class QuestionOption(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    label: str
+    description: str = ""
+
+
+class Question(BaseModel):
+    """A question a run ends with (``needs_input``); the shape of the CLI's AskUserQuestion input."""
+
+    model_config = ConfigDict(extra="ignore")
+    question: str
+    header: str = ""
+    options: list[QuestionOption] = Field(default_factory=list)
+    multiSelect: bool = False
+
+
+class ResultStatus(StrEnum):
+    """``structured_output.status`` of a run's final result."""
+
+    COMPLETED = "completed"
+    NEEDS_INPUT = "needs_input"
+    ERROR = "error"
+
+
+# What every run must answer through the CLI's StructuredOutput tool (--json-schema).
+RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": [s.value for s in ResultStatus]},
+        "message": {"type": "string"},
+        "questions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "question": {"type": "string"},
+                    "header": {"type": "string"},
+                    "options": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"label": {"type": "string"}, "description": {"type": "string"}},
+                            "required": ["label"],
+                        },
+                    },
+                    "multiSelect": {"type": "boolean"},
+                },
+                "required": ["question"],
+            },
+        },
+    },
+    "required": ["status", "message"],
+}
