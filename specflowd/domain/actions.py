@@ -1,14 +1,15 @@
 """The closed set of actions decide() can return (a discriminated union on ``kind``).
 
 Two families: *transitions* (the engine applies them and decides again at once) and *waits* (the engine
-applies them and then sleeps until an event wakes it). Spawn actions carry a run id derived from the
-orchestration id and its spawn counter, so the same decision can never start two different runs.
+applies them and then sleeps until an event wakes it); each class says which with ``waits``. Spawn actions
+carry a run id derived from the orchestration id and its spawn counter, so the same decision can never start
+two different runs. The set is declared once, as the ``Action`` union; ``ACTION_TYPES`` is read from it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -19,7 +20,6 @@ from specflowd.vocabulary import Question
 __all__ = [
     "ACTION_ADAPTER",
     "ACTION_TYPES",
-    "WAIT_KINDS",
     "Action",
     "Advance",
     "Complete",
@@ -44,6 +44,11 @@ __all__ = [
 
 
 class _Action(BaseModel):
+    # After a waiting action the engine sleeps until an event wakes it; after any other it decides again at
+    # once. Spawns wait too: the next decision needs the run's evidence. Waiting is the default because a
+    # new action that forgot to say so then makes the engine sleep rather than spin.
+    waits: ClassVar[bool] = True
+
     reason: str = ""
 
 
@@ -96,12 +101,14 @@ class FinishBatch(_Action):
     """The batch's run ended and every one of its ids is done."""
 
     kind: Literal["finish_batch"] = "finish_batch"
+    waits: ClassVar[bool] = False
     batch_index: int
     healed: bool = False
 
 
 class Advance(_Action):
     kind: Literal["advance"] = "advance"
+    waits: ClassVar[bool] = False
     from_step: Step
     to_step: Step
     skipped: bool = Field(False, description="from_step did not run (config or evidence made it unneeded)")
@@ -117,6 +124,7 @@ class Replan(_Action):
     """Append batches for open tasks no batch covers yet (first plan, or tasks added between batches)."""
 
     kind: Literal["replan"] = "replan"
+    waits: ClassVar[bool] = False
     batches: list[PlannedBatch]
 
 
@@ -192,47 +200,11 @@ Action = Annotated[
     Field(discriminator="kind"),
 ]
 
-ACTION_TYPES: tuple[type[BaseModel], ...] = (
-    Wait,
-    SpawnStep,
-    SpawnBatch,
-    Heal,
-    FinishBatch,
-    Advance,
-    Replan,
-    WaitForAnswers,
-    WaitForMerge,
-    WaitForUserGate,
-    WaitRateLimit,
-    ResumeRun,
-    Pause,
-    NeedsAttention,
-    Complete,
-    Fail,
-)
+# Every member of the union, in declaration order.
+ACTION_TYPES: tuple[type[_Action], ...] = get_args(get_args(Action)[0])
 
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 
-# After applying one of these the engine sleeps until woken; after any other it decides again at once.
-# Spawns count as waits: the next decision needs the run's evidence.
-WAIT_KINDS = frozenset(
-    {
-        "wait",
-        "spawn_step",
-        "spawn_batch",
-        "heal",
-        "wait_for_answers",
-        "wait_for_merge",
-        "wait_for_user_gate",
-        "wait_rate_limit",
-        "resume_run",
-        "pause",
-        "needs_attention",
-        "complete",
-        "fail",
-    }
-)
-
 
 def is_wait(action: Action) -> bool:
-    return action.kind in WAIT_KINDS
+    return action.waits

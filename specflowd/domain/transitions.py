@@ -8,6 +8,7 @@ changes the state that caused the stop, so deciding again does not land straight
 from __future__ import annotations
 
 from datetime import datetime
+from typing import assert_never
 
 from specflowd.domain.actions import (
     Action,
@@ -127,137 +128,140 @@ def note_helper_cost(record: OrchestrationRecord, usd: float, now: datetime) -> 
 def apply(record: OrchestrationRecord, action: Action, now: datetime) -> OrchestrationRecord:
     """The record after the engine carries out ``action`` (for spawns: before the child is exec'd)."""
     new = _copy(record, now)
-    if isinstance(action, Wait):
-        if new.pause_requested and new.current_run_id is None and new.status not in TERMINAL_STATUSES:
-            new.status = _S.PAUSED
-    elif isinstance(action, SpawnStep):
-        _start_run(new, action.run_id, RunRef(kind=RunKind.STEP, step=action.step, attempt=action.attempt), now)
-        new.step = action.step
-        prev = new.step_record(action.step)
-        _set_step(
-            new,
-            action.step,
-            status=StepStatus.RUNNING,
-            attempts=action.attempt,
-            run_ids=[*prev.run_ids, action.run_id],
-            started_at=prev.started_at or now,
-            finished_at=None,
-        )
-        if action.last_error:
-            new.last_error = action.last_error
-        new.status = _S.RUNNING
-    elif isinstance(action, SpawnBatch | Heal):
-        heal = isinstance(action, Heal)
-        ref = RunRef(
-            kind=RunKind.HEAL if heal else RunKind.BATCH,
-            step=Step.IMPLEMENT,
-            batch_index=action.batch_index,
-            attempt=action.attempt,
-        )
-        _start_run(new, action.run_id, ref, now)
-        new.step = Step.IMPLEMENT
-        prev = new.step_record(Step.IMPLEMENT)
-        _set_step(
-            new,
-            Step.IMPLEMENT,
-            status=StepStatus.RUNNING,
-            run_ids=[*prev.run_ids, action.run_id],
-            started_at=prev.started_at or now,
-        )
-        batch = new.batch(action.batch_index)
-        if batch is not None:
-            batch.status = BatchStatus.RUNNING
-            batch.run_ids.append(action.run_id)
-            batch.started_at = batch.started_at or now
-            if isinstance(action, Heal):
-                batch.heal_attempts = action.attempt
-                batch.last_error = action.context.error
-            else:
-                batch.attempts = action.attempt
-        new.status = _S.HEALING if heal else _S.RUNNING
-    elif isinstance(action, FinishBatch):
-        batch = new.batch(action.batch_index)
-        if batch is not None:
-            batch.status = BatchStatus.HEALED if action.healed else BatchStatus.COMPLETED
-            batch.finished_at = now
-        new.current_run_id = None
-        new.status = _S.RUNNING
-        more = any(b.status in (BatchStatus.PENDING, BatchStatus.RUNNING) for b in new.batches)
-        if new.config.pause_between_batches and more:
+    match action:
+        case Wait():
+            if new.pause_requested and new.current_run_id is None and new.status not in TERMINAL_STATUSES:
+                new.status = _S.PAUSED
+        case SpawnStep():
+            _start_run(new, action.run_id, RunRef(kind=RunKind.STEP, step=action.step, attempt=action.attempt), now)
+            new.step = action.step
+            prev = new.step_record(action.step)
+            _set_step(
+                new,
+                action.step,
+                status=StepStatus.RUNNING,
+                attempts=action.attempt,
+                run_ids=[*prev.run_ids, action.run_id],
+                started_at=prev.started_at or now,
+                finished_at=None,
+            )
+            if action.last_error:
+                new.last_error = action.last_error
+            new.status = _S.RUNNING
+        case SpawnBatch() | Heal():
+            heal = isinstance(action, Heal)
+            ref = RunRef(
+                kind=RunKind.HEAL if heal else RunKind.BATCH,
+                step=Step.IMPLEMENT,
+                batch_index=action.batch_index,
+                attempt=action.attempt,
+            )
+            _start_run(new, action.run_id, ref, now)
+            new.step = Step.IMPLEMENT
+            prev = new.step_record(Step.IMPLEMENT)
+            _set_step(
+                new,
+                Step.IMPLEMENT,
+                status=StepStatus.RUNNING,
+                run_ids=[*prev.run_ids, action.run_id],
+                started_at=prev.started_at or now,
+            )
+            batch = new.batch(action.batch_index)
+            if batch is not None:
+                batch.status = BatchStatus.RUNNING
+                batch.run_ids.append(action.run_id)
+                batch.started_at = batch.started_at or now
+                if isinstance(action, Heal):
+                    batch.heal_attempts = action.attempt
+                    batch.last_error = action.context.error
+                else:
+                    batch.attempts = action.attempt
+            new.status = _S.HEALING if heal else _S.RUNNING
+        case FinishBatch():
+            batch = new.batch(action.batch_index)
+            if batch is not None:
+                batch.status = BatchStatus.HEALED if action.healed else BatchStatus.COMPLETED
+                batch.finished_at = now
+            new.current_run_id = None
+            new.status = _S.RUNNING
+            more = any(b.status in (BatchStatus.PENDING, BatchStatus.RUNNING) for b in new.batches)
+            if new.config.pause_between_batches and more:
+                new.pause_requested = True
+                new.status = _S.PAUSED
+        case Advance():
+            _set_step(
+                new,
+                action.from_step,
+                status=StepStatus.SKIPPED if action.skipped else StepStatus.COMPLETED,
+                finished_at=now,
+            )
+            new.step = action.to_step
+            _set_step(new, action.to_step, status=StepStatus.PENDING)
+            new.current_run_id = None
+            new.status = _S.RUNNING
+        case Replan():
+            for planned in action.batches:
+                new.batches.append(BatchRecord(index=planned.index, name=planned.name, task_ids=list(planned.task_ids)))
+                new.next_batch_index = max(new.next_batch_index, planned.index + 1)
+            new.batches_planned = True
+        case WaitForAnswers():
+            new.status = _S.WAITING_INPUT
+            new.pending_questions = list(action.questions)
+            new.questions_run_id = action.run_id
+        case WaitForMerge():
+            new.status = _S.WAITING_MERGE
+        case WaitForUserGate():
+            new.status = _S.WAITING_USER_GATE
+        case WaitRateLimit():
+            if action.run_id is not None and action.run_id == new.current_run_id:
+                new.resumable_run_id = action.run_id  # its session continues when the wait ends
+                new.current_run_id = None
+            new.status = _S.WAITING_RATE_LIMIT
+            new.rate_limit_until = action.until
+        case ResumeRun():
+            new.current_run_id = action.run_id
+            new.resumable_run_id = None
+            new.rate_limit_until = None
+            new.attention = None
+            resumed = new.runs.get(action.run_id)
+            if resumed and resumed.batch_index is not None and (batch := new.batch(resumed.batch_index)) is not None:
+                batch.status = BatchStatus.RUNNING
+            new.status = _S.HEALING if _current_is_heal(new) else _S.RUNNING
+        case Pause():
+            _grant_retry_for_run(new, action.run_id)  # stopped by the user, not by its work: no attempt used
+            new.current_run_id = None
             new.pause_requested = True
             new.status = _S.PAUSED
-    elif isinstance(action, Advance):
-        _set_step(
-            new,
-            action.from_step,
-            status=StepStatus.SKIPPED if action.skipped else StepStatus.COMPLETED,
-            finished_at=now,
-        )
-        new.step = action.to_step
-        _set_step(new, action.to_step, status=StepStatus.PENDING)
-        new.current_run_id = None
-        new.status = _S.RUNNING
-    elif isinstance(action, Replan):
-        for planned in action.batches:
-            new.batches.append(BatchRecord(index=planned.index, name=planned.name, task_ids=list(planned.task_ids)))
-            new.next_batch_index = max(new.next_batch_index, planned.index + 1)
-        new.batches_planned = True
-    elif isinstance(action, WaitForAnswers):
-        new.status = _S.WAITING_INPUT
-        new.pending_questions = list(action.questions)
-        new.questions_run_id = action.run_id
-    elif isinstance(action, WaitForMerge):
-        new.status = _S.WAITING_MERGE
-    elif isinstance(action, WaitForUserGate):
-        new.status = _S.WAITING_USER_GATE
-    elif isinstance(action, WaitRateLimit):
-        if action.run_id is not None and action.run_id == new.current_run_id:
-            new.resumable_run_id = action.run_id  # its session continues when the wait ends
+        case NeedsAttention():
+            new.status = _S.NEEDS_ATTENTION
+            new.attention = Attention(
+                kind=action.attention_kind,
+                reason=action.reason,
+                options=list(action.options),
+                step=action.step,
+                batch_index=action.batch_index,
+                context=dict(action.context),
+            )
+            new.last_error = action.reason
+            if new.current_run_id is not None and action.attention_kind != AttentionKind.UNKNOWN_STATE:
+                new.current_run_id = None  # the run ended; keep an unexplained one visible for retry to clear
+            if action.batch_index is not None and (batch := new.batch(action.batch_index)) is not None:
+                if batch.status not in (BatchStatus.COMPLETED, BatchStatus.HEALED, BatchStatus.SKIPPED):
+                    batch.status = BatchStatus.FAILED
+                    batch.last_error = action.reason
+            elif action.step is not None and action.attention_kind == AttentionKind.STEP_ATTEMPTS:
+                _set_step(new, action.step, status=StepStatus.FAILED)
+        case Complete():
+            _set_step(new, Step.MERGE, status=StepStatus.COMPLETED, finished_at=now)
+            new.step = Step.MERGE
+            new.status = _S.COMPLETED
             new.current_run_id = None
-        new.status = _S.WAITING_RATE_LIMIT
-        new.rate_limit_until = action.until
-    elif isinstance(action, ResumeRun):
-        new.current_run_id = action.run_id
-        new.resumable_run_id = None
-        new.rate_limit_until = None
-        new.attention = None
-        resumed = new.runs.get(action.run_id)
-        if resumed and resumed.batch_index is not None and (batch := new.batch(resumed.batch_index)) is not None:
-            batch.status = BatchStatus.RUNNING
-        new.status = _S.HEALING if _current_is_heal(new) else _S.RUNNING
-    elif isinstance(action, Pause):
-        _grant_retry_for_run(new, action.run_id)  # stopped by the user, not by its work: no attempt used
-        new.current_run_id = None
-        new.pause_requested = True
-        new.status = _S.PAUSED
-    elif isinstance(action, NeedsAttention):
-        new.status = _S.NEEDS_ATTENTION
-        new.attention = Attention(
-            kind=action.attention_kind,
-            reason=action.reason,
-            options=list(action.options),
-            step=action.step,
-            batch_index=action.batch_index,
-            context=dict(action.context),
-        )
-        new.last_error = action.reason
-        if new.current_run_id is not None and action.attention_kind != AttentionKind.UNKNOWN_STATE:
-            new.current_run_id = None  # the run ended; keep an unexplained one visible for retry to clear
-        if action.batch_index is not None and (batch := new.batch(action.batch_index)) is not None:
-            if batch.status not in (BatchStatus.COMPLETED, BatchStatus.HEALED, BatchStatus.SKIPPED):
-                batch.status = BatchStatus.FAILED
-                batch.last_error = action.reason
-        elif action.step is not None and action.attention_kind == AttentionKind.STEP_ATTEMPTS:
-            _set_step(new, action.step, status=StepStatus.FAILED)
-    elif isinstance(action, Complete):
-        _set_step(new, Step.MERGE, status=StepStatus.COMPLETED, finished_at=now)
-        new.step = Step.MERGE
-        new.status = _S.COMPLETED
-        new.current_run_id = None
-    elif isinstance(action, Fail):
-        new.status = _S.FAILED
-        new.last_error = action.reason
-        new.current_run_id = None
+        case Fail():
+            new.status = _S.FAILED
+            new.last_error = action.reason
+            new.current_run_id = None
+        case _:
+            assert_never(action)
     return new
 
 

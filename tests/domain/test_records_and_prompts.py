@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from specflowd.domain import actions
 from specflowd.domain.actions import ACTION_ADAPTER, Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
 from specflowd.domain.models import (
@@ -68,6 +69,21 @@ def test_load_reads_a_record_without_version_as_version_one() -> None:
 def test_actions_round_trip_through_the_discriminated_union() -> None:
     _, action = drive(record(), project(artifacts=False), None)
     assert ACTION_ADAPTER.validate_python(action.model_dump(mode="json")) == action
+
+
+def test_the_action_union_is_the_one_declaration_of_the_action_set() -> None:
+    """Every action class of the module is in the union (so apply's exhaustive match sees it) exactly once."""
+    base = actions._Action
+    declared = [obj for obj in vars(actions).values() if isinstance(obj, type) and issubclass(obj, base) and obj is not base]
+    assert sorted(t.__name__ for t in actions.ACTION_TYPES) == sorted(t.__name__ for t in declared)
+    kinds = [t.model_fields["kind"].default for t in actions.ACTION_TYPES]
+    assert len(set(kinds)) == len(kinds) == 16
+    # Only these three make the engine decide again at once; everything else sleeps until an event.
+    assert {k for t, k in zip(actions.ACTION_TYPES, kinds, strict=True) if not t.waits} == {
+        "finish_batch",
+        "advance",
+        "replan",
+    }
 
 
 @pytest.mark.parametrize(
