@@ -1,4 +1,7 @@
-"""Where specflowd keeps things (DESIGN §4). Stdlib only: the thin client imports this too."""
+"""Where specflowd keeps things (docs/architecture.md#files). Stdlib only.
+
+The client applies the same socket rule in its own ``specflowctl.paths`` (it imports no daemon code); a test
+holds the two equal."""
 
 from __future__ import annotations
 

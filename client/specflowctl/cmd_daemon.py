@@ -28,7 +28,7 @@ def ensure_daemon(sock: Path | None, timeout: float = 15.0) -> tuple[dict[str, A
     import time
 
     from specflowctl import core
-    from specflowd.paths import specflow_home
+    from specflowctl.paths import specflow_home
 
     path = core.socket_path(sock)
     try:
@@ -63,7 +63,7 @@ def start(
     timeout: float = typer.Option(15.0, help="Seconds to wait for the daemon to answer"),
 ) -> None:
     """Start specflowd in the background (for systems without systemd) and wait until it answers."""
-    from specflowd.paths import specflow_home
+    from specflowctl.paths import specflow_home
 
     data, started = ensure_daemon(sock, timeout)
     log_path = specflow_home() / "specflowd.log"
@@ -80,9 +80,13 @@ def stop(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
 
 
 def _unit_sources() -> Path:
-    import specflowd
+    from importlib.util import find_spec
 
-    package = Path(specflowd.__file__).parent
+    # The unit files ship beside the daemon's package; find it without importing daemon code.
+    spec = find_spec("specflowd")
+    if spec is None or spec.origin is None:
+        fail("the specflowd package is not installed")
+    package = Path(spec.origin).parent
     for candidate in (package / "_systemd", package.parent / "systemd"):
         if (candidate / "specflowd.service").is_file():
             return candidate

@@ -193,7 +193,7 @@ def demo(
 ) -> None:
     """Create a sample project and complete its phase with the built-in simulated agent, live."""
     from specflowctl.cmd_daemon import ensure_daemon
-    from specflowd.demo import create_demo_project
+    from specflowctl.demo import create_demo_project
 
     target = (directory or Path("specflow-demo")).expanduser().absolute()
     if target.exists() and any(target.iterdir()):

@@ -14,9 +14,11 @@ from typing import Any
 
 from specflowctl.connection import DaemonUnavailable, RpcClient, RpcError
 
-__all__ = ["CLIENT_VERSION", "EXIT_NO_DAEMON", "EXIT_RPC_ERROR", "VerbFailed", "call", "emit", "socket_path"]
+__all__ = ["EXIT_NO_DAEMON", "EXIT_RPC_ERROR", "PROTOCOL_VERSION", "VerbFailed", "call", "emit", "socket_path"]
 
-CLIENT_VERSION = "0.1.0"
+# The socket protocol this client speaks, compared with daemon.hello's ``protocol_version``: daemon and client
+# package versions may differ freely as long as they speak the same protocol.
+PROTOCOL_VERSION = 1
 EXIT_RPC_ERROR = 1
 EXIT_NO_DAEMON = 3
 
@@ -31,7 +33,7 @@ class VerbFailed(Exception):
 def socket_path(explicit: Path | str | None) -> Path:
     if explicit:
         return Path(explicit)
-    from specflowd.paths import default_socket_path
+    from specflowctl.paths import default_socket_path
 
     return default_socket_path()
 
@@ -50,12 +52,23 @@ def call(sock: Path | str | None, method: str, params: dict[str, Any] | None = N
     except RpcError as exc:
         detail = f" [{exc.kind}]" if exc.kind else ""
         raise VerbFailed(f"{exc.message}{detail}", EXIT_RPC_ERROR) from None
-    if hello.get("version") != CLIENT_VERSION and not os.environ.get("SPECFLOWCTL_NO_VERSION_WARNING"):
+    if hello.get("protocol_version") != PROTOCOL_VERSION and not os.environ.get("SPECFLOWCTL_NO_VERSION_WARNING"):
         print(
-            f"specflowctl: warning: daemon is version {hello.get('version')}, this client is {CLIENT_VERSION}",
+            f"specflowctl: warning: the daemon speaks protocol {hello.get('protocol_version')} "
+            f"(specflowd {hello.get('version')}), this client protocol {PROTOCOL_VERSION} "
+            f"(specflowctl {_client_version()}): restart the daemon or upgrade the older side",
             file=sys.stderr,
         )
     return result
+
+
+def _client_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("specflowd")  # the client ships in the specflowd distribution
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def emit(as_json: bool, data: Any, render: Callable[[Any], str]) -> None:

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from specflowd.demo import DEMO_FEATURE, create_demo_project
+from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from tests.engine.common import FAKE, SIM, decision_log, status
 from tests.support import Daemon, sandbox_env, wait_until
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from specflowd.demo import create_demo_project
+from specflowctl.demo import create_demo_project
 from tests.engine.common import FAKE, status
 from tests.helper.fake_api import FakeMessagesApi, submit
 from tests.support import Daemon, sandbox_env, wait_until

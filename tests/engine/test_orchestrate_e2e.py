@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from specflowd.demo import DEMO_FEATURE, create_demo_project
+from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from tests.engine.common import status
 from tests.support import Daemon, RawClient, sandbox_env, wait_until
 

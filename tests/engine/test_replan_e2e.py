@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from specflowd.demo import DEMO_FEATURE, create_demo_project
+from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from tests.engine.common import decision_log, status
 from tests.support import Daemon, wait_until
 

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from specflowd.demo import DEMO_FEATURE, create_demo_project
+from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from tests.engine.common import FAKE, SIM, decision_log, status
 from tests.support import Daemon, RawClient, sandbox_env, wait_until
 

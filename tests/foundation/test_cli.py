@@ -100,8 +100,15 @@ def test_help_lists_the_verbs() -> None:
         assert verb in result.stdout
 
 
-def test_client_warns_when_daemon_version_differs(tmp_path: Path) -> None:
-    """A stand-in daemon that answers hello with another version: the verb works, stderr warns."""
+@pytest.mark.parametrize(
+    ("version", "protocol", "warns"),
+    [("9.9.9", 2, True), ("9.9.9", 1, False)],
+    ids=["other-protocol-warns", "other-package-version-only-is-fine"],
+)
+def test_client_warns_when_the_daemon_speaks_another_protocol(
+    tmp_path: Path, version: str, protocol: int, warns: bool
+) -> None:
+    """A stand-in daemon answers hello with other versions: the verb works; only a protocol mismatch warns."""
     import socket
     import threading
 
@@ -117,7 +124,7 @@ def test_client_warns_when_daemon_version_differs(tmp_path: Path) -> None:
         with conn:
             batch = json.loads(conn.makefile("rb").readline())
             replies = [
-                {"jsonrpc": "2.0", "id": batch[0]["id"], "result": {"version": "9.9.9", "protocol_version": 1}},
+                {"jsonrpc": "2.0", "id": batch[0]["id"], "result": {"version": version, "protocol_version": protocol}},
                 {"jsonrpc": "2.0", "id": batch[1]["id"], "result": {"projects": [], "problem": None}},
             ]
             conn.sendall(json.dumps(replies).encode() + b"\n")
@@ -132,4 +139,4 @@ def test_client_warns_when_daemon_version_differs(tmp_path: Path) -> None:
     server.close()
     assert result.returncode == 0
     assert json.loads(result.stdout) == {"projects": [], "problem": None}
-    assert "daemon is version 9.9.9" in result.stderr
+    assert ("the daemon speaks protocol 2 (specflowd 9.9.9)" in result.stderr) is warns, result.stderr

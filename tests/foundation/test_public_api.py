@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import specflowctl
 import specflowd
 
@@ -78,3 +80,26 @@ def test_package_inits_import_nothing() -> None:
         )
     ]
     assert importing == []
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SPECFLOWD_SOCKET": "~/s.sock", "XDG_RUNTIME_DIR": "/run/u"},
+        {"XDG_RUNTIME_DIR": "/run/u", "SPECFLOW_HOME": "/h"},
+        {"SPECFLOW_HOME": "~/sf"},
+        {},
+    ],
+    ids=["explicit", "runtime-dir", "specflow-home", "home"],
+)
+def test_client_and_daemon_find_the_same_socket_and_home(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """The client keeps its own copy of the socket rule (it imports no daemon code): both must agree."""
+    from specflowctl import paths as client_paths
+    from specflowd import paths as daemon_paths
+
+    for name in ("SPECFLOWD_SOCKET", "XDG_RUNTIME_DIR", "SPECFLOW_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert client_paths.default_socket_path() == daemon_paths.default_socket_path()
+    assert client_paths.specflow_home() == daemon_paths.specflow_home()

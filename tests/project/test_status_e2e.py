@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from specflowd.demo import create_demo_project
+from specflowctl.demo import create_demo_project
 from tests.support import SPECFLOWCTL, Daemon, RawClient
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specflowd.demo import DEMO_FEATURE, create_demo_project
+from specflowctl.demo import DEMO_FEATURE, create_demo_project
 
 SIM = str(Path(sys.executable).parent / "specflowd-sim-agent")
 BASE = [

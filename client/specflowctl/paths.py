@@ -1,0 +1,29 @@
+"""Where the daemon listens and keeps its log, as the client finds them. Stdlib only.
+
+The client imports no daemon code, so it applies the socket rule itself; the rule is a public contract
+(README, docs/architecture.md) that the editor plugins implement too, and a test holds this copy to the
+daemon's (``specflowd.paths``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["default_socket_path", "specflow_home"]
+
+
+def specflow_home() -> Path:
+    configured = os.environ.get("SPECFLOW_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".specflow"
+
+
+def default_socket_path() -> Path:
+    """``SPECFLOWD_SOCKET``, else ``$XDG_RUNTIME_DIR/specflowd/specflowd.sock``, else under SPECFLOW_HOME."""
+    override = os.environ.get("SPECFLOWD_SOCKET")
+    if override:
+        return Path(override).expanduser()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "specflowd" / "specflowd.sock"
+    return specflow_home() / "run" / "specflowd.sock"
