@@ -5,7 +5,40 @@ from pathlib import Path
 
 import pytest
 
+from tests import support
 from tests.support import Daemon, running_daemon
+
+TESTS = Path(__file__).resolve().parent
+
+# Tests that start the real daemon or real agent processes (the fake `claude`, the simulated agent, the real
+# Claude Code CLI) are the `e2e` tier: `pytest -m "not e2e"` is the fast inner loop (CONTRIBUTING.md).
+# Every `*_e2e.py` file belongs to it, and these; a test elsewhere that starts the daemon fails (support.py).
+E2E_PATHS = (
+    "engine/",
+    "runs/",
+    "sim/",
+    "e2e/test_real_cli.py",
+    "e2e/test_real_cli_orchestration.py",
+    "foundation/test_cli.py",
+    "foundation/test_lifecycle.py",
+    "runner/test_fake_claude.py",
+    "runner/test_reconcile.py",
+    "runner/test_runs.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = item.path.resolve().relative_to(TESTS).as_posix()
+        if relative.endswith("_e2e.py") or relative.startswith(E2E_PATHS):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _only_e2e_tests_start_the_daemon(request: pytest.FixtureRequest) -> Iterator[None]:
+    support.daemon_allowed = request.node.get_closest_marker("e2e") is not None
+    yield
+    support.daemon_allowed = True
 
 
 @pytest.fixture

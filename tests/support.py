@@ -20,6 +20,9 @@ VENV_BIN = Path(sys.executable).parent
 SPECFLOWD = str(VENV_BIN / "specflowd")
 SPECFLOWCTL = str(VENV_BIN / "specflowctl")
 
+# False while a test outside the e2e tier runs (tests/conftest.py): starting the daemon there is a mistake.
+daemon_allowed = True
+
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
@@ -78,6 +81,8 @@ class Daemon:
         return Path(self.env["SPECFLOW_HOME"])
 
     def start(self, *args: str, wait: bool = True, **popen: Any) -> Daemon:
+        if not daemon_allowed:
+            raise AssertionError("this test starts the real daemon: it belongs to the e2e tier (tests/conftest.py)")
         self.log_path = self.root / f"daemon-{time.monotonic_ns()}.log"
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen([SPECFLOWD, *args], env=self.env, stdout=log, stderr=log, **popen)

@@ -19,7 +19,7 @@ from tests.e2e.messages_api import (
     tools,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.real_cli
 
 MAIN_BODY = {"model": "claude-opus-4-8", "tools": [{"name": "Bash"}, {"name": "StructuredOutput"}], "messages": []}
 

@@ -19,7 +19,7 @@ from specflowd.runner.argv import build_argv, continuation_prompt
 from tests.e2e.conftest import CliRun, RunCli
 from tests.e2e.messages_api import ScriptedMessagesAPI, bash, edit, read, structured_output, tools
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.real_cli
 
 PROMPT = "Implement the open tasks in specs/0001-x/tasks.md and check them off.\n"
 QUESTION = "Which database should the configuration loader target?"

@@ -27,7 +27,7 @@ from specflowd.domain.prompts import SKILL_COMMANDS
 from tests.e2e.messages_api import RecordedRequest, ScriptedMessagesAPI, Turn, bash, structured_output, tools
 from tests.support import Daemon, sandbox_env, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.real_cli
 
 FEATURE = "0001-greeting"
 PHASE_NUMBER = "0001"
