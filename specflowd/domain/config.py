@@ -1,4 +1,4 @@
-"""Orchestration configuration: the defaults and bounds of DESIGN §8.
+"""Orchestration configuration: the defaults and bounds (docs/architecture.md#configuration).
 
 One model serves the RPC params (``orchestrate.preview/start {config}``), the TOML defaults file and the
 persisted record. Out-of-bounds values fail validation; the RPC layer turns that into ``invalid_config``.

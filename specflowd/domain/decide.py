@@ -1,4 +1,5 @@
-"""decide(): the one pure function that says what an orchestration does next (DESIGN §2.2).
+"""decide(): the one pure function that says what an orchestration does next (the rules: docs/orchestration.md;
+the principles: docs/architecture.md#principles).
 
 Total: every input yields exactly one action of ``actions.Action``; a combination the rules do not cover
 becomes ``NeedsAttention(unknown_state)`` with a reason, never a guess. No I/O, no clock (``now`` is given).

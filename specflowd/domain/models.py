@@ -1,4 +1,4 @@
-"""The orchestration record: the one document the daemon writes per orchestration (DESIGN §4, §7).
+"""The orchestration record: the one document the daemon writes per orchestration (docs/architecture.md#files).
 
 Pure data. Every change goes through ``specflowd.domain.transitions`` so the rules live in one place; the
 store only writes ``dump_record(record)`` atomically and reads it back with ``load_record``.

@@ -1,4 +1,4 @@
-"""orchestrate.* : start, follow and steer orchestrations (DESIGN §5)."""
+"""orchestrate.* : start, follow and steer orchestrations (docs/architecture.md#rpc-contract)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ class HelperConfig(BaseModel):
     base_url: str | None = Field(None, description="ANTHROPIC_BASE_URL; None = the SDK's default endpoint")
     model: str = DEFAULT_HELPER_MODEL
     fallback_models: tuple[str, ...] = ("claude-sonnet-4-6",)
-    call_budget_usd: float = Field(0.50, gt=0, le=100.0, description="DESIGN §8 budget.helper_call")
+    call_budget_usd: float = Field(0.50, gt=0, le=100.0, description="the orchestration's budget.helper_call")
     timeout_s: float = Field(60.0, gt=0, le=3600.0, description="Wall clock for one whole helper call")
     max_turns: int = Field(8, ge=1, le=50)
     max_tokens: int = Field(4096, ge=64, le=64_000, description="Output cap per turn (also the budget estimate)")

@@ -1,6 +1,6 @@
 """The one tasks.md grammar. Pure: text in, a TasksDocument out; never raises on content.
 
-Shapes understood (see shared/reference/README.md and the real samples):
+Shapes understood (see docs/project-model.md and the real samples under tests/fixtures/specflow-samples):
 - ``# Tasks: <title>``; ``## `` headings are sections (verbatim text; ``Phase N:`` / ``Phase N -`` gives a
   phase number; status suffixes such as "✅ COMPLETE" are kept in the heading); ``### `` are sub-groups.
 - Task lines: optional indentation, ``-``, ``*`` or ``+`` bullet (space after it optional), checkbox

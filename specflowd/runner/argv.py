@@ -1,4 +1,5 @@
-"""The agent command line (DESIGN §6), built as an argv list — never a shell string. Pure."""
+"""The agent command line (docs/architecture.md#the-agent-command-line), built as an argv list — never a shell
+string. Pure."""
 
 from __future__ import annotations
 

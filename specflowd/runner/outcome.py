@@ -8,7 +8,7 @@ Order of precedence:
    (completed / needs_input with questions → waiting_input / error → failed). A success result with no
    structured_output at all counts as completed: the CLI validates the schema when one was given, so this
    only happens for schema-less runs, and the engine confirms completion by evidence (tasks.md, artifacts)
-   anyway (DESIGN §2.3);
+   anyway (confirm twice: docs/architecture.md#principles);
 3. no result line: found dead after a daemon restart → interrupted; rate-limit retries were the last thing
    seen → rate_limited; otherwise failed (non-zero exit or died mid-stream).
 """

@@ -1,4 +1,5 @@
-"""Files of one run directory, ``{project}/.specflow/workflows/{session_id}/`` (DESIGN §4). I/O only."""
+"""Files of one run directory, ``{project}/.specflow/workflows/{session_id}/`` (docs/architecture.md#files).
+I/O only."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Paths of the reference samples (copies of shared/reference under tests/fixtures: CI must not depend on
-files outside the repository)."""
+"""Paths of the real SpecFlow samples copied under tests/fixtures (see its README): CI depends on nothing
+outside the repository."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.runner.conftest import FAKE_CLAUDE
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # copies of shared/reference
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # real CLI output (tests/fixtures/README.md)
 SID = "11111111-2222-4333-8444-555555555555"
 HEADLESS = ["-p", "--output-format", "stream-json", "--verbose", "--session-id", SID]
 

@@ -18,7 +18,7 @@ from tests.runner.conftest import Harness, supervising, wait_for
 
 pytestmark = pytest.mark.anyio
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # copies of shared/reference
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # real CLI output (tests/fixtures/README.md)
 
 
 async def test_readopts_a_live_run_after_a_daemon_kill_without_spawning_again(harness: Harness) -> None:

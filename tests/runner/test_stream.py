@@ -16,7 +16,7 @@ from specflowd.runner.stream import (
     split_complete,
 )
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # copies of shared/reference
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # real CLI output (tests/fixtures/README.md)
 PRICES = RunnerSettings().prices
 
 
