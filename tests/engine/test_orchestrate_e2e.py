@@ -210,8 +210,11 @@ def test_pause_then_resume(sim_daemon: Daemon) -> None:
     wait_until(lambda: status(d, orch_id)["batches"] and status(d, orch_id)["batches"][0]["status"] == "running", timeout=30, what="batch 1")
     d.ctl("pause", str(root))
     wait_until(lambda: status(d, orch_id)["status"] == "paused", timeout=30, what="paused after the run")
-    paused = status(d, orch_id)
-    assert paused["batches"][0]["status"] == "completed" and paused["batches"][1]["status"] == "pending"
+    # The pause lands after the run in flight ends: a prefix of completed batches, the rest pending. Which run
+    # that is depends on how fast the pause call arrives (under load a whole batch may finish first).
+    statuses = [b["status"] for b in status(d, orch_id)["batches"]]
+    done = statuses.index("pending")
+    assert done >= 1 and statuses[:done] == ["completed"] * done and set(statuses[done:]) == {"pending"}, statuses
     d.ctl("resume", str(root))
     wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=90, what="finished")
     assert status(d, orch_id)["status"] == "completed"
