@@ -4,32 +4,47 @@ runner, against the real daemon with the simulated agent (or the scriptable fake
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from specflowd.demo import create_demo_project
-from tests.editors.node_support import compile_extension, run_node_test, skip_reason
+from tests.editors.node_support import VSCODE, compile_extension, run_node_test, skip_reason
 from tests.editors.socket_cases import write_cases
 from tests.engine.common import FAKE, SIM
 from tests.support import SPECFLOWD, can_connect, running_daemon, sandbox_env
 
-pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+needs_node = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def compiled() -> Iterator[None]:
     compile_extension()
     yield
 
 
+def test_every_contributed_command_is_registered_and_named_like_the_nvim_subcommands() -> None:
+    manifest = json.loads((VSCODE / "package.json").read_text())
+    contributed = {c["command"] for c in manifest["contributes"]["commands"]}
+    registered = set(re.findall(r'"(specflow\.\w+)":', (VSCODE / "src" / "extension.ts").read_text()))
+    assert contributed == registered
+    lua = (VSCODE.parent / "nvim" / "lua" / "specflow" / "init.lua").read_text()
+    assert {c.removeprefix("specflow.") for c in contributed} == set(re.findall(r"^function commands\.(\w+)\(", lua, re.M))
+    assert manifest["engines"]["vscode"] == "^" + manifest["devDependencies"]["@types/vscode"]  # vsce requires types <= engine
+
+
+@needs_node
+@pytest.mark.usefixtures("compiled")
 def test_pure_parts_and_no_daemon(tmp_path: Path) -> None:
     write_cases(tmp_path / "cases.json")
     env = {**sandbox_env(tmp_path), "SPECFLOW_SOCKET_CASES": str(tmp_path / "cases.json")}
     run_node_test("pure", env, expect_pass=4)
 
 
+@needs_node
+@pytest.mark.usefixtures("compiled")
 def test_orchestrate_follow_and_merge(tmp_path: Path) -> None:
     with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0") as d:
         root = create_demo_project(tmp_path / "demo")
@@ -39,6 +54,8 @@ def test_orchestrate_follow_and_merge(tmp_path: Path) -> None:
     assert record["status"] == "completed" and record["config"]["skip_analyze"] is True
 
 
+@needs_node
+@pytest.mark.usefixtures("compiled")
 def test_questions_answered(tmp_path: Path) -> None:
     questions = [
         {"question": "Which storage?", "header": "storage", "options": [{"label": "json"}, {"label": "sqlite"}]},
@@ -57,6 +74,8 @@ def test_questions_answered(tmp_path: Path) -> None:
     assert "sqlite" in invocations[1]["prompt"] and "todos" in invocations[1]["prompt"]
 
 
+@needs_node
+@pytest.mark.usefixtures("compiled")
 def test_reconnects_after_a_daemon_restart(tmp_path: Path) -> None:
     with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0") as d:
         root = create_demo_project(tmp_path / "demo")
