@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 
 import pytest
 
-from specflowd.demo import create_demo_project
 from tests.editors.nvim_support import run_script, skip_reason
+from tests.editors.scenarios import SIM_AGENT, asking_agent, assert_resumed_with_answers, demo_daemon
 from tests.editors.socket_cases import write_cases
-from tests.engine.common import FAKE, SIM
-from tests.support import SPECFLOWD, can_connect, running_daemon, sandbox_env
+from tests.support import SPECFLOWD, can_connect, sandbox_env
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
 
 def test_a_phase_from_orchestrate_to_merge(tmp_path: Path) -> None:
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0") as d:
-        root = create_demo_project(tmp_path / "demo")
-        d.rpc("projects.register", {"path": str(root)})
+    with demo_daemon(tmp_path, SIM_AGENT) as (d, root):
         seen = run_script("orchestrate", d.env, root, tmp_path)
         record = d.rpc("orchestrate.status", {"project": str(root)})["record"]
     assert record["status"] == "completed"
@@ -42,34 +39,21 @@ def test_a_phase_from_orchestrate_to_merge(tmp_path: Path) -> None:
     assert seen["run_buffer"] == f"specflow://run/{seen['merge_run']}"
     assert any("specflow phase close" in line for line in seen["run_lines"]), seen["run_lines"]
 
+
 def test_questions_are_notified_and_answered_through_vim_ui(tmp_path: Path) -> None:
-    questions = [
-        {"question": "Which storage?", "header": "storage", "options": [{"label": "json"}, {"label": "sqlite", "description": "one file"}]},
-        {"question": "Table name?", "header": "table"},
-    ]
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps([{"action": "ask", "questions": questions}, {"action": "complete", "tasks": ["T001", "T002", "T003", "T004"]}]))
-    argv_log = tmp_path / "argv.jsonl"
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=FAKE, FAKE_CLAUDE_SCRIPT=str(script), FAKE_CLAUDE_ARGV_LOG=str(argv_log)) as d:
-        root = create_demo_project(tmp_path / "demo")
-        d.rpc("projects.register", {"path": str(root)})
+    with demo_daemon(tmp_path, asking_agent(tmp_path)) as (d, root):
         seen = run_script("answer", d.env, root, tmp_path)
     notice = next(n for n in seen["notifications"] if "asks" in n["message"])
     assert notice["message"] == "specflow demo: the implement run asks: Which storage? (+1 more)  →  :Specflow answer"
     assert seen["waiting_statusline"].startswith("specflow implement (answer needed) · batch 1/4 · ")
     assert seen["choices"] == ["json", "sqlite", "Other…"]
     assert [p["kind"] for p in seen["prompts"]] == ["select", "input"]
-    assert seen["prompts"][1]["prompt"].startswith("Table name?")
-    invocations = [json.loads(line) for line in argv_log.read_text().splitlines()]
-    first, resumed = invocations[0]["argv"], invocations[1]["argv"]
-    assert resumed[resumed.index("--resume") + 1] == first[first.index("--session-id") + 1]
-    assert "sqlite" in invocations[1]["prompt"] and "todos" in invocations[1]["prompt"]
+    assert seen["prompts"][1]["prompt"].startswith("Which table?")
+    assert_resumed_with_answers(tmp_path)
 
 
 def test_reconnects_and_resubscribes_after_a_daemon_restart(tmp_path: Path) -> None:
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0") as d:
-        root = create_demo_project(tmp_path / "demo")
-        d.rpc("projects.register", {"path": str(root)})
+    with demo_daemon(tmp_path, SIM_AGENT) as (d, root):
         seen = run_script("reconnect", {**d.env, "SPECFLOWD_BIN": SPECFLOWD}, root, tmp_path)
         assert d.proc is not None and d.proc.wait(20) == 0  # the first daemon left through daemon.shutdown
     assert not can_connect(d.socket), "the daemon the test started from nvim is still running"
@@ -77,6 +61,9 @@ def test_reconnects_and_resubscribes_after_a_daemon_restart(tmp_path: Path) -> N
     messages = [n["message"] for n in seen["notifications"]]
     assert any(m.startswith(f"specflow: lost specflowd on {d.socket}: ") and m.endswith("; reconnecting") for m in messages), messages
     assert "specflow: reconnected to specflowd" in messages
+    attention = next(m for m in messages if "needs attention" in m)
+    assert re.fullmatch(r"specflow demo: needs attention \(budget\): .+  →  :Specflow recover retry(\|\w+)+", attention), attention
+    assert seen["attention_statusline"].startswith("specflow implement (needs attention) · batch 1/4 · "), seen["attention_statusline"]
     assert seen["generation"] == 2
     assert seen["final_statusline"].startswith("specflow merge (completed) · batch 4/4 · tasks 20/20 · $")
     assert seen["job_exit"] == 0

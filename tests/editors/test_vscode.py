@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from specflowd.demo import create_demo_project
 from tests.editors.node_support import VSCODE, compile_extension, run_node_test, skip_reason
+from tests.editors.scenarios import SIM_AGENT, asking_agent, assert_resumed_with_answers, demo_daemon
 from tests.editors.socket_cases import write_cases
-from tests.engine.common import FAKE, SIM
-from tests.support import SPECFLOWD, can_connect, running_daemon, sandbox_env
+from tests.support import SPECFLOWD, can_connect, sandbox_env
 
 needs_node = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
@@ -46,9 +45,7 @@ def test_pure_parts_and_no_daemon(tmp_path: Path) -> None:
 @needs_node
 @pytest.mark.usefixtures("compiled")
 def test_orchestrate_follow_and_merge(tmp_path: Path) -> None:
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0") as d:
-        root = create_demo_project(tmp_path / "demo")
-        d.rpc("projects.register", {"path": str(root)})
+    with demo_daemon(tmp_path, SIM_AGENT) as (d, root):
         run_node_test("orchestrate", {**d.env, "SPECFLOW_TEST_PROJECT": str(root)}, expect_pass=1)
         record = d.rpc("orchestrate.status", {"project": str(root)})["record"]
     assert record["status"] == "completed" and record["config"]["skip_analyze"] is True
@@ -57,29 +54,15 @@ def test_orchestrate_follow_and_merge(tmp_path: Path) -> None:
 @needs_node
 @pytest.mark.usefixtures("compiled")
 def test_questions_answered(tmp_path: Path) -> None:
-    questions = [
-        {"question": "Which storage?", "header": "storage", "options": [{"label": "json"}, {"label": "sqlite"}]},
-        {"question": "Which table?"},
-    ]
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps([{"action": "ask", "questions": questions}, {"action": "complete", "tasks": ["T001", "T002", "T003", "T004"]}]))
-    argv_log = tmp_path / "argv.jsonl"
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=FAKE, FAKE_CLAUDE_SCRIPT=str(script), FAKE_CLAUDE_ARGV_LOG=str(argv_log)) as d:
-        root = create_demo_project(tmp_path / "demo")
-        d.rpc("projects.register", {"path": str(root)})
+    with demo_daemon(tmp_path, asking_agent(tmp_path)) as (d, root):
         run_node_test("answer", {**d.env, "SPECFLOW_TEST_PROJECT": str(root)}, expect_pass=1)
-    invocations = [json.loads(line) for line in argv_log.read_text().splitlines()]
-    first, resumed = invocations[0]["argv"], invocations[1]["argv"]
-    assert resumed[resumed.index("--resume") + 1] == first[first.index("--session-id") + 1]
-    assert "sqlite" in invocations[1]["prompt"] and "todos" in invocations[1]["prompt"]
+    assert_resumed_with_answers(tmp_path)
 
 
 @needs_node
 @pytest.mark.usefixtures("compiled")
 def test_reconnects_after_a_daemon_restart(tmp_path: Path) -> None:
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0") as d:
-        root = create_demo_project(tmp_path / "demo")
-        d.rpc("projects.register", {"path": str(root)})
+    with demo_daemon(tmp_path, SIM_AGENT) as (d, root):
         env = {**d.env, "SPECFLOW_TEST_PROJECT": str(root), "SPECFLOWD_BIN": SPECFLOWD}
         run_node_test("reconnect", env, expect_pass=1)
         assert d.proc is not None and d.proc.wait(20) == 0  # the first daemon left through daemon.shutdown

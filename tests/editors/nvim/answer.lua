@@ -3,11 +3,7 @@
 local H = dofile(os.getenv("SPECFLOW_REPO") .. "/tests/editors/nvim/harness.lua")
 
 H.run(function()
-  local specflow = require("specflow")
-  specflow.setup({})
-  H.wait("subscribed", 20000, function()
-    return specflow.state().subscribed_generation == 1
-  end)
+  local specflow = H.connected()
   vim.cmd("Specflow orchestrate yes skip_analyze")
   H.wait("question notification", 60000, function()
     return H.notified("asks") ~= nil

@@ -50,6 +50,16 @@ function H.wait(what, timeout_ms, condition)
   end
 end
 
+-- setup() the plugin and wait until it has subscribed to the daemon's events.
+function H.connected(opts)
+  local specflow = require("specflow")
+  specflow.setup(opts or {})
+  H.wait("subscribed", 20000, function()
+    return specflow.state().subscribed_generation == 1
+  end)
+  return specflow
+end
+
 function H.notified(pattern)
   for _, item in ipairs(H.result.notifications) do
     if item.message:find(pattern) then

@@ -3,11 +3,7 @@
 local H = dofile(os.getenv("SPECFLOW_REPO") .. "/tests/editors/nvim/harness.lua")
 
 H.run(function()
-  local specflow = require("specflow")
-  specflow.setup({})
-  H.wait("subscribed", 20000, function()
-    return specflow.state().subscribed_generation == 1
-  end)
+  local specflow = H.connected()
   H.result.initial_statusline = specflow.statusline()
   H.ui_replies = {
     function(items)

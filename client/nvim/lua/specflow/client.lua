@@ -161,8 +161,8 @@ function Client:_receive(data)
 end
 
 function Client:_dispatch(message)
-  if message.method == "event" and type(message.params) == "table" then
-    if self.opts.on_event then
+  if message.method == "event" then
+    if self.opts.on_event and type(message.params) == "table" and type(message.params.type) == "string" then
       self.opts.on_event(message.params)
     end
     return

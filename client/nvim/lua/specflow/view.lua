@@ -184,7 +184,7 @@ function M.notice(kind, event, record)
     local questions = (event.data or {}).questions or {}
     local first = questions[1] and questions[1].question or "a question"
     local more = #questions > 1 and string.format(" (+%d more)", #questions - 1) or ""
-    return string.format("specflow %s: the %s run asks: %s%s  →  :Specflow answer", where, event.data.step or "agent", first, more),
+    return string.format("specflow %s: the %s run asks: %s%s  →  :Specflow answer", where, (event.data or {}).step or "agent", first, more),
       "warn"
   end
   if kind == "merge" then

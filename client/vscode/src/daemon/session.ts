@@ -147,13 +147,18 @@ export class SpecflowSession {
   }
 
   private handle(event: DaemonEvent): void {
+    if (typeof event?.type !== "string") {
+      return; // not an event this client understands
+    }
     const line = eventDecision(event);
-    const data = event.data as { orchestration?: string };
-    if (line && data.orchestration && this.logged.has(data.orchestration)) {
+    const id = ((event.data ?? {}) as { orchestration?: string }).orchestration;
+    const started = event.type === "orchestration.started";
+    if (line && id && started && !this.logged.has(id)) {
+      // a new orchestration, logged from its start (unless a refresh saw it first and logged its backlog)
+      this.logged.add(id);
+      this.decisionEmitter.fire(`orchestration ${id} · ${event.project ?? ""}`);
       this.decisionEmitter.fire(line);
-    } else if (line && data.orchestration && event.type === "orchestration.started") {
-      this.logged.add(data.orchestration);
-      this.decisionEmitter.fire(`orchestration ${data.orchestration} · ${event.project ?? ""}`);
+    } else if (line && id && !started && this.logged.has(id)) {
       this.decisionEmitter.fire(line);
     }
     if (/^(orchestration|batch|run|question)\./.test(event.type) && this.concernsUs(event)) {
@@ -167,7 +172,7 @@ export class SpecflowSession {
     if (!kind || !(this.options.notify?.() ?? true)) {
       return;
     }
-    const id = (event.data as { orchestration?: string }).orchestration;
+    const id = ((event.data ?? {}) as { orchestration?: string }).orchestration;
     let record;
     if (kind !== "answer" && id) {
       record = await this.client

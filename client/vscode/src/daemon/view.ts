@@ -109,7 +109,7 @@ export function eventDecision(event: DaemonEvent): string | undefined {
   if (!label || label === "status") {
     return undefined;
   }
-  const data = event.data as { action?: string; reason?: string };
+  const data = (event.data ?? {}) as { action?: string; reason?: string };
   return decisionLine({ time: event.time, action: data.action ?? label, reason: data.reason ?? "" }, event.project);
 }
 
@@ -180,7 +180,7 @@ export function noticeKind(event: DaemonEvent): NoticeKind | undefined {
   if (event.type !== "orchestration.status") {
     return undefined;
   }
-  switch ((event.data as { status?: string }).status) {
+  switch (((event.data ?? {}) as { status?: string }).status) {
     case "waiting_merge":
     case "waiting_user_gate":
       return "merge";
@@ -197,7 +197,7 @@ export function noticeKind(event: DaemonEvent): NoticeKind | undefined {
 /** The notification for an event of that kind; `record` is its orchestration's (undefined for a standalone run). */
 export function notice(kind: NoticeKind, event: DaemonEvent, record: OrchestrationRecord | undefined): Notice {
   const where = `specflow ${basename(event.project)}`;
-  const data = event.data as { orchestration?: string; run_id?: string; step?: string; questions?: Question[] };
+  const data = (event.data ?? {}) as { orchestration?: string; run_id?: string; step?: string; questions?: Question[] };
   const base = { kind, project: event.project, orchestration: data.orchestration ?? record?.id };
   if (kind === "answer") {
     const questions = data.questions ?? [];

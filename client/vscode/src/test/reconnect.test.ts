@@ -1,5 +1,5 @@
 // The daemon goes away and comes back: the session says so, reconnects, subscribes again and follows an
-// orchestration started after the restart.
+// orchestration started after the restart through a budget stop to its end.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -23,7 +23,14 @@ test("reconnect and resubscribe after a daemon restart", { skip: needsDaemon("SP
     assert.match(seen.connection[0] ?? "", /^specflow: lost specflowd on .*: connection closed by the daemon; reconnecting$/);
     assert.equal(seen.connection[1], "specflow: reconnected to specflowd");
 
-    await session.orchestrate({ skip_analyze: true, auto_merge: true });
+    // followed after the restart: a budget stop is notified, resuming with more budget completes the phase
+    await session.orchestrate({ skip_analyze: true, auto_merge: true, budget: { total: 0.01 } });
+    const stuck = await waitFor("the attention notice", 60_000, () => seen.notices.find((n) => n.kind === "attention"));
+    assert.match(stuck.message, /^specflow demo: needs attention \(budget\): /);
+    assert.deepEqual(stuck.actions, ["Recover", "Open log"]);
+    await waitFor("the status bar shows it", 10_000, () => session.statusText().startsWith("implement (needs attention)"));
+    const resumed = await session.resume(20);
+    assert.equal(resumed.record.config?.budget?.total, 20);
     await waitFor("the completion notice", 60_000, () => seen.notices.find((n) => n.kind === "finished"));
     await waitFor("the status bar shows it", 10_000, () => session.statusText().startsWith("merge (completed)"));
     assert.match(session.statusText(), /^merge \(completed\) · batch 4\/4 · tasks 20\/20 · \$\d+\.\d\d$/);
