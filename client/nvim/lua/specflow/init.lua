@@ -68,7 +68,7 @@ local function call(method, params, on_result)
 end
 
 -- Fetch the current project's orchestration; calls made while one is in flight are coalesced.
-function M.refresh(done)
+function M.refresh()
   if state.refreshing then
     state.refresh_again = true
     return
@@ -85,9 +85,7 @@ function M.refresh(done)
     status_changed()
     if state.refresh_again then
       state.refresh_again = false
-      M.refresh(done)
-    elseif done then
-      done()
+      M.refresh()
     end
   end)
 end
