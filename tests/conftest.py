@@ -14,6 +14,7 @@ TESTS = Path(__file__).resolve().parent
 # Claude Code CLI) are the `e2e` tier: `pytest -m "not e2e"` is the fast inner loop (CONTRIBUTING.md).
 # Every `*_e2e.py` file belongs to it, and these; a test elsewhere that starts the daemon fails (support.py).
 E2E_PATHS = (
+    "editors/",
     "engine/",
     "runs/",
     "sim/",

@@ -1,0 +1,94 @@
+// The parts of the daemon's replies and events the extension reads (the OpenRPC document, `rpc.discover`,
+// is the full contract).
+
+export interface DaemonEvent {
+  type: string;
+  project: string | null;
+  data: Record<string, unknown>;
+  time: string;
+}
+
+export interface Attention {
+  kind: string;
+  reason: string;
+  options?: string[];
+}
+
+export interface BatchRecord {
+  index: number;
+  name: string;
+  status: string;
+  task_ids: string[];
+}
+
+export interface OrchestrationRecord {
+  id: string;
+  project_path: string;
+  status: string;
+  step: string;
+  batches?: BatchRecord[];
+  steps?: Record<string, { status: string; run_ids?: string[] }>;
+  totals?: { spent_usd?: number };
+  config?: { budget?: { total?: number; per_batch?: number; heal?: number } } & Record<string, unknown>;
+  attention?: Attention | null;
+}
+
+export interface Progress {
+  elapsed_s: number;
+  remaining_s: number | null;
+  basis: string;
+  batches_done: number;
+  batches_total: number;
+  tasks_done: number;
+  tasks_total: number;
+}
+
+export interface Decision {
+  time?: string;
+  action?: string;
+  reason?: string;
+}
+
+export interface OrchestrationView {
+  record: OrchestrationRecord;
+  decisions: Decision[];
+  progress: Progress;
+}
+
+export interface QuestionOption {
+  label: string;
+  description?: string;
+}
+
+export interface Question {
+  question: string;
+  header?: string;
+  options?: QuestionOption[];
+  multiSelect?: boolean;
+}
+
+export interface PendingQuestion {
+  run_id: string;
+  project_root: string;
+  orchestration_id?: string | null;
+  step: string;
+  questions: Question[];
+}
+
+export interface ProjectStatus {
+  project: string;
+  phase_number?: string | null;
+  phase_name?: string | null;
+  phase_status?: string | null;
+  tasks: { done: number; total: number; open: number };
+  next_action: string;
+}
+
+export interface Preview {
+  project: string;
+  feature?: string | null;
+  steps: { step: string; runs: boolean; reason: string }[];
+  summary: string;
+  warnings: string[];
+  budget: Record<string, number>;
+}

@@ -1,0 +1,74 @@
+// The pure parts and the no-daemon case: no daemon needed.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { SpecflowClient } from "../daemon/client";
+import type { DaemonEvent, OrchestrationView } from "../daemon/protocol";
+import { notAnswering, socketPath } from "../daemon/socket";
+import { answerKey, eventDecision, notice, noticeKind, statusText } from "../daemon/view";
+
+test("the socket is found exactly as specflowctl finds it", { skip: !process.env.SPECFLOW_SOCKET_CASES && "cases come from pytest" }, () => {
+  const cases = JSON.parse(readFileSync(String(process.env.SPECFLOW_SOCKET_CASES), "utf8")) as {
+    env: Record<string, string>;
+    expected: string;
+  }[];
+  assert.ok(cases.length >= 5);
+  for (const { env, expected } of cases) {
+    assert.equal(socketPath(env), expected, JSON.stringify(env));
+  }
+});
+
+test("no daemon: one line saying how to start one, and a quiet status bar", async () => {
+  const missing = "/nonexistent/specflowd-test.sock";
+  const client = new SpecflowClient({ socketPath: () => missing });
+  await assert.rejects(client.request("daemon.status"), (error: Error) => {
+    assert.ok(error.message.startsWith(notAnswering(missing)), error.message);
+    assert.ok(!error.message.includes("\n"));
+    return true;
+  });
+  assert.equal(client.state, "offline");
+  assert.equal(statusText(undefined, client.state, false), "");
+});
+
+const view = (status: string, step: string, done: number): OrchestrationView => ({
+  record: { id: "o1", project_path: "/p/demo", status, step, totals: { spent_usd: 0.054 }, batches: [] },
+  decisions: [],
+  progress: { elapsed_s: 1, remaining_s: null, basis: "", batches_done: done, batches_total: 4, tasks_done: 9, tasks_total: 20 },
+});
+
+test("status bar text: step, batch N/M, tasks x/y, spend; the state when it is not plain running", () => {
+  assert.equal(statusText(view("running", "implement", 1), "connected", true), "implement · batch 2/4 · tasks 9/20 · $0.05");
+  assert.equal(statusText(view("waiting_merge", "merge", 4), "connected", true), "merge (merge ready) · batch 4/4 · tasks 9/20 · $0.05");
+  assert.equal(statusText(view("running", "implement", 1), "offline", true), "offline");
+  assert.equal(statusText(undefined, "connected", true), "");
+});
+
+test("events: which ask for the user, and how the decision log reads them", () => {
+  const event = (type: string, data: Record<string, unknown>): DaemonEvent => ({ type, project: "/p/demo", data, time: "2025-01-02T03:04:05.678+00:00" });
+  assert.equal(noticeKind(event("orchestration.status", { status: "waiting_merge" })), "merge");
+  assert.equal(noticeKind(event("orchestration.status", { status: "running" })), undefined);
+  assert.equal(noticeKind(event("run.progress", {})), undefined);
+  const asked = event("question.asked", { run_id: "r1", step: "implement", questions: [{ question: "Which DB?" }] });
+  assert.deepEqual(notice("answer", asked, undefined), {
+    kind: "answer",
+    project: "/p/demo",
+    orchestration: undefined,
+    runId: "r1",
+    message: "specflow demo: the implement run asks: Which DB?",
+    severity: "warning",
+    actions: ["Answer", "Open log"],
+  });
+  const stuck = notice("attention", event("orchestration.status", { status: "needs_attention", orchestration: "o1" }), {
+    ...view("needs_attention", "implement", 1).record,
+    attention: { kind: "budget", reason: "the budget is spent", options: ["retry", "abort"] },
+  });
+  assert.equal(stuck.message, "specflow demo: needs attention (budget): the budget is spent");
+  assert.deepEqual(stuck.actions, ["Recover", "Open log"]);
+  assert.equal(
+    eventDecision(event("orchestration.spawn_batch", { action: "spawn_batch", reason: "implement 'Setup'" })),
+    "03:04:05 demo  spawn_batch      implement 'Setup'",
+  );
+  assert.equal(eventDecision(event("orchestration.status", { status: "running" })), undefined);
+  assert.equal(answerKey({ question: "Which DB?", header: "db" }), "db");
+  assert.equal(answerKey({ question: "Which DB?", header: "" }), "Which DB?");
+});
