@@ -2,20 +2,28 @@
 
 ``orchestration-{id}.json`` is replaced atomically after every change; ``orchestration-{id}.events.jsonl``
 is the append-only decision log. Documents are plain dicts here: the domain layer owns their schema.
+``Journal`` writes the two crash-consistently (see its docstring).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from specflowd.errors import StorageError
+from specflowd.faults import fault
 from specflowd.store.atomic import append_jsonl, atomic_write_json
 
-__all__ = ["WorkflowDir"]
+__all__ = ["LOG_KEY", "Journal", "WorkflowDir"]
+
+log = logging.getLogger(__name__)
+
+# The record document's key for the decision log's bookkeeping (not part of the domain record).
+LOG_KEY = "decision_log"
 
 _RECORD = re.compile(r"^orchestration-(?P<id>[A-Za-z0-9_-]+)\.json$")
 
@@ -66,6 +74,72 @@ class WorkflowDir:
             return []
         entries = list(_parse_lines(path))
         return entries[-limit:] if limit else entries
+
+    def last_seq(self, orchestration_id: str) -> int:
+        """The highest ``seq`` in the decision log (0 when none: a new log, or one from before sequence numbers)."""
+        seqs = [e["seq"] for e in self.read_events(orchestration_id) if isinstance(e.get("seq"), int)]
+        return max(seqs, default=0)
+
+
+class Journal:
+    """One orchestration's record document and its decision log, written so that after any crash the log
+    holds every decision the record reflects.
+
+    Each change is one ``commit(document, entry)``: the entry gets the next sequence number, the document is
+    saved carrying it under ``decision_log: {seq, pending: [entries not yet in the log]}``, then the entry is
+    appended. A SIGKILL between the two leaves a record whose pending entry is missing from the log;
+    ``open()`` (the next load) appends every pending entry whose ``seq`` the log does not have yet. The log
+    therefore never holds a decision the record does not reflect, and is complete again before the engine
+    acts on the record. An append that fails (disk full) keeps its entry pending, carried by every later
+    save and appended by the next commit or load that can."""
+
+    def __init__(self, store: WorkflowDir, orchestration_id: str, seq: int = 0) -> None:
+        self.store = store
+        self.id = orchestration_id
+        self.seq = seq
+        self.pending: list[dict[str, Any]] = []
+
+    @classmethod
+    def open(cls, store: WorkflowDir, orchestration_id: str) -> tuple[dict[str, Any], Journal]:
+        """Load the record document (without the bookkeeping key) and repair its decision log.
+        Raises like ``WorkflowDir.load``; an invalid bookkeeping value is a ValueError."""
+        document = store.load(orchestration_id)
+        meta = document.pop(LOG_KEY, None) or {}  # absent in records written before sequence numbers
+        seq = meta.get("seq", 0) if isinstance(meta, dict) else None
+        pending = meta.get("pending", []) if isinstance(meta, dict) else None
+        if not isinstance(seq, int) or not isinstance(pending, list) or not all(isinstance(e, dict) for e in pending):
+            raise ValueError(f"{LOG_KEY} is not {{seq: int, pending: [objects]}}")
+        journal = cls(store, orchestration_id, seq)
+        logged = store.last_seq(orchestration_id)
+        journal.pending = [e for e in pending if isinstance(e.get("seq"), int) and e["seq"] > logged]
+        if journal.pending:
+            log.warning(
+                "orchestration %s: %d decision(s) of the record were missing from its log; appending them",
+                orchestration_id,
+                len(journal.pending),
+            )
+            try:
+                journal._flush()
+            except StorageError as exc:  # kept pending; the next commit tries again
+                log.warning("%s", exc.message)
+        return document, journal
+
+    def commit(self, document: dict[str, Any], entry: dict[str, Any]) -> None:
+        """Save ``document`` and append ``entry`` (given the next ``seq``). StorageError when either fails."""
+        self.seq += 1
+        self.pending.append({"seq": self.seq, **entry})
+        self.save(document)
+        fault("between_record_and_log")
+        self._flush()
+
+    def save(self, document: dict[str, Any]) -> None:
+        """Save ``document`` without a new decision (e.g. a noted cost); pending entries ride along."""
+        self.store.save(self.id, {**document, LOG_KEY: {"seq": self.seq, "pending": list(self.pending)}})
+
+    def _flush(self) -> None:
+        while self.pending:
+            self.store.append_event(self.id, self.pending[0])
+            self.pending.pop(0)
 
 
 def _parse_lines(path: Path) -> Iterator[dict[str, Any]]:
