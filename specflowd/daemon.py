@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
+from specflowd import faults
 from specflowd.engine.orchestrator import Orchestrator
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as event_handlers
@@ -31,6 +32,7 @@ from specflowd.runner.models import RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import Event, EventBus
 from specflowd.settings import load_settings
+from specflowd.store.leftovers import sweep_temp
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
 from specflowd.transport.server import Connection, SocketServer
@@ -104,6 +106,8 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
 
 async def serve(sock_path: Path, activated: socket.socket | None) -> None:
     registry = Registry(registry_path())
+    for leftover in sweep_temp(registry.path.parent, targets={registry.path.name}).removed:
+        log.info("removed %s, left by a write a crash interrupted", leftover)
     registry.load()
     if registry.problem:
         log.warning("%s", registry.problem)
@@ -137,7 +141,8 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
         return orchestrator.active_count(), RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
 
     services.extensions["status_counters"] = counters
-    services.extensions["problems"] = orchestrator.problems  # records that could not be loaded
+    # records that could not be loaded, leftovers that could not be cleaned up
+    services.extensions["problems"] = lambda: orchestrator.problems() + runs.problems()
     listener = await _open_listener(sock_path, activated)
     try:
         async with anyio.create_task_group() as tg:
@@ -187,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        faults.configure(os.environ)  # test builds of crash windows; removed so agent runs never see it
+    except ValueError as exc:
+        print(f"specflowd: {faults.ENV}: {exc}", file=sys.stderr)
+        return 2
     sock_path: Path = (args.socket or default_socket_path()).expanduser().absolute()
     try:
         activated = systemd.activation_socket()

@@ -40,6 +40,7 @@ class RunStatus(StrEnum):
     STALE = "stale"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    NOT_STARTED = "not_started"  # found after a restart: the daemon stopped before the agent was started
 
 
 # A live run has (or may have) a process; waiting_input has none but is not over; the rest never change again.

@@ -13,7 +13,7 @@ from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc
 from specflowctl.connection import DaemonUnavailable, RpcClient
 from specflowctl.resolve import project_ref
 
-FINAL = {"completed", "failed", "cancelled", "stale", "interrupted", "budget_exceeded", "rate_limited"}
+FINAL = {"completed", "failed", "cancelled", "stale", "interrupted", "not_started", "budget_exceeded", "rate_limited"}
 
 
 def run(

@@ -156,6 +156,7 @@ class RunRef(BaseModel):
     attempt: int = Field(1, ge=1)
     cost_usd: float = Field(0.0, ge=0)
     started_at: datetime | None = None
+    never_started: bool = Field(False, description="the daemon stopped before its agent started; attempt given back")
 
 
 class Totals(BaseModel):

@@ -63,6 +63,7 @@ __all__ = [
     "request_merge",
     "resume",
     "resume_failed",
+    "run_not_started",
 ]
 
 _S = OrchestrationStatus
@@ -286,6 +287,30 @@ def resume_failed(record: OrchestrationRecord, run_id: str, now: datetime) -> Or
     if new.resumable_run_id == run_id:
         new.resumable_run_id = None
     new.status = _S.RUNNING
+    return new
+
+
+def run_not_started(record: OrchestrationRecord, run_id: str, now: datetime) -> OrchestrationRecord:
+    """``run_id`` was recorded but its agent never started (the daemon stopped between the decision and the
+    exec): nothing ran, so its attempt is given back. A step or batch run's unit is pending again with one
+    more attempt allowed (attempt numbers stay monotonic). A heal gets one more heal allowed and the run it
+    was healing becomes current again, so the same judgement decides the heal anew."""
+    new = _copy(record, now)
+    if new.current_run_id == run_id:
+        new.current_run_id = None
+    new.status = _S.RUNNING
+    ref = new.runs.get(run_id)
+    if ref is None:
+        return new
+    new.runs[run_id] = ref.model_copy(update={"never_started": True})
+    batch = new.batch(ref.batch_index) if ref.batch_index is not None else None
+    if ref.kind == RunKind.HEAL and batch is not None:
+        healed = [r for r in batch.run_ids if r != run_id and r in new.runs and not new.runs[r].never_started]
+        if healed:
+            batch.extra_heal_attempts += 1
+            new.current_run_id = healed[-1]
+            return new
+    _grant_retry_for_run(new, run_id)
     return new
 
 

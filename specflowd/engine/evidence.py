@@ -65,11 +65,12 @@ def run_evidence(record: RunRecord) -> RunEvidence:
 
 
 def missing_run_evidence(run_id: str) -> RunEvidence:
-    """The record names a run the runner never started: the daemon stopped between persisting the decision
-    and exec. That run is over (never started twice); decide() retries or heals per its attempt rules."""
+    """The record names a run the runner has no directory for: the daemon stopped between persisting the
+    decision and creating the run. Nothing ran (and the id is never started later): not_started, so the
+    engine gives its attempt back."""
     return RunEvidence(
         run_id=run_id,
-        status=RunStatus.INTERRUPTED,
+        status=RunStatus.NOT_STARTED,
         final=True,
         error="the run was recorded but never started (specflowd stopped before exec)",
     )

@@ -4,7 +4,9 @@ Loop: read the evidence (project snapshot, current run) → ``decide()`` → ``a
 and append the decision log *before* acting → act (spawn through the runner, or wait). It wakes on the
 runner's events for its runs, on changes of tasks.md / the state file (stat poll, debounced) and on a slow
 safety timer. Run ids are deterministic per (orchestration, spawn sequence), and the runner refuses to start
-an id twice, so a restart never duplicates a run; a recorded-but-never-started run reads as interrupted.
+an id twice, so a restart never duplicates a run; a recorded run whose agent never started gives its attempt
+back (``transitions.run_not_started``). Record and log are written through a ``Journal``, which repairs the
+log at load when a crash fell between the two.
 """
 
 from __future__ import annotations
@@ -50,12 +52,13 @@ from specflowd.domain.prompts import continue_prompt, prompt_for
 from specflowd.engine.consult import Advice, advise, needs_advice
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError, StorageError
+from specflowd.faults import fault
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.runner.manager import RunManager
 from specflowd.runner.models import RunSpec
 from specflowd.services.events import Event, EventBus
-from specflowd.store.workflows import WorkflowDir
-from specflowd.vocabulary import RESULT_SCHEMA
+from specflowd.store.workflows import Journal, WorkflowDir
+from specflowd.vocabulary import RESULT_SCHEMA, RunStatus
 from specflowd.watch import fingerprint
 
 __all__ = ["Orchestrator"]
@@ -109,6 +112,7 @@ class Orchestrator:
         self.runs = runs
         self.bus = bus
         self._records: dict[str, OrchestrationRecord] = {}
+        self._journals: dict[str, Journal] = {}
         self._wake: dict[str, anyio.Event] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._advice: dict[str, tuple[str, Advice]] = {}
@@ -133,7 +137,8 @@ class Orchestrator:
             if orch_id in self._records:
                 continue
             try:
-                record = load_record(store.load(orch_id))
+                document, journal = Journal.open(store, orch_id)  # appends decisions a crash kept from the log
+                record = load_record(document)
             except (OSError, ValueError) as exc:
                 # left untouched for the user to inspect; reported in daemon.status and as an event
                 problem = f"{store.record_path(orch_id)}: cannot load orchestration {orch_id}: {_first_line(exc)}"
@@ -143,6 +148,7 @@ class Orchestrator:
                     self.bus.publish("orchestration.problem", str(root), {"orchestration": orch_id, "problem": problem})
                 continue
             self._records[orch_id] = record
+            self._journals[orch_id] = journal
             if record.status not in TERMINAL_STATUSES:
                 self._launch(orch_id)
 
@@ -207,6 +213,7 @@ class Orchestrator:
             phase_branch=(skill.phase_branch if skill else None)
             or (snapshot.feature_dir.name if snapshot.feature_dir else None),
         )
+        self._journals[record.id] = Journal(WorkflowDir(root), record.id)
         self._persist(record, None, "start", "orchestration started")
         self._records[record.id] = record
         self._publish(record, "orchestration.started", {"config": config.model_dump(mode="json")})
@@ -392,6 +399,9 @@ class Orchestrator:
                 run = run_evidence(self.runs.get(record.current_run_id))
             except NotFound:
                 run = missing_run_evidence(record.current_run_id)
+            if run.final and run.status == RunStatus.NOT_STARTED:
+                self._not_started(record, run)
+                return None  # decide again on the record that gave the attempt back
             observed = transitions.observe_run(record, run, _now())
             if observed is not record:
                 self._save(observed)
@@ -401,6 +411,26 @@ class Orchestrator:
             key = f"{run.run_id if run else '-'}>{getattr(action, 'run_id', '-')}"
             return _Consult(record=record, action=action, run=run, key=key)
         return await self._carry_out(record, action)
+
+    def _not_started(self, record: OrchestrationRecord, run: RunEvidence) -> None:
+        """The current run's agent never started (the daemon stopped before the exec): nothing ran, nothing
+        is judged. A first invocation gives its attempt back; a continuation (answers, rate limit) starts its
+        unit of work afresh like any session that could not be continued."""
+        run_id = run.run_id
+        if run.continuations:
+            self._change_locked(
+                record.id,
+                lambda r: transitions.resume_failed(r, run_id, _now()),
+                "resume_failed",
+                f"the continuation of run {run_id} never started; starting its work afresh",
+            )
+            return
+        self._change_locked(
+            record.id,
+            lambda r: transitions.run_not_started(r, run_id, _now()),
+            "not_started",
+            f"run {run_id} never started (specflowd stopped before its agent was started); its attempt is given back",
+        )
 
     async def _act_on_advice(self, orch_id: str, asked: _Consult, advice: Advice) -> datetime | None:
         """Back under the lock: note the helper's spend and verdict, then act on it unless the record moved
@@ -420,6 +450,7 @@ class Orchestrator:
             return action.until if isinstance(action, WaitRateLimit) else _FOREVER
         after = self._record_action(record, action)
         if isinstance(action, SpawnStep | SpawnBatch | Heal):
+            fault("after_spawn_decision")
             await self._spawn(after, action)
             return _FOREVER
         if isinstance(action, ResumeRun):
@@ -508,8 +539,14 @@ class Orchestrator:
             )
 
     # -- persistence and events ------------------------------------------------------------------------
+    def _journal(self, record: OrchestrationRecord) -> Journal:
+        journal = self._journals.get(record.id)
+        if journal is None:  # every record is started or loaded with its journal; this is a safety net
+            journal = self._journals[record.id] = Journal(WorkflowDir(Path(record.project_path)), record.id)
+        return journal
+
     def _save(self, record: OrchestrationRecord) -> None:
-        WorkflowDir(Path(record.project_path)).save(record.id, dump_record(record))
+        self._journal(record).save(dump_record(record))
         self._records[record.id] = record
 
     def _persist(
@@ -521,9 +558,8 @@ class Orchestrator:
         entry: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
-        store = WorkflowDir(Path(record.project_path))
-        store.save(record.id, dump_record(record))
-        store.append_event(record.id, entry or _engine_entry(record, before, action, reason, **extra))
+        line = entry or _engine_entry(record, before, action, reason, **extra)
+        self._journal(record).commit(dump_record(record), line)
 
     def _publish(self, record: OrchestrationRecord, event_type: str, data: dict[str, Any]) -> None:
         self.bus.publish(event_type, record.project_path, {"orchestration": record.id, **data})

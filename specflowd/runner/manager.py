@@ -5,18 +5,26 @@ Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a 
 supervisor task per live run; ``start``/``answer``/``reconcile`` hand new runs to it (queued until ``run()``
 is started). Cancelling ``run()`` (daemon shutdown) stops the supervision only — children live on in their
 own sessions and are re-adopted by the next daemon's ``reconcile``.
+
+Crash windows of a start, and what ``reconcile`` finds (docs/runs.md#restart): the run directory appears
+atomically with its metadata (status starting); the lock file is taken before the fork and held by the
+child from the fork on; process.pid is written after the exec. So a restart either has the pid file of the
+current invocation (the agent started: adopt it or judge its output), or a lock held by the agent (find it,
+write its identity, adopt it), or a lock that nothing holds / no lock at all (nothing is running: judge the
+output, or ``not_started`` when the invocation left no trace).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +34,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, InvalidState, NotFound, ProjectError
+from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.models import (
@@ -39,7 +48,7 @@ from specflowd.runner.models import (
     StopReason,
 )
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
-from specflowd.runner.rundir import RunDir, iter_run_dirs
+from specflowd.runner.rundir import RunDir, iter_run_dirs, sweep_run_dirs
 from specflowd.runner.stream import StreamState, missing_command, readable_items
 from specflowd.runner.tail import OutputTail, read_lines
 from specflowd.vocabulary import LIVE_STATUSES, RESUMABLE_STATUSES, RunStatus
@@ -101,7 +110,9 @@ class RunManager:
         self._live: dict[str, _Live] = {}
         self._settled: dict[str, anyio.Event] = {}
         self._tg: TaskGroup | None = None
-        self._queued: list[_Live] = []
+        self._queued: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._problems: list[str] = []
+        self._identifying: set[str] = set()  # re-found live runs whose agent is not identified yet (_identify)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -110,19 +121,26 @@ class RunManager:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             queued, self._queued = self._queued, []
-            for live in queued:
-                tg.start_soon(self._supervise, live)
+            for task in queued:
+                tg.start_soon(task)
             try:
                 await anyio.sleep_forever()
             finally:
                 self._tg = None
 
+    def _start_task(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self._tg is not None:
+            self._tg.start_soon(task)
+        else:
+            self._queued.append(task)
+
     def _watch(self, live: _Live) -> None:
         self._live[live.record.run_id] = live
-        if self._tg is not None:
-            self._tg.start_soon(self._supervise, live)
-        else:
-            self._queued.append(live)
+        self._start_task(lambda: self._supervise(live))
+
+    def problems(self) -> builtins.list[str]:
+        """What the start-up sweep could not clean up (reported in daemon.status)."""
+        return builtins.list(self._problems)
 
     # ------------------------------------------------------------------ commands
 
@@ -132,10 +150,9 @@ class RunManager:
         if not project_root.is_dir():
             raise ProjectError(f"project directory {project_root} does not exist", project=str(project_root))
         run_id = spec.run_id or str(uuid.uuid4())
-        if run_id in self._records or RunDir(project_root, run_id).path.exists():
-            raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
         rundir = RunDir(project_root, run_id)
-        rundir.path.mkdir(parents=True, exist_ok=False)
+        if run_id in self._records or rundir.path.exists():
+            raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
         argv = _argv_for(binary, spec, run_id, spec.budget_usd, resume=False)
         record = RunRecord(
             run_id=run_id,
@@ -152,8 +169,10 @@ class RunManager:
             created_at=_now(),
             spec=spec.model_copy(update={"project_root": project_root}),
         )
-        rundir.write_text(rundir.prompt, spec.prompt)
-        rundir.save(record)  # recorded before exec: a crash from here on leaves a findable run
+        try:
+            rundir.create(record, spec.prompt)  # recorded before exec: a crash from here on leaves a findable run
+        except FileExistsError:
+            raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id) from None
         self._records[run_id] = record
         self._dirs[run_id] = rundir
         self._settled[run_id] = anyio.Event()
@@ -165,19 +184,28 @@ class RunManager:
         assert spec is not None
         env = child_env(os.environ, spec.extra_env, permission_mode=spec.permission_mode, is_root=os.geteuid() == 0)
         try:
-            popen = process.spawn(
-                argv,
-                cwd=record.project_root,
-                env=env,
-                stdin_path=prompt_path,
-                stdout_path=rundir.output,
-                stderr_path=rundir.stderr,
-            )
+            lock_fd = process.take_lock(rundir.lock_path(record.continuations))
+            try:
+                fault("before_fork")
+                popen = process.spawn(
+                    argv,
+                    cwd=record.project_root,
+                    env=env,
+                    stdin_path=prompt_path,
+                    stdout_path=rundir.output,
+                    stderr_path=rundir.stderr,
+                    lock_fd=lock_fd,
+                )
+            finally:
+                os.close(lock_fd)  # from here the lock is the child's alone
         except OSError as exc:
             self._apply(record, rundir, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
             raise AgentUnavailable(f"could not start {argv[0]}: {exc}", binary=argv[0]) from exc
-        identity = process.identify(popen.pid)
+        fault("after_fork")
+        identity = process.identify(popen.pid, record.continuations)
+        fault("before_pid_write")
         rundir.save_identity(identity)
+        fault("after_pid_write")
         record.status = RunStatus.RUNNING
         record.started_at = record.started_at or _now()
         record.last_activity_at = _now()
@@ -211,6 +239,10 @@ class RunManager:
         if record.final:
             raise InvalidState(f"run {run_id} already ended ({record.status})", run_id=run_id, status=record.status)
         live = self._live.get(run_id)
+        if run_id in self._identifying:  # re-found after a restart, agent not identified yet
+            record.stop_reason = record.stop_reason or StopReason.CANCELLED
+            self._dirs[run_id].save(record)  # _identify stops its processes
+            return await self.wait_final(run_id)
         if live is None:  # waiting_input: no process to stop
             self._apply(record, self._dirs[run_id], Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
             return record.model_copy(deep=True)
@@ -330,13 +362,14 @@ class RunManager:
     # ------------------------------------------------------------------ restart
 
     async def reconcile(self, project_roots: builtins.list[Path]) -> None:
-        """Load every run of these projects; re-adopt live ones whose pid *and* start time still match,
-        finalise the others from their output. Never spawns anything."""
+        """Load every run of these projects: re-adopt the live ones, finalise the others from their output, mark
+        the ones that never started; first remove leftovers of interrupted writes. Never spawns anything."""
         for root in project_roots:
+            self._sweep(root.resolve())
             for rundir in iter_run_dirs(root.resolve()):
                 run_id = rundir.path.name
-                if run_id in self._live:
-                    continue
+                if run_id in self._live or run_id in self._identifying:
+                    continue  # already watched
                 try:
                     record = rundir.load()
                 except (OSError, ValueError) as exc:
@@ -348,12 +381,69 @@ class RunManager:
                 if record.status not in LIVE_STATUSES:
                     event.set()
                     continue
-                identity = rundir.load_identity()
-                if identity is not None and process.is_same_process(identity):
-                    self._adopt(record, rundir, identity)
-                else:
-                    self._finalise_dead(record, rundir)
+                self._recover(record, rundir)
             await anyio.lowlevel.checkpoint()
+
+    def _sweep(self, root: Path) -> None:
+        swept = sweep_run_dirs(root)
+        for path in swept.removed:
+            log.info("removed %s, left by a write a crash interrupted", path)
+        for problem in swept.problems:
+            if problem not in self._problems:
+                log.warning("%s", problem)
+                self._problems.append(problem)
+
+    def _recover(self, record: RunRecord, rundir: RunDir) -> None:
+        """A run the previous daemon left starting or running: where did the crash fall?"""
+        identity = rundir.load_identity()
+        if identity is not None and identity.invocation in (None, record.continuations):
+            # process.pid is written after the exec: this invocation's agent started; alive or over
+            if process.is_same_process(identity):
+                self._adopt(record, rundir, identity)
+            else:
+                self._finalise_dead(record, rundir)
+            return
+        lock = rundir.lock_path(record.continuations)
+        state = process.lock_state(lock)
+        if state is process.LockState.HELD:  # forked before the crash, pid not written: find the agent
+            agent = process.find_agent(lock, rundir.output, record.continuations)
+            if agent is None:
+                self._identifying.add(record.run_id)
+                self._start_task(lambda: self._identify(record, rundir))
+                return
+            rundir.save_identity(agent)
+            self._adopt(record, rundir, agent)
+            return
+        # No process of this invocation is alive. No lock: never forked; a free lock and no output of this
+        # invocation: the child died before its first line (or the daemon before forking) — nothing ran.
+        never = state is process.LockState.MISSING or rundir.output_size() <= record.segment_offset
+        self._finalise_dead(record, rundir, never_started=never)
+
+    async def _identify(self, record: RunRecord, rundir: RunDir) -> None:
+        """The lock is held but no holder is the agent yet (between fork and setsid, or only descendants of a
+        dead agent still hold it): the run is live, so nothing else may start; look again every poll until the
+        agent shows or the lock is free. A stop (cancel, or the stale limit passing) kills the holders."""
+        lock = rundir.lock_path(record.continuations)
+        since = time.monotonic()
+        while True:
+            if process.lock_state(lock) is not process.LockState.HELD:
+                self._identifying.discard(record.run_id)
+                self._finalise_dead(record, rundir)  # something ran: its output decides
+                return
+            agent = process.find_agent(lock, rundir.output, record.continuations)
+            if agent is not None and record.stop_reason is None:
+                rundir.save_identity(agent)
+                self._identifying.discard(record.run_id)
+                self._adopt(record, rundir, agent)
+                return
+            if record.stop_reason is None and time.monotonic() - since > record.stale_after_s:
+                record.stop_reason = StopReason.STALE
+                rundir.save(record)
+            if record.stop_reason is not None:
+                for pid in process.lock_holders(lock):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+            await anyio.sleep(self.settings.poll_interval_s)
 
     def _adopt(self, record: RunRecord, rundir: RunDir, identity: ProcessIdentity) -> None:
         # Rebuild the invocation's stream state from its first byte (cheap), then keep tailing from there.
@@ -375,10 +465,14 @@ class RunManager:
             last_activity=time.monotonic() - idle,
             stop_reason=record.stop_reason,  # a stop the previous daemon began is carried through
         )
+        if record.status == RunStatus.STARTING:  # the crash came before the daemon noted the start
+            record.status = RunStatus.RUNNING
+            record.started_at = record.started_at or _now()
+            rundir.save(record)
         log.info("re-adopted run %s (pid %s)", record.run_id, identity.pid)
         self._watch(live)
 
-    def _finalise_dead(self, record: RunRecord, rundir: RunDir) -> None:
+    def _finalise_dead(self, record: RunRecord, rundir: RunDir, *, never_started: bool = False) -> None:
         state = StreamState(prices=self.settings.prices)
         tail = OutputTail(rundir.output, record.segment_offset)
         for line in tail.read_new(final=True):
@@ -388,6 +482,7 @@ class RunManager:
             OutcomeInputs(
                 result=state.result,
                 found_dead_after_restart=True,
+                never_started=never_started,
                 stop_reason=record.stop_reason,
                 rate_limit_seen=state.rate_limit_seen,
                 last_retry_error=state.last_retry_error,

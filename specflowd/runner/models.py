@@ -33,12 +33,14 @@ class StopReason(StrEnum):
 
 
 class ProcessIdentity(BaseModel):
-    """process.pid: enough to tell *this* process from a later one that reuses its pid."""
+    """process.pid: enough to tell *this* process from a later one that reuses its pid, and which invocation of
+    the run (0 = the first, N = the N-th continuation) it belongs to."""
 
     pid: int
     create_time: float
     boot_time: float
     pgid: int
+    invocation: int | None = None  # None: written by a specflowd that did not record it (trusted as current)
 
 
 class RunnerSettings(BaseModel):

@@ -11,6 +11,9 @@ Order of precedence:
    anyway (confirm twice: docs/architecture.md#principles);
 3. no result line: found dead after a daemon restart → interrupted; rate-limit retries were the last thing
    seen → rate_limited; otherwise failed (non-zero exit or died mid-stream).
+
+Before all of these: a run whose invocation never started (a restart found no trace of a process: no
+process.pid, no holder of its lock, no output) is not_started — nothing ran, so nothing can be judged.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class OutcomeInputs:
     exit_code: int | None = None  # None: unknown (not our child, or found dead after a restart)
     stop_reason: StopReason | None = None
     found_dead_after_restart: bool = False
+    never_started: bool = False
     rate_limit_seen: bool = False
     last_retry_error: str | None = None
 
@@ -54,6 +58,8 @@ def _error_text(result: ResultInfo) -> str:
 
 
 def decide_outcome(inputs: OutcomeInputs) -> Outcome:
+    if inputs.never_started:
+        return Outcome(RunStatus.NOT_STARTED, "the daemon stopped before the agent was started; nothing ran")
     if inputs.stop_reason is not None:
         status, detail = _STOPPED[inputs.stop_reason]
         return Outcome(status, detail, error=detail if status != RunStatus.CANCELLED else None)

@@ -3,16 +3,24 @@
 Children start in their own session (process-group leader) with stdin/stdout/stderr on files of the run
 directory, so they outlive the daemon. A process is identified by pid *and* start time (psutil
 create_time + boot time): a reused pid is never mistaken for the run, and a zombie counts as dead.
+
+Each invocation also holds a lock from before its fork to its exit: the daemon creates the lock file, takes
+an exclusive ``flock`` and passes the descriptor to the child (``pass_fds``), then closes its own copy. A
+flock belongs to the open file description, so it is held exactly while some process — the forked child,
+the agent it exec'd, or a descendant that inherited the descriptor — still has it open, and the kernel
+releases it when the last one exits, whatever killed whom. ``lock_state`` tests it without timing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 
 import anyio
@@ -22,14 +30,19 @@ from specflowd.errors import AgentUnavailable
 from specflowd.runner.models import ProcessIdentity
 
 __all__ = [
+    "LockState",
+    "find_agent",
     "group_alive",
     "identify",
     "is_same_process",
+    "lock_holders",
+    "lock_state",
     "read_tail",
     "reap_if_child",
     "resolve_binary",
     "signal_group",
     "spawn",
+    "take_lock",
     "wait_exit",
 ]
 
@@ -49,10 +62,18 @@ def resolve_binary(configured: str | None, environ: Mapping[str, str]) -> str:
 
 
 def spawn(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdin_path: Path, stdout_path: Path, stderr_path: Path
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin_path: Path,
+    stdout_path: Path,
+    stderr_path: Path,
+    lock_fd: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the child detached. Output files are opened in append mode so a continuation (``--resume``)
-    extends the same output.jsonl; the daemon closes its copies right after the fork."""
+    extends the same output.jsonl; the daemon closes its copies right after the fork. ``lock_fd`` (from
+    ``take_lock``) is inherited by the child, which holds the lock from the fork on."""
     with (
         stdin_path.open("rb") as stdin,
         stdout_path.open("ab") as stdout,
@@ -68,12 +89,100 @@ def spawn(
             stderr=stderr,
             start_new_session=True,
             close_fds=True,
+            pass_fds=() if lock_fd is None else (lock_fd,),
         )
 
 
-def identify(pid: int) -> ProcessIdentity:
+def identify(pid: int, invocation: int = 0) -> ProcessIdentity:
     proc = psutil.Process(pid)
-    return ProcessIdentity(pid=pid, create_time=proc.create_time(), boot_time=psutil.boot_time(), pgid=os.getpgid(pid))
+    return ProcessIdentity(
+        pid=pid,
+        create_time=proc.create_time(),
+        boot_time=psutil.boot_time(),
+        pgid=os.getpgid(pid),
+        invocation=invocation,
+    )
+
+
+def take_lock(path: Path) -> int:
+    """Create ``path`` afresh and hold an exclusive flock on it; returns the descriptor (close-on-exec, so
+    only a child it is explicitly passed to inherits it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+class LockState(Enum):
+    MISSING = "missing"  # never created: nothing was forked
+    FREE = "free"  # every process that held it is gone (or the daemon died before forking)
+    HELD = "held"  # some process of the invocation is alive
+
+
+def lock_state(path: Path) -> LockState:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return LockState.MISSING
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the close below
+    except BlockingIOError:
+        return LockState.HELD
+    finally:
+        os.close(fd)
+    return LockState.FREE
+
+
+def _same_file(link: str, key: tuple[int, int]) -> bool:
+    try:
+        st = os.stat(link)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == key
+
+
+def lock_holders(path: Path) -> list[int]:
+    """Pids of the processes that have ``path`` open (read from /proc; processes of other users are not
+    readable and cannot hold our lock anyway)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    key, target = (st.st_dev, st.st_ino), os.path.realpath(path)
+    holders: list[int] = []
+    for pid in psutil.pids():
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            link = f"{fd_dir}/{fd}"
+            with contextlib.suppress(OSError):
+                if os.readlink(link) == target and _same_file(link, key):
+                    holders.append(pid)
+                    break
+    return holders
+
+
+def find_agent(lock_path: Path, stdout_path: Path, invocation: int) -> ProcessIdentity | None:
+    """The agent among the lock's holders: a session leader (the daemon starts it in its own session) whose
+    stdout is the run's output file (what the daemon gave it; its tools get pipes). None while no holder
+    qualifies — the instant between fork and setsid, or only descendants left behind by a dead agent."""
+    try:
+        st = os.stat(stdout_path)
+    except OSError:
+        return None
+    out = (st.st_dev, st.st_ino)
+    found: list[ProcessIdentity] = []
+    for pid in lock_holders(lock_path):
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(pid) == pid and _same_file(f"/proc/{pid}/fd/1", out):
+                found.append(identify(pid, invocation))
+    return min(found, key=lambda i: i.create_time) if found else None
 
 
 def is_same_process(identity: ProcessIdentity) -> bool:

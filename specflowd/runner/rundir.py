@@ -4,15 +4,20 @@ I/O only."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from specflowd.faults import fault
 from specflowd.runner.models import ProcessIdentity, RunRecord
-from specflowd.store.atomic import atomic_write_json, atomic_write_text, read_json
+from specflowd.store.atomic import atomic_create_dir, atomic_write_json, atomic_write_text, read_json
+from specflowd.store.leftovers import Sweep, sweep_temp
 
-__all__ = ["RunDir", "iter_run_dirs", "workflows_dir"]
+__all__ = ["RunDir", "iter_run_dirs", "sweep_run_dirs", "workflows_dir"]
+
+_RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # session ids are UUIDs
 
 
 def workflows_dir(project_root: Path) -> Path:
@@ -30,6 +35,22 @@ class RunDir:
 
     def continuation_prompt(self, n: int) -> Path:
         return self.path / f"prompt-{n}.txt"
+
+    def lock_path(self, invocation: int) -> Path:
+        """Held by the invocation's processes from fork to exit (``process.take_lock``); one per invocation, so
+        a descendant of an earlier one that still holds its descriptor says nothing about a later one."""
+        return self.path / ("process.lock" if invocation == 0 else f"process-{invocation}.lock")
+
+    def create(self, record: RunRecord, prompt: str) -> None:
+        """The directory appears at once with prompt.txt and metadata.json (status starting): a run directory
+        is never seen without its metadata. FileExistsError when the run exists."""
+
+        def fill(staging: Path) -> None:
+            atomic_write_text(staging / self.prompt.name, prompt)
+            atomic_write_json(staging / self.metadata.name, json.loads(record.model_dump_json()))
+            fault("before_run_dir")
+
+        atomic_create_dir(self.path, fill)
 
     def save(self, record: RunRecord) -> None:
         atomic_write_json(self.metadata, json.loads(record.model_dump_json()))
@@ -49,12 +70,39 @@ class RunDir:
         except (OSError, ValueError, ValidationError):
             return None
 
+    def output_size(self) -> int:
+        try:
+            return self.output.stat().st_size
+        except FileNotFoundError:
+            return 0
+
 
 def iter_run_dirs(project_root: Path) -> Iterator[RunDir]:
-    """Every run directory that has a metadata.json (the caller loads it and handles a broken one)."""
+    """Every run directory that has a metadata.json (the caller loads it and handles a broken one). Hidden
+    names are temporary directories of an interrupted ``RunDir.create``, never runs."""
     root = workflows_dir(project_root)
     if not root.is_dir():
         return
     for child in sorted(root.iterdir()):
-        if child.is_dir() and (child / "metadata.json").is_file():
+        if not child.name.startswith(".") and child.is_dir() and (child / "metadata.json").is_file():
             yield RunDir(project_root, child.name)
+
+
+def sweep_run_dirs(project_root: Path) -> Sweep:
+    """Leftovers of interrupted writes in the workflows directory and in every run directory are removed.
+    A directory named like a run but without metadata.json cannot be an interrupted ``create`` (those stay
+    hidden until complete): it is reported and left alone — it may belong to another tool."""
+    root = workflows_dir(project_root)
+    result = sweep_temp(root)
+    if not root.is_dir():
+        return result
+    for child in sorted(root.iterdir()):
+        if child.name.startswith(".") or not child.is_dir():
+            continue
+        if (child / "metadata.json").is_file():
+            result.extend(sweep_temp(child))
+        elif _RUN_ID.match(child.name):
+            result.problems.append(
+                f"{child}: a run directory without metadata.json (not written by this specflowd); left untouched"
+            )
+    return result

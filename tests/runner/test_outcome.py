@@ -59,6 +59,8 @@ TABLE: list[tuple[str, OutcomeInputs, RunStatus]] = [
     ("stopped for budget", OutcomeInputs(None, exit_code=-15, stop_reason=StopReason.BUDGET),
      RunStatus.BUDGET_EXCEEDED),
     ("stopped stale", OutcomeInputs(None, exit_code=-15, stop_reason=StopReason.STALE), RunStatus.STALE),
+    ("never started after a restart", OutcomeInputs(None, found_dead_after_restart=True, never_started=True),
+     RunStatus.NOT_STARTED),
 ]
 
 
