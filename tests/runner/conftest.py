@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from specflowd.runner.manager import RunManager
-from specflowd.runner.models import RunnerSettings, RunSpec
+from specflowd.runner.models import RunnerSettings, RunRecord, RunSpec
 
 FAKE_CLAUDE = Path(__file__).resolve().parent.parent / "fake_claude" / "claude"
 
@@ -102,3 +102,14 @@ async def wait_for(predicate: Any, timeout: float = 10.0, what: str = "") -> Any
         while not (value := predicate()):
             await anyio.sleep(0.02)
     return value
+
+
+async def abandoned_hanging_run(harness: Harness) -> RunRecord:
+    """A run that printed its first turn and hangs, whose supervisor then went away (what a SIGKILL of the
+    daemon leaves): the child lives on in its own session."""
+    harness.script_steps({"action": "hang", "turns": 1})
+    first = harness.manager()
+    async with supervising(first):
+        started = await first.start(harness.spec())
+        await wait_for(lambda: first.get(started.run_id).turns == 1, what="first turn")
+    return started

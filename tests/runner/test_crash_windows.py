@@ -15,11 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from specflowd.runner import RunStatus
 from specflowd.runner.models import ProcessIdentity, RunRecord
 from specflowd.runner.process import LockState, find_agent, is_same_process, lock_state, take_lock
 from specflowd.runner.rundir import RunDir
-from tests.runner.conftest import Harness, supervising, wait_for
+from specflowd.vocabulary import RunStatus
+from tests.runner.conftest import Harness, abandoned_hanging_run, supervising
 
 pytestmark = pytest.mark.anyio
 
@@ -56,11 +56,7 @@ def holder(lock: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_an_agent_forked_before_its_pid_was_written_is_found_and_adopted(harness: Harness) -> None:
-    harness.script_steps({"action": "hang", "turns": 1})
-    first = harness.manager()
-    async with supervising(first):
-        started = await first.start(harness.spec())
-        await wait_for(lambda: first.get(started.run_id).turns == 1, what="first turn")
+    started = await abandoned_hanging_run(harness)
     rundir = RunDir(harness.project, started.run_id)
     written = rundir.load_identity()
     assert written is not None and lock_state(rundir.lock_path(0)) is LockState.HELD

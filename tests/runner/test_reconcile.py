@@ -14,7 +14,7 @@ from specflowd.runner.models import ProcessIdentity, RunRecord
 from specflowd.runner.process import is_same_process
 from specflowd.runner.rundir import RunDir
 from specflowd.vocabulary import Question, RunStatus
-from tests.runner.conftest import Harness, supervising, wait_for
+from tests.runner.conftest import Harness, abandoned_hanging_run, supervising, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -47,11 +47,7 @@ async def test_readopts_a_live_run_after_a_daemon_kill_without_spawning_again(ha
 
 
 async def test_run_that_died_while_the_daemon_was_down_is_interrupted(harness: Harness) -> None:
-    harness.script_steps({"action": "hang", "turns": 1})
-    first = harness.manager()
-    async with supervising(first):
-        started = await first.start(harness.spec())
-        await wait_for(lambda: first.get(started.run_id).turns == 1, what="first turn")
+    started = await abandoned_hanging_run(harness)
     identity = RunDir(harness.project, started.run_id).load_identity()
     assert identity is not None
     os.killpg(identity.pgid, signal.SIGKILL)
