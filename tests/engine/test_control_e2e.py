@@ -24,9 +24,12 @@ def test_rate_limit_waits_for_the_reset_then_resumes_the_same_session(tmp_path: 
         root = create_demo_project(d.root / "demo")
         d.rpc("projects.register", {"path": str(root)})
         orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
-        waiting = wait_until(lambda: (r := status(d, orch_id))["status"] == "waiting_rate_limit" and r, timeout=30, what="rate-limit wait")
-        assert waiting["resumable_run_id"] and waiting["current_run_id"] is None
-        assert waiting["rate_limit_until"].startswith(time.strftime("%Y-%m-%dT%H:%M", time.gmtime(reset)))
+        # the decision log, not a status poll: on a loaded machine the wait may be over before a poll sees it
+        waited = wait_until(lambda: [e for e in decision_log(root, orch_id) if e["action"] == "wait_rate_limit"], timeout=30, what="rate-limit wait")
+        (entry,) = waited
+        assert entry["status_after"] == "waiting_rate_limit" and entry["run_id"]
+        assert entry["detail"]["until"].startswith(time.strftime("%Y-%m-%dT%H:%M", time.gmtime(reset)))
+        waiting = {"resumable_run_id": entry["run_id"]}
         wait_until(lambda: status(d, orch_id)["batches"][0]["status"] == "completed", timeout=30, what="batch 1 done after the reset")
         done = time.time()
         assert done >= reset  # it did wait for the reset time
