@@ -464,7 +464,7 @@ class Orchestrator:
         after = after or transitions.apply(before, action, _now())
         entry = transitions.log_entry(before, action, after, _now())
         self._records[after.id] = after
-        self._persist(after, before, action.kind, action.reason, entry.model_dump(mode="json"))
+        self._persist(after, before, action.kind, action.reason, entry.model_dump(mode="json"), held=True)
         data: dict[str, Any] = {
             "action": action.kind,
             "reason": action.reason,
@@ -486,7 +486,14 @@ class Orchestrator:
             record = transitions.note_helper_cost(record, advice.cost_usd, _now())
         self._records[record.id] = record
         self._persist(
-            record, record, advice.label, advice.reason, source=advice.source, cost_usd=advice.cost_usd, **advice.extra
+            record,
+            record,
+            advice.label,
+            advice.reason,
+            held=True,
+            source=advice.source,
+            cost_usd=advice.cost_usd,
+            **advice.extra,
         )
         return record
 
@@ -556,10 +563,15 @@ class Orchestrator:
         action: str,
         reason: str,
         entry: dict[str, Any] | None = None,
+        *,
+        held: bool = False,
         **extra: Any,
     ) -> None:
+        """Save the record and log its decision. ``held``: the caller already holds ``record`` in memory and
+        keeps it if the save fails (the decision is then logged with the next save that succeeds); otherwise
+        a failed save means the change did not happen."""
         line = entry or _engine_entry(record, before, action, reason, **extra)
-        self._journal(record).commit(dump_record(record), line)
+        self._journal(record).commit(dump_record(record), line, held=held)
 
     def _publish(self, record: OrchestrationRecord, event_type: str, data: dict[str, Any]) -> None:
         self.bus.publish(event_type, record.project_path, {"orchestration": record.id, **data})

@@ -124,17 +124,28 @@ class Journal:
                 log.warning("%s", exc.message)
         return document, journal
 
-    def commit(self, document: dict[str, Any], entry: dict[str, Any]) -> None:
-        """Save ``document`` and append ``entry`` (given the next ``seq``). StorageError when either fails."""
-        self.seq += 1
-        self.pending.append({"seq": self.seq, **entry})
-        self.save(document)
+    def commit(self, document: dict[str, Any], entry: dict[str, Any], *, held: bool = False) -> None:
+        """Save ``document`` and append ``entry`` (given the next ``seq``). StorageError when either fails.
+
+        When the save fails the change did not happen on disk: its entry is dropped, unless ``held`` (the
+        caller keeps the change in memory anyway, to be saved by a later write) — then it stays pending and
+        reaches the log with the first save that succeeds."""
+        staged = {"seq": self.seq + 1, **entry}
+        try:
+            self.save(document, staged)
+        except StorageError:
+            if held:
+                self.seq, self.pending = staged["seq"], [*self.pending, staged]
+            raise
+        self.seq, self.pending = staged["seq"], [*self.pending, staged]
         fault("between_record_and_log")
         self._flush()
 
-    def save(self, document: dict[str, Any]) -> None:
+    def save(self, document: dict[str, Any], staged: dict[str, Any] | None = None) -> None:
         """Save ``document`` without a new decision (e.g. a noted cost); pending entries ride along."""
-        self.store.save(self.id, {**document, LOG_KEY: {"seq": self.seq, "pending": list(self.pending)}})
+        pending = [*self.pending, staged] if staged else list(self.pending)
+        seq = staged["seq"] if staged else self.seq
+        self.store.save(self.id, {**document, LOG_KEY: {"seq": seq, "pending": pending}})
 
     def _flush(self) -> None:
         while self.pending:

@@ -84,6 +84,32 @@ def test_a_failed_append_stays_pending_until_one_succeeds(tmp_path: Path, monkey
     assert seqs(wf) == [1, 2, 3, 4]
 
 
+def test_a_change_whose_record_cannot_be_saved_is_logged_only_if_it_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = WorkflowDir(tmp_path)
+    journal = Journal(wf, "o1")
+    journal.commit({"id": "o1"}, {"action": "start"})
+    real = WorkflowDir.save
+
+    def full(self: WorkflowDir, orchestration_id: str, document: dict[str, Any]) -> None:
+        raise StorageError("no space left")
+
+    monkeypatch.setattr(WorkflowDir, "save", full)
+    with pytest.raises(StorageError):
+        journal.commit({"id": "o1"}, {"action": "paused"})  # a user verb: refused, nothing changed
+    assert journal.seq == 1 and journal.pending == []
+    with pytest.raises(StorageError):
+        journal.commit({"id": "o1"}, {"action": "needs_attention"}, held=True)  # the engine keeps it in memory
+    monkeypatch.setattr(WorkflowDir, "save", real)
+    journal.commit({"id": "o1"}, {"action": "recovered"})
+    assert [(e["seq"], e["action"]) for e in wf.read_events("o1")] == [
+        (1, "start"),
+        (2, "needs_attention"),
+        (3, "recovered"),
+    ]
+
+
 def test_records_without_bookkeeping_load_and_bad_bookkeeping_is_refused(tmp_path: Path) -> None:
     wf = WorkflowDir(tmp_path)
     wf.save("o1", {"id": "o1"})  # written before sequence numbers existed
