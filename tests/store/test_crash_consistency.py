@@ -64,22 +64,31 @@ def test_an_entry_appended_after_a_torn_line_stays_readable(tmp_path: Path) -> N
     assert wf.read_events("o1") == [{"seq": 1, "action": "start"}, {"seq": 2, "action": "advance"}]
 
 
-def test_a_failed_append_stays_pending_until_one_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def started_journal(tmp_path: Path) -> tuple[WorkflowDir, Journal]:
     wf = WorkflowDir(tmp_path)
     journal = Journal(wf, "o1")
     journal.commit({"id": "o1"}, {"action": "start"})
-    real = WorkflowDir.append_event
+    return wf, journal
 
-    def full(self: WorkflowDir, orchestration_id: str, entry: dict[str, Any]) -> None:
+
+def disk_full(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """``WorkflowDir.<method>`` fails like a full disk until ``monkeypatch.undo()``."""
+
+    def full(*_: Any) -> None:
         raise StorageError("no space left")
 
-    monkeypatch.setattr(WorkflowDir, "append_event", full)
+    monkeypatch.setattr(WorkflowDir, method, full)
+
+
+def test_a_failed_append_stays_pending_until_one_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wf, journal = started_journal(tmp_path)
+    disk_full(monkeypatch, "append_event")
     with pytest.raises(StorageError):
         journal.commit({"id": "o1"}, {"action": "advance"})
     with pytest.raises(StorageError):
         journal.commit({"id": "o1"}, {"action": "needs_attention"})
     assert [e["seq"] for e in wf.load("o1")[LOG_KEY]["pending"]] == [2, 3]  # both ride with the record
-    monkeypatch.setattr(WorkflowDir, "append_event", real)
+    monkeypatch.undo()
     journal.commit({"id": "o1"}, {"action": "recovered"})
     assert seqs(wf) == [1, 2, 3, 4]
 
@@ -87,21 +96,14 @@ def test_a_failed_append_stays_pending_until_one_succeeds(tmp_path: Path, monkey
 def test_a_change_whose_record_cannot_be_saved_is_logged_only_if_it_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wf = WorkflowDir(tmp_path)
-    journal = Journal(wf, "o1")
-    journal.commit({"id": "o1"}, {"action": "start"})
-    real = WorkflowDir.save
-
-    def full(self: WorkflowDir, orchestration_id: str, document: dict[str, Any]) -> None:
-        raise StorageError("no space left")
-
-    monkeypatch.setattr(WorkflowDir, "save", full)
+    wf, journal = started_journal(tmp_path)
+    disk_full(monkeypatch, "save")
     with pytest.raises(StorageError):
         journal.commit({"id": "o1"}, {"action": "paused"})  # a user verb: refused, nothing changed
     assert journal.seq == 1 and journal.pending == []
     with pytest.raises(StorageError):
         journal.commit({"id": "o1"}, {"action": "needs_attention"}, held=True)  # the engine keeps it in memory
-    monkeypatch.setattr(WorkflowDir, "save", real)
+    monkeypatch.undo()
     journal.commit({"id": "o1"}, {"action": "recovered"})
     assert [(e["seq"], e["action"]) for e in wf.read_events("o1")] == [
         (1, "start"),
