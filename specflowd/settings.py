@@ -13,6 +13,9 @@ implement = "claude-sonnet-4-5"
 [agent]
 claude = "/usr/local/bin/claude"     # else $SPECFLOW_CLAUDE, else `claude` on PATH
 on_event = ["notify-send", "specflowd: {type}", "{message}"]
+
+[specflow]
+cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH, else none
 ```
 A broken file is reported (``problem``) and ignored, never fatal.
 """
@@ -28,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.errors import InvalidConfig
 
-__all__ = ["AgentSettings", "Settings", "load_settings", "merge_config"]
+__all__ = ["AgentSettings", "Settings", "SpecflowSettings", "load_settings", "merge_config"]
 
 
 class AgentSettings(BaseModel):
@@ -37,10 +40,18 @@ class AgentSettings(BaseModel):
     on_event: list[str] | None = Field(None, description="argv template run for every event")
 
 
+class SpecflowSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cli: str | None = Field(
+        None, description="the SpecFlow CLI (path or name) specflowd writes state through; else `specflow` on PATH"
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     orchestrate: dict[str, Any] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     problem: str | None = None
 
 

@@ -72,6 +72,7 @@ class SpawnBatch(_Action):
     batch_index: int
     name: str
     task_ids: list[str]
+    in_section: bool = True
     attempt: int = Field(ge=1)
     budget_usd: float = Field(gt=0)
     model: str | None = None
@@ -91,6 +92,7 @@ class Heal(_Action):
     name: str
     remaining_ids: list[str]
     done_ids: list[str]
+    in_section: bool = True
     attempt: int = Field(ge=1, description="heal attempt number of this batch")
     budget_usd: float = Field(gt=0)
     model: str | None = None
@@ -104,6 +106,7 @@ class FinishBatch(_Action):
     waits: ClassVar[bool] = False
     batch_index: int
     healed: bool = False
+    without_run: bool = Field(False, description="the batch never ran: other runs (or the user) ticked all its ids")
 
 
 class Advance(_Action):
@@ -118,6 +121,7 @@ class PlannedBatch(BaseModel):
     index: int
     name: str
     task_ids: list[str]
+    in_section: bool = Field(True, description="a ## section's tasks; False: tasks `specflow next` never offers")
 
 
 class Replan(_Action):
@@ -126,6 +130,9 @@ class Replan(_Action):
     kind: Literal["replan"] = "replan"
     waits: ClassVar[bool] = False
     batches: list[PlannedBatch]
+    ignored_lines: list[str] = Field(
+        default_factory=list, description="task-looking lines the SpecFlow CLI does not read: never scheduled"
+    )
 
 
 class WaitForAnswers(_Action):

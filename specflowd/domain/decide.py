@@ -36,6 +36,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import STEP_ORDER, Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
+from specflowd.domain.gate import merge_wait_reason, user_gate_passed
 from specflowd.domain.models import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
@@ -69,6 +70,9 @@ RUN_ID_NAMESPACE = uuid.UUID("5f0c7a52-3e51-4d0e-9a56-1d2b7c0f9e11")
 _INTERNAL = "internal error in decide"
 _STDERR_LIMIT = 2000
 _CLOSED_PHASE_STATUSES = frozenset({"complete", "completed", "closed", "merged", "done"})
+# step.status values by which a skill itself says it cannot go on: /flow.analyze ends `blocked` when its
+# findings need the user, /flow.orchestrate (and any skill) may set `failed`
+_VERDICT_STATUSES = frozenset({"blocked", "failed"})
 
 
 def decide(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence | None, now: datetime) -> Action:
@@ -142,6 +146,30 @@ def _skill_reported_complete(project: ProjectEvidence, step: Step) -> bool:
     if current == step:
         return (s.status or "").lower() in {"complete", "completed"}
     return STEP_ORDER.index(current) > STEP_ORDER.index(step) and step != Step.MERGE
+
+
+def _skill_verdict(
+    project: ProjectEvidence, step: Step, run: RunEvidence, *, batch_index: int | None = None
+) -> NeedsAttention | None:
+    """The skill's own verdict on the step it ran: ``step.status`` blocked or failed on that step. The engine
+    writes ``in_progress`` before every run, so such a value was written by this run, and re-running the
+    step would only meet the same verdict: stop for the user with the skill's message."""
+    s = project.skill_step
+    status = (s.status or "").strip().lower() if s is not None else ""
+    if s is None or s.current != step.value or status not in _VERDICT_STATUSES:
+        return None
+    message = (run.message or run.error or "").strip()
+    reason = f"/flow.{step.value} reported step.status={status}" + (f": {message}" if message else "")
+    if project.last_error:
+        reason += f" (state file lastError: {project.last_error})"
+    return _attention(
+        AttentionKind.SKILL_VERDICT,
+        reason,
+        step=step,
+        batch_index=batch_index,
+        context={**_run_context(run), "step_status": status, "message": message or None,
+                 "last_error": project.last_error},
+    )  # fmt: skip
 
 
 def _attention(
@@ -324,6 +352,9 @@ def _judge_run(
 def _judge_step_run(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunRef) -> Action:
     step = ref.step
     ok = run.status == RunStatus.COMPLETED
+    verdict = _skill_verdict(project, step, run)
+    if verdict is not None:
+        return verdict
     if step == Step.DESIGN:
         # Confirm twice: the run ended and the artifacts exist.
         if project.artifacts_complete:
@@ -362,6 +393,9 @@ def _judge_batch_run(
     healed = ref.kind == RunKind.HEAL
     if not remaining and batch.task_ids:
         return FinishBatch(reason=f"every task of '{batch.name}' is checked", batch_index=batch.index, healed=healed)
+    verdict = _skill_verdict(project, Step.IMPLEMENT, run, batch_index=batch.index)
+    if verdict is not None:
+        return verdict
     error = _run_failure_text(run) if run.status != RunStatus.COMPLETED else None
     partial = f"run ended {run.status.value} with {len(remaining)} of {len(batch.task_ids)} tasks still open"
     context = HealContext(
@@ -403,6 +437,7 @@ def _judge_batch_run(
         name=batch.name,
         remaining_ids=remaining,
         done_ids=done,
+        in_section=batch.in_section,
         attempt=batch.heal_attempts + 1,
         budget_usd=cap,
         model=cfg.models.get(Step.IMPLEMENT),
@@ -478,7 +513,7 @@ def _plan(record: OrchestrationRecord, project: ProjectEvidence, ids: set[str]) 
     size = record.config.batch_size_fallback
     for n, start in enumerate(range(0, len(leftover), size), start=1):
         chunk = leftover[start : start + size]
-        batches.append(PlannedBatch(index=index, name=f"Unsectioned tasks {n}", task_ids=chunk))
+        batches.append(PlannedBatch(index=index, name=f"Unsectioned tasks {n}", task_ids=chunk, in_section=False))
         index += 1
     return batches
 
@@ -515,12 +550,19 @@ def _next_for_implement(record: OrchestrationRecord, project: ProjectEvidence) -
     if unplanned:
         batches = _plan(record, project, unplanned)
         what = "plan batches" if not record.batches_planned else "add batches for tasks added to tasks.md"
-        return Replan(reason=f"{what}: {len(unplanned)} open task(s)", batches=batches)
+        ignored = f"; {len(project.ignored_lines)} task-looking line(s) ignored" if project.ignored_lines else ""
+        return Replan(
+            reason=f"{what}: {len(unplanned)} open task(s){ignored}",
+            batches=batches,
+            ignored_lines=list(project.ignored_lines),
+        )
 
     for batch in record.batches:
         if batch.status in SETTLED_BATCH_STATUSES:
             continue
         done, remaining = _batch_ids_split(batch, project)
+        if not remaining and not batch.run_ids:
+            return _finish_without_run(record, batch)
         if not remaining:
             return FinishBatch(reason=f"every task of '{batch.name}' is already checked", batch_index=batch.index)
         if batch.status == BatchStatus.FAILED:
@@ -570,6 +612,18 @@ def _next_for_implement(record: OrchestrationRecord, project: ProjectEvidence) -
     )
 
 
+def _finish_without_run(record: OrchestrationRecord, batch: BatchRecord) -> FinishBatch:
+    """A batch that never ran and whose ids are all done: other runs (``specflow mark`` ticks every line that
+    mentions an id) or the user ticked them. Reported as such, never as a batch that ran."""
+    ticks = record.observed.ticks if record.observed is not None else {}
+    who = [f"{t} by {ticks[t].by}" if t in ticks else f"{t} (not seen turning done)" for t in batch.task_ids]
+    return FinishBatch(
+        reason=f"batch '{batch.name}' did not run: all its tasks were ticked outside it ({'; '.join(who)})",
+        batch_index=batch.index,
+        without_run=True,
+    )
+
+
 def _spawn_batch(record: OrchestrationRecord, batch: BatchRecord, remaining: list[str]) -> Action:
     allowed = record.config.max_step_attempts + batch.extra_attempts
     if batch.attempts >= allowed:
@@ -589,6 +643,7 @@ def _spawn_batch(record: OrchestrationRecord, batch: BatchRecord, remaining: lis
         batch_index=batch.index,
         name=batch.name,
         task_ids=remaining,
+        in_section=batch.in_section,
         attempt=batch.attempts + 1,
         budget_usd=cap,
         model=record.config.models.get(Step.IMPLEMENT),
@@ -598,8 +653,15 @@ def _spawn_batch(record: OrchestrationRecord, batch: BatchRecord, remaining: lis
 def _next_for_merge(record: OrchestrationRecord, project: ProjectEvidence) -> Action:
     if phase_closed(record, project):
         return Complete(reason="the phase is closed")
-    if project.user_gate and not project.user_gate_confirmed and not record.merge_requested:
-        return WaitForUserGate(reason="the phase has a USER GATE: confirm it or call merge")
-    if not record.config.auto_merge and not record.merge_requested:
-        return WaitForMerge(reason="auto_merge is off: call merge to merge the phase")
+    if record.merge_requested:
+        return _spawn_step(record, project, Step.MERGE)
+    seen = record.observed
+    passed = seen is not None and user_gate_passed(
+        project.user_gate_status, seen.user_gate_at_start, seen.user_gate_changed
+    )
+    why = merge_wait_reason(project.user_gate, passed, record.config.auto_merge, project.user_gate_status)
+    if why is not None and project.user_gate and not passed:
+        return WaitForUserGate(reason=why)
+    if why is not None:
+        return WaitForMerge(reason=why)
     return _spawn_step(record, project, Step.MERGE)

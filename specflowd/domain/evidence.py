@@ -41,6 +41,7 @@ class SkillStep(BaseModel):
     """``orchestration.step`` of the skills' state file; strings, since other tools write that file."""
 
     current: str | None = None
+    index: int | None = None
     status: str | None = None
 
 
@@ -54,11 +55,16 @@ class ProjectEvidence(BaseModel):
     phase_number: str | None = None
     phase_status: str | None = None
     phase_branch: str | None = None
-    user_gate: bool = False
-    user_gate_confirmed: bool = False
+    user_gate: bool = Field(False, description="USER GATE in the phase's ROADMAP row (where the CLI reads it)")
+    user_gate_status: str | None = Field(None, description="orchestration.phase.userGateStatus, as written")
+    last_error: str | None = Field(None, description="orchestration.lastError of the state file")
     problems: list[str] = Field(default_factory=list)
     unparsed_open: list[str] = Field(
-        default_factory=list, description="tasks.md lines that look like open tasks but did not parse ('line N: text')"
+        default_factory=list,
+        description="open-looking tasks.md lines the SpecFlow CLI does not read ('line N: text (why)')",
+    )
+    ignored_lines: list[str] = Field(
+        default_factory=list, description="every task-looking line the CLI does not read ('path:N: why: text')"
     )
 
     @property

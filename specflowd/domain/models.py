@@ -24,6 +24,7 @@ __all__ = [
     "BatchRecord",
     "BatchStatus",
     "DecisionLogEntry",
+    "Observed",
     "OrchestrationRecord",
     "OrchestrationStatus",
     "RecoveryOption",
@@ -32,6 +33,7 @@ __all__ = [
     "SchemaVersionError",
     "StepRecord",
     "StepStatus",
+    "Tick",
     "Totals",
     "dump_record",
     "load_record",
@@ -95,6 +97,8 @@ class AttentionKind(StrEnum):
     STORAGE = "storage"  # the record or decision log could not be written (disk full); the file keeps the last good
     STEP_FAILED = "step_failed"  # the Claude Helper advised against retrying a failed step
     STALE_RUN = "stale_run"  # the Claude Helper advised against restarting a stale run
+    SKILL_VERDICT = "skill_verdict"  # the skill itself set step.status blocked or failed in the state file
+    STATE_WRITE = "state_write"  # the running step could not be recorded in the skills' state file
     UNKNOWN_STATE = "unknown_state"
 
 
@@ -135,6 +139,7 @@ class BatchRecord(BaseModel):
     index: int = Field(ge=0)
     name: str
     task_ids: list[str]
+    in_section: bool = Field(True, description="a ## section's tasks; False: tasks `specflow next` never offers")
     status: BatchStatus = BatchStatus.PENDING
     attempts: int = Field(0, ge=0)
     extra_attempts: int = Field(0, ge=0)
@@ -157,6 +162,31 @@ class RunRef(BaseModel):
     cost_usd: float = Field(0.0, ge=0)
     started_at: datetime | None = None
     never_started: bool = Field(False, description="the daemon stopped before its agent started; attempt given back")
+    task_ids: list[str] = Field(default_factory=list, description="the ids the run was asked to complete")
+
+
+class Tick(BaseModel):
+    """A task id that turned done in tasks.md during the orchestration, and the run that was current then."""
+
+    run_id: str | None = Field(None, description="None: no run was current (ticked by hand or by another tool)")
+    asked: bool = Field(False, description="the run was asked for this id (its batch or heal named it)")
+    by: str = Field(description="who ticked it, for people: batch 2 'Core' (run 1a2b3c4d), outside any run")
+    at: datetime
+
+
+class Observed(BaseModel):
+    """What the engine saw of the project during this orchestration (see domain.observe)."""
+
+    tasks_seen: bool = Field(False, description="the phase's tasks.md has been read (done_ids is its baseline)")
+    done_ids: list[str] = Field(
+        default_factory=list, description="ids done in the phase's tasks.md when last seen (kept once it is archived)"
+    )
+    ticks: dict[str, Tick] = Field(default_factory=dict, description="ids that turned done during the orchestration")
+    user_gate_at_start: str | None = Field(None, description="userGateStatus when the orchestration started")
+    user_gate_changed: bool = Field(False, description="userGateStatus was seen different from its start value")
+    ignored_lines: list[str] = Field(
+        default_factory=list, description="task-looking tasks.md lines the SpecFlow CLI does not read (last seen)"
+    )
 
 
 class Totals(BaseModel):
@@ -202,6 +232,7 @@ class OrchestrationRecord(BaseModel):
     )
     merge_requested: bool = False
     pause_requested: bool = False
+    observed: Observed | None = Field(None, description="None until the engine first looked at the project")
     created_at: datetime
     updated_at: datetime
 

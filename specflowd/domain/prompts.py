@@ -1,7 +1,15 @@
 """Prompts of agent runs (pure). Each invokes an unchanged skill by its slash command, then our constraints.
 
-The CLI expands ``/flow.*`` from ``~/.claude/commands/`` itself; we only add what scopes the run (a batch's
-section and ids, a heal's failure context) and the user's ``additional_context``, which reaches every step.
+The CLI expands ``/flow.*`` from ``~/.claude/commands/`` itself and substitutes the rest of the prompt for
+the skill's ``$ARGUMENTS``. /flow.merge pastes ``$ARGUMENTS`` into three places, one of them a shell test
+(``[[ "$ARGUMENTS" == *"--pr-only"* ]]``), so a step prompt is one short sentence without quotes, backticks,
+``$`` or backslashes. What every run needs besides its scope — the headless rule and the user's
+``additional_context`` — goes into ``system_prompt`` (``--append-system-prompt``), never into the arguments.
+
+Batch and heal prompts follow /flow.implement: tasks are marked with ``specflow mark`` (the skill forbids
+editing checkboxes by hand), only ids the CLI reads as tasks are named (one unknown id makes ``mark`` write
+nothing), and since the skill loops on ``specflow next`` — which offers the first open task in file order,
+whatever the batch — the run stops as soon as ``next`` offers an id outside its list.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from specflowd.domain.actions import Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord
+from specflowd.domain.observe import unasked_ticks
 from specflowd.vocabulary import ResultStatus
 
 __all__ = [
@@ -22,6 +31,7 @@ __all__ = [
     "heal_prompt",
     "prompt_for",
     "step_prompt",
+    "system_prompt",
 ]
 
 SKILL_COMMANDS: Mapping[Step, str] = {
@@ -42,39 +52,62 @@ _HEADLESS = (
     f'end with status "{ResultStatus.NEEDS_INPUT}" and put your questions in the structured result instead of asking.'
 )
 
+# one sentence each, shell-safe (no quotes, backticks, $ or backslashes): see the module docstring
 _STEP_CONSTRAINTS: Mapping[Step, str] = {
     Step.DESIGN: "Produce spec.md, plan.md and tasks.md for the current phase.",
-    Step.ANALYZE: "Analyze the current phase's artifacts for consistency and fix what the analysis finds.",
-    Step.IMPLEMENT: "Check each task's box in tasks.md as soon as it is done.",
-    Step.VERIFY: "Verify the current phase; do not merge it.",
+    Step.ANALYZE: "Analyze the artifacts of the current phase for consistency and fix what the analysis finds.",
+    Step.IMPLEMENT: "Implement the open tasks of the current phase.",
+    Step.VERIFY: "Verify the current phase, do not merge it.",
     Step.MERGE: "Merge and close the current phase.",
 }
 
-
-def _with_context(body: str, additional_context: str) -> str:
-    extra = additional_context.strip()
-    return f"{body}\n\nAdditional context from the user:\n{extra}" if extra else body
+_MARKING = (
+    "Mark each task as soon as it is done with `specflow mark <id>`, as the skill does; never edit a checkbox in "
+    "tasks.md by hand. Leave a task you could not finish unmarked and say why in your result message: your work "
+    "is confirmed from tasks.md."
+)
 
 
 def _ids(ids: Sequence[str]) -> str:
     return ", ".join(ids)
 
 
-def step_prompt(step: Step, additional_context: str = "") -> str:
-    body = f"{SKILL_COMMANDS[step]} {_STEP_CONSTRAINTS[step]}\n\n{_HEADLESS}"
-    return _with_context(body, additional_context)
+def system_prompt(additional_context: str = "") -> str:
+    """Appended to the system prompt of every run (``--append-system-prompt``): the headless rule and the
+    user's additional context."""
+    extra = additional_context.strip()
+    return f"{_HEADLESS}\n\nAdditional context from the user:\n{extra}" if extra else _HEADLESS
 
 
-def batch_prompt(heading: str, task_ids: Sequence[str], additional_context: str = "") -> str:
-    body = (
-        f'{SKILL_COMMANDS[Step.IMPLEMENT]} Execute only the "{heading}" section ({_ids(task_ids)}). '
-        "Do not work on tasks of other sections.\n\n"
-        "When a task is done, change its checkbox in tasks.md from `[ ]` to `[x]` on that task's own line "
-        "(never on lines that merely mention its id). Leave a task you could not finish unchecked and say why in "
-        "your result message. Your work is confirmed from tasks.md: a task whose box is not checked counts as "
-        f"not done.\n\n{_HEADLESS}"
+def step_prompt(step: Step, unasked_ids: Sequence[str] = ()) -> str:
+    """``/flow.<step>`` and one shell-safe sentence. Verify also names the ids a run ticked without being
+    asked for them (``specflow mark`` ticks every line that mentions an id) so it checks them."""
+    text = f"{SKILL_COMMANDS[step]} {_STEP_CONSTRAINTS[step]}"
+    if step == Step.VERIFY and unasked_ids:
+        text += " These tasks were ticked by a run not asked for them, check that each is really done: "
+        text += f"{_ids(unasked_ids)}."
+    return text
+
+
+def _next_rule(in_section: bool) -> str:
+    if in_section:
+        return (
+            "Work through `specflow next` as the skill does, but only on the tasks listed here: as soon as "
+            "`specflow next` offers a task that is not in this list (or offers none), stop and end with the "
+            "structured result."
+        )
+    return (
+        "These tasks stand outside every ## section, so `specflow next` never offers them: work on them in this "
+        "order, do not work on any other task, then end with the structured result."
     )
-    return _with_context(body, additional_context)
+
+
+def batch_prompt(heading: str, task_ids: Sequence[str], in_section: bool = True) -> str:
+    scope = f'the "{heading}" section' if in_section else f'"{heading}"'
+    return (
+        f"{SKILL_COMMANDS[Step.IMPLEMENT]} Execute only {scope}: {_ids(task_ids)}.\n\n"
+        f"{_next_rule(in_section)}\n\n{_MARKING}"
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -86,13 +119,13 @@ def heal_prompt(
     remaining_ids: Sequence[str],
     done_ids: Sequence[str],
     context: HealContext,
-    additional_context: str = "",
+    in_section: bool = True,
 ) -> str:
+    scope = f'the "{heading}" section' if in_section else f'"{heading}"'
     parts = [
-        f'{SKILL_COMMANDS[Step.IMPLEMENT]} Finish the "{heading}" section: tasks {_ids(remaining_ids)} are '
-        "still open. Do not work on tasks of other sections.",
-        "A previous session on this section stopped before finishing it.",
-        f"Already done (do not redo, keep their boxes checked): {_ids(done_ids) if done_ids else 'none'}.",
+        f"{SKILL_COMMANDS[Step.IMPLEMENT]} Finish {scope}: tasks {_ids(remaining_ids)} are still open.",
+        "A previous session on these tasks stopped before finishing them.",
+        f"Already done (do not redo, do not unmark): {_ids(done_ids) if done_ids else 'none'}.",
         f"Still open: {_ids(remaining_ids)}.",
     ]
     if context.error:
@@ -105,12 +138,10 @@ def heal_prompt(
             parts.append("Its last messages:\n" + "\n---\n".join(shown))
     if context.diagnosis and context.diagnosis.strip():
         parts.append(f"Diagnosis:\n{context.diagnosis.strip()}")
-    parts.append(
-        "Find the cause first, fix it, then complete the open tasks and check each one's box in tasks.md on its "
-        "own line. A task whose box is not checked counts as not done."
-    )
-    parts.append(_HEADLESS)
-    return _with_context("\n\n".join(parts), additional_context)
+    parts.append("Find the cause first and fix it, then complete the open tasks.")
+    parts.append(_next_rule(in_section))
+    parts.append(_MARKING)
+    return "\n\n".join(parts)
 
 
 def answers_prompt(answers: Mapping[str, str | Sequence[str]]) -> str:
@@ -123,25 +154,21 @@ def answers_prompt(answers: Mapping[str, str | Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def continue_prompt(cause: str = "rate_limit", additional_context: str = "") -> str:
-    """The message that continues a session (``--resume``) that was stopped from outside its work."""
+def continue_prompt(cause: str = "rate_limit") -> str:
+    """The message that continues a session (``--resume``) that was stopped from outside its work (the
+    continued invocation keeps the run's system prompt, additional context included)."""
     why = (
         "Your session was stopped after a long time without output."
         if cause == "stale"
         else "Your previous turn was interrupted by an API rate limit, which has now reset."
     )
-    body = (
-        f"{why} Continue the task exactly where you left off; do not redo work that is already done.\n\n"
-        f"{_HEADLESS}"
-    )
-    return _with_context(body, additional_context)
+    return f"{why} Continue the task exactly where you left off; do not redo work that is already done.\n\n{_HEADLESS}"
 
 
 def prompt_for(record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> str:
-    """The prompt.txt of a spawn action, with the record's additional_context."""
-    extra = record.config.additional_context
+    """The prompt.txt of a spawn action (its system prompt is ``system_prompt(record.config.additional_context)``)."""
     if isinstance(action, SpawnStep):
-        return step_prompt(action.step, extra)
+        return step_prompt(action.step, [task_id for task_id, _ in unasked_ticks(record)])
     if isinstance(action, SpawnBatch):
-        return batch_prompt(action.name, action.task_ids, extra)
-    return heal_prompt(action.name, action.remaining_ids, action.done_ids, action.context, extra)
+        return batch_prompt(action.name, action.task_ids, action.in_section)
+    return heal_prompt(action.name, action.remaining_ids, action.done_ids, action.context, action.in_section)

@@ -156,6 +156,7 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
                 step=Step.IMPLEMENT,
                 batch_index=action.batch_index,
                 attempt=action.attempt,
+                task_ids=list(action.remaining_ids if isinstance(action, Heal) else action.task_ids),
             )
             _start_run(new, action.run_id, ref, now)
             new.step = Step.IMPLEMENT
@@ -202,7 +203,14 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
             new.status = _S.RUNNING
         case Replan():
             for planned in action.batches:
-                new.batches.append(BatchRecord(index=planned.index, name=planned.name, task_ids=list(planned.task_ids)))
+                new.batches.append(
+                    BatchRecord(
+                        index=planned.index,
+                        name=planned.name,
+                        task_ids=list(planned.task_ids),
+                        in_section=planned.in_section,
+                    )
+                )
                 new.next_batch_index = max(new.next_batch_index, planned.index + 1)
             new.batches_planned = True
         case WaitForAnswers():
@@ -485,6 +493,8 @@ def recover(
             AttentionKind.BUDGET,
             AttentionKind.RATE_LIMIT,
             AttentionKind.RUN_CANCELLED,
+            AttentionKind.SKILL_VERDICT,
+            AttentionKind.STATE_WRITE,
             AttentionKind.UNKNOWN_STATE,
         ):
             rec = new.step_record(step)

@@ -12,6 +12,18 @@ from specflowd.vocabulary import RunStatus
 __all__ = ["missing_run_evidence", "project_evidence", "run_evidence"]
 
 
+def _ignored(snapshot: ProjectSnapshot) -> list[str]:
+    """Each task-looking line the SpecFlow CLI does not read, as ``specs/…/tasks.md:N: why: text``."""
+    doc, path = snapshot.tasks, snapshot.tasks_path
+    if doc is None or path is None:
+        return []
+    try:
+        shown = path.relative_to(snapshot.root)
+    except ValueError:
+        shown = path
+    return [f"{shown}:{w.line}: {w.message}: {w.text}" for w in doc.ignored]
+
+
 def project_evidence(snapshot: ProjectSnapshot) -> ProjectEvidence:
     doc = snapshot.tasks
     skill = snapshot.skill
@@ -21,14 +33,20 @@ def project_evidence(snapshot: ProjectSnapshot) -> ProjectEvidence:
         tasks=snapshot.artifacts.get("tasks", False),
         task_states={t.id: TaskState(t.state.value) for t in doc.tasks} if doc else {},
         sections=[SectionEvidence(heading=s.heading, task_ids=list(s.task_ids)) for s in doc.sections] if doc else [],
-        skill_step=SkillStep(current=skill.step_current, status=skill.step_status) if skill else None,
+        skill_step=SkillStep(current=skill.step_current, index=skill.step_index, status=skill.step_status)
+        if skill
+        else None,
         phase_number=skill.phase_number if skill else None,
         phase_status=skill.phase_status if skill else None,
         phase_branch=skill.phase_branch if skill else None,
         user_gate=snapshot.user_gate,
-        user_gate_confirmed=bool(skill and (skill.user_gate_status or "").lower() == "confirmed"),
+        user_gate_status=skill.user_gate_status if skill else None,
+        last_error=skill.last_error if skill else None,
         problems=[f"{p.path}: {p.message}" for p in snapshot.problems if p.kind != "parse_warning"],
-        unparsed_open=[f"line {w.line}: {w.text.strip()}" for w in doc.warnings if w.may_be_open] if doc else [],
+        unparsed_open=[f"line {w.line}: {w.text.strip()} ({w.message})" for w in doc.warnings if w.may_be_open]
+        if doc
+        else [],
+        ignored_lines=_ignored(snapshot),
     )
 
 

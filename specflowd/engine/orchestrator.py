@@ -47,8 +47,10 @@ from specflowd.domain.models import (
     load_record,
     new_record,
 )
+from specflowd.domain.observe import Observation, done_ids, observe_project
 from specflowd.domain.progress import Progress, progress
-from specflowd.domain.prompts import continue_prompt, prompt_for
+from specflowd.domain.prompts import continue_prompt, prompt_for, system_prompt
+from specflowd.engine.bookkeeping import mark_running_step
 from specflowd.engine.consult import Advice, advise, needs_advice
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
 from specflowd.errors import AlreadyActive, NotFound, SpecflowError, StorageError
@@ -187,7 +189,11 @@ class Orchestrator:
         return sorted(records, key=lambda r: r.created_at)
 
     async def progress(self, record: OrchestrationRecord) -> Progress:
-        """Elapsed time, an estimate of what is left, and batches/tasks done (tasks read from tasks.md)."""
+        """Elapsed time, an estimate of what is left, and batches/tasks done. A finished orchestration's tasks
+        come from its record (``phase close`` archives tasks.md: reading it then would say 0/N)."""
+        known = done_ids(record)
+        if record.status in TERMINAL_STATUSES and known is not None:
+            return progress(record, _now(), known)
         snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
         return progress(record, _now(), project_evidence(snapshot).ids_in(TaskState.DONE))
 
@@ -214,7 +220,11 @@ class Orchestrator:
             or (snapshot.feature_dir.name if snapshot.feature_dir else None),
         )
         self._journals[record.id] = Journal(WorkflowDir(root), record.id)
+        # the baselines: tasks already done and the USER GATE's value belong to no run of this orchestration
+        observation = observe_project(record, project_evidence(snapshot), _now())
+        record = observation.record
         self._persist(record, None, "start", "orchestration started")
+        self._keep_observation(observation)
         self._records[record.id] = record
         self._publish(record, "orchestration.started", {"config": config.model_dump(mode="json")})
         self._launch(record.id)
@@ -406,6 +416,10 @@ class Orchestrator:
             if observed is not record:
                 self._save(observed)
                 record = observed
+        observation = observe_project(record, project, _now())
+        if observation.record is not record:
+            record = observation.record
+            self._keep_observation(observation)
         action = decide(record, project, run, _now())
         if needs_advice(action, run):
             key = f"{run.run_id if run else '-'}>{getattr(action, 'run_id', '-')}"
@@ -448,6 +462,12 @@ class Orchestrator:
             if _changed(record, after):  # a wait already in force is not logged again on every wake
                 self._record_action(record, action, after)
             return action.until if isinstance(action, WaitRateLimit) else _FOREVER
+        if isinstance(action, SpawnStep | SpawnBatch | Heal):
+            # the state file shows the step before its run starts; a failed write stops before the spawn
+            stop = await mark_running_step(Path(record.project_path), action)
+            if stop is not None:
+                self._record_action(record, stop)
+                return _FOREVER
         after = self._record_action(record, action)
         if isinstance(action, SpawnStep | SpawnBatch | Heal):
             fault("after_spawn_decision")
@@ -479,6 +499,31 @@ class Orchestrator:
         if after.status != before.status:
             self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
         return after
+
+    def _keep_observation(self, observation: Observation) -> None:
+        """Save what an observation changed in the record, with a decision-log line (through the journal)
+        for each finding worth knowing; a record change alone is only saved."""
+        record = observation.record
+        entries: list[tuple[str, str, dict[str, Any]]] = []
+        if observation.new_ignored:
+            lines = observation.new_ignored
+            reason = "tasks.md lines the SpecFlow CLI does not read are never scheduled: " + "; ".join(lines)
+            entries.append(("ignored_lines", reason, {"lines": lines}))
+        if observation.unasked:
+            ticks = [{"id": i, "run_id": t.run_id, "by": t.by} for i, t in observation.unasked]
+            who = "; ".join(f"{i} by {t.by}" for i, t in observation.unasked)
+            entries.append(("unasked_ticks", f"ticked by a run not asked for them: {who}", {"ticks": ticks}))
+        if observation.gate_change is not None:
+            was, now = observation.gate_change
+            reason = f"userGateStatus changed from {was!r} to {now!r} during the orchestration"
+            entries.append(("user_gate", reason, {"was": was, "now": now}))
+        if not entries:
+            self._save(record)
+        for action, reason, extra in entries:
+            self._persist(record, record, action, reason, **extra)
+            self._records[record.id] = record
+            if action == "unasked_ticks":
+                self._publish(record, "orchestration.unasked_ticks", {"action": action, "reason": reason})
 
     def _log_helper(self, record: OrchestrationRecord, advice: Advice) -> OrchestrationRecord:
         """Note the helper's spend and append its decision (helper or fallback, and why) to the log."""
@@ -517,6 +562,7 @@ class Orchestrator:
             permission_mode=config.permission_mode,
             stale_after_s=config.stale_after_s,
             json_schema=RESULT_SCHEMA,
+            append_system_prompt=system_prompt(config.additional_context),
             binary=config.agent,
         )
         try:
@@ -532,7 +578,7 @@ class Orchestrator:
 
     async def _resume_run(self, record: OrchestrationRecord, action: ResumeRun) -> None:
         try:
-            prompt = continue_prompt(action.cause, record.config.additional_context)
+            prompt = continue_prompt(action.cause)
             left = record.config.budget.total - record.totals.spent_usd  # the run's own cap, and never past the total
             await self.runs.resume(action.run_id, prompt, budget_usd=left)
         except SpecflowError as exc:

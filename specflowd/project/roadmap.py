@@ -1,5 +1,6 @@
 """ROADMAP.md phase tables (pure). Rows ``| Phase | Name | Status | Verification Gate |``; status by emoji
-or word; ``USER GATE`` anywhere in the row marks a phase that stops before merge for the user."""
+or word. ``USER GATE`` in the status or the gate cell marks a phase that stops before merge for the user:
+exactly where the SpecFlow CLI reads ``hasUserGate`` (a phase *named* "… USER GATE …" has none)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def parse_roadmap(text: str) -> list[PhaseRow]:
                 name=name,
                 status=_status(status),
                 status_text=status,
-                user_gate="USER GATE" in line.upper(),
+                user_gate="USER GATE" in status.upper() or "USER GATE" in gate.upper(),
                 gate=gate.replace("**", ""),
                 line=number,
             )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, InstanceOf
 from specflowd.project.problems import Problem, ProblemKind
 from specflowd.project.roadmap import PhaseRow, parse_roadmap
 from specflowd.project.state import SkillState, parse_state
-from specflowd.project.tasks import TasksDocument, parse_tasks
+from specflowd.project.tasks import TasksDocument, TasksWarning, WarningKind, parse_tasks
 
 __all__ = ["ARTIFACTS", "STATE_FILE", "ProjectSnapshot", "read_project_snapshot"]
 
@@ -62,9 +62,22 @@ class ProjectSnapshot(BaseModel):
 
     @property
     def user_gate(self) -> bool:
-        """``hasUserGate`` in the state file, or ``USER GATE`` in the phase's ROADMAP row."""
+        """``USER GATE`` in the status or gate cell of the phase's ROADMAP row: where the SpecFlow CLI reads
+        ``hasUserGate`` (the state file's own ``hasUserGate`` is a copy made by ``phase open`` and can be stale)."""
         phase = self.roadmap_phase
-        return bool((self.skill is not None and self.skill.has_user_gate) or (phase is not None and phase.user_gate))
+        return phase is not None and phase.user_gate
+
+    @property
+    def phase_open(self) -> bool:
+        """Whether a phase is open, as ``specflow status`` decides it (a number, and a status other than
+        not_started). A project without a state file is not a CLI-managed one: its feature directory decides."""
+        return _phase_open(self.skill)
+
+
+def _phase_open(skill: SkillState | None) -> bool:
+    if skill is None:
+        return True
+    return bool(skill.phase_number) and (skill.phase_status or "not_started") != "not_started"
 
 
 def _same_number(a: str, b: str) -> bool:
@@ -102,6 +115,12 @@ def _feature_dir(root: Path, skill: SkillState | None) -> Path | None:
     return numbered[-1][1] if numbered else None
 
 
+def _describe(warning: TasksWarning) -> str:
+    if warning.kind is WarningKind.IGNORED:
+        return f"not a task for the SpecFlow CLI, never scheduled ({warning.message}): {warning.text}"
+    return f"{warning.message}: {warning.text}"
+
+
 def read_project_snapshot(project_root: Path) -> ProjectSnapshot:
     root = project_root
     problems: list[Problem] = []
@@ -123,7 +142,8 @@ def read_project_snapshot(project_root: Path) -> ProjectSnapshot:
     tasks_text: str | None = None
     tasks_doc: TasksDocument | None = None
     if feature is None:
-        if root.is_dir():
+        # after `phase close` (specs archived, no phase open) no feature directory is expected
+        if root.is_dir() and _phase_open(skill):
             problems.append(Problem(kind=ProblemKind.MISSING_FILE, path=str(root / "specs"),
                                     message="no feature directory specs/NNNN-*"))  # fmt: skip
     elif tasks_path is not None and artifacts["tasks"]:
@@ -131,7 +151,7 @@ def read_project_snapshot(project_root: Path) -> ProjectSnapshot:
         if tasks_text is not None:
             tasks_doc = parse_tasks(tasks_text)
             problems += [
-                Problem(kind=ProblemKind.PARSE_WARNING, path=str(tasks_path), message=w.message, line=w.line)
+                Problem(kind=ProblemKind.PARSE_WARNING, path=str(tasks_path), message=_describe(w), line=w.line)
                 for w in tasks_doc.warnings
             ]
     roadmap_text = _read_text(root / "ROADMAP.md", problems, required=False)  # optional file

@@ -27,6 +27,10 @@ class SkillState(BaseModel):
     step_current: str | None = None
     step_index: int | None = None
     step_status: str | None = None
+    # ``orchestration.lastError``: written by /flow.orchestrate on errors; kept by the CLI at every write
+    last_error: str | None = None
+    # ``orchestration.next_phase`` (set by ``phase close``): "NNNN Name"
+    next_phase: str | None = None
 
 
 class StateRead(BaseModel):
@@ -58,6 +62,10 @@ def parse_state(text: str, path: str) -> StateRead:
     raw_phase, raw_step = orchestration.get("phase"), orchestration.get("step")
     phase: dict[str, Any] = raw_phase if isinstance(raw_phase, dict) else {}
     step: dict[str, Any] = raw_step if isinstance(raw_step, dict) else {}
+    raw_next = orchestration.get("next_phase")
+    next_phase = None
+    if isinstance(raw_next, dict) and raw_next.get("number") is not None:
+        next_phase = " ".join(str(x) for x in (raw_next.get("number"), raw_next.get("name")) if x is not None)
     skill = SkillState(
         phase_number=_str(phase.get("number")),
         phase_name=_str(phase.get("name")),
@@ -68,5 +76,7 @@ def parse_state(text: str, path: str) -> StateRead:
         step_current=_str(step.get("current")),
         step_index=_int(step.get("index")),
         step_status=_str(step.get("status")),
+        last_error=_str(orchestration.get("lastError")) or None,
+        next_phase=next_phase,
     )
     return StateRead(skill=skill, problems=[])

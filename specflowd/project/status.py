@@ -6,15 +6,23 @@ Preview rules
 - analyze runs unless ``skip_analyze``;
 - implement runs the batch plan (task ids per batch); with no tasks.md yet it runs on what design writes;
   with zero batches it does not run, and that is never read as "tasks done" (see ``planner``);
-- verify always runs; merge runs only with ``auto_merge`` and no USER GATE, else it waits.
+- verify always runs; merge runs only with ``auto_merge`` and no USER GATE, else it waits (the engine and the
+  preview ask the same ``domain.gate.merge_wait_reason``; a passing ``userGateStatus`` left by an earlier
+  phase does not count).
+
+Status rules
+- ``cli_next_action`` is what ``specflow status`` says (its ``nextAction``, same order of rules);
+- ``next_action`` is specflowd's sentence; with no phase open (after ``phase close``) it is ``start_phase``
+  with the next phase, and the missing feature directory is no problem then.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from specflowd.domain.config import OrchestrationConfig, Step
-from specflowd.domain.prompts import batch_prompt, step_prompt
+from specflowd.domain.gate import merge_wait_reason
+from specflowd.domain.prompts import batch_prompt, step_prompt, system_prompt
 from specflowd.project.planner import BatchPlan, plan_batches
 from specflowd.project.problems import Problem
 from specflowd.project.snapshot import ProjectSnapshot
@@ -49,6 +57,11 @@ class ProjectStatus(BaseModel):
     user_gate: bool
     user_gate_status: str | None
     next_action: str
+    cli_next_action: str = Field(
+        description="what `specflow status` says next: start_phase, run_design, run_analyze, continue_implement, "
+        "run_verify, awaiting_user_gate, ready_to_merge, archive_phase or fix_health"
+    )
+    next_phase: str | None = Field(None, description="the phase `specflow phase open` would open next (NNNN Name)")
     problems: list[Problem]
 
 
@@ -90,6 +103,7 @@ class OrchestrationPreview(BaseModel):
     budget: dict[str, float]
     config: OrchestrationConfig
     prompts: list[PromptView] = []  # the exact prompt of every run the plan starts (heals depend on the failure)
+    system_prompt: str = Field("", description="appended to the system prompt of every run (--append-system-prompt)")
 
 
 def _counts(snapshot: ProjectSnapshot) -> TaskCounts:
@@ -114,7 +128,44 @@ def _current_section(snapshot: ProjectSnapshot) -> str | None:
     return None
 
 
+def _next_phase(snapshot: ProjectSnapshot) -> str | None:
+    """The phase to open next: the state file's ``next_phase`` (written by ``phase close``), else the first
+    ROADMAP row not started (what ``phase open`` without a number takes)."""
+    if snapshot.skill is not None and snapshot.skill.next_phase:
+        return snapshot.skill.next_phase
+    row = next((r for r in snapshot.roadmap if r.status == "not_started"), None)
+    return f"{row.number} {row.name}".strip() if row is not None else None
+
+
+def cli_next_action(snapshot: ProjectSnapshot, counts: TaskCounts) -> str:
+    """``specflow status``'s ``nextAction`` from the same evidence (docs/specflow-cli.md, status)."""
+    skill = snapshot.skill
+    if skill is None:
+        return "fix_health"  # no (readable) state file: the CLI reports NO_STATE
+    if skill.step_current not in (None, *(s.value for s in Step)):
+        return "fix_health"  # an unknown step fails the CLI's schema: it then reads no state at all
+    if not skill.phase_status or skill.phase_status == "not_started":
+        return "start_phase"
+    if skill.phase_status == "complete":
+        return "archive_phase"
+    step = skill.step_current or "design"
+    if step == "design":
+        return "run_analyze" if all(snapshot.artifacts.get(n) for n in ("spec", "plan", "tasks")) else "run_design"
+    if step == "analyze":
+        return "run_analyze"
+    if step == "implement":
+        return "run_verify" if counts.total > 0 and counts.done == counts.total else "continue_implement"
+    if step == "verify":
+        return "awaiting_user_gate" if snapshot.user_gate else "ready_to_merge"
+    return "continue_implement"
+
+
 def _next_action(snapshot: ProjectSnapshot, counts: TaskCounts, plan: BatchPlan | None) -> str:
+    if snapshot.skill is not None and not snapshot.phase_open:
+        upcoming = _next_phase(snapshot)
+        return "start_phase: no phase is open; open " + (
+            f"the next one, {upcoming} (`specflow phase open`)" if upcoming else "one (`specflow phase open`)"
+        )
     missing = [name for name in ("spec", "plan", "tasks") if not snapshot.artifacts.get(name)]
     if snapshot.feature_dir is None or missing:
         return f"design: {', '.join(missing) or 'feature directory'} missing (/flow.design)"
@@ -150,6 +201,8 @@ def build_project_status(snapshot: ProjectSnapshot) -> ProjectStatus:
         user_gate=snapshot.user_gate,
         user_gate_status=skill.user_gate_status if skill else None,
         next_action=_next_action(snapshot, counts, plan),
+        cli_next_action=cli_next_action(snapshot, counts),
+        next_phase=_next_phase(snapshot),
         problems=list(snapshot.problems),
     )
 
@@ -180,19 +233,30 @@ def _implement_step(plan: BatchPlan | None) -> StepPlan:
 
 
 def _merge_step(snapshot: ProjectSnapshot, config: OrchestrationConfig) -> StepPlan:
-    if snapshot.user_gate:
-        reason = "USER GATE phase: stops after verify for your confirmation"
-    elif config.auto_merge:
-        reason = "auto-merge"
-    else:
-        reason = "waits for merge (`specflowctl merge`; no --auto-merge)"
-    return StepPlan(step=Step.MERGE, runs=config.auto_merge and not snapshot.user_gate, reason=reason)
+    # an orchestration that has not started has seen no gate confirmed during it: gate_passed=False
+    current = snapshot.skill.user_gate_status if snapshot.skill else None
+    why = merge_wait_reason(snapshot.user_gate, False, config.auto_merge, current)
+    if why is not None and snapshot.user_gate and config.auto_merge and "does not count" not in why:
+        why += "; auto-merge once it is"
+    return StepPlan(step=Step.MERGE, runs=why is None, reason=why or "auto-merge")
+
+
+def _gate_warnings(snapshot: ProjectSnapshot) -> list[str]:
+    skill = snapshot.skill
+    if skill is None or skill.has_user_gate == snapshot.user_gate:
+        return []
+    row = "has" if snapshot.user_gate else "has no"
+    return [
+        f"the state file says hasUserGate={str(skill.has_user_gate).lower()} but the phase's ROADMAP row {row} "
+        "USER GATE: following the ROADMAP, as `specflow status` does"
+    ]
 
 
 def build_preview(snapshot: ProjectSnapshot, config: OrchestrationConfig) -> OrchestrationPreview:
     plan = plan_for(snapshot, config.batch_size_fallback)
     warnings = list(plan.warnings) if plan else []
     warnings += [p.describe() for p in snapshot.problems]
+    warnings += _gate_warnings(snapshot)
     steps = [
         _design_step(snapshot, config),
         StepPlan(
@@ -219,19 +283,23 @@ def build_preview(snapshot: ProjectSnapshot, config: OrchestrationConfig) -> Orc
         warnings=warnings,
         budget=config.budget.model_dump(),
         config=config,
-        prompts=_prompts(steps, plan, config),
+        prompts=_prompts(steps, plan),
+        system_prompt=system_prompt(config.additional_context),
     )
 
 
-def _prompts(steps: list[StepPlan], plan: BatchPlan | None, config: OrchestrationConfig) -> list[PromptView]:
-    extra = config.additional_context
+def _prompts(steps: list[StepPlan], plan: BatchPlan | None) -> list[PromptView]:
     out: list[PromptView] = []
     for step in steps:
         if step.step == Step.IMPLEMENT:
             out += [
-                PromptView(step=Step.IMPLEMENT, batch_index=b.index, prompt=batch_prompt(b.name, b.task_ids, extra))
+                PromptView(
+                    step=Step.IMPLEMENT,
+                    batch_index=b.index,
+                    prompt=batch_prompt(b.name, b.task_ids, in_section=b.section is not None),
+                )
                 for b in (plan.batches if plan else [])
             ]
         elif step.runs or step.step == Step.MERGE:  # merge runs on `specflowctl merge` without auto_merge
-            out.append(PromptView(step=step.step, prompt=step_prompt(step.step, extra)))
+            out.append(PromptView(step=step.step, prompt=step_prompt(step.step)))
     return out

@@ -9,7 +9,8 @@ from specflowd.domain.actions import Action, Heal, SpawnBatch, SpawnStep, is_wai
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
-from specflowd.domain.models import OrchestrationRecord, new_record
+from specflowd.domain.models import Observed, OrchestrationRecord, new_record
+from specflowd.domain.observe import observe_project
 from specflowd.domain.transitions import apply, observe_run
 from specflowd.vocabulary import RunStatus
 
@@ -19,11 +20,15 @@ LATER = NOW + timedelta(hours=1)
 O, D, B, F = TaskState.OPEN, TaskState.DONE, TaskState.BLOCKED, TaskState.DEFERRED  # noqa: E741
 
 
-def record(step: Step = Step.DESIGN, phase: str | None = "0042", **config: Any) -> OrchestrationRecord:
+def record(
+    step: Step = Step.DESIGN, phase: str | None = "0042", *, gate_at_start: str | None = None, **config: Any
+) -> OrchestrationRecord:
+    """A record the engine has observed once (``gate_at_start``: userGateStatus then)."""
     r = new_record(
         id="orch-1", project_path="/p", config=OrchestrationConfig(**config), now=NOW, phase_number=phase
     )
     r.step = step
+    r.observed = Observed(user_gate_at_start=gate_at_start)
     return r
 
 
@@ -36,7 +41,9 @@ def project(
     phase: str | None = "0042",
     phase_status: str | None = "in_progress",
     user_gate: bool = False,
-    gate_confirmed: bool = False,
+    gate_status: str | None = None,
+    last_error: str | None = None,
+    ignored: list[str] | None = None,
 ) -> ProjectEvidence:
     tasks = tasks if tasks is not None else {}
     if sections is None:
@@ -51,7 +58,9 @@ def project(
         phase_number=phase,
         phase_status=phase_status,
         user_gate=user_gate,
-        user_gate_confirmed=gate_confirmed,
+        user_gate_status=gate_status,
+        last_error=last_error,
+        ignored_lines=ignored or [],
     )
 
 
@@ -79,6 +88,7 @@ def drive(
     for _ in range(limit):
         if run is not None:
             r = observe_run(r, run, now)
+        r = observe_project(r, p, now).record
         action = decide(r, p, run, now)
         r = apply(r, action, now)
         if is_wait(action):

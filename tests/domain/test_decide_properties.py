@@ -132,7 +132,8 @@ projects = st.builds(
     phase_number=st.none() | st.sampled_from(["0042", "0043"]),
     phase_status=st.none() | st.sampled_from(["not_started", "in_progress", "complete"]),
     user_gate=st.booleans(),
-    user_gate_confirmed=st.booleans(),
+    user_gate_status=st.none() | st.sampled_from(["pending", "confirmed", "skipped", "weird"]),
+    last_error=st.none() | st.text(max_size=10),
 )
 
 runs = st.none() | st.builds(

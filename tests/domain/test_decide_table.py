@@ -30,7 +30,14 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence
-from specflowd.domain.models import AttentionKind, BatchStatus, OrchestrationRecord, OrchestrationStatus
+from specflowd.domain.models import (
+    AttentionKind,
+    BatchStatus,
+    OrchestrationRecord,
+    OrchestrationStatus,
+    RecoveryOption,
+)
+from specflowd.domain.observe import observe_project
 from specflowd.domain.transitions import apply
 from specflowd.vocabulary import Question, RunStatus
 from tests.domain.builders import LATER, NOW, B, D, F, O, drive, ended, live, project, record, spawn
@@ -58,6 +65,32 @@ def _attention(kind: AttentionKind) -> Check:
 
 T3 = {"T001": O, "T002": O, "T003": O}
 TWO_SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
+
+
+def _gate_changed(r: OrchestrationRecord) -> OrchestrationRecord:
+    assert r.observed is not None
+    r.observed.user_gate_changed = True  # seen pending in between: written again during the orchestration
+    return r
+
+
+def _verdict(step: Step, status: str, **kw: Any) -> tuple[OrchestrationRecord, ProjectEvidence, RunEvidence]:
+    r = _step_run(step, project(T3, artifacts=step != Step.DESIGN))  # design runs only when artifacts are missing
+    return r, project(T3, skill=(step.value, status), **kw), ended(r, message="findings need the user")
+
+
+def _batch_verdict() -> tuple[OrchestrationRecord, ProjectEvidence, RunEvidence]:
+    r = _batch_run(project(T3, TWO_SECTIONS))
+    return r, project(T3, TWO_SECTIONS, skill=("implement", "failed")), ended(r, RunStatus.FAILED, error="tests fail")
+
+
+def _ticked_elsewhere() -> tuple[OrchestrationRecord, ProjectEvidence, None]:
+    """Batch 1 ran for T001, T002; `specflow mark` also ticked T003 (a line mentioning T001): batch 2 never runs."""
+    r = _batch_run(project(T3, TWO_SECTIONS))
+    done = project({"T001": D, "T002": D, "T003": D}, TWO_SECTIONS)
+    r = observe_project(r, done, NOW).record  # the engine observes before judging the run that ended
+    finish = decide(r, done, ended(r), NOW)
+    assert isinstance(finish, FinishBatch) and not finish.without_run
+    return apply(r, finish, NOW), done, None
 
 
 def _step_run(step: Step, p: ProjectEvidence, **config: Any) -> OrchestrationRecord:
@@ -227,13 +260,44 @@ CASES = [
          _attention(AttentionKind.TASKS_REOPENED)),
     # --- verify / gates / merge
     Case("verify/runs", lambda: (record(Step.VERIFY), project({"T001": D}), None), SpawnStep),
+    Case("analyze/skill-says-blocked-stops-with-its-message", lambda: _verdict(Step.ANALYZE, "blocked"), NeedsAttention,
+         lambda a: _attention(AttentionKind.SKILL_VERDICT)(a) and a.step == Step.ANALYZE
+         and a.reason == "/flow.analyze reported step.status=blocked: findings need the user"
+         and a.options == [RecoveryOption.RETRY, RecoveryOption.SKIP, RecoveryOption.ABORT]),
+    Case("verify/skill-says-failed-carries-last-error", lambda: _verdict(Step.VERIFY, "failed", last_error="gate broke"),
+         NeedsAttention, lambda a: _attention(AttentionKind.SKILL_VERDICT)(a)
+         and a.reason.endswith("(state file lastError: gate broke)") and a.context["last_error"] == "gate broke"),
+    Case("design/skill-says-failed-even-with-artifacts", lambda: _verdict(Step.DESIGN, "failed"), NeedsAttention,
+         _attention(AttentionKind.SKILL_VERDICT)),
+    Case("verify/blocked-on-another-step-is-no-verdict", lambda: (lambda r: (r, project(T3, skill=("analyze", "blocked")),
+         ended(r)))(_step_run(Step.VERIFY, project(T3))), SpawnStep, lambda a: a.step == Step.VERIFY and a.attempt == 2),
+    Case("implement/skill-failed-batch-stops-instead-of-healing", _batch_verdict, NeedsAttention,
+         lambda a: _attention(AttentionKind.SKILL_VERDICT)(a) and a.batch_index == 0 and "tests fail" in a.reason),
+    Case("implement/batch-all-ticked-by-another-run-did-not-run", _ticked_elsewhere, FinishBatch,
+         lambda a: a.without_run and a.batch_index == 1
+         and "did not run: all its tasks were ticked outside it (T003 by batch of batch 1" in a.reason),
+    Case("implement/replan-names-the-ignored-lines", lambda: (record(Step.IMPLEMENT), project(
+         T3, TWO_SECTIONS, ignored=["tasks.md:9: indented: …: - [ ] T009"]), None), Replan,
+         lambda a: a.ignored_lines == ["tasks.md:9: indented: …: - [ ] T009"] and "1 task-looking line(s) ignored" in a.reason),
     Case("verify/done-advances-to-merge", lambda: (lambda r: (
         r, project({"T001": D}, skill=("verify", "complete")), ended(r)))(_step_run(Step.VERIFY, project({"T001": D}))),
          Advance, lambda a: a.to_step == Step.MERGE),
     Case("merge/user-gate-unconfirmed-waits", lambda: (record(Step.MERGE, auto_merge=True),
          project({"T001": D}, user_gate=True), None), WaitForUserGate),
-    Case("merge/user-gate-confirmed-auto-merge-runs", lambda: (record(Step.MERGE, auto_merge=True),
-         project({"T001": D}, user_gate=True, gate_confirmed=True), None), SpawnStep, lambda a: a.step == Step.MERGE),
+    Case("merge/user-gate-confirmed-during-the-orchestration-runs", lambda: (record(Step.MERGE, auto_merge=True),
+         project({"T001": D}, user_gate=True, gate_status="confirmed"), None), SpawnStep, lambda a: a.step == Step.MERGE),
+    Case("merge/user-gate-skipped-counts-like-confirmed", lambda: (record(Step.MERGE, auto_merge=True, gate_at_start="pending"),
+         project({"T001": D}, user_gate=True, gate_status="skipped"), None), SpawnStep, lambda a: a.step == Step.MERGE),
+    Case("merge/user-gate-confirmed-before-the-start-waits", lambda: (record(Step.MERGE, auto_merge=True, gate_at_start="confirmed"),
+         project({"T001": D}, user_gate=True, gate_status="confirmed"), None), WaitForUserGate,
+         lambda a: "does not count" in a.reason and "specflowctl merge" in a.reason),
+    Case("merge/user-gate-rewritten-after-a-change-counts", lambda: (lambda r: (r, project({"T001": D}, user_gate=True,
+         gate_status="confirmed"), None))(_gate_changed(record(Step.MERGE, auto_merge=True, gate_at_start="confirmed"))),
+         SpawnStep),
+    Case("merge/user-gate-never-observed-waits", lambda: (record(Step.MERGE, auto_merge=True).model_copy(update={"observed": None}),
+         project({"T001": D}, user_gate=True, gate_status="confirmed"), None), WaitForUserGate),
+    Case("merge/user-gate-user-merge-passes-it", lambda: (record(Step.MERGE, gate_at_start="confirmed").model_copy(
+         update={"merge_requested": True}), project({"T001": D}, user_gate=True, gate_status="confirmed"), None), SpawnStep),
     Case("merge/no-auto-merge-waits", lambda: (record(Step.MERGE), project({"T001": D}), None), WaitForMerge),
     Case("merge/auto-merge-runs", lambda: (record(Step.MERGE, auto_merge=True), project({"T001": D}), None),
          SpawnStep),

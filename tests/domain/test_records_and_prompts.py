@@ -14,6 +14,7 @@ from specflowd.domain.models import (
     SCHEMA_VERSION,
     OrchestrationRecord,
     SchemaVersionError,
+    Tick,
     dump_record,
     load_record,
 )
@@ -23,6 +24,7 @@ from specflowd.domain.prompts import (
     heal_prompt,
     prompt_for,
     step_prompt,
+    system_prompt,
 )
 from specflowd.domain.transitions import apply
 from specflowd.vocabulary import RESULT_SCHEMA, Question, QuestionOption, RunStatus
@@ -92,49 +94,61 @@ def test_the_action_union_is_the_one_declaration_of_the_action_set() -> None:
      (Step.VERIFY, "/flow.verify"), (Step.MERGE, "/flow.merge")],
     ids=lambda v: str(v),
 )
-def test_step_prompts_start_with_the_skill_and_carry_context(step: Step, command: str) -> None:
-    text = step_prompt(step, "Use Python 3.11")
+def test_step_prompts_are_one_shell_safe_sentence(step: Step, command: str) -> None:
+    """/flow.merge pastes $ARGUMENTS into a shell test ([[ "$ARGUMENTS" == *"--pr-only"* ]]) and two more places."""
+    text = step_prompt(step, ["T010", "T007a"])
     assert text.startswith(command + " ")
-    assert text.rstrip().endswith("Use Python 3.11")
-    assert "needs_input" in text
-    assert "Additional context" not in step_prompt(step, "  ")
+    assert "\n" not in text and len(text) < 200 and not set(text) & set("\"'`$\\") and "--" not in text
+    assert ("T010, T007a" in text) == (step == Step.VERIFY)  # verify checks what runs ticked unasked
 
 
-def test_batch_prompt_names_exactly_its_section_and_ids() -> None:
-    text = batch_prompt("Phase 2: Core", ["T004", "T005", "T006"], "ctx!")
-    assert text.startswith(
-        '/flow.implement Execute only the "Phase 2: Core" section (T004, T005, T006). '
-        "Do not work on tasks of other sections."
-    )
-    assert "tasks.md" in text and "[x]" in text and text.endswith("ctx!")
+def test_system_prompt_carries_the_headless_rule_and_the_users_context() -> None:
+    text = system_prompt("Use Python 3.11")
+    assert "needs_input" in text and text.endswith("Additional context from the user:\nUse Python 3.11")
+    assert "Additional context" not in system_prompt("  ")
+
+
+def test_batch_prompt_names_its_section_and_ids_and_follows_the_skill() -> None:
+    text = batch_prompt("Phase 2: Core", ["T004", "T005", "T006"])
+    assert text.startswith('/flow.implement Execute only the "Phase 2: Core" section: T004, T005, T006.')
+    assert "`specflow mark <id>`" in text and "never edit a checkbox in tasks.md by hand" in text
+    assert "as soon as `specflow next` offers a task that is not in this list (or offers none), stop" in text
+    assert "structured result" in text and "[x]" not in text
+    outside = batch_prompt("Unsectioned tasks 1", ["T001"], in_section=False)
+    assert outside.startswith('/flow.implement Execute only "Unsectioned tasks 1": T001.')
+    assert "`specflow next` never offers them" in outside
 
 
 def test_heal_prompt_carries_the_failure_context() -> None:
     ctx = HealContext(error="pytest failed", stderr_tail="E" * 5000 + "TAIL", last_messages=["m1", "m2"], diagnosis="missing import")
-    text = heal_prompt("Phase 1: Setup", ["T002"], ["T001"], ctx, "extra")
-    assert text.startswith("/flow.implement")
-    assert '"Phase 1: Setup"' in text and "Still open: T002." in text and "T001" in text
+    text = heal_prompt("Phase 1: Setup", ["T002"], ["T001"], ctx)
+    assert text.startswith('/flow.implement Finish the "Phase 1: Setup" section: tasks T002 are still open.')
+    assert "Still open: T002." in text and "T001" in text
     assert "pytest failed" in text and "missing import" in text and "m1" in text and "m2" in text
     match = re.search(r"```\n(.*?)\n```", text, re.S)
     assert match is not None
     stderr_block = match.group(1)
     assert len(stderr_block) <= 2000 and stderr_block.endswith("TAIL")
-    assert text.endswith("extra")
-    bare = heal_prompt("S", ["T9"], [], HealContext())
-    assert "Already done (do not redo, keep their boxes checked): none." in bare and "Diagnosis" not in bare
+    assert text.endswith("your work is confirmed from tasks.md.") and "`specflow mark <id>`" in text
+    bare = heal_prompt("S", ["T009"], [], HealContext())
+    assert "Already done (do not redo, do not unmark): none." in bare and "Diagnosis" not in bare
 
 
-def test_prompt_for_dispatches_on_the_action_and_appends_additional_context() -> None:
+def test_prompt_for_dispatches_on_the_action_and_verify_names_unasked_ticks() -> None:
     r = record(additional_context="ALWAYS")
     step = SpawnStep(run_id="r", step=Step.VERIFY, attempt=1, budget_usd=1)
-    batch = SpawnBatch(run_id="r", batch_index=0, name="S", task_ids=["T1"], attempt=1, budget_usd=1)
-    heal = Heal(run_id="r", batch_index=0, name="S", remaining_ids=["T1"], done_ids=[], attempt=1, budget_usd=1)
+    batch = SpawnBatch(run_id="r", batch_index=0, name="S", task_ids=["T001"], attempt=1, budget_usd=1)
+    heal = Heal(run_id="r", batch_index=0, name="S", remaining_ids=["T001"], done_ids=[], attempt=1, budget_usd=1)
     cases: list[tuple[SpawnStep | SpawnBatch | Heal, str]] = [
         (step, "/flow.verify"), (batch, '/flow.implement Execute only the "S"'), (heal, "/flow.implement Finish")
     ]
     for action, start in cases:
         text = prompt_for(r, action)
-        assert text.startswith(start) and text.endswith("ALWAYS")
+        assert text.startswith(start) and "ALWAYS" not in text  # the context goes to the system prompt
+    assert r.observed is not None
+    r.observed.ticks["T007a"] = Tick(run_id="x", asked=False, by="batch", at=NOW)
+    r.observed.ticks["T001"] = Tick(run_id="x", asked=True, by="batch", at=NOW)
+    assert prompt_for(r, step).endswith("check that each is really done: T007a.")
 
 
 def test_answers_prompt_lists_each_answer() -> None:

@@ -14,15 +14,16 @@ from tests.support import Daemon, sandbox_env, wait_until
 def test_rate_limit_waits_for_the_reset_then_resumes_the_same_session(tmp_path: Path) -> None:
     env = sandbox_env(tmp_path)
     script = tmp_path / "script.json"
-    reset = int(time.time()) + 3  # long enough to observe the wait on a loaded machine
     first_section = ["T001", "T002", "T003", "T004"]
-    script.write_text(json.dumps([{"action": "rate_limit", "reset_epoch": reset}, {"action": "complete", "tasks": first_section}]))
     argv_log = tmp_path / "argv.jsonl"
     env.update(SPECFLOW_CLAUDE=FAKE, FAKE_CLAUDE_SCRIPT=str(script), FAKE_CLAUDE_ARGV_LOG=str(argv_log))
     d = Daemon(tmp_path, env).start()
     try:
         root = create_demo_project(d.root / "demo")
         d.rpc("projects.register", {"path": str(root)})
+        # the script is read when the agent starts: the reset counts from now, not from before the daemon's start
+        reset = int(time.time()) + 4  # long enough to observe the wait on a loaded machine
+        script.write_text(json.dumps([{"action": "rate_limit", "reset_epoch": reset}, {"action": "complete", "tasks": first_section}]))
         orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
         # the decision log, not a status poll: on a loaded machine the wait may be over before a poll sees it
         waited = wait_until(lambda: [e for e in decision_log(root, orch_id) if e["action"] == "wait_rate_limit"], timeout=30, what="rate-limit wait")

@@ -93,7 +93,7 @@ def test_cli_orchestrate_preview_confirm_and_follow(sim_daemon: Daemon) -> None:
     d.rpc("projects.register", {"path": str(root)})
     dry = d.ctl("orchestrate", str(root), "--dry-run")
     assert "Detected 4 batches from tasks.md sections (20 tasks)" in dry.stdout
-    assert '--- prompt: implement batch 2 ---\n/flow.implement Execute only the "Phase 2: Core Components" section (T005, T006' in dry.stdout
+    assert '--- prompt: implement batch 2 ---\n/flow.implement Execute only the "Phase 2: Core Components" section: T005, T006' in dry.stdout
     assert "--- prompt: analyze ---\n/flow.analyze " in dry.stdout and "--- prompt: merge ---\n/flow.merge " in dry.stdout
     assert "--- prompt: design" not in dry.stdout  # spec, plan and tasks exist: design does not run
     assert d.rpc("orchestrate.list", {"include_finished": True})["orchestrations"] == []  # nothing spawned

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,8 @@ def test_tasks_added_mid_phase_get_their_own_batches(sim_daemon: Daemon) -> None
         "add batches for tasks added to tasks.md: 3 open task(s)",
     ]
     assert replans[1]["detail"]["batches"] == [
-        {"index": 4, "name": "Phase 4: Polish", "task_ids": ["T023"]},
-        {"index": 5, "name": "Phase 5: Extra", "task_ids": ["T021", "T022"]},
+        {"index": 4, "name": "Phase 4: Polish", "task_ids": ["T023"], "in_section": True},
+        {"index": 5, "name": "Phase 5: Extra", "task_ids": ["T021", "T022"], "in_section": True},
     ]
     # the re-plan came with the resume after batch 1, before batch 2 was spawned
     spawns = [e for e in log if e["action"] == "spawn_batch"]
@@ -136,15 +137,15 @@ def test_tasks_added_mid_phase_get_their_own_batches(sim_daemon: Daemon) -> None
 
     spawned = assert_each_run_spawned_once(d, root, log)
     prompt = (root / ".specflow" / "workflows" / spawns[5]["run_id"] / "prompt.txt").read_text()
-    assert '"Phase 5: Extra" section (T021, T022)' in prompt
+    assert '"Phase 5: Extra" section: T021, T022.' in prompt
     assert len(spawned) == 6 + 2  # six batches, verify, merge (analyze skipped, design not needed)
 
 
 def test_malformed_task_lines_added_mid_phase_stop_before_verify(sim_daemon: Daemon) -> None:
-    """Task lines that do not parse (no id, a duplicate id, an unknown checkbox state) added mid-phase: the
-    parser turns them into warnings and schedules only valid tasks. Open-looking lines that did not parse may
-    be unfinished work, so when every batch is done the engine stops (needs_attention, tasks_unparsed) instead
-    of verifying and merging; `recover skip` goes on without them and the phase completes."""
+    """Task lines the SpecFlow CLI does not read (no id, an unknown checkbox state) and a duplicate id added
+    mid-phase: the parser names them (file:line, why) and schedules only the CLI's tasks. Open-looking lines
+    may be unfinished work, so when every batch is done the engine stops (needs_attention, tasks_unparsed)
+    instead of verifying and merging; `recover skip` goes on without them and the phase completes."""
     d = sim_daemon
     root, orch_id = start_and_pause_after_first_batch(d)
     junk = [
@@ -158,14 +159,21 @@ def test_malformed_task_lines_added_mid_phase_stop_before_verify(sim_daemon: Dae
     problems = d.rpc("projects.status", {"project": str(root)})["problems"]
     messages = sorted(p["message"] for p in problems if p["kind"] == "parse_warning")
     assert len(messages) == 3, problems
-    assert messages[0] == "checkbox line without a task id (T### expected)"
-    assert messages[1].startswith("duplicate task id T005 (first on line ")
-    assert messages[2] == "unknown checkbox state [?]"
+    assert messages[0].startswith("duplicate task id T005 (first on line ")
+    assert messages[1] == (
+        "not a task for the SpecFlow CLI, never scheduled (checkbox `[?]` is not one of `[ ]` `[x]` `[X]` `[b]` "
+        "`[B]` `[~]` `[-]`): - [?] T024 Decide on a licence"
+    )
+    assert messages[2] == (
+        "not a task for the SpecFlow CLI, never scheduled (no task id (T + exactly three digits, optional "
+        "lowercase letter)): - [ ] Add an import command"
+    )
 
     stopped, _ = resume_until_done(d, orch_id)
     assert stopped["status"] == "needs_attention" and stopped["step"] == "implement", d.log()
     assert stopped["attention"]["kind"] == "tasks_unparsed" and "3 open-looking line(s)" in stopped["attention"]["reason"]
-    assert [line.split(": ", 1)[1] for line in stopped["attention"]["context"]["lines"]] == [j.strip() for j in junk]
+    lines = stopped["attention"]["context"]["lines"]
+    assert len(lines) == 3 and all(line.split(": ", 1)[1].startswith(j.strip()) for line, j in zip(lines, junk, strict=True))
     assert stopped["steps"]["verify"]["attempts"] == 0  # stopped before verify
     d.rpc("orchestrate.recover", {"id": orch_id, "action": "skip"})
     record = wait_until(lambda: (r := status(d, orch_id))["status"] in STOPPED and r, timeout=30, what="done")
@@ -187,9 +195,13 @@ def test_malformed_task_lines_added_mid_phase_stop_before_verify(sim_daemon: Dae
     log = decision_log(root, orch_id)
     actions = [e["action"] for e in log]
     assert actions.count("needs_attention") == 1 and "recovered" in actions and actions[-1] == "complete"
+    (ignored,) = [e for e in log if e["action"] == "ignored_lines"]  # named once, when the engine first saw them
+    no_id, unknown_box = ignored["lines"]  # file order; the duplicate T005 is a task for the CLI, not ignored
+    assert re.fullmatch(r"specs/0001-todo-cli/tasks\.md:\d+: no task id \(.*\): - \[ \] Add an import command", no_id)
+    assert re.fullmatch(r"specs/0001-todo-cli/tasks\.md:\d+: checkbox `\[\?\]` .*: - \[\?\] T024 Decide on a licence", unknown_box)
     assert [e["reason"] for e in log if e["action"] == "replan"] == [
         "plan batches: 20 open task(s)",
-        "add batches for tasks added to tasks.md: 1 open task(s)",
+        "add batches for tasks added to tasks.md: 1 open task(s); 2 task-looking line(s) ignored",
     ]
     assert [e["detail"]["batch_index"] for e in log if e["action"] == "spawn_batch"] == [0, 1, 2, 3, 4]
     assert_each_run_spawned_once(d, root, log)

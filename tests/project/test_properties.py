@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specflowd.project.planner import PREAMBLE_BATCH, plan_batches
-from specflowd.project.tasks import TaskState, parse_tasks
+from specflowd.project.tasks import TaskState, WarningKind, parse_tasks
 
 BOXES = {
     " ": TaskState.OPEN,
@@ -19,12 +20,28 @@ BOXES = {
     "~": TaskState.DEFERRED,
     "-": TaskState.DEFERRED,
 }
-SINGLE_DEP = ["(depends on {})", "(after {})", "[depends: {}]", "(requires {})"]
-MULTI_DEP = ["(requires {})", "(depends on {})", "[depends: {}]"]
+# the SpecFlow CLI's dependency phrases (a run of T/digits/commas/spaces after the keyword)
+SINGLE_DEP = ["(depends on {})", "(after {})", "(Requires {})", "(After {})"]
+MULTI_DEP = ["(requires {})", "(depends on {})", "Requires {}"]
 # descriptions with dependency keywords or id-like text that are no dependency phrase
 DESCRIPTIONS = ["do thing", "run after lunch", "requires care", "blocked by nobody", "update T-rex docs",
-                "fix `T12` typo", "thereafter T", "**bold** and `code`"]  # fmt: skip
+                "fix `T12` typo", "thereafter T", "**bold** and `code`", "[depends: T999] bracket tags are no deps"]  # fmt: skip
 PROSE = ["", "**Purpose**: something", "> note with T-ids like T99999 in prose", "| a | b |"]
+# task-looking lines the CLI does not read: (template, the checkbox the line shows; None = unknown box)
+DECOYS: list[tuple[str, TaskState | None]] = [
+    ("  - [ ] {id} indented", TaskState.OPEN),
+    ("    - [x] {id} indented done", TaskState.DONE),
+    ("* [ ] {id} star bullet", TaskState.OPEN),
+    ("+ [x] {id} plus bullet", TaskState.DONE),
+    ("1. [ ] {id} numbered", TaskState.OPEN),
+    ("-[ ] {id} tight", TaskState.OPEN),
+    ("- [  ] {id} two spaces", None),
+    ("- [?] {id} unknown box", None),
+    ("- [ ] T1{n:03d} four digits", TaskState.OPEN),
+    ("- [ ] t{n:03d} lower t", TaskState.OPEN),
+    ("- [x] T{n:03d}A upper suffix", TaskState.DONE),
+    ("- [ ] TXXX template placeholder", TaskState.OPEN),
+]
 
 
 @dataclass
@@ -32,7 +49,8 @@ class Gen:
     id: str
     box: str
     section: int | None  # None: before the first ##
-    deps: list[str]
+    deps: list[str]  # as written
+    expected_deps: list[str] = field(default_factory=list)  # as the CLI reads them (a run stops at a suffix)
 
 
 def heading(index: int, style: int) -> str:
@@ -40,10 +58,11 @@ def heading(index: int, style: int) -> str:
 
 
 @st.composite
-def documents(draw: st.DrawFn) -> tuple[str, list[Gen], list[str]]:
+def documents(draw: st.DrawFn) -> tuple[str, list[Gen], list[str], dict[int, TaskState | None]]:
+    """A tasks.md of CLI task lines in sections, with decoy lines the CLI ignores (line number → their box)."""
     n_sections = draw(st.integers(0, 5))
     n_tasks = draw(st.integers(0, 30))
-    numbers = draw(st.lists(st.integers(0, 12000), min_size=n_tasks, max_size=n_tasks, unique=True))
+    numbers = draw(st.lists(st.integers(0, 899), min_size=n_tasks, max_size=n_tasks, unique=True))
     ids = [f"T{n:03d}{draw(st.sampled_from(['', '', 'a', 'z']))}" for n in numbers]
     gens: list[Gen] = []
     for task_id in ids:
@@ -55,34 +74,50 @@ def documents(draw: st.DrawFn) -> tuple[str, list[Gen], list[str]]:
     ordered = sorted(gens, key=lambda g: -1 if g.section is None else g.section)  # stable: keeps draw order
     headings = [heading(i, draw(st.integers(0, 2))) for i in range(n_sections)]
     lines = ["# Tasks: generated", ""]
+    decoys: dict[int, TaskState | None] = {}
     current = -1
+
+    def decoy() -> None:
+        template, box = draw(st.sampled_from(DECOYS))
+        n = draw(st.integers(900, 999))
+        lines.append(template.format(id=f"T{n:03d}", n=n))
+        decoys[len(lines)] = box
+
     for g in ordered:
         while g.section is not None and current < g.section:
             current += 1
             lines += [f"## {headings[current]}", draw(st.sampled_from(PROSE))]
         if draw(st.booleans()):
             lines.append(f"### Group {len(lines)}")
-        indent = draw(st.sampled_from(["", "  ", "    ", "\t"]))
-        bullet = draw(st.sampled_from(["-", "*"]))
+        if draw(st.integers(0, 3)) == 0:
+            decoy()
         before, after = draw(st.sampled_from([("", ""), ("", "[P] "), ("[P] ", ""), ("[US2] ", "[V] [FR-002] ")]))
         if len(g.deps) > 1 and draw(st.booleans()):
             dep_text = draw(st.sampled_from(MULTI_DEP)).format(", ".join(g.deps))
+            # the CLI's run of T/digits/commas/spaces ends at a suffix letter: `requires T001a, T002` → T001
+            read = list(itertools.takewhile(lambda d: len(d) == 4, g.deps))
+            read += [g.deps[len(read)][:4]] if len(read) < len(g.deps) else []
         else:
             dep_text = " ".join(draw(st.sampled_from(SINGLE_DEP)).format(d) for d in g.deps)
+            read = [d[:4] for d in g.deps]  # `(after T001a)` reads as T001
+        g.expected_deps = list(dict.fromkeys(read))
         description = draw(st.sampled_from(DESCRIPTIONS))
-        lines.append(f"{indent}{bullet} [{g.box}] {before}{g.id} {after}{description} {dep_text}".rstrip())
+        lines.append(f"- [{g.box}] {before}{g.id} {after}{description} {dep_text}".rstrip())
         lines.append(draw(st.sampled_from(PROSE)))
     for extra in range(current + 1, n_sections):
         lines += [f"## {headings[extra]}", "prose only"]
-    return "\n".join(lines) + "\n", gens, headings
+    if draw(st.booleans()):
+        decoy()
+    return "\n".join(lines) + "\n", gens, headings, decoys
 
 
 @settings(max_examples=150, deadline=None)
 @given(documents())
-def test_every_generated_task_is_found_once_with_its_fields(case: tuple[str, list[Gen], list[str]]) -> None:
-    text, gens, headings = case
+def test_every_generated_task_is_found_once_with_its_fields(
+    case: tuple[str, list[Gen], list[str], dict[int, TaskState | None]],
+) -> None:
+    text, gens, headings, decoys = case
     doc = parse_tasks(text)
-    assert doc.warnings == []
     found = doc.by_id()
     assert len(doc.tasks) == len(gens) == len(found)
     assert [s.heading for s in doc.sections] == headings
@@ -91,8 +126,12 @@ def test_every_generated_task_is_found_once_with_its_fields(case: tuple[str, lis
         task = found[g.id]
         assert task.state is BOXES[g.box]
         assert task.section == g.section
-        assert task.depends_on == g.deps
+        assert task.depends_on == g.expected_deps
         assert g.id in lines[task.line - 1] and f"[{g.box}]" in lines[task.line - 1]
+    # every decoy is named (line and why), none is a task
+    assert {w.line: w.box_state for w in doc.warnings} == decoys
+    assert all(w.kind is WarningKind.IGNORED and w.message for w in doc.warnings)
+    assert not {t.line for t in doc.tasks} & decoys.keys()
 
 
 def _acyclic(ids: list[str], deps: dict[str, list[str]]) -> bool:
@@ -113,9 +152,9 @@ def _acyclic(ids: list[str], deps: dict[str, list[str]]) -> bool:
 @settings(max_examples=150, deadline=None)
 @given(documents(), st.integers(1, 8))
 def test_batches_cover_exactly_the_open_tasks_once_respecting_dependencies(
-    case: tuple[str, list[Gen], list[str]], fallback_size: int
+    case: tuple[str, list[Gen], list[str], dict[int, TaskState | None]], fallback_size: int
 ) -> None:
-    text, gens, headings = case
+    text, gens, headings, decoys = case
     plan = plan_batches(parse_tasks(text), fallback_size)
     scheduled = [task_id for batch in plan.batches for task_id in batch.task_ids]
     open_ids = {g.id for g in gens if BOXES[g.box] is TaskState.OPEN}
@@ -123,7 +162,7 @@ def test_batches_cover_exactly_the_open_tasks_once_respecting_dependencies(
     assert all(batch.task_ids for batch in plan.batches)
     held = {task_id for task_id, _, _ in plan.held}
     assert held == {g.id for g in gens if BOXES[g.box] in (TaskState.BLOCKED, TaskState.DEFERRED)}
-    deps = {g.id: g.deps for g in gens}
+    deps = {g.id: g.expected_deps for g in gens}
     sectioned = any(g.section is not None for g in gens)
     assert plan.fallback == (bool(open_ids) and not sectioned)
     if sectioned:
@@ -145,4 +184,6 @@ def test_batches_cover_exactly_the_open_tasks_once_respecting_dependencies(
         else:
             assert any("cycle" in w for w in plan.warnings)
     assert (plan.batches == []) == (not open_ids)
-    assert plan.all_done == (bool(gens) and all(BOXES[g.box] in (TaskState.DONE, TaskState.DEFERRED) for g in gens))
+    open_decoy = any(box in (None, TaskState.OPEN) for box in decoys.values())  # a line the CLI ignores may be work
+    settled = all(BOXES[g.box] in (TaskState.DONE, TaskState.DEFERRED) for g in gens)
+    assert plan.all_done == (bool(gens) and settled and not open_decoy)

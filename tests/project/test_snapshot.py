@@ -53,7 +53,8 @@ def test_sample_state_with_null_phase_falls_back_to_highest(project: ProjectBuil
     project.state()  # the real sample: phase number/branch null after "phase close"
     snap = read_project_snapshot(project.root)
     assert snap.feature_dir == project.root / "specs" / "0010-current"
-    assert snap.user_gate  # the sample's hasUserGate: true
+    # the sample's hasUserGate is true, but there is no ROADMAP row: the CLI then reads no gate
+    assert not snap.user_gate and not snap.phase_open
 
 
 def test_roadmap_row_and_user_gate(project: ProjectBuilder) -> None:
@@ -95,7 +96,13 @@ def test_parse_warnings_become_problems_with_lines(project: ProjectBuilder) -> N
     project.feature("0010-x", tasks="## A\n- [ ] no id here\n- [ ] T001 ok\n- [ ] T001 again\n")
     snap = read_project_snapshot(project.root)
     assert [(p.kind, p.line) for p in snap.problems] == [(ProblemKind.PARSE_WARNING, 2), (ProblemKind.PARSE_WARNING, 4)]
-    assert snap.problems[1].describe().endswith("tasks.md:4: duplicate task id T001 (first on line 3)")
+    assert "tasks.md:4: duplicate task id T001 (first on line 3); `specflow mark T001` ticks both" in (
+        snap.problems[1].describe()
+    )
+    assert snap.problems[0].describe().endswith(
+        "tasks.md:2: not a task for the SpecFlow CLI, never scheduled (no task id (T + exactly three digits, "
+        "optional lowercase letter)): - [ ] no id here"
+    )
 
 
 def test_invalid_utf8_in_tasks_is_replaced_not_fatal(project: ProjectBuilder) -> None:
