@@ -17,6 +17,12 @@ from specflowd.project.planner import plan_batches
 from specflowd.project.tasks import parse_tasks
 
 
+def task_id(number: int) -> str:
+    """The CLI's ids are T + exactly three digits + an optional letter: 27 000 of them (T000 … T999z)."""
+    letter = "" if number < 1000 else "abcdefghijklmnopqrstuvwxyz"[number // 1000 - 1]
+    return f"T{number % 1000:03d}{letter}"
+
+
 def generate(sections: int = 200, per_section: int = 50) -> str:
     lines = ["# Tasks: Benchmark", ""]
     number = 1
@@ -24,9 +30,9 @@ def generate(sections: int = 200, per_section: int = 50) -> str:
         lines += [f"## Phase {s + 1}: Section {s}", "", "### Group", ""]
         for i in range(per_section):
             box = "x" if (number % 3 == 0) else " "
-            dep = f" (depends on T{number - 1:05d})" if i and i % 4 == 0 else ""
+            dep = f" (depends on {task_id(number - 1)})" if i and i % 4 == 0 else ""
             marker = " [P]" if i % 5 == 0 else ""
-            lines.append(f"- [{box}] T{number:05d}{marker} [US{s % 7 + 1}] Implement part {i} of `src/mod_{s}.py`{dep}")
+            lines.append(f"- [{box}] {task_id(number)}{marker} [US{s % 7 + 1}] Implement part {i} of `src/mod_{s}.py`{dep}")
             number += 1
         lines.append("")
     return "\n".join(lines)

@@ -47,7 +47,8 @@ def project_status(s: dict[str, Any]) -> str:
         f"step {s.get('step') or '-'} ({s.get('step_status') or '-'})  artifacts {artifacts}",
         f"tasks {t['done']}/{t['total']} done, {t['open']} open, {t['blocked']} blocked, {t['deferred']} deferred"
         + (f"  current section: {s['current_section']}" if s.get("current_section") else ""),
-        f"next: {s['next_action']}",
+        f"next: {s['next_action']}"
+        + (f"  (specflow status: {s['cli_next_action']})" if s.get("cli_next_action") else ""),
     ]
     lines += [
         f"problem: {p['path']}{':' + str(p['line']) if p.get('line') else ''}: {p['message']}" for p in s["problems"]
@@ -112,6 +113,8 @@ def preview(p: dict[str, Any]) -> str:
 
 def prompts(p: dict[str, Any]) -> str:
     lines = []
+    if p.get("system_prompt"):
+        lines += ["--- system prompt (appended to every run) ---", p["system_prompt"]]
     for item in p.get("prompts", []):
         batch = f" batch {item['batch_index'] + 1}" if item.get("batch_index") is not None else ""
         lines += [f"--- prompt: {item['step']}{batch} ---", item["prompt"]]
@@ -152,6 +155,19 @@ def progress_line(p: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _ticks_and_unrun(record: dict[str, Any]) -> list[str]:
+    """Ids a run ticked without being asked for them (`specflow mark` ticks every line that mentions an id),
+    and batches that never ran because all their ids were ticked that way."""
+    observed = record.get("observed") or {}
+    unasked = sorted(((i, t) for i, t in (observed.get("ticks") or {}).items() if not t.get("asked")),
+                     key=lambda pair: str(pair[1].get("at")))  # fmt: skip
+    lines = [f"ticked by a run not asked for it: {i} by {t.get('by')}" for i, t in unasked]
+    for b in record.get("batches") or []:
+        if b["status"] == "completed" and not b.get("run_ids"):
+            lines.append(f"batch {b['index'] + 1} '{b['name']}' did not run: its tasks were ticked outside it")
+    return lines
+
+
 def orchestration(
     record: dict[str, Any], decisions: list[dict[str, Any]], progress: dict[str, Any] | None = None
 ) -> str:
@@ -174,6 +190,7 @@ def orchestration(
     if totals.get("helper_usd"):
         spend += f" · helper ${totals['helper_usd']:.4f}"
     lines.append(spend)
+    lines += _ticks_and_unrun(record)
     if record.get("attention"):
         att = record["attention"]
         lines.append(f"needs attention ({att['kind']}): {att['reason']}  options: {', '.join(att.get('options', []))}")

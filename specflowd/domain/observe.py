@@ -48,7 +48,8 @@ def run_label(record: OrchestrationRecord, run_id: str | None) -> str:
     if ref.kind in (RunKind.BATCH, RunKind.HEAL) and ref.batch_index is not None:
         batch = record.batch(ref.batch_index)
         name = f" '{batch.name}'" if batch is not None else ""
-        return f"{ref.kind.value} of batch {ref.batch_index + 1}{name} (run {run_id[:8]})"
+        what = "heal of batch" if ref.kind == RunKind.HEAL else "batch"
+        return f"{what} {ref.batch_index + 1}{name} (run {run_id[:8]})"
     return f"{ref.step.value} run {run_id[:8]}"
 
 

@@ -275,7 +275,7 @@ CASES = [
          lambda a: _attention(AttentionKind.SKILL_VERDICT)(a) and a.batch_index == 0 and "tests fail" in a.reason),
     Case("implement/batch-all-ticked-by-another-run-did-not-run", _ticked_elsewhere, FinishBatch,
          lambda a: a.without_run and a.batch_index == 1
-         and "did not run: all its tasks were ticked outside it (T003 by batch of batch 1" in a.reason),
+         and "did not run: all its tasks were ticked outside it (T003 by batch 1" in a.reason),
     Case("implement/replan-names-the-ignored-lines", lambda: (record(Step.IMPLEMENT), project(
          T3, TWO_SECTIONS, ignored=["tasks.md:9: indented: …: - [ ] T009"]), None), Replan,
          lambda a: a.ignored_lines == ["tasks.md:9: indented: …: - [ ] T009"] and "1 task-looking line(s) ignored" in a.reason),

@@ -103,7 +103,7 @@ doc["orchestration"]["step"] = {{"current": "verify", "index": 3, "status": "com
 path.write_text(json.dumps(doc, indent=2))
 """
 )
-# As `specflow phase close` leaves the file (docs/architecture.md, the state file): phase reset, step back to design.
+# As `specflow phase close` leaves the file (docs/specflow-cli.md): phase reset, step back to design.
 MERGE_CLOSES_PHASE = _python(
     f"""
 import json, pathlib

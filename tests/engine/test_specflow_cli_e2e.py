@@ -1,0 +1,316 @@
+"""Real SpecFlow projects end to end: the real daemon, the SpecFlow CLI on PATH (the fake under
+tests/fake_specflow, or the real one when ``SPECFLOW_E2E_SPECFLOW`` names it) and the fake `claude` playing
+each /flow.* skill by the `specflow …` calls its skill file makes. What the CLI and the skills see of
+specflowd's bookkeeping is asserted through the CLI itself (the state file the skills read)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.common import FAKE, decision_log, status
+from tests.support import Daemon, running_daemon, wait_until
+
+FAKE_SPECFLOW = Path(__file__).resolve().parents[1] / "fake_specflow" / "specflow"
+STOPPED = ("completed", "needs_attention", "failed", "waiting_input", "waiting_user_gate", "waiting_merge")
+
+PHASE_TASKS = """# Tasks: Greeting
+
+## Phase 1: Setup
+- [ ] T001 Create the package
+- [ ] T002 Add the greeting module (depends on T001)
+- [ ] T003 Add the CLI entry point
+
+## Phase 2: Polish
+- [ ] T004 Document the greeting
+- [ ] T005 Add a changelog entry
+"""
+
+
+@pytest.fixture(params=["fake", "real"])
+def specflow_cli(request: pytest.FixtureRequest) -> Path:
+    """The SpecFlow CLI the project is driven with."""
+    if request.param == "real":
+        real = os.environ.get("SPECFLOW_E2E_SPECFLOW")
+        if not real:
+            pytest.skip("SPECFLOW_E2E_SPECFLOW does not name a SpecFlow CLI")
+        return Path(real)
+    return FAKE_SPECFLOW
+
+
+def _bin_dir(tmp_path: Path, cli: Path) -> Path:
+    """A directory with `specflow` for the PATH of the daemon (and so of the agents it starts)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "specflow").symlink_to(cli)
+    return bin_dir
+
+
+def _specflow(cli: Path, root: Path, *args: str) -> str:
+    done = subprocess.run([str(cli), *args], cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, f"specflow {args}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def _project(tmp_path: Path, cli: Path, *, gate: bool = False, gate_status: str | None = None,
+             tasks: str | None = None) -> Path:  # fmt: skip
+    """A SpecFlow project after `specflow phase open 0001` (the state file as `specflow state init` leaves it,
+    plus whatever an earlier phase left: ``gate_status``). With ``tasks`` the design artifacts exist."""
+    root = tmp_path / "project"
+    (root / ".specflow").mkdir(parents=True)
+    gate_cell = "**USER GATE**: it greets" if gate else "Tests pass"
+    (root / "ROADMAP.md").write_text(
+        "# Roadmap\n\n| Phase | Name | Status | Verification Gate |\n|-------|------|--------|-------------------|\n"
+        f"| 0001 | Greeting | ⬜ Not Started | {gate_cell} |\n| 0002 | Farewell | ⬜ Not Started | Tests pass |\n"
+    )
+    state = {
+        "schema_version": "3.0",
+        "project": {"id": "5b0e6c1e-0000-4000-8000-000000000001", "name": "greeting", "path": str(root)},
+        "last_updated": "2026-01-01T00:00:00.000Z",
+        "orchestration": {
+            "phase": {"id": None, "number": None, "name": None, "branch": None, "status": "not_started",
+                      "userGateStatus": gate_status},
+            "next_phase": None,
+            "step": {"current": "design", "index": 0, "status": "not_started"},
+            "implement": None,
+            "dashboard": {},
+        },
+        "health": {"status": "initializing", "last_check": "2026-01-01T00:00:00.000Z", "issues": []},
+    }  # fmt: skip
+    (root / ".specflow" / "orchestration-state.json").write_text(json.dumps(state, indent=2) + "\n")
+    _specflow(cli, root, "phase", "open", "0001", "--json")
+    if tasks is not None:
+        feature = root / "specs" / "0001-greeting"
+        feature.mkdir(parents=True)
+        (feature / "spec.md").write_text("# Spec\n")
+        (feature / "plan.md").write_text("# Plan\n")
+        (feature / "tasks.md").write_text(tasks)
+    return root
+
+
+@contextmanager
+def _daemon(tmp_path: Path, cli: Path, **env: str) -> Iterator[Daemon]:
+    bin_dir = _bin_dir(tmp_path, cli)
+    with running_daemon(
+        tmp_path,
+        SPECFLOW_CLAUDE=FAKE,
+        FAKE_CLAUDE_SKILLS="1",
+        FAKE_CLAUDE_STATE_LOG=str(tmp_path / "state-at-start.jsonl"),
+        FAKE_CLAUDE_ARGV_LOG=str(tmp_path / "argv.jsonl"),
+        FAKE_SPECFLOW_LOG=str(tmp_path / "specflow.jsonl"),
+        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        **env,
+    ) as d:
+        yield d
+
+
+def _start(d: Daemon, root: Path, **config: Any) -> str:
+    d.rpc("projects.register", {"path": str(root)})
+    return str(d.rpc("orchestrate.start", {"project": str(root), "config": config})["record"]["id"])
+
+
+def _until_stopped(d: Daemon, orch_id: str, timeout: float = 120) -> dict[str, Any]:
+    record: dict[str, Any] = wait_until(
+        lambda: (r := status(d, orch_id))["status"] in STOPPED and r, timeout=timeout, what="the orchestration to stop"
+    )
+    return record
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _prompts(tmp_path: Path) -> list[str]:
+    return [str(e["prompt"]) for e in _jsonl(tmp_path / "argv.jsonl")]
+
+
+def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path, specflow_cli: Path) -> None:
+    """design → analyze → implement (batch 1 fails half-way and is healed, batch 2) → verify → merge, each a
+    skill played through the CLI. The state file shows the running step when each run starts; after
+    `phase close` the project says start_phase and the orchestration keeps its N/N."""
+    root = _project(tmp_path, specflow_cli)
+    tasks_md = tmp_path / "design-tasks.md"
+    tasks_md.write_text(PHASE_TASKS)
+    script = tmp_path / "script.json"  # design, analyze, then batch 1 marks one task and fails
+    script.write_text(json.dumps([{"action": "skill"}, {"action": "skill"}, {"action": "skill", "fail_after": 1}]))
+    with _daemon(tmp_path, specflow_cli, FAKE_CLAUDE_SCRIPT=str(script), FAKE_CLAUDE_TASKS_MD=str(tasks_md)) as d:
+        orch_id = _start(d, root, auto_merge=True)
+        record = _until_stopped(d, orch_id)
+        assert record["status"] == "completed", json.dumps(record["attention"]) + d.log()
+
+        started = _jsonl(tmp_path / "state-at-start.jsonl")
+        seen = [(e["skill"], e["step"]["current"], e["step"]["index"], e["step"]["status"]) for e in started]
+        assert seen == [
+            ("/flow.design", "design", 0, "in_progress"),
+            ("/flow.analyze", "analyze", 1, "in_progress"),
+            ("/flow.implement", "implement", 2, "in_progress"),  # batch 1 (fails after T001)
+            ("/flow.implement", "implement", 2, "in_progress"),  # its heal
+            ("/flow.implement", "implement", 2, "in_progress"),  # batch 2
+            ("/flow.verify", "verify", 3, "in_progress"),
+            ("/flow.merge", "merge", 4, "in_progress"),
+        ]
+        (tmp_path / "steps-at-run-start.json").write_text(json.dumps(seen))  # kept for the record
+        assert [b["status"] for b in record["batches"]] == ["healed", "completed"]
+
+        if specflow_cli == FAKE_SPECFLOW:  # the daemon's writes: one `specflow state set` of three keys per run
+            writes = [e for e in _jsonl(tmp_path / "specflow.jsonl") if e["argv"][:2] == ["state", "set"]
+                      and e["argv"][2].startswith("orchestration.step.current=")]  # fmt: skip
+            assert len(writes) == 7 and all(e["cwd"] == str(root) and e["exit"] == 0 for e in writes)
+            assert {len(e["argv"]) for e in writes} == {5}
+            assert not any("status=complete" in a for e in writes for a in e["argv"])
+
+        # after `phase close`: specs archived, state reset; status says what `specflow status` says
+        assert not (root / "specs" / "0001-greeting").exists()
+        assert (root / ".specify" / "archive" / "0001-greeting" / "tasks.md").is_file()
+        cli_status = json.loads(_specflow(specflow_cli, root, "status", "--json"))
+        shown = d.ctl_json("status", str(root))
+        project, progress = shown["project"], shown["orchestration"]["progress"]
+        assert project["cli_next_action"] == cli_status["nextAction"] == "start_phase"
+        assert project["next_phase"] == "0002 Farewell" and project["problems"] == []
+        assert (progress["tasks_done"], progress["tasks_total"]) == (5, 5)
+        text = d.ctl("status", str(root)).stdout
+        assert "next: start_phase: no phase is open; open the next one, 0002 Farewell" in text
+        assert "tasks 5/5 · elapsed" in text and "problem" not in text
+
+
+def test_a_user_gate_skipped_during_verify_lets_merge_go_on(tmp_path: Path, specflow_cli: Path) -> None:
+    root = _project(tmp_path, specflow_cli, gate=True, tasks=PHASE_TASKS)
+    with _daemon(tmp_path, specflow_cli) as d:
+        orch_id = _start(d, root, auto_merge=True, skip_analyze=True)
+        asked = _until_stopped(d, orch_id)
+        assert asked["status"] == "waiting_input" and asked["step"] == "verify", json.dumps(asked["attention"])
+        (question,) = asked["pending_questions"]
+        assert question["header"] == "USER GATE"
+        d.rpc("questions.answer", {"orchestration": orch_id, "answers": {question["question"]: "Skip"}})
+        record = _until_stopped(d, orch_id)
+        assert record["status"] == "completed" and not record["merge_requested"], json.dumps(record["attention"])
+        log = decision_log(root, orch_id)
+        (gate,) = [e for e in log if e["action"] == "user_gate"]
+        assert (gate["was"], gate["now"]) == (None, "skipped")
+        assert "wait_for_user_gate" not in [e["action"] for e in log]
+
+
+def test_a_gate_left_confirmed_by_the_previous_phase_makes_merge_wait(tmp_path: Path, specflow_cli: Path) -> None:
+    """`phase close`/`phase open` keep userGateStatus: a `confirmed` from the last phase must not pass this
+    phase's gate. /flow.verify does not ask again (it sees confirmed), so merge waits for the user."""
+    root = _project(tmp_path, specflow_cli, gate=True, gate_status="confirmed", tasks=PHASE_TASKS)
+    with _daemon(tmp_path, specflow_cli) as d:
+        d.rpc("projects.register", {"path": str(root)})
+        preview = d.rpc("orchestrate.preview", {"project": str(root), "config": {"auto_merge": True}})
+        merge = next(s for s in preview["steps"] if s["step"] == "merge")
+        assert not merge["runs"] and "was set before this orchestration started and does not count" in merge["reason"]
+        orch_id = _start(d, root, auto_merge=True, skip_analyze=True)
+        waiting = _until_stopped(d, orch_id)
+        assert waiting["status"] == "waiting_user_gate", json.dumps(waiting["attention"])
+        assert waiting["steps"]["verify"]["status"] == "completed" and waiting["pending_questions"] == []
+        wait = [e for e in decision_log(root, orch_id) if e["action"] == "wait_for_user_gate"]
+        assert len(wait) == 1 and wait[0]["reason"] == merge["reason"].split(";")[0]  # the preview said so
+        d.ctl("merge", str(root))
+        record = _until_stopped(d, orch_id)
+        assert record["status"] == "completed" and record["merge_requested"], json.dumps(record["attention"])
+
+
+IGNORED_AND_MENTIONS = """# Tasks: Parser
+
+## Phase 1: Setup
+- [ ] T001 Create the package
+- [ ] T002 Wire the CLI
+
+## Phase 2: Core
+- [ ] T007 Parse input
+- [ ] T007a Parse flags
+- [ ] T008 Validate input (depends on T001)
+
+## Phase 3: Docs
+- [ ] T009 Document the package made in T001
+  - [ ] T010 indented sub-task
+* [ ] T011 star bullet
+- [ ] T1000 four digits
+"""
+
+
+def test_ignored_lines_are_named_and_extra_ticks_reported(tmp_path: Path, specflow_cli: Path) -> None:
+    """Lines the CLI does not read are warned everywhere and never scheduled; `specflow mark T001` also ticks
+    T008 and T009 (they mention T001): reported, and the Docs batch is finished as one that did not run."""
+    root = _project(tmp_path, specflow_cli, tasks=IGNORED_AND_MENTIONS)
+    with _daemon(tmp_path, specflow_cli) as d:
+        d.rpc("projects.register", {"path": str(root)})
+        lines = {14: "indented", 15: "`*` bullet", 16: "`T1000` is not a task id"}
+        batches = d.ctl("batches", str(root)).stdout
+        problems = d.rpc("projects.status", {"project": str(root)})["problems"]
+        assert sorted(p["line"] for p in problems) == sorted(lines)
+        for line, why in lines.items():
+            assert re.search(rf"tasks\.md:{line}: not a task for the SpecFlow CLI, never scheduled \({re.escape(why)}", batches)
+        assert "T010" not in batches.split("warning:")[0] and "T1000" not in batches.split("warning:")[0]
+
+        orch_id = _start(d, root, auto_merge=True, skip_analyze=True)
+        stopped = _until_stopped(d, orch_id)
+        assert stopped["status"] == "needs_attention" and stopped["attention"]["kind"] == "tasks_unparsed"
+        assert len(stopped["attention"]["context"]["lines"]) == 3  # the open-looking ignored lines
+        d.rpc("orchestrate.recover", {"id": orch_id, "action": "skip"})
+        record = _until_stopped(d, orch_id)
+        assert record["status"] == "completed", json.dumps(record["attention"])
+
+        assert [(b["task_ids"], bool(b["run_ids"])) for b in record["batches"]] == [
+            (["T001", "T002"], True), (["T007", "T007a", "T008"], True), (["T009"], False),
+        ]  # fmt: skip
+        ticks = record["observed"]["ticks"]
+        assert {i for i, t in ticks.items() if not t["asked"]} == {"T008", "T009"}
+        assert ticks["T008"]["by"].startswith("batch 1 'Phase 1: Setup'")
+        for prompt in _prompts(tmp_path):  # the agent was never asked about a line the CLI does not read
+            assert not {"T010", "T011", "T1000"} & set(re.findall(r"\bT\d+\b", prompt))
+        verify = next(p for p in _prompts(tmp_path) if p.startswith("/flow.verify"))
+        assert verify.endswith("check that each is really done: T008, T009.")
+
+        log = decision_log(root, orch_id)
+        actions = [e["action"] for e in log]
+        (ignored,) = [e for e in log if e["action"] == "ignored_lines"]
+        assert [int(line.split(":")[1]) for line in ignored["lines"]] == sorted(lines)
+        (unasked,) = [e for e in log if e["action"] == "unasked_ticks"]
+        assert [t["id"] for t in unasked["ticks"]] == ["T008", "T009"]
+        unrun = next(e for e in log if e["action"] == "finish_batch" and e["batch_index"] == 2)
+        assert unrun["detail"]["without_run"] and "did not run" in unrun["reason"] and "T009 by batch 1" in unrun["reason"]
+        assert actions.count("spawn_batch") == 2
+        text = d.ctl("status", str(root)).stdout
+        assert "ticked by a run not asked for it: T008 by batch 1 'Phase 1: Setup'" in text
+        assert "batch 3 'Phase 3: Docs' did not run: its tasks were ticked outside it" in text
+
+
+def test_a_skills_blocked_verdict_and_a_failed_state_write_stop_for_the_user(tmp_path: Path, specflow_cli: Path) -> None:
+    root = _project(tmp_path, specflow_cli, tasks=PHASE_TASKS)
+    failing = tmp_path / "broken-specflow"
+    failing.write_text("#!/bin/sh\necho 'Error: State file schema validation failed'\necho 'Hint: run check --fix'\nexit 1\n")
+    failing.chmod(0o755)
+    settings = tmp_path / "home" / ".config" / "specflow" / "specflowd.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(f'[specflow]\ncli = "{failing}"\n')
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"action": "skill", "verdict": "blocked"}]))
+    with _daemon(tmp_path, specflow_cli, FAKE_CLAUDE_SCRIPT=str(script)) as d:
+        orch_id = _start(d, root)
+        stopped = _until_stopped(d, orch_id)
+        attention = stopped["attention"]
+        assert stopped["status"] == "needs_attention" and attention["kind"] == "state_write", json.dumps(attention)
+        assert "Error: State file schema validation failed" in attention["reason"] and attention["step"] == "analyze"
+        assert attention["options"] == ["retry", "abort"] and stopped["runs"] == {}  # nothing was started
+        settings.write_text(f'[specflow]\ncli = "{specflow_cli}"\n')
+        d.rpc("orchestrate.recover", {"id": orch_id, "action": "retry"})
+
+        blocked = _until_stopped(d, orch_id)
+        attention = blocked["attention"]
+        assert attention["kind"] == "skill_verdict" and attention["step"] == "analyze", json.dumps(attention)
+        assert attention["reason"] == (
+            "/flow.analyze reported step.status=blocked: analysis found 2 critical issues that need the user"
+        )
+        assert len(blocked["runs"]) == 1  # read, not retried until the attempts are gone
+        d.rpc("orchestrate.recover", {"id": orch_id, "action": "skip"})
+        wait_until(lambda: status(d, orch_id)["status"] in STOPPED, timeout=120, what="the phase")
+        assert status(d, orch_id)["status"] == "waiting_merge"
