@@ -259,9 +259,15 @@ def test_whole_orchestration_with_the_real_cli(tmp_path: Path, claude_cli: Path)
         implement, verify, merge = (_first_user_text(main_loop[sessions.index(run_id)]) for run_id in run_ids)
         assert "<command-name>/flow.implement</command-name>" in implement
         assert "SKILL BODY OF flow.implement." in implement
-        assert f'Execute only the "{SECTION}" section (T001, T002).' in implement
-        assert "SKILL BODY OF flow.verify." in verify and "Verify the current phase; do not merge it." in verify
+        assert f'Execute only the "{SECTION}" section: T001, T002.' in implement
+        assert "`specflow mark <id>`" in implement
+        assert "SKILL BODY OF flow.verify." in verify and "Verify the current phase, do not merge it." in verify
         assert "SKILL BODY OF flow.merge." in merge and "Merge and close the current phase." in merge
+        # the headless rule travels in the system prompt (--append-system-prompt), not in $ARGUMENTS
+        for request in (main_loop[sessions.index(run_id)] for run_id in run_ids):
+            system = (request.body or {}).get("system") or []
+            assert any("You run headless" in str(block.get("text", "")) for block in system if isinstance(block, Mapping))
+        assert "You run headless" not in merge
         assert api.remaining_turns == 0
         assert api.exhausted_hits == 0
 
