@@ -1,7 +1,7 @@
 """Parse and plan a generated 10 000-task tasks.md (200 sections); median of 20 runs.
 
-Run: /work/venv/bin/python bench/parse.py   (target: <= 50 ms). A quarter of the lines carry a dependency
-phrase (the slower path of the grammar), a fifth a [P] marker, a third are done.
+Run: .venv/bin/python bench/parse.py   (target: <= 50 ms). Ids are the SpecFlow CLI's (T000 … T999z). A quarter
+of the lines carry a dependency phrase (the slower path of the grammar), a fifth a [P] marker, a third are done.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def generate(sections: int = 200, per_section: int = 50) -> str:
             box = "x" if (number % 3 == 0) else " "
             dep = f" (depends on {task_id(number - 1)})" if i and i % 4 == 0 else ""
             marker = " [P]" if i % 5 == 0 else ""
-            lines.append(f"- [{box}] {task_id(number)}{marker} [US{s % 7 + 1}] Implement part {i} of `src/mod_{s}.py`{dep}")
+            text = f"Implement part {i} of `src/mod_{s}.py`{dep}"
+            lines.append(f"- [{box}] {task_id(number)}{marker} [US{s % 7 + 1}] {text}")
             number += 1
         lines.append("")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ claude = "/usr/local/bin/claude"     # else $SPECFLOW_CLAUDE, else `claude` on P
 on_event = ["notify-send", "specflowd: {type}", "{message}"]
 
 [specflow]
-cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH, else none
+cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH; "" = none
 ```
 A broken file is reported (``problem``) and ignored, never fatal.
 """

@@ -36,8 +36,11 @@ class StateWrite:
 
 def find_specflow_cli(configured: str | None) -> str | None:
     """``[specflow] cli`` from the settings file (a path, or a name looked up on PATH; returned as given when
-    it cannot be found, so running it reports the problem), else ``specflow`` on PATH, else None."""
-    if configured:
+    it cannot be found, so running it reports the problem; ``""`` = use no CLI, e.g. when another tool named
+    ``specflow`` is on PATH), else ``specflow`` on PATH, else None (the direct file write)."""
+    if configured is not None:
+        if not configured.strip():
+            return None
         expanded = str(Path(configured).expanduser())
         return shutil.which(expanded) or expanded
     return shutil.which("specflow")

@@ -87,6 +87,7 @@ def test_the_cli_setting_and_the_path_lookup(tmp_path: Path, monkeypatch: pytest
     assert find_specflow_cli("~/bin/specflow") == str(tmp_path / "bin" / "specflow")  # named even if missing
     monkeypatch.setenv("PATH", str(FAKE.parent))
     assert find_specflow_cli(None) == str(FAKE)
+    assert find_specflow_cli("") is None  # another tool named specflow on PATH: write the file directly
     monkeypatch.setenv("PATH", str(tmp_path))
     assert find_specflow_cli(None) is None
     settings.write_text('[specflow]\nclii = "x"\n')
