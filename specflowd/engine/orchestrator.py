@@ -224,7 +224,8 @@ class Orchestrator:
         observation = observe_project(record, project_evidence(snapshot), _now())
         record = observation.record
         self._persist(record, None, "start", "orchestration started")
-        self._keep_observation(observation)
+        if observation.worth_logging:
+            self._keep_observation(observation)
         self._records[record.id] = record
         self._publish(record, "orchestration.started", {"config": config.model_dump(mode="json")})
         self._launch(record.id)
