@@ -1,10 +1,24 @@
-"""RPC latency and throughput of the real daemon, and the CLI's cold start.
+"""RPC latency and throughput of the real daemon, the CLI's cold start, and the request cost against a bare
+asyncio server.
 
-Run: python bench/rpc.py   (targets: p99 <= 5 ms at 50 clients, >= 3000 req/s, CLI cold start <= 80 ms)
+Run: python bench/rpc.py [--repo PATH] [--only daemon|compare]
+  targets: p99 <= 5 ms at 50 clients, >= 3000 req/s, CLI cold start <= 80 ms;
+  request cost (issue 15): saturated >= 0.25x the bare server, in-step p99 <= 5 ms.
+
+``compare`` runs ``daemon.ping`` side by side against specflowd and a bare asyncio NDJSON server started from
+this file (``--bare-server SOCKET``: it parses the same request, checks it is JSON-RPC 2.0 and answers it —
+the floor of any Python server). Both get the same load from the same asyncio client processes:
+- saturated: 50 concurrent clients, each sending its next request when the reply arrives (req/s);
+- in step: 50 paced clients all sending at the same tick, 60 ticks/s (3 000 req/s offered): p50/p99 of the
+  reply time, which shows how the server copes with 50 requests arriving at once.
+``--repo PATH`` measures another checkout's daemon (``PATH/.venv/bin/specflowd``).
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -13,25 +27,25 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import SPECFLOWCTL, Daemon, RawClient, sandbox_env
+import tests.support as support
+from bench.common import all_at_once, percentile
+from tests.support import Daemon, RawClient, can_connect, sandbox_env, wait_until
 
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+PING = b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}\n'
 
 
 def run_clients(sock: Path, clients: int, per_client: int, pace_s: float = 0.0) -> tuple[list[float], float]:
     """``clients`` connections, each sending ``per_client`` requests back to back (``pace_s`` = 0, closed
     loop: measures saturation) or one every ``pace_s`` seconds (open loop: latency at a given load)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    barrier = threading.Barrier(clients + 1)
 
-    def worker(index: int) -> None:
+    def worker(index: int, barrier: threading.Barrier) -> None:
         with RawClient(sock) as client:
             client.request("daemon.status")  # warm the connection
             barrier.wait()
@@ -46,45 +60,195 @@ def run_clients(sock: Path, clients: int, per_client: int, pace_s: float = 0.0) 
                 client.request("daemon.status")
                 latencies[index].append(time.perf_counter() - t0)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    _, elapsed = all_at_once(worker, clients)
     flat = [x for per in latencies for x in per]
     return flat, len(flat) / elapsed
 
 
+# ------------------------------------------------------------------------------------------ the bare server
+def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def _bare_reply(line: bytes) -> bytes:
+    try:
+        request = json.loads(line)
+    except ValueError:
+        reply = _error(None, -32700, "Parse error")
+    else:
+        valid = isinstance(request, dict) and request.get("jsonrpc") == "2.0" and isinstance(request.get("method"), str)
+        if not valid:
+            reply = _error(None, -32600, "Invalid Request")
+        elif request["method"] == "daemon.ping":
+            result = {"pong": True, "time": datetime.now(UTC).isoformat()}
+            reply = {"jsonrpc": "2.0", "id": request.get("id"), "result": result}
+        else:
+            reply = _error(request.get("id"), -32601, "Method not found")
+    return json.dumps(reply).encode() + b"\n"
+
+
+async def bare_server(path: Path) -> None:
+    """One coroutine per connection: read a line, parse, answer. Nothing else."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(_bare_reply(line))
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=str(path))
+    async with server:
+        await server.serve_forever()
+
+
+# ------------------------------------------------------------------------------------------ load processes
+async def _load(sock: str, mode: str, clients: int, seconds: float, pace: float, start_at: float) -> dict[str, Any]:
+    """One client process: ``clients`` connections from ``start_at`` (CLOCK_MONOTONIC, shared by processes)."""
+    conns = [await asyncio.open_unix_connection(sock) for _ in range(clients)]
+    for reader, writer in conns:  # warm up, and check the server answers a ping at all
+        writer.write(PING)
+        reply = json.loads(await reader.readline())
+        if "result" not in reply:
+            raise SystemExit(f"{sock} does not answer daemon.ping: {reply}")
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    end = start_at + seconds
+    count = 0
+    latencies: list[float] = []
+    late = 0
+
+    async def saturate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        while time.monotonic() < end:
+            writer.write(PING)
+            await reader.readline()
+            count += 1
+
+    async def in_step(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal late
+        for tick in range(int(seconds / pace)):
+            delay = start_at + tick * pace - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -pace:
+                late += 1  # the previous reply came after this tick: the server could not keep the pace
+            t0 = time.perf_counter()
+            writer.write(PING)
+            await reader.readline()
+            latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(saturate(r, w) if mode == "saturate" else in_step(r, w) for r, w in conns))
+    for _, writer in conns:
+        writer.close()
+    return {"count": count, "latencies": latencies, "late": late}
+
+
+def drive(sock: Path, mode: str, clients: int, procs: int, seconds: float, pace: float = 0.0) -> dict[str, Any]:
+    """Spread ``clients`` over ``procs`` client processes (one Python process cannot saturate a fast server)."""
+    start_at = time.monotonic() + 1.0 + 0.2 * procs  # time for every process to connect first
+    shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--load-worker", json.dumps([str(sock), mode, n, seconds, pace, start_at])],
+            stdout=subprocess.PIPE,
+        )
+        for n in shares
+        if n
+    ]
+    results = [json.loads(w.communicate()[0]) for w in workers]
+    return {
+        "rate": sum(r["count"] for r in results) / seconds,
+        "latencies": [x for r in results for x in r["latencies"]],
+        "late": sum(r["late"] for r in results),
+    }
+
+
+def compare(daemon: Daemon, base: Path, clients: int, procs: int, seconds: float, rate: float) -> None:
+    bare_sock = base / "bare.sock"
+    bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_sock)])
+    try:
+        wait_until(lambda: can_connect(bare_sock), what="the bare server")
+        servers = (("specflowd", daemon.socket), ("bare asyncio", bare_sock))
+        saturated = {name: drive(sock, "saturate", clients, procs, seconds)["rate"] for name, sock in servers}
+        ratio = saturated["specflowd"] / saturated["bare asyncio"]
+        print(
+            f"daemon.ping, {clients} clients saturated ({procs} client processes, {seconds:.0f} s): "
+            f"specflowd {saturated['specflowd']:,.0f} req/s | bare asyncio {saturated['bare asyncio']:,.0f} req/s "
+            f"| specflowd = {ratio:.2f}x the bare server"
+        )
+        pace = clients / rate
+        for name, sock in servers:
+            result = drive(sock, "in_step", clients, procs, seconds, pace)
+            lat = result["latencies"]
+            print(
+                f"daemon.ping, {clients} clients in step, {1 / pace:.0f} ticks/s ({rate:,.0f} req/s offered, "
+                f"{seconds:.0f} s) — {name}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
+                f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms  max {max(lat) * 1e3:.2f} ms  "
+                f"({len(lat)} requests, {result['late']} sent late)"
+            )
+        print("targets (issue 15): saturated >= 0.25x the bare server; in-step p99 <= 5 ms")
+    finally:
+        bare.terminate()
+        bare.wait()
+
+
+def daemon_figures(daemon: Daemon) -> None:
+    runs = (
+        ("1 client, back to back", 1, 3000, 0.0),
+        ("50 clients, back to back (saturation)", 50, 200, 0.0),
+        ("50 clients x 60 req/s (3000 req/s offered)", 50, 120, 1 / 60),
+    )
+    for label, clients, per_client, pace in runs:
+        lat, rate = run_clients(daemon.socket, clients, per_client, pace)
+        print(
+            f"daemon.status, {label}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
+            f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms  {rate:,.0f} req/s"
+        )
+    cold = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        argv = [support.SPECFLOWCTL, "daemon", "status", "--json"]
+        subprocess.run(argv, env=daemon.env, check=True, capture_output=True)
+        cold.append(time.perf_counter() - t0)
+    print(f"specflowctl daemon status --json cold start: median {statistics.median(cold) * 1e3:.1f} ms (20 runs)")
+    print("targets: p99 <= 5 ms at 50 clients, >= 3000 req/s, CLI cold start <= 80 ms")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", type=Path, help="checkout whose daemon to measure (uses REPO/.venv)")
+    parser.add_argument("--only", choices=["daemon", "compare"], help="one part only")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--client-procs", type=int, default=2, help="client processes sharing the clients")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per compare measurement")
+    parser.add_argument("--rate", type=float, default=3000.0, help="offered req/s of the in-step pattern")
+    parser.add_argument("--bare-server", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--load-worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        asyncio.run(bare_server(args.bare_server))
+        return
+    if args.load_worker:
+        print(json.dumps(asyncio.run(_load(*json.loads(args.load_worker)))))
+        return
+    if args.repo:
+        bin_dir = args.repo.resolve() / ".venv" / "bin"
+        support.SPECFLOWD, support.SPECFLOWCTL = str(bin_dir / "specflowd"), str(bin_dir / "specflowctl")
+    print(f"daemon: {support.SPECFLOWD}; machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     root = Path(tempfile.mkdtemp(prefix="sfbench-"))
     daemon = Daemon(root, sandbox_env(root)).start("--log-level", "WARNING")
     try:
-        runs = (
-            ("1 client, back to back", 1, 3000, 0.0),
-            ("50 clients, back to back (saturation)", 50, 200, 0.0),
-            ("50 clients x 60 req/s (3000 req/s offered)", 50, 120, 1 / 60),
-        )
-        for label, clients, per_client, pace in runs:
-            lat, rate = run_clients(daemon.socket, clients, per_client, pace)
-            print(
-                f"daemon.status, {label}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
-                f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms  {rate:,.0f} req/s"
-            )
-        env = dict(daemon.env)
-        cold = []
-        for _ in range(20):
-            t0 = time.perf_counter()
-            subprocess.run([SPECFLOWCTL, "daemon", "status", "--json"], env=env, check=True, capture_output=True)
-            cold.append(time.perf_counter() - t0)
-        print(f"specflowctl daemon status --json cold start: median {statistics.median(cold) * 1e3:.1f} ms (20 runs)")
-        print("targets: p99 <= 5 ms at 50 clients, >= 3000 req/s, CLI cold start <= 80 ms")
+        if args.only in (None, "daemon"):
+            daemon_figures(daemon)
+        if args.only in (None, "compare"):
+            compare(daemon, root, args.clients, args.client_procs, args.seconds, args.rate)
     finally:
         daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
-        os.environ.pop("SPECFLOWD_SOCKET", None)
+        shutil.rmtree(Path(daemon.env["XDG_RUNTIME_DIR"]), ignore_errors=True)
 
 
 if __name__ == "__main__":
