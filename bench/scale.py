@@ -427,15 +427,20 @@ def measure_idle(setup: Setup, seconds: float, settle: float) -> tuple[float, fl
     return rss, 100 * (cpu1 - cpu0) / (t1 - t0)
 
 
-def timed_calls(
-    session: Session, method: str, params: dict[str, Any] | None, calls: int, budget_s: float
-) -> list[float]:
+@dataclass
+class Timed:
+    samples: list[float]
+    cpu_s: float  # the daemon's own CPU time over the calls: less sensitive to a loaded machine than wall time
+
+
+def timed_calls(session: Session, method: str, params: dict[str, Any] | None, calls: int, budget_s: float) -> Timed:
     """Up to ``calls`` sequential calls; stops after ``budget_s`` seconds once 20 are done (a slow daemon
     would otherwise take minutes per figure)."""
     samples: list[float] = []
     deadline = time.monotonic() + budget_s
     with RawClient(session.socket, timeout=60) as client:
         client.request(method, params)  # warm
+        cpu0 = cpu_seconds(session.pid)
         for _ in range(calls):
             t0 = time.perf_counter()
             reply = client.request(method, params)
@@ -444,13 +449,14 @@ def timed_calls(
                 raise RuntimeError(f"{method} {params}: {reply}")
             if len(samples) >= 20 and time.monotonic() > deadline:
                 break
-    return samples
+    return Timed(samples, cpu_seconds(session.pid) - cpu0)
 
 
-def report_latency(label: str, samples: list[float]) -> None:
+def report_latency(label: str, timed: Timed) -> None:
+    samples = timed.samples
     say(
         f"  {label}: p50 {ms(percentile(samples, 0.5))}  p99 {ms(percentile(samples, 0.99))}  "
-        f"max {ms(max(samples))}  ({len(samples)} calls)"
+        f"max {ms(max(samples))}  ({len(samples)} calls; daemon CPU {ms(timed.cpu_s / len(samples))} per call)"
     )
 
 
@@ -493,12 +499,14 @@ def scenario_restart(setup: Setup, sig: int) -> None:
         status = reply["result"]
         if status["active_orchestrations"] >= want_orch and status["runs"]["active"] >= want_runs:
             done = now
+            cpu_at_done = cpu_seconds(session.pid)
             break
         if now - t0 > 300:
             raise SystemExit(f"restart: not all re-adopted after 300 s: {status}")
     after = session.status()
     say(f"restart ({signal.Signals(sig).name}, {want_orch} orchestrations, {want_runs} live runs):")
-    say(f"  first answer after {ms(answered - t0)}; all re-adopted after {ms(done - t0)}")
+    say(f"  first answer after {ms(answered - t0)}; all re-adopted after {ms(done - t0)} (wall)")
+    say(f"  daemon CPU from exec to all re-adopted: {ms(cpu_at_done)} (user + system)")
     spawned = after["runs"]["total"] - total_runs
     say(f"  runs total {total_runs} -> {after['runs']['total']} ({'no new run' if spawned == 0 else f'{spawned} new'})")
     say(f"  RSS after restart {psutil.Process(session.pid).memory_info().rss / 2**20:.1f} MB")
@@ -565,6 +573,7 @@ def scenario_burst(setup: Setup, count: int, limit: int, delay: float, timeout: 
         else:
             errors.append(str(reply))
 
+    cpu0 = cpu_seconds(session.pid)
     t0, _ = all_at_once(start_one, count)
     ids = set(started.values())
 
@@ -578,6 +587,7 @@ def scenario_burst(setup: Setup, count: int, limit: int, delay: float, timeout: 
         finished = f"all settled in {elapsed:.1f} s"
     except AssertionError:
         finished = f"NOT settled after {timeout:.0f} s"
+    cpu = cpu_seconds(session.pid) - cpu0
     pinger.stop.set()
     pinger.join()
     records = session.rpc("orchestrate.list", {"include_finished": True})["orchestrations"]
@@ -588,7 +598,7 @@ def scenario_burst(setup: Setup, count: int, limit: int, delay: float, timeout: 
     peak, agents = peak_concurrency(marks)
     pings = pinger.samples
     say(f"burst ({count} orchestrations started at once, {limit_text}; agent sim delay {delay} s/task):")
-    say(f"  started {len(ids)} (errors {len(errors)}); {finished}; outcomes {outcome}")
+    say(f"  started {len(ids)} (errors {len(errors)}); {finished}; outcomes {outcome}; daemon CPU {cpu:.1f} s")
     say(f"  agents run {agents}; peak concurrent agents {peak}")
     say(f"  orchestrate.start latency: p50 {ms(percentile(start_latency, 0.5))}  max {ms(max(start_latency))}")
     say(
@@ -652,7 +662,7 @@ def growth(args: argparse.Namespace, target: Target, template: Template | None) 
             rows.append((x_of(c), *cache[c]))
         rss_slope = linear_slope([(x, r) for x, r, _ in rows])
         cpu_slope = linear_slope([(x, c) for x, _, c in rows])
-        say(f"  => per {unit}: RSS {rss_slope * 1024:+.1f} KB, idle CPU {cpu_slope * 1000:+.2f} milli-% of a core")
+        say(f"  => per {unit}: RSS {rss_slope * 1024:+.1f} KB, idle CPU {cpu_slope:+.4f} % of a core")
 
 
 # ---------------------------------------------------------------------------------------------- main

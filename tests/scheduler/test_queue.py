@@ -286,3 +286,29 @@ def test_restore_refuses_an_inconsistent_snapshot() -> None:
         Scheduler.restore(Snapshot.model_validate({**good, "version": 2}))
     with pytest.raises(InvalidConfig):
         Scheduler.restore(Snapshot.model_validate({**good, "groups": {"default": -1}}))
+
+
+def test_the_snapshot_is_plain_json_in_admission_order() -> None:
+    s = Scheduler(default_limit=0)
+    s.add_group("night", limit=1)
+    s.enqueue(unit("a1", orchestration="o1", kind="batch"), NOW)
+    s.enqueue(unit("a2"), NOW)
+    s.enqueue(unit("b1"), NOW)
+    s.gate("default", NOW + timedelta(minutes=5))
+    document = s.snapshot().model_dump(mode="json")
+    assert document["version"] == 1
+    assert document["groups"] == {"default": 0, "night": 1}
+    assert [e["unit"]["id"] for e in document["queued"]] == ["a1", "b1", "a2"]
+    assert document["queued"][0] == {
+        "unit": {
+            "id": "a1",
+            "project": "a",
+            "group": "default",
+            "priority": 0,
+            "account": "default",
+            "orchestration": "o1",
+            "kind": "batch",
+        },
+        "enqueued_at": "2026-05-01T12:00:00Z",
+    }
+    assert document["gates"] == {"default": "2026-05-01T12:05:00Z"}
