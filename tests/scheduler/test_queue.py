@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from specflowd.errors import InvalidConfig, InvalidState, NotFound
-from specflowd.scheduler import Scheduler, Snapshot, Unit, WaitReason
+from specflowd.scheduler.models import Snapshot, Unit, WaitReason
+from specflowd.scheduler.queue import Scheduler
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
