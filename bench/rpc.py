@@ -106,7 +106,9 @@ async def bare_server(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ load processes
-async def _load(sock: str, mode: str, clients: int, seconds: float, pace: float, start_at: float) -> dict[str, Any]:
+async def _load(
+    sock: str, mode: str, clients: int, seconds: float, pace: float, start_at: float, depth: int = 1
+) -> dict[str, Any]:
     """One client process: ``clients`` connections from ``start_at`` (CLOCK_MONOTONIC, shared by processes)."""
     conns = [await asyncio.open_unix_connection(sock) for _ in range(clients)]
     for reader, writer in conns:  # warm up, and check the server answers a ping at all
@@ -121,11 +123,13 @@ async def _load(sock: str, mode: str, clients: int, seconds: float, pace: float,
     late = 0
 
     async def saturate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Closed loop: the next request goes when a reply comes back (``depth`` requests in flight)."""
         nonlocal count
+        writer.write(PING * depth)
         while time.monotonic() < end:
-            writer.write(PING)
             await reader.readline()
             count += 1
+            writer.write(PING)
 
     async def in_step(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal late
@@ -146,18 +150,15 @@ async def _load(sock: str, mode: str, clients: int, seconds: float, pace: float,
     return {"count": count, "latencies": latencies, "late": late}
 
 
-def drive(sock: Path, mode: str, clients: int, procs: int, seconds: float, pace: float = 0.0) -> dict[str, Any]:
+def drive(
+    sock: Path, mode: str, clients: int, procs: int, seconds: float, pace: float = 0.0, depth: int = 1
+) -> dict[str, Any]:
     """Spread ``clients`` over ``procs`` client processes (one Python process cannot saturate a fast server)."""
     start_at = time.monotonic() + 1.0 + 0.2 * procs  # time for every process to connect first
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--load-worker", json.dumps([str(sock), mode, n, seconds, pace, start_at])],
-            stdout=subprocess.PIPE,
-        )
-        for n in shares
-        if n
-    ]
+    jobs = [json.dumps([str(sock), mode, n, seconds, pace, start_at, depth]) for n in shares if n]
+    worker = [sys.executable, __file__, "--load-worker"]
+    workers = [subprocess.Popen([*worker, job], stdout=subprocess.PIPE) for job in jobs]
     results = [json.loads(w.communicate()[0]) for w in workers]
     return {
         "rate": sum(r["count"] for r in results) / seconds,
@@ -166,16 +167,20 @@ def drive(sock: Path, mode: str, clients: int, procs: int, seconds: float, pace:
     }
 
 
-def compare(daemon: Daemon, base: Path, clients: int, procs: int, seconds: float, rate: float) -> None:
+def compare(daemon: Daemon, base: Path, args: argparse.Namespace) -> None:
+    clients, procs, seconds, rate = args.clients, args.client_procs, args.seconds, args.rate
     bare_sock = base / "bare.sock"
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_sock)])
     try:
         wait_until(lambda: can_connect(bare_sock), what="the bare server")
         servers = (("specflowd", daemon.socket), ("bare asyncio", bare_sock))
-        saturated = {name: drive(sock, "saturate", clients, procs, seconds)["rate"] for name, sock in servers}
+        saturated = {
+            name: drive(sock, "saturate", clients, procs, seconds, depth=args.depth)["rate"] for name, sock in servers
+        }
         ratio = saturated["specflowd"] / saturated["bare asyncio"]
+        in_flight = f", {args.depth} in flight each" if args.depth > 1 else ""
         print(
-            f"daemon.ping, {clients} clients saturated ({procs} client processes, {seconds:.0f} s): "
+            f"daemon.ping, {clients} clients saturated{in_flight} ({procs} client processes, {seconds:.0f} s): "
             f"specflowd {saturated['specflowd']:,.0f} req/s | bare asyncio {saturated['bare asyncio']:,.0f} req/s "
             f"| specflowd = {ratio:.2f}x the bare server"
         )
@@ -225,6 +230,9 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2, help="client processes sharing the clients")
     parser.add_argument("--seconds", type=float, default=5.0, help="per compare measurement")
     parser.add_argument("--rate", type=float, default=3000.0, help="offered req/s of the in-step pattern")
+    parser.add_argument(
+        "--depth", type=int, default=1, help="saturated: requests in flight per client (>1 lightens the clients)"
+    )
     parser.add_argument("--bare-server", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--load-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -244,7 +252,7 @@ def main() -> None:
         if args.only in (None, "daemon"):
             daemon_figures(daemon)
         if args.only in (None, "compare"):
-            compare(daemon, root, args.clients, args.client_procs, args.seconds, args.rate)
+            compare(daemon, root, args)
     finally:
         daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
