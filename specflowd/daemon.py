@@ -9,7 +9,9 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import anyio.abc
@@ -35,13 +37,15 @@ from specflowd.settings import load_settings
 from specflowd.store.leftovers import sweep_temp
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
-from specflowd.transport.server import Connection, SocketServer
+from specflowd.transport.server import Connection, Limits, SocketServer, Weigh
 from specflowd.version import __version__
 from specflowd.watch import watch_path
 
 __all__ = ["build_router", "main"]
 
 log = logging.getLogger("specflowd")
+
+T = TypeVar("T", int, float)
 
 
 def build_router() -> Router[Call]:
@@ -104,7 +108,7 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
             stop.set()
 
 
-async def serve(sock_path: Path, activated: socket.socket | None) -> None:
+async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits | None = None) -> None:
     registry = Registry(registry_path())
     for leftover in sweep_temp(registry.path.parent, targets={registry.path.name}).removed:
         log.info("removed %s, left by a write a crash interrupted", leftover)
@@ -120,10 +124,10 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
     services.specs = router.specs
     endpoint = Endpoint(router.specs)
 
-    async def handle(payload: bytes, conn: Connection) -> bytes | None:
-        return await endpoint.handle(payload, Call(services, conn))
+    async def handle(payload: bytes, conn: Connection, weigh: Weigh) -> bytes | None:
+        return await endpoint.handle(payload, Call(services, conn), weigh)
 
-    server = SocketServer(handle)
+    server = SocketServer(handle, limits=limits)
     services.extensions["connections"] = lambda: server.connections
     settings = load_settings(user_config_path())
     if settings.problem:
@@ -179,10 +183,35 @@ async def serve(sock_path: Path, activated: socket.socket | None) -> None:
                 sock_path.unlink()
 
 
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(text: str) -> T:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text}")
+        return value
+
+    return parse
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="specflowd", description="SpecFlow orchestration daemon")
     parser.add_argument("--socket", type=Path, help="socket path (default: $SPECFLOWD_SOCKET or the runtime dir)")
     parser.add_argument("--log-level", default=os.environ.get("SPECFLOWD_LOG_LEVEL", "INFO"))
+    defaults = Limits()
+    parser.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=defaults.max_connections,
+        help=f"concurrent client connections; one more is refused with an error (default {defaults.max_connections})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_positive(float),
+        default=defaults.idle_timeout_s,
+        metavar="SECONDS",
+        help="close a connection that sends nothing and waits for nothing this long; event subscriptions are "
+        f"exempt (default {defaults.idle_timeout_s:.0f})",
+    )
     parser.add_argument("--version", action="version", version=f"specflowd {__version__}")
     return parser.parse_args(argv)
 
@@ -216,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"specflowd: cannot take the lock {lock.path}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        anyio.run(serve, sock_path, activated, backend="asyncio")
+        limits = Limits(max_connections=args.max_connections, idle_timeout_s=args.idle_timeout)
+        anyio.run(serve, sock_path, activated, limits, backend="asyncio")
     except KeyboardInterrupt:
         pass
     finally:

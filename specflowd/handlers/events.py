@@ -6,6 +6,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict
 
 from specflowd.errors import InvalidState
+from specflowd.protocol.params import PathRef
 from specflowd.protocol.rpc import EmptyParams, Router, notification
 from specflowd.services.context import Call
 from specflowd.services.events import Subscription
@@ -17,7 +18,7 @@ _KEY = "subscription"
 
 class SubscribeParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str | None = None
+    project: PathRef | None = None
 
 
 class Subscribed(BaseModel):
@@ -33,6 +34,7 @@ async def subscribe(call: Call, params: SubscribeParams) -> Subscribed:
     project = call.services.registry.resolve(params.project).path if params.project else None
     sub = bus.subscribe(project)
     conn.attachments[_KEY] = sub
+    conn.idle_exempt = True  # a subscriber waits for events: not idle
     conn.on_close.append(lambda: bus.unsubscribe(sub))
 
     async def pump(sub: Subscription = sub) -> None:
@@ -52,4 +54,5 @@ async def unsubscribe(call: Call, _: EmptyParams) -> Subscribed:
     if sub is None:
         raise InvalidState("this connection has no subscription")
     call.services.bus.unsubscribe(sub)
+    call.conn.idle_exempt = False
     return Subscribed(subscribed=False)

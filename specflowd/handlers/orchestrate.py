@@ -12,6 +12,7 @@ from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
 from specflowd.engine.orchestrator import Orchestrator
 from specflowd.paths import user_config_path
+from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Router
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
@@ -25,16 +26,19 @@ def engine_of(call: Call) -> Orchestrator:
 
 class StartParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str = Field(min_length=1)
-    config: dict[str, Any] = Field(default_factory=dict, description="OrchestrationConfig overrides")
+    project: PathRef = Field(description="Registry id or absolute path")
+    config: JsonObject = Field(default_factory=dict, description="OrchestrationConfig overrides")
 
 
 class Target(BaseModel):
     """``{id}`` or ``{project}`` (that project's active or latest orchestration)."""
 
-    model_config = ConfigDict(extra="forbid")
-    id: str | None = None
-    project: str | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [given("id"), given("project")]},  # the rule _one enforces
+    )
+    id: Identifier | None = None
+    project: PathRef | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Target:
@@ -62,7 +66,7 @@ class RecoverParams(Target):
 
 class ListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str | None = None
+    project: PathRef | None = None
     include_finished: bool = False
 
 

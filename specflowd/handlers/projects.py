@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from specflowd.project.registry import ProjectEntry
+from specflowd.protocol.params import PathRef, Text
 from specflowd.protocol.rpc import EmptyParams, Router
 from specflowd.services.context import Call
 
@@ -18,13 +21,13 @@ class ProjectList(BaseModel):
 
 class RegisterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, description="Absolute path of the project root")
-    name: str | None = None
+    path: PathRef = Field(description="Absolute path of the project root")
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class ProjectRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str = Field(min_length=1, description="Registry id or absolute path")
+    project: PathRef = Field(description="Registry id or absolute path")
 
 
 @router.method("projects.list", params=EmptyParams, result=ProjectList, summary="Registered projects")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.errors import InvalidState
 from specflowd.paths import user_config_path
+from specflowd.protocol.params import Identifier, PathRef, Text, given
 from specflowd.protocol.rpc import Router
 from specflowd.runner.manager import RunManager
 from specflowd.runner.models import LogChunk, PendingQuestion, RunRecord, RunSpec
@@ -17,6 +18,8 @@ from specflowd.settings import load_settings, merge_config
 from specflowd.vocabulary import RESULT_SCHEMA
 
 router: Router[Call] = Router()
+
+MAX_OFFSET = 2**53 - 1  # the largest integer every JSON client (JavaScript's doubles included) holds exactly
 
 _SKILL = re.compile(r"^/?(?:flow\.)?(?P<name>[a-z][a-z0-9_-]*)$")
 
@@ -27,34 +30,37 @@ def runs_of(call: Call) -> RunManager:
 
 class StartRunParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str = Field(min_length=1)
-    skill: str = Field(min_length=1, description="verify, flow.verify or /flow.verify")
-    context: str | None = Field(None, max_length=20_000, description="appended to the prompt")
+    project: PathRef = Field(description="Registry id or absolute path")
+    skill: Text = Field(min_length=1, max_length=200, description="verify, flow.verify or /flow.verify")
+    context: Text | None = Field(None, max_length=20_000, description="appended to the prompt")
     budget_usd: float | None = Field(None, gt=0, le=10_000)
 
 
 class ProjectFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str | None = None
+    project: PathRef | None = None
 
 
 class RunRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run: str = Field(min_length=1)
+    run: Identifier
 
 
 class LogParams(RunRef):
-    since: int = Field(0, ge=0, description="byte offset from a previous call's `next_offset`")
+    since: int = Field(0, ge=0, le=MAX_OFFSET, description="byte offset from a previous call's `next_offset`")
 
 
 class AnswerParams(BaseModel):
     """``{run | orchestration, answers}``: answering an orchestration answers its waiting run and lets the
     engine follow the resumed session."""
 
-    model_config = ConfigDict(extra="forbid")
-    run: str | None = Field(None, min_length=1)
-    orchestration: str | None = Field(None, min_length=1)
-    answers: dict[str, str] = Field(min_length=1, description="question header (or text) -> answer")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [given("run"), given("orchestration")]},  # the rule _one_target enforces
+    )
+    run: Identifier | None = None
+    orchestration: Identifier | None = None
+    answers: dict[Text, Text] = Field(min_length=1, description="question header (or text) -> answer")
 
     @model_validator(mode="after")
     def _one_target(self) -> AnswerParams:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +11,7 @@ from specflowd.handlers.projects import ProjectRef
 from specflowd.paths import user_config_path
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import OrchestrationPreview, ProjectStatus, build_preview, build_status
+from specflowd.protocol.params import JsonObject, PathRef
 from specflowd.protocol.rpc import Router
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
@@ -21,8 +21,8 @@ router: Router[Call] = Router()
 
 class PreviewParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project: str = Field(min_length=1, description="Registry id or absolute path")
-    config: dict[str, Any] = Field(default_factory=dict, description="OrchestrationConfig overrides")
+    project: PathRef = Field(description="Registry id or absolute path")
+    config: JsonObject = Field(default_factory=dict, description="OrchestrationConfig overrides")
 
 
 @router.method("projects.status", params=ProjectRef, result=ProjectStatus, summary="Phase, step, tasks, next action")

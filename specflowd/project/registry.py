@@ -36,6 +36,44 @@ class _Loaded:
     projects: dict[str, ProjectEntry]
 
 
+# What makes a directory a project root: SpecFlow's own directories, the feature specs, the roadmap, or a git
+# checkout (a fresh project before SpecFlow's first step). See docs/daemon.md, "Registry".
+PROJECT_MARKERS = (".specflow", ".specify", "specs", "ROADMAP.md", ".git")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, RuntimeError):
+        return "symlink loop" if "loop" in str(exc).lower() else str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _container_problem(root: Path) -> str | None:
+    """The filesystem root, the home directory and its ancestors hold projects; they never are one (a
+    registered ``/`` would swallow every path)."""
+    if root == Path(root.anchor):
+        return "it is the filesystem root"
+    try:
+        home = Path.home().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if root == home:
+        return "it is your home directory"
+    if root in home.parents:
+        return "it contains your home directory"
+    return None
+
+
+def _marker_problem(root: Path) -> str | None:
+    try:
+        if any(os.path.lexists(root / marker) for marker in PROJECT_MARKERS):
+            return None
+    except (OSError, ValueError):
+        pass
+    return f"it holds none of {', '.join(PROJECT_MARKERS)}"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -103,18 +141,26 @@ class Registry:
         return sorted(self._good.projects.values(), key=lambda p: (p.name, p.id))
 
     def resolve(self, ref: str) -> ProjectEntry:
-        """A registry id, an absolute path of a registered project, or a path inside one."""
+        """A registry id, an absolute path of a registered project, or a path inside one. Any path the OS
+        cannot resolve (NUL, a symlink loop, too long) is simply not a registered project: ``NotFound``."""
         if ref in self._good.projects:
             return self._good.projects[ref]
         if os.path.isabs(ref):
-            target = Path(ref).resolve()
-            best: ProjectEntry | None = None
+            try:
+                target = Path(ref).resolve()
+            except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+                raise NotFound(f"no registered project matches {ref!r}: {_reason(exc)}", ref=ref) from None
+            best: tuple[int, ProjectEntry] | None = None
             for entry in self._good.projects.values():
-                root = Path(entry.path).resolve()
-                if (target == root or root in target.parents) and (best is None or len(str(root)) > len(best.path)):
-                    best = entry
+                try:
+                    root = Path(entry.path).resolve()
+                except (OSError, RuntimeError, ValueError):
+                    continue  # a registry entry that no longer resolves matches nothing
+                inside = target == root or (root in target.parents and not _container_problem(root))
+                if inside and (best is None or len(str(root)) > best[0]):
+                    best = (len(str(root)), entry)
             if best is not None:
-                return best
+                return best[1]
         raise NotFound(f"no registered project matches {ref!r}", ref=ref)
 
     def _fresh_document(self) -> dict[str, Any]:
@@ -132,17 +178,23 @@ class Registry:
     def _write(self, document: dict[str, Any]) -> None:
         try:
             atomic_write_json(self.path, document)
-        except OSError as exc:
-            raise StorageError(f"cannot write {self.path}: {exc.strerror}", path=str(self.path)) from None
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a lone surrogate escaped in the file by hand
+            raise StorageError(f"cannot write {self.path}: {_reason(exc)}", path=str(self.path)) from None
         self.load()
 
     def register(self, path: str, name: str | None = None) -> ProjectEntry:
-        root = Path(path).expanduser()
-        if not root.is_absolute():
-            raise ProjectError(f"project path must be absolute: {path}", path=path)
-        if not root.is_dir():
-            raise ProjectError(f"not a directory: {path}", path=path)
-        root = root.resolve()
+        try:
+            root = Path(path).expanduser()
+            if not root.is_absolute():
+                raise ProjectError(f"project path must be absolute: {path}", path=path)
+            root = root.resolve(strict=True)
+            if not root.is_dir():
+                raise ProjectError(f"not a directory: {path}", path=path)
+        except (OSError, RuntimeError, ValueError) as exc:  # missing, a symlink loop, too long, NUL, no such ~user
+            raise ProjectError(f"cannot use {path!r} as a project: {_reason(exc)}", path=path) from None
+        problem = _container_problem(root) or _marker_problem(root)
+        if problem:
+            raise ProjectError(f"{root} is not a project root: {problem}", path=str(root))
         document = self._fresh_document()
         projects = document.setdefault("projects", {})
         for project_id, entry in projects.items():

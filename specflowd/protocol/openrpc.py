@@ -1,4 +1,10 @@
-"""OpenRPC document built from the registered methods' pydantic models (served by ``rpc.discover``)."""
+"""OpenRPC document built from the registered methods' pydantic models (served by ``rpc.discover``).
+
+Each method lists its params one by one (OpenRPC's ``params``) and also carries ``x-params-schema``, a
+reference to the JSON schema of the whole params object: rules that span several params ("``id`` or
+``project``", "exactly one of ``run`` or ``orchestration``") live there as ``anyOf`` / ``oneOf``, because a
+single param's schema cannot say them.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ def build_openrpc(specs: dict[str, MethodSpec]) -> dict[str, Any]:
             for field, schema in params_schema.get("properties", {}).items()
         ]
         result_ref = refs[(spec.result, "validation")]
+        params_ref = refs[(spec.params, "validation")]
         methods.append(
             {
                 "name": name,
@@ -39,6 +46,7 @@ def build_openrpc(specs: dict[str, MethodSpec]) -> dict[str, Any]:
                 "paramStructure": "by-name",
                 "params": params,
                 "result": {"name": spec.result.__name__, "schema": result_ref},
+                "x-params-schema": params_ref,
             }
         )
     return {

@@ -1,28 +1,32 @@
-"""The JSON-RPC endpoint: payload in, payload out. Knows nothing of sockets or framing.
+"""The JSON-RPC 2.0 endpoint: payload in, payload out. Knows nothing of sockets or framing.
 
-Dispatch is jsonrpcserver's (batches, notifications, standard errors); this adapter adds what it lacks:
-- params are validated with each method's pydantic model (jsonrpcserver only checks names);
-- a cheap structural request check replaces its Draft-4 jsonschema pass (about twice the throughput);
+A small dispatcher of our own (it replaced jsonrpcserver 5, whose whole-message validation answered a batch
+with one invalid entry with a single error and ran none of its valid calls, answered ``"params": null``
+with an Invalid Request whose id was lost, and echoed ``NaN`` ids as non-JSON):
+- each request object is checked on its own: a batch answers every entry (JSON-RPC 2.0 §6), and an Invalid
+  Request echoes the request's id whenever the id itself was valid;
+- ``"params": null`` is the same as absent params;
+- params are validated with each method's pydantic model (no per-request JSON-schema pass);
 - ``SpecflowError`` becomes an application error (-32000…-32099) with a stable ``data.kind``; any other
-  exception becomes a generic internal error; a traceback never reaches the client.
+  exception becomes a generic internal error; a traceback never reaches the client;
+- non-finite numbers are refused on the way in and never written on the way out (``codec``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from jsonrpcserver import Error, Success
-from jsonrpcserver.async_main import dispatch_to_json
-from jsonrpcserver.result import InvalidParams
+import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from specflowd.errors import SpecflowError
+from specflowd.protocol import codec
 
-__all__ = ["EmptyParams", "Endpoint", "MethodSpec", "Router", "notification"]
+__all__ = ["MAX_BATCH", "EmptyParams", "Endpoint", "MethodSpec", "Router", "notification"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,14 @@ R = TypeVar("R", bound=BaseModel)
 C = TypeVar("C")
 
 Handler = Callable[[Any, Any], Awaitable[BaseModel]]
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL = -32000
+
+MAX_BATCH = 100  # entries per batch; every entry counts against the connection's in-flight cap
 
 
 class EmptyParams(BaseModel):
@@ -70,64 +82,118 @@ class Router(Generic[C]):
             self.specs[name] = spec
 
 
-def _check_request(request: Any) -> Any:
-    """Structural JSON-RPC 2.0 check; raising makes jsonrpcserver answer Invalid Request."""
-    items = request if isinstance(request, list) else [request]
-    if not items:
-        raise ValueError("empty batch")
-    for item in items:
-        if not isinstance(item, dict) or item.get("jsonrpc") != "2.0":
-            raise ValueError("not a JSON-RPC 2.0 request")
-        if not isinstance(item.get("method"), str):
-            raise ValueError("method must be a string")
-        if "params" in item and not isinstance(item["params"], dict | list):
-            raise ValueError("params must be an object or array")
-        if "id" in item and not (item["id"] is None or isinstance(item["id"], str | int | float)):
-            raise ValueError("bad id")
-    return request
+def _error(request_id: Any, code: int, message: str, data: dict[str, Any]) -> bytes:
+    return codec.dumps({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message, "data": data}})
 
 
-def _deserialize(text: str) -> Any:
-    return json.loads(text)
+def _invalid_request(request_id: Any, detail: str) -> bytes:
+    return _error(request_id, INVALID_REQUEST, "Invalid Request", {"kind": "invalid_request", "detail": detail})
+
+
+def _valid_id(value: Any) -> bool:
+    # bool is an int in Python but not a JSON-RPC id; floats here are finite (codec refused the others)
+    return value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _structure_problem(request: dict[str, Any]) -> str | None:
+    if request.get("jsonrpc") != "2.0":
+        return 'not a JSON-RPC 2.0 request ("jsonrpc" must be "2.0")'
+    if not isinstance(request.get("method"), str):
+        return '"method" must be a string'
+    params = request.get("params")
+    if params is not None and not isinstance(params, dict | list):
+        return '"params" must be an object, an array, or absent'
+    return None
 
 
 class Endpoint:
     def __init__(self, specs: dict[str, MethodSpec]) -> None:
         self.specs = dict(specs)
-        self._methods = {name: self._wrap(spec) for name, spec in self.specs.items()}
 
-    def _wrap(self, spec: MethodSpec) -> Callable[..., Awaitable[Any]]:
-        async def call(context: Any, /, *args: Any, **kwargs: Any) -> Any:  # params may be named "context"
-            if args:
-                fields = list(spec.params.model_fields)
-                if len(args) > len(fields):
-                    return InvalidParams(f"{spec.name} takes at most {len(fields)} positional params")
-                kwargs = dict(zip(fields, args, strict=False))
-            try:
-                params = spec.params.model_validate(kwargs)
-            except ValidationError as exc:
-                return InvalidParams(_validation_summary(exc))
-            try:
-                result = await spec.handler(context, params)
-            except SpecflowError as exc:
-                return Error(exc.code, exc.message, exc.to_data())
-            except Exception:
-                log.exception("method %s failed", spec.name)
-                return Error(-32000, "internal error in the daemon (see its log)", {"kind": "internal"})
-            return Success(result.model_dump(mode="json"))
-
-        return call
-
-    async def handle(self, payload: bytes, context: Any) -> bytes | None:
-        """Dispatch one message (request, notification or batch); ``None`` when no reply is due."""
+    async def handle(self, payload: bytes, context: Any, weigh: Callable[[int], None] | None = None) -> bytes | None:
+        """Dispatch one message (request, notification or batch); ``None`` when no reply is due.
+        ``weigh(n)`` is told how many requests a batch adds beyond the message itself (flow control)."""
         try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            text = "\x00invalid utf-8"  # makes the deserializer answer Parse error
-        reply = await dispatch_to_json(
-            text, self._methods, context=context, deserializer=_deserialize, validator=_check_request
-        )
-        return reply.encode("utf-8") if reply else None
+            message = codec.loads(payload)
+        except codec.ParseError as exc:
+            return _error(None, PARSE_ERROR, "Parse error", {"kind": "parse_error", "detail": str(exc)})
+        if isinstance(message, list):
+            return await self._batch(message, context, weigh)
+        return await self._request(message, context)
+
+    async def _batch(self, items: list[Any], context: Any, weigh: Callable[[int], None] | None) -> bytes | None:
+        if not items:
+            return _invalid_request(None, "empty batch")
+        if len(items) > MAX_BATCH:
+            return _invalid_request(None, f"batch of {len(items)} requests; at most {MAX_BATCH} per batch")
+        if weigh is not None and len(items) > 1:
+            weigh(len(items) - 1)
+        replies: list[bytes | None] = [None] * len(items)
+
+        async def one(index: int) -> None:
+            replies[index] = await self._request(items[index], context)
+
+        async with anyio.create_task_group() as tg:  # entries run concurrently, like separate requests
+            for index in range(len(items)):
+                tg.start_soon(one, index)
+        parts = [reply for reply in replies if reply is not None]
+        return b"[" + b",".join(parts) + b"]" if parts else None
+
+    async def _request(self, request: Any, context: Any) -> bytes | None:
+        if not isinstance(request, dict):
+            return _invalid_request(None, "a request is a JSON object")
+        is_call = "id" in request
+        request_id = request.get("id")
+        if not _valid_id(request_id):
+            return _invalid_request(None, '"id" must be a string, a number or null')
+        problem = _structure_problem(request)
+        if problem is not None:
+            return _invalid_request(request_id, problem)
+        spec = self.specs.get(request["method"])
+        if spec is None:
+            if not is_call:
+                return None
+            return _error(
+                request_id,
+                METHOD_NOT_FOUND,
+                "Method not found",
+                {"kind": "method_not_found", "method": request["method"]},
+            )
+        reply = await self._call(spec, request.get("params"), request_id, context)
+        return reply if is_call else None
+
+    async def _call(
+        self, spec: MethodSpec, raw: dict[str, Any] | list[Any] | None, request_id: Any, context: Any
+    ) -> bytes:
+        if isinstance(raw, list):
+            fields = list(spec.params.model_fields)
+            if len(raw) > len(fields):
+                detail = f"{spec.name} takes at most {len(fields)} positional params"
+                return _error(
+                    request_id, INVALID_PARAMS, "Invalid params", {"kind": "invalid_params", "detail": detail}
+                )
+            raw = dict(zip(fields, raw, strict=False))
+        try:
+            params = spec.params.model_validate(raw or {})
+        except ValidationError as exc:
+            return _error(request_id, INVALID_PARAMS, "Invalid params", _validation_summary(exc))
+        try:
+            result = await spec.handler(context, params)
+        except SpecflowError as exc:
+            return _error(request_id, exc.code, exc.message, exc.to_data())
+        except Exception:
+            log.exception("method %s failed", spec.name)
+            return _error(request_id, INTERNAL, "internal error in the daemon (see its log)", {"kind": "internal"})
+        return _success(request_id, result)
+
+
+def _success(request_id: Any, result: BaseModel) -> bytes:
+    try:
+        body = result.model_dump_json().encode("utf-8")
+    except (PydanticSerializationError, UnicodeEncodeError):
+        # text read from disk may hold surrogate-escaped bytes (a non-UTF-8 file name): escape it instead
+        body = codec.dumps(result.model_dump(mode="json"))
+    return b'{"jsonrpc":"2.0","id":' + codec.dumps(request_id) + b',"result":' + body + b"}"
 
 
 def _validation_summary(exc: ValidationError) -> dict[str, Any]:
@@ -139,4 +205,4 @@ def _validation_summary(exc: ValidationError) -> dict[str, Any]:
 
 
 def notification(method: str, params: dict[str, Any]) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "method": method, "params": params}).encode("utf-8")
+    return codec.dumps({"jsonrpc": "2.0", "method": method, "params": params})

@@ -33,7 +33,15 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, InvalidState, NotFound, ProjectError
+from specflowd.errors import (
+    AgentUnavailable,
+    BudgetExhausted,
+    InvalidConfig,
+    InvalidState,
+    NotFound,
+    ProjectError,
+    StorageError,
+)
 from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
@@ -282,26 +290,35 @@ class RunManager:
             raise InvalidState(f"run {run_id} has no recorded spec to continue from", run_id=run_id)
         binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
         rundir = self._dirs[run_id]
-        # Transition before any await: a second answer() now sees a run that is not waiting.
-        record.status = RunStatus.STARTING
-        record.continuations += 1
+        # The continuation is built on a copy and becomes the run's record only once its files are written: a
+        # write that fails (disk full, text that cannot be encoded) leaves the run exactly as it was, still
+        # answerable, resumable and cancellable. No await in between: a second answer() cannot interleave.
+        updated = record.model_copy(deep=True)
+        updated.status = RunStatus.STARTING
+        updated.continuations += 1
         if answers is not None:
-            record.answers.append(answers)
-        record.questions = []
-        record.cost_prior_usd = record.cost_usd
-        record.segment_offset = record.output_offset
-        record.outcome_detail = None
-        record.error = None
-        record.rate_limit_reset = None
-        record.stop_reason = None
-        record.finished_at = None
-        record.argv = _argv_for(binary, spec, run_id, remaining, resume=True)
-        prompt_path = rundir.continuation_prompt(record.continuations)
-        rundir.write_text(prompt_path, prompt)
-        rundir.save(record)
+            updated.answers.append(answers)
+        updated.questions = []
+        updated.cost_prior_usd = updated.cost_usd
+        updated.segment_offset = updated.output_offset
+        updated.outcome_detail = None
+        updated.error = None
+        updated.rate_limit_reset = None
+        updated.stop_reason = None
+        updated.finished_at = None
+        updated.argv = _argv_for(binary, spec, run_id, remaining, resume=True)
+        prompt_path = rundir.continuation_prompt(updated.continuations)
+        try:
+            rundir.write_text(prompt_path, prompt)
+            rundir.save(updated)
+        except (OSError, UnicodeError) as exc:
+            raise StorageError(
+                f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id
+            ) from None
+        self._records[run_id] = updated
         self._settled[run_id] = anyio.Event()
-        self._launch(record, rundir, record.argv, prompt_path)
-        return record.model_copy(deep=True)
+        self._launch(updated, rundir, updated.argv, prompt_path)
+        return updated.model_copy(deep=True)
 
     # ------------------------------------------------------------------ queries
 
@@ -329,7 +346,12 @@ class RunManager:
 
     def log(self, run_id: str, since: int = 0) -> LogChunk:
         record = self._record(run_id)
-        lines, next_offset = read_lines(self._dirs[run_id].output, max(0, since))
+        output = self._dirs[run_id].output
+        try:
+            lines, next_offset = read_lines(output, max(0, since))
+        except (OSError, OverflowError, ValueError) as exc:  # unreadable output, an offset the OS cannot seek to
+            message = f"cannot read the output of run {run_id} at offset {since}: {exc}"
+            raise StorageError(message, run_id=run_id) from None
         items = [
             LogItem(offset=offset, kind=kind, text=text)
             for offset, line in lines

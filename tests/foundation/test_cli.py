@@ -24,7 +24,7 @@ def test_daemon_status_text_and_json(daemon: Daemon) -> None:
 
 def test_projects_add_list_remove(daemon: Daemon) -> None:
     project = daemon.root / "myproj"
-    project.mkdir()
+    (project / ".git").mkdir(parents=True)  # a project root holds .specflow, .specify, specs, ROADMAP.md or .git
     added = daemon.ctl_json("projects", "add", str(project), "--name", "Mine")
     assert added["name"] == "Mine"
     listed = daemon.ctl_json("projects", "list")

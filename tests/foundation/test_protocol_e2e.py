@@ -148,7 +148,7 @@ def test_rpc_discover_lists_every_method(daemon: Daemon) -> None:
 
 def test_events_subscription_receives_registry_changes(daemon: Daemon, tmp_path: object) -> None:
     project = daemon.root / "proj"
-    project.mkdir()
+    (project / ".specflow").mkdir(parents=True)
     with RawClient(daemon.socket, "content-length") as sub:
         assert sub.request("events.subscribe")["result"]["subscribed"]
         entry = daemon.rpc("projects.register", {"path": str(project)})

@@ -35,7 +35,7 @@ def test_external_registry_edit_is_picked_up_live(daemon: Daemon) -> None:
 def test_corrupt_registry_keeps_last_good_view(daemon: Daemon) -> None:
     registry = daemon.home / "registry.json"
     project = daemon.root / "p2"
-    project.mkdir()
+    (project / ".specflow").mkdir(parents=True)
     entry = daemon.rpc("projects.register", {"path": str(project), "name": "two"})
     with RawClient(daemon.socket) as sub:
         sub.request("events.subscribe")
@@ -72,7 +72,7 @@ def test_register_keeps_unknown_keys_and_is_atomic(daemon: Daemon) -> None:
     )
     wait_until(lambda: len(daemon.rpc("projects.list")["projects"]) == 1, what="initial load")
     project = daemon.root / "p3"
-    project.mkdir()
+    (project / "specs").mkdir(parents=True)
     entry = daemon.rpc("projects.register", {"path": str(project)})
     document = json.loads(registry.read_text())
     assert document["future_key"] == [1, 2]
