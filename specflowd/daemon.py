@@ -212,6 +212,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="close a connection that sends nothing and waits for nothing this long; event subscriptions are "
         f"exempt (default {defaults.idle_timeout_s:.0f})",
     )
+    parser.add_argument(
+        "--write-timeout",
+        type=_positive(float),
+        default=defaults.write_timeout_s,
+        metavar="SECONDS",
+        help=f"close a connection whose peer reads no reply for this long (default {defaults.write_timeout_s:.0f})",
+    )
     parser.add_argument("--version", action="version", version=f"specflowd {__version__}")
     return parser.parse_args(argv)
 
@@ -245,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"specflowd: cannot take the lock {lock.path}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        limits = Limits(max_connections=args.max_connections, idle_timeout_s=args.idle_timeout)
+        limits = Limits(
+            max_connections=args.max_connections, idle_timeout_s=args.idle_timeout, write_timeout_s=args.write_timeout
+        )
         anyio.run(serve, sock_path, activated, limits, backend="asyncio")
     except KeyboardInterrupt:
         pass

@@ -42,6 +42,8 @@ async def subscribe(call: Call, params: SubscribeParams) -> Subscribed:
             async for event in sub.receive:
                 if not await conn.send(notification("event", event.to_params())):
                     break
+        if conn.attachments.get(_KEY) in (None, sub):  # not re-subscribed meanwhile: no longer waiting for events
+            conn.idle_exempt = False
         await anyio.lowlevel.checkpoint()
 
     conn.start_background(pump)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 __all__ = ["MAX_PATH_CHARS", "Identifier", "JsonObject", "PathRef", "Text", "given"]
 
@@ -39,10 +39,22 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_encodable)]
 """Any text that can be encoded as UTF-8 (answers, names, context, …)."""
 
-PathRef = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_PATH_CHARS), AfterValidator(_no_nul)]
+def _no_nul_schema(max_length: int) -> WithJsonSchema:
+    # the schema says what _no_nul checks, so a client generating params from rpc.discover never sends a NUL
+    return WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length, "pattern": "^[^\\u0000]*$"})
+
+
+PathRef = Annotated[
+    Text,
+    StringConstraints(min_length=1, max_length=MAX_PATH_CHARS),
+    AfterValidator(_no_nul),
+    _no_nul_schema(MAX_PATH_CHARS),
+]
 """A filesystem path or a registry id: UTF-8, no NUL, at most PATH_MAX characters."""
 
-Identifier = Annotated[Text, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_nul)]
+Identifier = Annotated[
+    Text, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_nul), _no_nul_schema(256)
+]
 """A run or orchestration id."""
 
 
