@@ -161,6 +161,17 @@ def test_a_registered_root_that_is_too_wide_never_swallows_other_paths(daemon: D
         assert client.request("projects.unregister", {"project": "/"})["result"]["id"] == "everything"
 
 
+def test_a_config_the_helper_would_refuse_is_refused_at_the_start(daemon: Daemon) -> None:
+    """Found by bench/fuzz.py: a helper_call budget over the helper's own cap crashed the orchestration later."""
+    project = _project(daemon.root / "configured")
+    daemon.rpc("projects.register", {"path": str(project)})
+    with RawClient(daemon.socket) as client:
+        for method in ("orchestrate.preview", "orchestrate.start"):
+            params = {"project": str(project), "config": {"budget": {"helper_call": 500}}}
+            error = client.request(method, params)["error"]
+            assert error["data"]["kind"] == "invalid_config" and "helper_call" in error["message"], error
+
+
 # --- items 5 and 7: text that cannot be encoded; a write that fails; runs.log offsets ----------------------
 
 
