@@ -124,15 +124,17 @@ def _objects(schema: dict[str, Any], components: dict[str, Any]) -> st.SearchStr
 
 
 def method_calls(
-    document: dict[str, Any], tweak: Callable[[str, dict[str, Any]], st.SearchStrategy[dict[str, Any]]] | None = None
+    document: dict[str, Any],
+    tweak: Callable[[str, dict[str, Any]], st.SearchStrategy[dict[str, Any]]] | None = None,
+    only: str | None = None,
 ) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
-    """(method, params) for every method but the disruptive ones, params valid by the method's schema.
-    ``tweak(method, params)`` may replace drawn params (e.g. point some at a real project)."""
+    """(method, params) for every method but the disruptive ones (or ``only`` that one), params valid by the
+    method's schema. ``tweak(method, params)`` may replace drawn params (e.g. point some at a real project)."""
     components = document["components"]["schemas"]
     per_method = []
     for method in document["methods"]:
         name = method["name"]
-        if name in SKIPPED_METHODS:
+        if name in SKIPPED_METHODS or (only is not None and name != only):
             continue
         params = from_schema(method["x-params-schema"], components)
         if tweak is not None:
