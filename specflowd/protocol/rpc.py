@@ -14,12 +14,12 @@ with an Invalid Request whose id was lost, and echoed ``NaN`` ids as non-JSON):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 
@@ -128,14 +128,9 @@ class Endpoint:
             return _invalid_request(None, f"batch of {len(items)} requests; at most {MAX_BATCH} per batch")
         if weigh is not None and len(items) > 1:
             weigh(len(items) - 1)
-        replies: list[bytes | None] = [None] * len(items)
-
-        async def one(index: int) -> None:
-            replies[index] = await self._request(items[index], context)
-
-        async with anyio.create_task_group() as tg:  # entries run concurrently, like separate requests
-            for index in range(len(items)):
-                tg.start_soon(one, index)
+        # entries run concurrently, like separate requests; _request never raises, so gather never has to
+        # cancel siblings (plain asyncio: the protocol layer does not depend on anyio)
+        replies = await asyncio.gather(*(self._request(item, context) for item in items))
         parts = [reply for reply in replies if reply is not None]
         return b"[" + b",".join(parts) + b"]" if parts else None
 
@@ -174,17 +169,16 @@ class Endpoint:
                 )
             raw = dict(zip(fields, raw, strict=False))
         try:
-            params = spec.params.model_validate(raw or {})
-        except ValidationError as exc:
-            return _error(request_id, INVALID_PARAMS, "Invalid params", _validation_summary(exc))
-        try:
-            result = await spec.handler(context, params)
+            try:
+                params = spec.params.model_validate(raw or {})
+            except ValidationError as exc:
+                return _error(request_id, INVALID_PARAMS, "Invalid params", _validation_summary(exc))
+            return _success(request_id, await spec.handler(context, params))
         except SpecflowError as exc:
             return _error(request_id, exc.code, exc.message, exc.to_data())
-        except Exception:
+        except Exception:  # a bug, wherever it is: an error reply, never an exception out of the dispatcher
             log.exception("method %s failed", spec.name)
             return _error(request_id, INTERNAL, "internal error in the daemon (see its log)", {"kind": "internal"})
-        return _success(request_id, result)
 
 
 def _success(request_id: Any, result: BaseModel) -> bytes:
