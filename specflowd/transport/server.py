@@ -102,7 +102,8 @@ class Connection:
 
     async def room(self) -> None:
         """Wait until another request may start (the in-flight cap)."""
-        await self._room.wait()
+        if not self._room.is_set():  # checked first: Event.wait() yields to the loop even when set
+            await self._room.wait()
 
     async def idle(self) -> None:
         await self._idle.wait()
