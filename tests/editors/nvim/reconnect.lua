@@ -19,6 +19,10 @@ H.run(function()
   H.wait("the attention notification", 60000, function()
     return H.notified("needs attention") ~= nil
   end)
+  -- the notification comes from the event itself; the statusline from the refresh the event starts
+  H.wait("the statusline shows it", 10000, function()
+    return specflow.statusline():find("needs attention", 1, true) ~= nil
+  end)
   H.result.attention_statusline = specflow.statusline()
   vim.cmd("Specflow resume 20")
   H.wait("completed after the restart", 60000, function()
