@@ -25,10 +25,10 @@ from specflowd.handlers import projects as project_handlers
 from specflowd.handlers import runs as run_handlers
 from specflowd.handlers import status as status_handlers
 from specflowd.handlers.daemon import RunCounts
+from specflowd.notify import Notifier
 from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
-from specflowd.runner.hook import EventHook
 from specflowd.runner.manager import RunManager
 from specflowd.runner.models import RunnerSettings
 from specflowd.services.context import Call, Services
@@ -132,9 +132,7 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
     settings = load_settings(user_config_path())
     if settings.problem:
         log.warning("%s", settings.problem)
-    if settings.agent.on_event:
-        hook = EventHook(settings.agent.on_event)
-        bus.listeners.append(lambda event: hook(event.type, event.project, event.data))
+    bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
     runs = RunManager(publish=bus.publish, settings=RunnerSettings(claude=settings.agent.claude))
     services.extensions["runs"] = runs
     orchestrator = Orchestrator(runs=runs, bus=bus)

@@ -12,12 +12,17 @@ implement = "claude-sonnet-4-5"
 
 [agent]
 claude = "/usr/local/bin/claude"     # else $SPECFLOW_CLAUDE, else `claude` on PATH
-on_event = ["notify-send", "specflowd: {type}", "{message}"]
+on_event = ["my-notifier", "{title}", "{message}"]   # run for the events [notify] events selects
+
+[notify]
+desktop = true                       # notify-send when a desktop session bus exists
+events = ["question", "merge_ready", "needs_attention", "completed", "failed"]
 
 [specflow]
 cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH; "" = none
 ```
-A broken file is reported (``problem``) and ignored, never fatal.
+A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
+change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
 """
 
 from __future__ import annotations
@@ -26,18 +31,48 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.errors import InvalidConfig
 
-__all__ = ["AgentSettings", "Settings", "SpecflowSettings", "load_settings", "merge_config"]
+__all__ = [
+    "NOTIFY_KINDS",
+    "SECTIONS",
+    "AgentSettings",
+    "NotifySettings",
+    "Settings",
+    "SpecflowSettings",
+    "config_sources",
+    "load_settings",
+    "merge_config",
+    "validate_document",
+]
+
+# What a notification can be about (see specflowd.services.notify); `*` = every event, a dotted name = that
+# raw event type (e.g. "run.finished").
+NOTIFY_KINDS = ("question", "merge_ready", "needs_attention", "completed", "failed", "cancelled", "paused", "warning")
+DEFAULT_NOTIFY_EVENTS = ["question", "merge_ready", "needs_attention", "completed", "failed"]
 
 
 class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    claude: str | None = None
-    on_event: list[str] | None = Field(None, description="argv template run for every event")
+    claude: str | None = Field(None, description="agent binary (else $SPECFLOW_CLAUDE, else claude on PATH)")
+    on_event: list[str] | None = Field(None, description="argv template run for the events [notify] events selects")
+
+
+class NotifySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    desktop: bool = Field(True, description="desktop notifications (notify-send) when a session bus exists")
+    events: list[str] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_EVENTS), description="what to notify")
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, events: list[str]) -> list[str]:
+        unknown = [e for e in events if e != "*" and "." not in e and e not in NOTIFY_KINDS]
+        if unknown:
+            raise ValueError(f"unknown event name(s) {unknown}; use {', '.join(NOTIFY_KINDS)}, '*' or an event type")
+        return events
 
 
 class SpecflowSettings(BaseModel):
@@ -52,7 +87,11 @@ class Settings(BaseModel):
     orchestrate: dict[str, Any] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     problem: str | None = None
+
+
+SECTIONS = ("orchestrate", "agent", "notify", "specflow")
 
 
 def load_settings(path: Path) -> Settings:
@@ -87,3 +126,44 @@ def merge_config(defaults: dict[str, Any], overrides: dict[str, Any]) -> Orchest
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidConfig(f"invalid orchestration config: {problems}", errors=problems) from None
+
+
+def validate_document(document: dict[str, Any]) -> Settings:
+    """The check of a whole settings document before it is written: the daemon would reject it (unknown keys in
+    a known section, out-of-bounds values) → InvalidConfig, one message listing every problem. Sections
+    specflowd does not know are left alone, as the daemon ignores them."""
+    try:
+        settings = Settings.model_validate({k: v for k, v in document.items() if k in SECTIONS})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
+    merge_config(settings.orchestrate, {})
+    return settings
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "models":
+            out.update(_leaves(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def config_sources(file_defaults: dict[str, Any], overrides: dict[str, Any], file_label: str) -> dict[str, str]:
+    """Pure: for every orchestration setting that differs from the built-in default, where its value came
+    from — ``file_label`` (the settings file) or "command line" (the caller's overrides win)."""
+    effective = _leaves(merge_config(file_defaults, overrides).model_dump(mode="json"))
+    builtin = _leaves(OrchestrationConfig().model_dump(mode="json"))
+    from_file, from_caller = _leaves(file_defaults), _leaves(overrides)
+    sources: dict[str, str] = {}
+    for key, value in effective.items():
+        if builtin.get(key) == value and key not in from_caller:
+            continue
+        if key in from_caller:
+            sources[key] = "command line"
+        elif key in from_file:
+            sources[key] = file_label
+    return sources

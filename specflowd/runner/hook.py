@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["EventHook", "render_hook_argv"]
+__all__ = ["EventHook", "render_hook_argv", "run_detached"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,21 @@ def render_hook_argv(
     return out
 
 
+def run_detached(argv: list[str]) -> None:
+    """Start a notifier command in its own session, not waited for; a failure is logged, never raised."""
+    try:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        log.warning("event hook %s failed: %s", argv[:1], exc)
+
+
 class EventHook:
     def __init__(self, template: Sequence[str] | None) -> None:
         self.template = list(template or [])
@@ -49,15 +64,4 @@ class EventHook:
     def __call__(self, event_type: str, project: str | None, data: Mapping[str, Any]) -> None:
         if not self.template:
             return
-        argv = render_hook_argv(self.template, event_type, project, data)
-        try:
-            subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as exc:
-            log.warning("event hook %s failed: %s", argv[:1], exc)
+        run_detached(render_hook_argv(self.template, event_type, project, data))
