@@ -8,7 +8,9 @@
     ├── BudgetExhausted           (-32005) a spawn the remaining budget cannot cover
     ├── AgentUnavailable          (-32006) the claude binary is missing / not executable
     ├── ProjectError              (-32007) the project's files cannot be read (registry path gone, …)
-    └── StorageError              (-32008) a state write failed (disk full, permissions); nothing was lost
+    ├── StorageError              (-32008) a state write failed (disk full, permissions); nothing was lost
+    ├── AmbiguousId               (-32009) an id prefix matches several runs / orchestrations; data lists them
+    └── InvalidParams             (-32602) params that pass the schema but name nothing valid (answer keys)
 
 Every error carries a stable ``kind`` string that the RPC layer puts in ``error.data.kind``; clients switch
 on that, never on the message text.
@@ -21,8 +23,10 @@ from typing import Any, ClassVar
 __all__ = [
     "AgentUnavailable",
     "AlreadyActive",
+    "AmbiguousId",
     "BudgetExhausted",
     "InvalidConfig",
+    "InvalidParams",
     "InvalidState",
     "NotFound",
     "ProjectError",
@@ -82,3 +86,16 @@ class ProjectError(SpecflowError):
 class StorageError(SpecflowError):
     code = -32008
     kind = "storage_error"
+
+
+class AmbiguousId(SpecflowError):
+    code = -32009
+    kind = "ambiguous_id"
+
+
+class InvalidParams(SpecflowError):
+    """The JSON-RPC code for bad params, for checks only the handler can make (``data.errors`` as for schema
+    errors)."""
+
+    code = -32602
+    kind = "invalid_params"

@@ -99,6 +99,7 @@ class AttentionKind(StrEnum):
     STALE_RUN = "stale_run"  # the Claude Helper advised against restarting a stale run
     SKILL_VERDICT = "skill_verdict"  # the skill itself set step.status blocked or failed in the state file
     STATE_WRITE = "state_write"  # the running step could not be recorded in the skills' state file
+    AGENT_UNAVAILABLE = "agent_unavailable"  # the agent binary is missing or cannot be executed
     UNKNOWN_STATE = "unknown_state"
 
 

@@ -381,6 +381,8 @@ def cancel(record: OrchestrationRecord, now: datetime) -> OrchestrationRecord:
     new = _copy(record, now)
     new.status = _S.CANCELLED
     new.current_run_id = None  # the engine cancels the run itself
+    new.attention = None  # a cancelled orchestration offers no recovery
+    new.pending_questions = []
     return new
 
 
@@ -463,6 +465,7 @@ def recover(
     if option == RecoveryOption.ABORT:
         new.status = _S.FAILED
         new.current_run_id = None
+        new.attention = None  # nothing is offered any more; the reason stays in last_error and the log
         return new
     kind = attention.kind if attention is not None else AttentionKind.UNKNOWN_STATE
     if attention is not None and option not in attention.options:
@@ -495,6 +498,7 @@ def recover(
             AttentionKind.RUN_CANCELLED,
             AttentionKind.SKILL_VERDICT,
             AttentionKind.STATE_WRITE,
+            AttentionKind.AGENT_UNAVAILABLE,
             AttentionKind.UNKNOWN_STATE,
         ):
             rec = new.step_record(step)

@@ -53,8 +53,9 @@ from specflowd.domain.prompts import continue_prompt, prompt_for, system_prompt
 from specflowd.engine.bookkeeping import mark_running_step
 from specflowd.engine.consult import Advice, advise, needs_advice
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
-from specflowd.errors import AlreadyActive, NotFound, SpecflowError, StorageError
+from specflowd.errors import AgentUnavailable, AlreadyActive, NotFound, SpecflowError, StorageError
 from specflowd.faults import fault
+from specflowd.ids import resolve_prefix
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.runner.manager import RunManager
 from specflowd.runner.models import RunSpec
@@ -174,6 +175,10 @@ class Orchestrator:
             raise NotFound(f"no orchestration {orch_id!r}", orchestration=orch_id)
         return record
 
+    def resolve(self, ref: str) -> str:
+        """The full id of the orchestration ``ref`` names: its id or a unique prefix of it."""
+        return resolve_prefix(ref, self._records, "orchestration")
+
     def for_project(self, root: Path) -> OrchestrationRecord:
         """The project's active orchestration, else its latest."""
         mine = [r for r in self._records.values() if Path(r.project_path) == root]
@@ -195,7 +200,12 @@ class Orchestrator:
         if record.status in TERMINAL_STATUSES and known is not None:
             return progress(record, _now(), known)
         snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
-        return progress(record, _now(), project_evidence(snapshot).ids_in(TaskState.DONE))
+        evidence = project_evidence(snapshot)
+        done = evidence.ids_in(TaskState.DONE)
+        result = progress(record, _now(), done)
+        if not record.batches and evidence.task_states:  # nothing planned (yet): tasks.md's count, never 0/0
+            result = result.model_copy(update={"tasks_total": len(evidence.task_states), "tasks_done": len(done)})
+        return result
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
         return WorkflowDir(Path(record.project_path)).read_events(record.id, limit=limit)
@@ -248,7 +258,10 @@ class Orchestrator:
         after = change(before)
         self._persist(after, before, label, reason)
         self._records[orch_id] = after
-        self._publish(after, f"orchestration.{label}", {})
+        data = {"action": label, "reason": reason, "status": after.status.value}
+        self._publish(after, f"orchestration.{label}", data)
+        if after.status != before.status:
+            self._publish_status(after, before, reason)
         if after.status not in TERMINAL_STATUSES and orch_id not in self._wake:
             self._launch(orch_id)
         self._poke(orch_id)
@@ -380,7 +393,7 @@ class Orchestrator:
         except StorageError:  # _record_action holds the new state in memory before it writes; tell followers
             after = self.get(orch_id)
             self._publish(after, "orchestration.needs_attention", {"action": action.kind, "reason": reason})
-            self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
+            self._publish_status(after, before, reason)
 
     async def _step(self, orch_id: str) -> None:
         async with self._lock(orch_id):
@@ -498,7 +511,7 @@ class Orchestrator:
             self._publish(after, f"batch.{action.kind}", data)
         self._publish(after, f"orchestration.{action.kind}", data)
         if after.status != before.status:
-            self._publish(after, "orchestration.status", {"status": after.status.value, "before": before.status.value})
+            self._publish_status(after, before, action.reason)
         return after
 
     def _keep_observation(self, observation: Observation) -> None:
@@ -568,6 +581,21 @@ class Orchestrator:
         )
         try:
             await self.runs.start(spec)
+        except AgentUnavailable as exc:
+            # The binary went away (uninstalled, PATH or config changed): say so now. The run never started,
+            # so its unit of work is pending again without using an attempt; retry once the agent is back.
+            log.warning("orchestration %s: cannot start %s: %s", record.id, step, exc.message)
+            unstarted = transitions.resume_failed(self.get(record.id), action.run_id, _now())
+            self._records[record.id] = unstarted
+            missing = NeedsAttention(
+                attention_kind=AttentionKind.AGENT_UNAVAILABLE,
+                reason=f"cannot start the {step} run: {exc.message}; then `specflowctl recover retry`",
+                options=[RecoveryOption.RETRY, RecoveryOption.ABORT],
+                step=action.step if isinstance(action, SpawnStep) else Step.IMPLEMENT,
+                batch_index=None if isinstance(action, SpawnStep) else action.batch_index,
+                context=dict(exc.data),
+            )
+            self._record_action(unstarted, missing)
         except SpecflowError as exc:
             log.warning("orchestration %s: cannot start %s: %s", record.id, step, exc.message)
             failure = NeedsAttention(
@@ -619,6 +647,12 @@ class Orchestrator:
         a failed save means the change did not happen."""
         line = entry or _engine_entry(record, before, action, reason, **extra)
         self._journal(record).commit(dump_record(record), line, held=held)
+
+    def _publish_status(self, after: OrchestrationRecord, before: OrchestrationRecord, reason: str) -> None:
+        """``orchestration.status`` for every status change, by a decision or a user verb: followers stop on it,
+        notifications say why (``reason``: the question, the attention's reason, the failure)."""
+        data = {"status": after.status.value, "before": before.status.value, "step": after.step.value, "reason": reason}
+        self._publish(after, "orchestration.status", data)
 
     def _publish(self, record: OrchestrationRecord, event_type: str, data: dict[str, Any]) -> None:
         self.bus.publish(event_type, record.project_path, {"orchestration": record.id, **data})

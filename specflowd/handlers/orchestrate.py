@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import Step
@@ -14,8 +16,10 @@ from specflowd.engine.orchestrator import Orchestrator
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Router
+from specflowd.runner.agentcheck import require_agent
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
+from specflowd.store.workflows import WorkflowDir
 
 router: Router[Call] = Router()
 
@@ -80,10 +84,23 @@ class OrchestrationList(BaseModel):
     orchestrations: list[OrchestrationRecord]
 
 
+class LogParams(Target):
+    since: int = Field(0, ge=0, description="byte offset from a previous call's `next_offset`")
+    limit: int = Field(500, ge=1, le=5000, description="at most this many entries per call")
+
+
+class DecisionLog(BaseModel):
+    orchestration: str
+    entries: list[dict[str, Any]]
+    next_offset: int = Field(description="pass as `since` for the next page (or to follow new entries)")
+    more: bool = Field(description="entries remain after this page")
+
+
 def _record(call: Call, target: Target) -> OrchestrationRecord:
+    """``id`` may be a unique prefix (``ambiguous_id`` when it is not unique)."""
     engine = engine_of(call)
     if target.id:
-        return engine.get(target.id)
+        return engine.get(engine.resolve(target.id))
     assert target.project is not None
     return engine.for_project(Path(call.services.registry.resolve(target.project).path))
 
@@ -96,7 +113,12 @@ async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
 @router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
 async def start(call: Call, params: StartParams) -> OrchestrationView:
     root = Path(call.services.registry.resolve(params.project).path)
-    config = merge_config(load_settings(user_config_path()).orchestrate, params.config)
+    settings = load_settings(user_config_path())
+    config = merge_config(settings.orchestrate, params.config)
+    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
+        config = config.model_copy(update={"agent": settings.agent.claude})
+    # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
+    await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
     return await _view(call, await engine_of(call).start(root, config))
 
 
@@ -150,3 +172,17 @@ async def go_back(call: Call, params: GoBackParams) -> OrchestrationView:
 )
 async def recover(call: Call, params: RecoverParams) -> OrchestrationView:
     return await _view(call, await engine_of(call).recover(_record(call, params).id, params.action, params.budget))
+
+
+@router.method(
+    "orchestrate.log",
+    params=LogParams,
+    result=DecisionLog,
+    summary="The decision log, a page at a time from a byte offset",
+)
+async def decision_log(call: Call, params: LogParams) -> DecisionLog:
+    record = _record(call, params)
+    store = WorkflowDir(Path(record.project_path))
+    page = await anyio.to_thread.run_sync(store.read_events_from, record.id, params.since, params.limit)
+    entries, next_offset, more = page
+    return DecisionLog(orchestration=record.id, entries=entries, next_offset=next_offset, more=more)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from specflowd.errors import InvalidState
+from specflowd.errors import InvalidParams, InvalidState
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text, given
 from specflowd.protocol.rpc import Router
@@ -100,6 +100,7 @@ async def start(call: Call, params: StartRunParams) -> RunRecord:
         model=next((m for step, m in config.models.items() if step.value == skill), None),
         fallback_model=config.fallback_model,
         json_schema=RESULT_SCHEMA,
+        binary=settings.agent.claude,  # as configured now (the daemon's startup value may be stale)
     )
     return await runs_of(call).start(spec)
 
@@ -111,17 +112,20 @@ async def list_runs(call: Call, params: ProjectFilter) -> RunList:
 
 @router.method("runs.get", params=RunRef, result=RunRecord, summary="One run's record")
 async def get(call: Call, params: RunRef) -> RunRecord:
-    return runs_of(call).get(params.run)
+    manager = runs_of(call)
+    return manager.get(manager.resolve(params.run))
 
 
 @router.method("runs.log", params=LogParams, result=LogChunk, summary="Readable transcript from a byte offset")
 async def log(call: Call, params: LogParams) -> LogChunk:
-    return runs_of(call).log(params.run, params.since)
+    manager = runs_of(call)
+    return manager.log(manager.resolve(params.run), params.since)
 
 
 @router.method("runs.cancel", params=RunRef, result=RunRecord, summary="Stop a run (its process group)")
 async def cancel(call: Call, params: RunRef) -> RunRecord:
-    return await runs_of(call).cancel(params.run)
+    manager = runs_of(call)
+    return await manager.cancel(manager.resolve(params.run))
 
 
 @router.method("questions.list", params=ProjectFilter, result=QuestionList, summary="Questions waiting for answers")
@@ -129,22 +133,37 @@ async def questions(call: Call, params: ProjectFilter) -> QuestionList:
     return QuestionList(questions=runs_of(call).pending_questions(_project_path(call, params.project)))
 
 
+def _check_answer_keys(run: RunRecord, answers: dict[str, str]) -> None:
+    """Every answer must name one of the run's questions (by header or text); a typo would otherwise
+    reach the agent as an answer to nothing while the real question stays unanswered."""
+    valid = [key for q in run.questions for key in (q.header, q.question) if key]
+    unknown = [key for key in answers if key not in valid]
+    if unknown and run.questions:
+        keys = ", ".join(repr(q.header or q.question) for q in run.questions)
+        raise InvalidParams(
+            f"no question matches {', '.join(repr(k) for k in unknown)}; valid keys: {keys}",
+            errors=[{"loc": f"answers.{k}", "msg": "no question has this header or text"} for k in unknown],
+            valid_keys=[q.header or q.question for q in run.questions],
+        )
+
+
 @router.method("questions.answer", params=AnswerParams, result=RunRecord, summary="Answer and resume the same session")
 async def answer(call: Call, params: AnswerParams) -> RunRecord:
+    from specflowd.handlers.orchestrate import engine_of
+
     manager = runs_of(call)
     if params.orchestration is not None:
-        from specflowd.handlers.orchestrate import engine_of
-
         engine = engine_of(call)
-        record = engine.get(params.orchestration)
+        record = engine.get(engine.resolve(params.orchestration))
         run_id = record.questions_run_id or record.current_run_id
-        await engine.answer(params.orchestration, params.answers)
+        if run_id:
+            _check_answer_keys(manager.get(run_id), params.answers)
+        await engine.answer(record.id, params.answers)
         return manager.get(run_id) if run_id else manager.list()[-1]
     assert params.run is not None
-    run = manager.get(params.run)
+    run = manager.get(manager.resolve(params.run))
+    _check_answer_keys(run, params.answers)
     if run.orchestration_id is not None:  # keep the orchestration's record in step with its run
-        from specflowd.handlers.orchestrate import engine_of
-
         await engine_of(call).answer(run.orchestration_id, params.answers)
-        return manager.get(params.run)
-    return await manager.answer(params.run, params.answers)
+        return manager.get(run.run_id)
+    return await manager.answer(run.run_id, params.answers)

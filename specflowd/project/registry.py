@@ -161,7 +161,17 @@ class Registry:
                     best = (len(str(root)), entry)
             if best is not None:
                 return best[1]
-        raise NotFound(f"no registered project matches {ref!r}", ref=ref)
+            try:
+                missing = not target.exists()
+            except OSError:  # e.g. permission denied on a parent: say what is certain
+                missing = False
+            if missing:
+                raise NotFound(f"{ref} does not exist", ref=ref)
+            raise NotFound(
+                f"{ref} is not inside a registered project; register it with `specflowctl projects add PATH`",
+                ref=ref,
+            )
+        raise NotFound(f"no registered project matches {ref!r} (see `specflowctl projects list`)", ref=ref)
 
     def _fresh_document(self) -> dict[str, Any]:
         """The document to modify: the file as it is now, so concurrent edits by other tools survive."""

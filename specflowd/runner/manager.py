@@ -43,6 +43,7 @@ from specflowd.errors import (
     StorageError,
 )
 from specflowd.faults import fault
+from specflowd.ids import resolve_prefix
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.models import (
@@ -239,6 +240,8 @@ class RunManager:
                 "attempt": record.attempt,
                 "continuation": record.continuations,
                 "pid": identity.pid,
+                "started_at": record.started_at.isoformat() if record.started_at else None,
+                "budget_usd": record.budget_usd,
             },
         )
 
@@ -330,6 +333,10 @@ class RunManager:
 
     def get(self, run_id: str) -> RunRecord:
         return self._record(run_id).model_copy(deep=True)
+
+    def resolve(self, ref: str) -> str:
+        """The full id of the run ``ref`` names: its id or a unique prefix of it (NotFound / AmbiguousId)."""
+        return resolve_prefix(ref, self._records, "run")
 
     def list(self, project_root: Path | None = None) -> list[RunRecord]:
         if project_root is not None:
@@ -606,6 +613,10 @@ class RunManager:
                 {
                     "run_id": r.run_id,
                     "orchestration_id": r.orchestration_id,
+                    "step": r.step,
+                    "batch": r.batch,
+                    "started_at": r.started_at.isoformat() if r.started_at else None,
+                    "budget_usd": r.budget_usd,  # the run's cap: a live view shows spend against it
                     "cost_usd": r.cost_usd,
                     "cost_is_estimate": r.cost_is_estimate,
                     "turns": r.turns,

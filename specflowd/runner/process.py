@@ -54,9 +54,12 @@ def resolve_binary(configured: str | None, environ: Mapping[str, str]) -> str:
     name = configured or environ.get("SPECFLOW_CLAUDE") or "claude"
     found = shutil.which(name, path=environ.get("PATH", os.defpath))
     if found is None:
+        source = "configured" if configured else ("SPECFLOW_CLAUDE" if environ.get("SPECFLOW_CLAUDE") else "PATH")
         raise AgentUnavailable(
-            f"agent binary {name!r} not found or not executable (set SPECFLOW_CLAUDE or [agent] claude)",
+            f"agent binary {name!r} ({source}) not found or not executable: set [agent] claude in "
+            "~/.config/specflow/specflowd.toml or SPECFLOW_CLAUDE, or put claude on PATH",
             binary=name,
+            source=source,
         )
     return found
 

@@ -81,6 +81,31 @@ class WorkflowDir:
         return max(seqs, default=0)
 
 
+    def read_events_from(
+        self, orchestration_id: str, since: int = 0, limit: int = 500
+    ) -> tuple[list[dict[str, Any]], int, bool]:
+        """Up to ``limit`` entries from byte offset ``since``: (entries, next offset, more remain). Only complete
+        lines are read, so a line being appended right now is returned by the next call, whole."""
+        entries: list[dict[str, Any]] = []
+        offset = since
+        try:
+            with self.events_path(orchestration_id).open("rb") as handle:
+                handle.seek(since)
+                for line in handle:
+                    if not line.endswith(b"\n") or len(entries) >= limit:
+                        return entries, offset, len(entries) >= limit and line.endswith(b"\n")
+                    offset += len(line)
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue  # a torn line after a crash: skip it, keep the rest
+                    if isinstance(entry, dict):
+                        entries.append(entry)
+        except FileNotFoundError:
+            pass
+        return entries, offset, False
+
+
 class Journal:
     """One orchestration's record document and its decision log, written so that after any crash the log
     holds every decision the record reflects.
