@@ -7,8 +7,13 @@ line, assistant/user messages with usage, and a result line with ``total_cost_us
 - ``/flow.implement … (T004, T005)``: checks off exactly the named task ids in the active tasks.md;
 - ``/flow.design``: creates spec.md / plan.md / tasks.md when missing;
 - ``/flow.analyze``, ``/flow.verify``: report completion in ``.specflow/orchestration-state.json``;
-- ``/flow.merge``: closes the phase (step back to design/not_started, phase not_started), as the real
-  ``specflow phase close`` does.
+- ``/flow.merge``: closes the phase (step back to design/not_started, phase not_started, its ROADMAP row
+  ``✅ Complete``), as the real ``specflow phase close`` does.
+
+Questions: when the project holds ``.specflow/sim-agent/ask.json`` (a list of questions in the result
+schema's shape; ``specflowctl demo --ask`` writes one), the first implement run answers ``needs_input`` with
+them, once. ``--resume <session>`` continues the session's first prompt (saved per session under
+``.specflow/sim-agent/sessions/``), after noting the answers in ``.specflow/sim-agent/answers.md``.
 
 Knobs (environment): ``SPECFLOW_SIM_DELAY`` seconds per task (default 0.2);
 ``SPECFLOW_SIM_FAIL_ONCE`` text: the first batch whose prompt contains it fails half-way, once (so the
@@ -193,6 +198,60 @@ def _set_state(root: Path, step: str, status: str, *, close_phase: bool = False)
     tmp.replace(path)
 
 
+def _sim_dir(root: Path) -> Path:
+    return root / ".specflow" / "sim-agent"
+
+
+def _session_prompt(root: Path, session_id: str, prompt: str, resumed: bool) -> str:
+    """The work a session does: its first prompt. A continuation's prompt (answers, "continue") only adds to
+    it, as the real CLI's conversation would; the answers are noted so the demo shows they arrived."""
+    saved = _sim_dir(root) / "sessions" / f"{session_id}.txt"
+    if not resumed or not saved.exists():
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(prompt, encoding="utf-8")
+        return prompt
+    if prompt.startswith("The user answered"):
+        with (_sim_dir(root) / "answers.md").open("a", encoding="utf-8") as notes:
+            notes.write(prompt)
+    return saved.read_text(encoding="utf-8")
+
+
+def _questions_to_ask(root: Path) -> list[dict[str, Any]] | None:
+    """The questions of ``ask.json``, the first time only (a marker file remembers that they were asked)."""
+    script, marker = _sim_dir(root) / "ask.json", _sim_dir(root) / "asked"
+    if not script.is_file() or marker.exists():
+        return None
+    try:
+        questions = json.loads(script.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    marker.write_text("asked\n")
+    return questions if isinstance(questions, list) and questions else None
+
+
+def _close_roadmap_row(root: Path, number: str | None) -> None:
+    """Mark the phase's ROADMAP row complete (the real ``phase close`` writes ``✅ Complete``)."""
+    roadmap = root / "ROADMAP.md"
+    if number is None or not roadmap.is_file():
+        return
+    lines = roadmap.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        cells = line.split("|")
+        if len(cells) > 4 and cells[1].strip() == number:
+            cells[3] = " ✅ Complete "
+            lines[i] = "|".join(cells)
+    roadmap.write_text("".join(lines), encoding="utf-8")
+
+
+def _phase_number(root: Path) -> str | None:
+    try:
+        phase = json.loads((root / ".specflow" / "orchestration-state.json").read_text())["orchestration"]["phase"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    number = phase.get("number") if isinstance(phase, dict) else None
+    return str(number) if number is not None else None
+
+
 def _fail_once(root: Path, prompt: str) -> bool:
     trigger = os.environ.get("SPECFLOW_SIM_FAIL_ONCE")
     if not trigger or trigger not in prompt or "/flow.implement" not in prompt or "Heal" in prompt:
@@ -211,6 +270,7 @@ def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
         args.resume or args.session_id or str(uuid.uuid4()), float(os.environ.get("SPECFLOW_SIM_COST", "0.004"))
     )
     stream.init(root, args.permission_mode)
+    prompt = _session_prompt(root, stream.session_id, prompt, resumed=bool(args.resume))
     first_line = prompt.strip().splitlines()[0] if prompt.strip() else ""
     skill = first_line.split()[0] if first_line.startswith("/") else ""
     budget = args.max_budget_usd
@@ -231,6 +291,13 @@ def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
                     else f"# {name}\n"
                 )
         _set_state(root, "design", "complete")
+    elif skill == "/flow.implement" and (questions := _questions_to_ask(root)) is not None:
+        time.sleep(delay)
+        stream.assistant([{"type": "text", "text": "Before I start I need a decision from you."}])
+        asked = {"status": "needs_input", "message": "I need a decision", "questions": questions}
+        stream.assistant([{"type": "tool_use", "id": "toolu_ask", "name": "StructuredOutput", "input": asked}])
+        stream.result(ok=True, structured=asked)
+        return 0
     elif skill == "/flow.implement":
         ids = list(dict.fromkeys(_TASK_ID.findall(prompt)))
         tasks_md = feature / "tasks.md" if feature else None
@@ -266,6 +333,7 @@ def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
     elif skill == "/flow.merge":
         time.sleep(delay)
         stream.tool("Bash", {"command": "specflow phase close"}, "phase closed")
+        _close_roadmap_row(root, _phase_number(root))
         _set_state(root, "merge", "complete", close_phase=True)
     else:
         stream.assistant([{"type": "text", "text": "Nothing to do for this prompt."}])

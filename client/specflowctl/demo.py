@@ -6,9 +6,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["DEMO_FEATURE", "create_demo_project"]
+__all__ = ["DEMO_FEATURE", "DEMO_QUESTIONS", "create_demo_project", "default_demo_dir", "git_work_tree"]
 
 DEMO_FEATURE = "0001-todo-cli"
+# What the simulated agent asks with ``specflowctl demo --ask`` (the result schema's question shape)
+DEMO_QUESTIONS = [
+    {
+        "question": "Where should the todo list keep its items?",
+        "header": "storage",
+        "options": [
+            {"label": "json", "description": "one JSON file next to the program"},
+            {"label": "sqlite", "description": "a SQLite database"},
+        ],
+    }
+]
 
 _SECTIONS: list[tuple[str, list[str]]] = [
     (
@@ -67,8 +78,36 @@ def _tasks_md() -> str:
     return "\n".join(lines)
 
 
-def create_demo_project(root: Path) -> Path:
-    """Create the demo project in ``root`` (which must be empty or absent). Returns the project root."""
+def git_work_tree(path: Path) -> Path | None:
+    """The git work tree ``path`` lies in (a ``.git`` directory or file in it or a parent), else None."""
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def _free(directory: Path) -> Path:
+    """``directory``, or ``directory-2``, ``-3``… : the first that is absent or empty."""
+    candidate, n = directory, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = directory.with_name(f"{directory.name}-{n}")
+    return candidate
+
+
+def default_demo_dir(cwd: Path, home: Path, specflow_home: Path) -> Path:
+    """Where ``specflowctl demo`` puts its project when not told: ``./specflow-demo`` unless the current
+    directory is inside a git checkout (a demo project there would litter someone's repository), then
+    ``~/specflow-demo``, else under SPECFLOW_HOME. A used directory gets a ``-2``, ``-3``… suffix."""
+    for base in (cwd, home):
+        if git_work_tree(base) is None:
+            return _free(base / "specflow-demo")
+    return _free(specflow_home / "demos" / "specflow-demo")
+
+
+def create_demo_project(root: Path, *, ask: bool = False) -> Path:
+    """Create the demo project in ``root`` (which must be empty or absent). Returns the project root.
+    ``ask``: the simulated agent asks DEMO_QUESTIONS before the first batch."""
     root = root.expanduser().absolute()
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty")
@@ -98,4 +137,8 @@ def create_demo_project(root: Path) -> Path:
     }
     (root / ".specflow").mkdir()
     (root / ".specflow" / "orchestration-state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    if ask:
+        sim = root / ".specflow" / "sim-agent"
+        sim.mkdir()
+        (sim / "ask.json").write_text(json.dumps(DEMO_QUESTIONS, indent=2), encoding="utf-8")
     return root
