@@ -14,28 +14,35 @@ if TYPE_CHECKING:
 def build_app() -> typer.Typer:
     import typer
 
-    from specflowctl import cmd_daemon, cmd_orchestrate, cmd_projects, cmd_runs, cmd_status
+    from specflowctl import cmd_config, cmd_daemon, cmd_orchestrate, cmd_projects, cmd_runs, cmd_status
+    from specflowctl.app import root
 
     app = typer.Typer(
         name="specflowctl",
-        help="Control specflowd, the SpecFlow orchestration daemon.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        rich_markup_mode=None,  # plain help: no box drawing, no `<bool>` type column
     )
-    app.add_typer(cmd_daemon.app, name="daemon")
-    app.add_typer(cmd_projects.app, name="projects")
+    app.callback()(root)  # --version, and the help text with the exit codes
+    app.command("demo")(cmd_orchestrate.demo)
+    app.command("orchestrate")(cmd_orchestrate.orchestrate)
     app.command("status")(cmd_status.status)
+    app.command("ls")(cmd_status.orchestrations)
+    app.command("orchestrations", hidden=True)(cmd_status.orchestrations)  # alias of ls
+    app.command("log")(cmd_status.log)
+    app.command("questions")(cmd_status.questions)
+    app.command("answer")(cmd_runs.answer)
+    for name in ("pause", "resume", "cancel", "merge", "recover"):
+        app.command(name)(getattr(cmd_orchestrate, name))
+    app.command("go-back")(cmd_orchestrate.go_back)
     app.command("batches")(cmd_status.batches)
     app.command("run")(cmd_runs.run)
     app.command("runs")(cmd_runs.runs)
     app.command("logs")(cmd_runs.logs)
-    app.command("answer")(cmd_runs.answer)
     app.command("run-cancel")(cmd_runs.run_cancel)
-    app.command("orchestrate")(cmd_orchestrate.orchestrate)
-    for name in ("pause", "resume", "cancel", "merge", "recover", "demo"):
-        app.command(name)(getattr(cmd_orchestrate, name))
-    app.command("go-back")(cmd_orchestrate.go_back)
+    app.add_typer(cmd_config.app, name="config")
+    app.add_typer(cmd_projects.app, name="projects")
+    app.add_typer(cmd_daemon.app, name="daemon")
     return app
 
 

@@ -60,7 +60,9 @@ def ensure_daemon(sock: Path | None, timeout: float = 15.0) -> tuple[dict[str, A
 def start(
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
-    timeout: float = typer.Option(15.0, help="Seconds to wait for the daemon to answer"),
+    timeout: float = typer.Option(
+        15.0, "--timeout", metavar="SECONDS", help="How long to wait for the daemon to answer"
+    ),
 ) -> None:
     """Start specflowd in the background (for systems without systemd) and wait until it answers."""
     from specflowctl.paths import specflow_home
@@ -96,7 +98,9 @@ def _unit_sources() -> Path:
 @app.command("install-unit")
 def install_unit(
     json_out: JsonOpt = False,
-    target: Path | None = typer.Option(None, help="Directory for the user units [~/.config/systemd/user]"),
+    target: Path | None = typer.Option(
+        None, "--target", metavar="DIR", help="Directory for the user units [default: ~/.config/systemd/user]"
+    ),
 ) -> None:
     """Copy specflowd.service and specflowd.socket into ~/.config/systemd/user/."""
     source = _unit_sources()

@@ -5,24 +5,31 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from specflowctl import core, render
-from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc
-from specflowctl.connection import DaemonUnavailable, RpcClient
+from specflowctl.app import JsonOpt, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed, tri_state
 from specflowctl.resolve import project_ref
 
-ProjectArg = Annotated[str | None, typer.Argument(help="Registry id or path (default: the project containing the cwd)")]
-STOPS = {"completed", "failed", "cancelled", "needs_attention", "waiting_merge", "waiting_user_gate", "waiting_input"}
+ProjectArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[PROJECT]",
+        help="Registry id or path (default: the project containing the current directory)",
+        show_default=False,
+    ),
+]
+_CONFIG_DEFAULT = "[default: off, or the config file's]"
 
 
 def _config(**options: Any) -> dict[str, Any]:
+    """The orchestration config overrides the user gave (None = not given: the config file decides)."""
     config: dict[str, Any] = {}
     budget: dict[str, float] = {}
     for key, value in options.items():
-        if value is None or value is False:
+        if value is None:
             continue
         if key.startswith("budget_"):
             budget[key.removeprefix("budget_")] = value
@@ -33,101 +40,122 @@ def _config(**options: Any) -> dict[str, Any]:
     return config
 
 
+def _refuse_if_busy(sock: Path | None, ref: str) -> None:
+    """A second orchestration on a busy project is refused before any preview, naming the one running."""
+    active = rpc(sock, "orchestrate.list", {"project": ref})["orchestrations"]
+    if active:
+        other = active[-1]
+        fail(
+            f"orchestration {other['id'][: render.ORCH_ID_LEN]} is already active in {other['project_path']} "
+            f"({other['status']}); follow it with `specflowctl status --watch` [already_active]"
+        )
+
+
+def _refuse_without_agent(preview: dict[str, Any]) -> None:
+    check = preview.get("agent")
+    if check and not check["ok"]:
+        fail(
+            f"no working agent ({check['source']}): {check['problem']}. Set [agent] claude "
+            "(`specflowctl config set agent.claude PATH`) or SPECFLOW_CLAUDE, or put claude on PATH "
+            "[agent_unavailable]"
+        )
+
+
 def orchestrate(
     project: ProjectArg = None,
-    auto_merge: Annotated[bool, typer.Option("--auto-merge", help="Merge when verify passes")] = False,
-    skip_design: Annotated[bool, typer.Option("--skip-design")] = False,
-    skip_analyze: Annotated[bool, typer.Option("--skip-analyze")] = False,
-    context: Annotated[str | None, typer.Option("--context", help="Appended to every step's prompt")] = None,
-    no_auto_heal: Annotated[bool, typer.Option("--no-auto-heal")] = False,
-    max_heal_attempts: Annotated[int | None, typer.Option("--max-heal-attempts")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fallback batch size")] = None,
-    pause_between_batches: Annotated[bool, typer.Option("--pause-between-batches")] = False,
-    budget_batch: Annotated[float | None, typer.Option("--budget-batch", help="USD per batch")] = None,
-    budget_total: Annotated[float | None, typer.Option("--budget-total", help="USD in total")] = None,
-    budget_heal: Annotated[float | None, typer.Option("--budget-heal", help="USD per heal")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", help="STEP=MODEL, repeatable")] = None,
-    agent: Annotated[str | None, typer.Option("--agent", help="Agent binary for this orchestration")] = None,
+    auto_merge: Annotated[bool | None, tri_state("auto-merge", f"Merge when verify passes {_CONFIG_DEFAULT}")] = None,
+    skip_design: Annotated[
+        bool | None, tri_state("skip-design", f"Skip design even when artifacts are missing {_CONFIG_DEFAULT}")
+    ] = None,
+    skip_analyze: Annotated[bool | None, tri_state("skip-analyze", f"Skip analyze {_CONFIG_DEFAULT}")] = None,
+    auto_heal: Annotated[
+        bool | None, tri_state("auto-heal", "Heal a failed batch automatically [default: on, or the config file's]")
+    ] = None,
+    pause_between_batches: Annotated[
+        bool | None, tri_state("pause-between-batches", f"Pause after every batch {_CONFIG_DEFAULT}")
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option("--context", metavar="TEXT", help="Text appended to every step's prompt", show_default=False),
+    ] = None,
+    max_heal_attempts: Annotated[
+        int | None,
+        typer.Option("--max-heal-attempts", metavar="N", help="Heal runs per batch [default: 1]", show_default=False),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", metavar="N", help="Tasks per batch when tasks.md has no sections [default: 15]"),
+    ] = None,
+    budget_batch: Annotated[
+        float | None,
+        typer.Option("--budget-batch", metavar="USD", help="USD cap per batch or step run [default: 5.00]"),
+    ] = None,
+    budget_total: Annotated[
+        float | None,
+        typer.Option("--budget-total", metavar="USD", help="USD cap for the whole orchestration [default: 50.00]"),
+    ] = None,
+    budget_heal: Annotated[
+        float | None, typer.Option("--budget-heal", metavar="USD", help="USD cap per heal run [default: 2.00]")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", metavar="STEP=MODEL", help="Model for a step, repeatable [default: the CLI's]"),
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent", metavar="BIN", help="Agent binary [default: [agent] claude, $SPECFLOW_CLAUDE, claude on PATH]"
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking")] = False,
-    detach: Annotated[bool, typer.Option("--detach", help="Start and return")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, spawn nothing")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Start, print the id and return")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and every prompt; start nothing")] = False,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
-    """Complete the phase: preview, confirm, then follow design → analyze → implement → verify → merge."""
+    """Complete the phase: preview, confirm, then follow design → analyze → implement → verify → merge.
+
+    Following ends where the orchestration stops or waits for you; the exit code says which: 0 completed,
+    1 failed, 4 cancelled, 5 waiting for your answers, 6 merge ready, 7 needs attention, 8 paused.
+    """
+    if json_out and not (yes or dry_run):
+        fail("--json cannot answer the confirmation: add --yes to start, or --dry-run to preview", core.EXIT_USAGE)
     models: dict[str, str] = {}
     for item in model or []:
         step, sep, name = item.partition("=")
         if not sep:
-            fail(f"--model takes STEP=MODEL, got {item!r}", 2)
+            fail(f"--model takes STEP=MODEL, got {item!r}", core.EXIT_USAGE)
         models[step.strip()] = name.strip()
     config = _config(
         auto_merge=auto_merge, skip_design=skip_design, skip_analyze=skip_analyze, additional_context=context,
-        max_heal_attempts=max_heal_attempts, batch_size_fallback=batch_size,
+        auto_heal=auto_heal, max_heal_attempts=max_heal_attempts, batch_size_fallback=batch_size,
         pause_between_batches=pause_between_batches, budget_per_batch=budget_batch, budget_total=budget_total,
-        budget_heal=budget_heal, agent=agent,
+        budget_heal=budget_heal, agent=agent, models=models or None,
     )  # fmt: skip
-    if no_auto_heal:
-        config["auto_heal"] = False
-    if models:
-        config["models"] = models
     ref = project_ref(project)
+    if not dry_run:
+        _refuse_if_busy(sock, ref)
     preview = rpc(sock, "orchestrate.preview", {"project": ref, "config": config})
-    if dry_run or not json_out:
-        if json_out:
-            emit(True, preview, str)
-            return
+    if json_out and dry_run:
+        emit(True, preview, str)
+        return
+    if not json_out:
         typer.echo(render.preview(preview))
     if dry_run:
         typer.echo(render.prompts(preview))
         return
-    if not yes and not typer.confirm("Start this orchestration?", default=True):
+    _refuse_without_agent(preview)
+    total = preview["budget"]["total"]
+    if not yes and not typer.confirm(f"Start this orchestration (spending at most ${total:.2f} in total)?", True):
         raise typer.Exit(1)
+    events = None if detach else subscribed(sock, ref)  # before start: no decision is missed
     started = rpc(sock, "orchestrate.start", {"project": ref, "config": config})
     record = started["record"]
-    if detach:
-        emit(
-            json_out,
-            started,
-            lambda v: f"started orchestration {v['record']['id']} (follow: specflowctl status --watch)",
-        )
+    if events is None:
+        short = record["id"][: render.ORCH_ID_LEN]
+        emit(json_out, started, lambda v: f"started orchestration {short} (follow: specflowctl status --watch)")
         return
-    final = follow(sock, record["id"], json_out)
-    if final["status"] not in ("completed", "waiting_merge", "waiting_user_gate"):
-        raise typer.Exit(1)
-
-
-def follow(sock: Path | None, orch_id: str, json_out: bool) -> dict[str, Any]:
-    """Print decisions as they happen (from events) until the orchestration stops or needs the user."""
-    path = core.socket_path(sock)
-    try:
-        events = RpcClient(path, timeout=None).events()
-        view = rpc(sock, "orchestrate.status", {"id": orch_id})
-        record = view["record"]
-        if not json_out:
-            typer.echo(render.orchestration_line(record))
-        for event in events:
-            data = event.get("data", {})
-            if data.get("orchestration") != orch_id:
-                continue
-            if json_out:
-                sys.stdout.write(json.dumps(event) + "\n")
-                sys.stdout.flush()
-            elif event["type"].startswith("orchestration.") and "action" in data and data["action"] != "wait":
-                typer.echo(f"  {data['action']:<16} {data.get('reason', '')}")
-                if data["action"] == "finish_batch":  # a batch done: where we are and what is left
-                    view = rpc(sock, "orchestrate.status", {"id": orch_id})
-                    typer.echo(f"  {'':<16} {render.progress_line(view['progress'])}")
-            if event["type"] == "orchestration.status" or data.get("status") in STOPS:
-                view = rpc(sock, "orchestrate.status", {"id": orch_id})
-                record = view["record"]
-                if record["status"] in STOPS:
-                    break
-    except DaemonUnavailable:
-        fail(f"lost the daemon on {path}", core.EXIT_NO_DAEMON)
-    if not json_out:
-        typer.echo(render.orchestration(record, [], view.get("progress")))
-    return dict(record)
+    follow_to_exit(sock, events, record["id"], json_out, project)
 
 
 def _control(method: str, project: str | None, sock: Path | None, json_out: bool, **params: Any) -> None:
@@ -138,7 +166,7 @@ def _control(method: str, project: str | None, sock: Path | None, json_out: bool
 
 def pause(
     project: ProjectArg = None,
-    now: Annotated[bool, typer.Option("--now", help="Stop the running run now")] = False,
+    now: Annotated[bool, typer.Option("--now", help="Stop the running run now instead of after it ends")] = False,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -148,7 +176,10 @@ def pause(
 
 def resume(
     project: ProjectArg = None,
-    budget: Annotated[float | None, typer.Option("--budget", help="New total budget (USD)")] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", metavar="USD", help="Raise the total budget to this many USD", show_default=False),
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -167,7 +198,10 @@ def merge(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt
 
 
 def go_back(
-    step: Annotated[str, typer.Argument(help="design | analyze | implement | verify")],
+    step: Annotated[
+        Literal["design", "analyze", "implement", "verify", "merge"],
+        typer.Argument(help="The step to return to (the current or an earlier one)", show_default=False),
+    ],
     project: ProjectArg = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
@@ -177,9 +211,15 @@ def go_back(
 
 
 def recover(
-    action: Annotated[str, typer.Argument(help="retry | skip | abort")],
+    action: Annotated[
+        Literal["retry", "skip", "abort"],
+        typer.Argument(help="What to do about the stop (status lists the options)", show_default=False),
+    ],
     project: ProjectArg = None,
-    budget: Annotated[float | None, typer.Option("--budget")] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", metavar="USD", help="Raise the total budget to this many USD", show_default=False),
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -188,23 +228,56 @@ def recover(
 
 
 def demo(
-    directory: Annotated[Path | None, typer.Argument(help="Where to create the demo project [./specflow-demo]")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Where to create the demo project [default: ./specflow-demo, or ~/specflow-demo inside a git "
+            "checkout]",
+            show_default=False,
+        ),
+    ] = None,
+    ask: Annotated[bool, typer.Option("--ask", help="The simulated agent asks you a question first")] = False,
+    in_git: Annotated[
+        bool, typer.Option("--in-git", help="Allow DIRECTORY inside a git checkout (it adds files there)")
+    ] = False,
+    json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
     """Create a sample project and complete its phase with the built-in simulated agent, live."""
     from specflowctl.cmd_daemon import ensure_daemon
-    from specflowctl.demo import create_demo_project
+    from specflowctl.demo import create_demo_project, default_demo_dir, git_work_tree
+    from specflowctl.paths import specflow_home
 
-    target = (directory or Path("specflow-demo")).expanduser().absolute()
-    if target.exists() and any(target.iterdir()):
-        fail(f"{target} is not empty; pass another directory")
-    ensure_daemon(sock)
-    root = create_demo_project(target)
-    rpc(sock, "projects.register", {"path": str(root), "name": "specflow-demo"})
-    typer.echo(f"demo project: {root}")
+    def say(text: str) -> None:
+        if not json_out:
+            typer.echo(text)
+
+    if directory is None:
+        target = default_demo_dir(Path.cwd(), Path.home(), specflow_home())
+    else:
+        target = directory.expanduser().absolute()
+        tree = git_work_tree(target.parent if not target.exists() else target)
+        if tree is not None and not in_git:
+            fail(f"{target} is inside the git checkout {tree}: pass a directory outside it, or --in-git", 2)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            fail(f"{target} is not empty; pass another directory")
+    status, started = ensure_daemon(sock)
+    root = create_demo_project(target, ask=ask)
+    rpc(sock, "projects.register", {"path": str(root), "name": root.name})
+    if json_out:
+        info = {"project": str(root), "daemon_pid": status["pid"], "daemon_started": started}
+        sys.stdout.write(json.dumps({"type": "demo.project", "data": info}) + "\n")
+    say(f"demo project: {root}")
     agent = str(Path(sys.executable).parent / "specflowd-sim-agent")
     config = {"auto_merge": True, "agent": agent}
-    typer.echo(render.preview(rpc(sock, "orchestrate.preview", {"project": str(root), "config": config})))
+    say(render.preview(rpc(sock, "orchestrate.preview", {"project": str(root), "config": config})))
+    events = subscribed(sock, str(root))
     record = rpc(sock, "orchestrate.start", {"project": str(root), "config": config})["record"]
-    final = follow(sock, record["id"], False)
-    raise typer.Exit(0 if final["status"] == "completed" else 1)
+    try:
+        follow_to_exit(sock, events, record["id"], json_out, str(root))
+    finally:
+        log = specflow_home() / "specflowd.log"
+        state = "is now running (started for this demo)" if started else "keeps running"
+        say(f"\nThe demo project is in {root}: cd there and try `specflowctl status` or `specflowctl log`.")
+        say(f"specflowd {state} in the background, pid {status['pid']}, log {log}.")
+        say("Stop it with `specflowctl daemon stop`.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -21,8 +21,10 @@ def list_projects(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
 
 @app.command("add")
 def add(
-    path: Path,
-    name: str | None = typer.Option(None, help="Display name (default: the directory name)"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="The project's root directory", show_default=False)],
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="Display name [default: the directory name]")
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -34,7 +36,11 @@ def add(
 
 
 @app.command("remove")
-def remove(project: str, json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+def remove(
+    project: Annotated[str, typer.Argument(metavar="PROJECT", help="Registry id or path", show_default=False)],
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+) -> None:
     """Unregister PROJECT (id or path); its files are untouched."""
     ref = str(Path(project).absolute()) if Path(project).exists() else project
     emit(json_out, rpc(sock, "projects.unregister", {"project": ref}), lambda p: f"removed {p['name']}")

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from specflowctl import core, render
-from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc
-from specflowctl.connection import DaemonUnavailable, RpcClient
+from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc, subscribed
+from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
 
 FINAL = {"completed", "failed", "cancelled", "stale", "interrupted", "not_started", "budget_exceeded", "rate_limited"}
 
 
 def run(
-    project: Annotated[str, typer.Argument(help="Registry id or path")],
-    skill: Annotated[str, typer.Argument(help="e.g. verify or /flow.verify")],
-    context: Annotated[str | None, typer.Option("--context", help="Appended to the prompt")] = None,
-    budget: Annotated[float | None, typer.Option("--budget", help="USD cap for this run")] = None,
+    project: Annotated[str, typer.Argument(metavar="PROJECT", help="Registry id or path", show_default=False)],
+    skill: Annotated[str, typer.Argument(metavar="SKILL", help="e.g. verify or /flow.verify", show_default=False)],
+    context: Annotated[
+        str | None, typer.Option("--context", metavar="TEXT", help="Text appended to the prompt")
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", metavar="USD", help="USD cap for this run [default: [orchestrate.budget] per_batch]"),
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -30,11 +36,14 @@ def run(
         params["context"] = context
     if budget:
         params["budget_usd"] = budget
-    emit(json_out, rpc(sock, "runs.start", params), lambda r: f"started run {r['run_id']} ({r['step']})")
+    started = rpc(sock, "runs.start", params)
+    emit(json_out, started, lambda r: f"started run {r['run_id'][: render.RUN_ID_LEN]} ({r['step']})")
 
 
 def runs(
-    project: Annotated[str | None, typer.Argument(help="Registry id or path (default: all)")] = None,
+    project: Annotated[
+        str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -44,14 +53,16 @@ def runs(
 
 
 def run_cancel(
-    run_id: Annotated[str, typer.Argument(metavar="RUN")], json_out: JsonOpt = False, sock: SocketOpt = None
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id or unique prefix (see `specflowctl runs`)")],
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
 ) -> None:
     """Stop a run (SIGTERM to its process group, SIGKILL after a grace period)."""
     emit(json_out, rpc(sock, "runs.cancel", {"run": run_id}), lambda r: f"run {r['run_id']}: {r['status']}")
 
 
 def logs(
-    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id or unique prefix (see `specflowctl runs`)")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends")] = False,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
@@ -59,9 +70,10 @@ def logs(
     """A run's transcript: assistant text, one line per tool call, cost so far."""
     since = 0
     path = core.socket_path(sock)
-    events: Any = None
+    run = rpc(sock, "runs.get", {"run": run_id})  # the full id; prefixes are resolved by the daemon
+    events = subscribed(sock, str(run["project_root"])) if follow else None  # before the first read
     while True:
-        chunk = rpc(sock, "runs.log", {"run": run_id, "since": since})
+        chunk = rpc(sock, "runs.log", {"run": run["run_id"], "since": since})
         since = chunk["next_offset"]
         if json_out:
             for entry in chunk["items"]:
@@ -70,28 +82,38 @@ def logs(
             for entry in chunk["items"]:
                 typer.echo(render.log_entry(entry))
         sys.stdout.flush()
-        if not follow or chunk["status"] in FINAL:
+        if events is None or chunk["status"] in FINAL:
             if not json_out:
                 typer.echo(f"-- {chunk['status']}, cost ${chunk['cost_usd']:.4f}")
             return
-        if events is None:  # wake on this run's events rather than polling blindly
-            try:
-                events = RpcClient(path, timeout=None).events()
-            except DaemonUnavailable:
-                fail(f"lost the daemon on {path}", core.EXIT_NO_DAEMON)
-        _wait_for_run_event(events, run_id)
+        try:  # wake on this run's events rather than polling blindly
+            while (events.next_event(None) or {}).get("data", {}).get("run_id") != run["run_id"]:
+                pass
+        except DaemonUnavailable:
+            fail(f"lost the daemon on {path}", core.EXIT_NO_DAEMON)
 
 
-def _wait_for_run_event(events: Any, run_id: str) -> None:
-    for event in events:
-        if event.get("data", {}).get("run_id") == run_id:
-            return
+def _waiting_run(sock: Path | None) -> str:
+    """The current project's one run waiting for answers."""
+    pending = rpc(sock, "questions.list", {"project": project_ref(None)})["questions"]
+    if not pending:
+        fail("no run in this project is waiting for answers (see `specflowctl questions`)")
+    if len(pending) > 1:
+        ids = ", ".join(p["run_id"][: render.RUN_ID_LEN] for p in pending)
+        fail(f"several runs wait for answers ({ids}): name one, `specflowctl answer RUN`", core.EXIT_USAGE)
+    return str(pending[0]["run_id"])
 
 
 def answer(
-    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    run_id: Annotated[
+        str | None,
+        typer.Argument(metavar="[RUN]", help="Run id or unique prefix (default: this project's waiting run)"),
+    ] = None,
     answer_opt: Annotated[
-        list[str] | None, typer.Option("--answer", help="KEY=VALUE (KEY = question header or text)")
+        list[str] | None,
+        typer.Option(
+            "--answer", metavar="KEY=VALUE", help="An answer; KEY = the question's header or text (repeatable)"
+        ),
     ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
@@ -101,8 +123,10 @@ def answer(
     for item in answer_opt or []:
         key, sep, value = item.partition("=")
         if not sep:
-            fail(f"--answer takes KEY=VALUE, got {item!r}", 2)
+            fail(f"--answer takes KEY=VALUE, got {item!r}", core.EXIT_USAGE)
         answers[key.strip()] = value.strip()
+    if run_id is None:
+        run_id = _waiting_run(sock)
     if not answers:
         record = rpc(sock, "runs.get", {"run": run_id})
         if record["status"] != "waiting_input":
@@ -122,5 +146,5 @@ def answer(
     emit(
         json_out,
         rpc(sock, "questions.answer", {"run": run_id, "answers": answers}),
-        lambda r: f"resumed run {r['run_id']}",
+        lambda r: f"resumed run {r['run_id'][: render.RUN_ID_LEN]}",
     )

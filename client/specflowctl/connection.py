@@ -130,8 +130,24 @@ class RpcClient:
 
     def events(self, project: str | None = None, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """Subscribe and yield event params until the connection closes."""
-        self.call("events.subscribe", {"project": project} if project else {})
+        self.subscribe(project)
         while True:
             message = self._read_message(timeout)
             if isinstance(message, dict) and message.get("method") == "event":
                 yield message["params"]
+
+    def subscribe(self, project: str | None = None) -> None:
+        """Subscribe now (not lazily): a follower subscribes *before* it reads the state it then follows, so
+        nothing that happens in between is missed. Use this connection for events only afterwards."""
+        self.call("events.subscribe", {"project": project} if project else {})
+
+    def next_event(self, timeout: float | None) -> dict[str, Any] | None:
+        """The next event's params, or None when ``timeout`` seconds pass without one (the buffer keeps any
+        partial message, so a timeout loses nothing)."""
+        while True:
+            try:
+                message = self._read_message(timeout)
+            except TimeoutError:
+                return None
+            if isinstance(message, dict) and message.get("method") == "event":
+                return dict(message["params"])

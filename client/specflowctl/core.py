@@ -1,6 +1,9 @@
 """The verb core shared by the typer commands and the fast path: stdlib only, no typer, no pydantic.
 
-Exit codes: 0 ok · 1 the daemon answered with an error · 2 usage · 3 no daemon answering.
+Exit codes: 0 ok · 1 the daemon answered with an error (or the orchestration failed) · 2 usage · 3 no
+daemon answering. Following an orchestration (``orchestrate``, ``status --watch``, ``demo``) ends with the
+code of where it stopped: 0 completed · 1 failed · 4 cancelled · 5 waiting for your answers · 6 merge ready
+(or the USER GATE) · 7 needs attention · 8 paused.
 """
 
 from __future__ import annotations
@@ -14,20 +17,51 @@ from typing import Any
 
 from specflowctl.connection import DaemonUnavailable, RpcClient, RpcError
 
-__all__ = ["EXIT_NO_DAEMON", "EXIT_RPC_ERROR", "PROTOCOL_VERSION", "VerbFailed", "call", "emit", "socket_path"]
+__all__ = [
+    "EXIT_NO_DAEMON",
+    "EXIT_RPC_ERROR",
+    "EXIT_USAGE",
+    "PROTOCOL_VERSION",
+    "STOP_CODES",
+    "VerbFailed",
+    "call",
+    "client_version",
+    "emit",
+    "socket_path",
+]
 
 # The socket protocol this client speaks, compared with daemon.hello's ``protocol_version``: daemon and client
 # package versions may differ freely as long as they speak the same protocol.
 PROTOCOL_VERSION = 1
+EXIT_OK = 0
 EXIT_RPC_ERROR = 1
+EXIT_USAGE = 2
 EXIT_NO_DAEMON = 3
+EXIT_CANCELLED = 4
+EXIT_WAITING_INPUT = 5
+EXIT_MERGE_READY = 6
+EXIT_NEEDS_ATTENTION = 7
+EXIT_PAUSED = 8
+
+# Where following an orchestration stops, and the exit code that says so (the same for every verb)
+STOP_CODES = {
+    "completed": EXIT_OK,
+    "failed": EXIT_RPC_ERROR,
+    "cancelled": EXIT_CANCELLED,
+    "waiting_input": EXIT_WAITING_INPUT,
+    "waiting_merge": EXIT_MERGE_READY,
+    "waiting_user_gate": EXIT_MERGE_READY,
+    "needs_attention": EXIT_NEEDS_ATTENTION,
+    "paused": EXIT_PAUSED,
+}
 
 
 class VerbFailed(Exception):
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int, kind: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.kind = kind
 
 
 def socket_path(explicit: Path | str | None) -> Path:
@@ -51,18 +85,18 @@ def call(sock: Path | str | None, method: str, params: dict[str, Any] | None = N
         ) from None
     except RpcError as exc:
         detail = f" [{exc.kind}]" if exc.kind else ""
-        raise VerbFailed(f"{exc.message}{detail}", EXIT_RPC_ERROR) from None
+        raise VerbFailed(f"{exc.message}{detail}", EXIT_RPC_ERROR, exc.kind) from None
     if hello.get("protocol_version") != PROTOCOL_VERSION and not os.environ.get("SPECFLOWCTL_NO_VERSION_WARNING"):
         print(
             f"specflowctl: warning: the daemon speaks protocol {hello.get('protocol_version')} "
             f"(specflowd {hello.get('version')}), this client protocol {PROTOCOL_VERSION} "
-            f"(specflowctl {_client_version()}): restart the daemon or upgrade the older side",
+            f"(specflowctl {client_version()}): restart the daemon or upgrade the older side",
             file=sys.stderr,
         )
     return result
 
 
-def _client_version() -> str:
+def client_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -24,6 +24,9 @@ _VERBS: dict[tuple[str, ...], tuple[str, Callable[[Any], str]]] = {
 
 def try_fast_path(argv: list[str]) -> int | None:
     """Exit code when handled, None to let typer handle ``argv``."""
+    if argv == ["--version"]:
+        print(f"specflowctl {core.client_version()}")
+        return 0
     words: list[str] = []
     as_json = False
     sock: str | None = os.environ.get("SPECFLOWD_SOCKET") or None

@@ -5,16 +5,43 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ORCH_ID_LEN",
+    "RUN_ID_LEN",
+    "agent_lines",
+    "answer_command",
     "batch_table",
     "daemon_status",
+    "decision_line",
+    "flatten",
+    "live_line",
     "log_entry",
     "orchestration",
     "orchestration_line",
+    "orchestration_table",
     "preview",
     "project_list",
     "project_status",
+    "questions_block",
     "run_table",
+    "short_ids",
+    "toml_value",
+    "what_now",
 ]
+
+# Short ids (pueue/git style): the daemon accepts any unique prefix; these are the lengths shown
+ORCH_ID_LEN = 6
+RUN_ID_LEN = 8
+
+
+def short_ids(ids: list[str], minimum: int) -> dict[str, str]:
+    """Each id's shortest prefix (at least ``minimum`` long) that no other id in ``ids`` shares."""
+    out: dict[str, str] = {}
+    for one in ids:
+        n = minimum
+        while n < len(one) and any(o != one and o.startswith(one[:n]) for o in ids):
+            n += 1
+        out[one] = one[:n]
+    return out
 
 
 def daemon_status(s: dict[str, Any]) -> str:
@@ -74,10 +101,13 @@ def run_table(data: dict[str, Any]) -> str:
     rows = data["runs"]
     if not rows:
         return "no runs"
-    lines = [f"{'run':<36}  {'step':<10} {'status':<15} {'cost':>8}  started"]
+    short = short_ids([r["run_id"] for r in rows], RUN_ID_LEN)
+    width = max(len(v) for v in short.values())
+    lines = [f"{'run':<{width}}  {'step':<10} {'status':<15} {'cost':>8}  started"]
     for r in rows:
+        started = (r.get("started_at") or "-")[:19].replace("T", " ")
         lines.append(
-            f"{r['run_id']:<36}  {r['step']:<10} {r['status']:<15} ${r['cost_usd']:>7.4f}  {r.get('started_at') or '-'}"
+            f"{short[r['run_id']]:<{width}}  {r['step']:<10} {r['status']:<15} ${r['cost_usd']:>7.4f}  {started}"
         )
     return "\n".join(lines)
 
@@ -108,7 +138,72 @@ def preview(p: dict[str, Any]) -> str:
     lines.append(batch_table(p))
     b = p["budget"]
     lines.append(f"budget: ${b['per_batch']:.2f}/batch, ${b['heal']:.2f}/heal, ${b['total']:.2f} total")
+    lines += agent_lines(p.get("agent"), p.get("config") or {})
+    lines += _settings_lines(p)
     return "\n".join(lines)
+
+
+def agent_lines(check: dict[str, Any] | None, config: dict[str, Any]) -> list[str]:
+    """The agent the orchestration would run: binary, version, models, permission mode, skills."""
+    if not check:
+        return []
+    where = check.get("path") or check["binary"]
+    version = f"  {check['version']}" if check.get("version") else ""
+    lines = [f"agent: {where}{version}  (from {check['source']})"]
+    if not check["ok"]:
+        lines.append(f"  ✗ {check.get('problem')}")
+        return lines
+    models = config.get("models") or {}
+    shown = ", ".join(f"{step}={model}" for step, model in models.items()) or "the CLI's default"
+    fallback = f", fallback {config['fallback_model']}" if config.get("fallback_model") else ""
+    lines.append(f"  models: {shown}{fallback} · permission mode: {config.get('permission_mode', '?')}")
+    if check.get("skills_missing"):
+        lines.append(f"  ! skills not found: {', '.join(check['skills_missing'])}")
+        lines.append(f"    looked in {' and '.join(check.get('skills_dirs') or [])}")
+        if check.get("skills_note"):
+            lines.append(f"    {check['skills_note']}")
+    elif check.get("skills_note"):
+        lines.append(f"  skills: {check['skills_note']}")
+    else:
+        lines.append("  skills: /flow.* found")
+    return lines
+
+
+def _settings_lines(p: dict[str, Any]) -> list[str]:
+    settings = p.get("settings")
+    if not settings:
+        return []
+    sources: dict[str, str] = settings.get("sources") or {}
+    if not sources:
+        return [f"config: built-in defaults (no changes in {settings['file']})"]
+    effective = flatten(p.get("config") or {})
+    lines = ["config (not the defaults):"]
+    for key, source in sorted(sources.items()):
+        value = effective.get(key, "")
+        lines.append(f"  {key} = {toml_value(value)}  ({source})")
+    return lines
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value and key != "models":
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
 
 
 def prompts(p: dict[str, Any]) -> str:
@@ -134,7 +229,8 @@ def step_bar(record: dict[str, Any]) -> str:
 
 
 def orchestration_line(record: dict[str, Any]) -> str:
-    return f"orchestration {record['id']}: {STATE_WORDS.get(record['status'], record['status'])}, step {record['step']}"
+    word = STATE_WORDS.get(record["status"], record["status"])
+    return f"orchestration {record['id'][:ORCH_ID_LEN]}: {word}, step {record['step']}"
 
 
 def duration(seconds: float) -> str:
@@ -146,9 +242,15 @@ def duration(seconds: float) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
-def progress_line(p: dict[str, Any]) -> str:
-    parts = [f"tasks {p['tasks_done']}/{p['tasks_total']}", f"elapsed {duration(p['elapsed_s'])}"]
-    if p["remaining_s"] is None:
+_ESTIMATING = frozenset({"running", "healing"})  # while paused or waiting for someone, no estimate is true
+
+
+def progress_line(p: dict[str, Any], status: str = "running") -> str:
+    parts = [f"tasks {p['tasks_done']}/{p['tasks_total']}"] if p["tasks_total"] else []
+    parts.append(f"elapsed {duration(p['elapsed_s'])}")
+    if status not in _ESTIMATING:
+        pass
+    elif p["remaining_s"] is None:
         parts.append(f"remaining: estimating… ({p['basis']})")
     elif p["remaining_s"] > 0:
         parts.append(f"about {duration(p['remaining_s'])} left ({p['basis']})")
@@ -180,7 +282,7 @@ def orchestration(
             lines.append(f"Implementing batch {current['index'] + 1} of {len(batches)}: {current['name']}")
         lines.append(f"batches {done}/{len(batches)} done")
     if progress is not None:
-        lines.append(progress_line(progress))
+        lines.append(progress_line(progress, record["status"]))
     totals, budget = record["totals"], record["config"]["budget"]
     spend = f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}"
     running = next((b for b in batches if b["status"] == "running"), None)
@@ -191,9 +293,132 @@ def orchestration(
         spend += f" · helper ${totals['helper_usd']:.4f}"
     lines.append(spend)
     lines += _ticks_and_unrun(record)
-    if record.get("attention"):
+    status = record["status"]
+    if status == "needs_attention" and record.get("attention"):  # only then are options on offer
         att = record["attention"]
         lines.append(f"needs attention ({att['kind']}): {att['reason']}  options: {', '.join(att.get('options', []))}")
+    elif status == "failed" and record.get("last_error"):
+        lines.append(f"failed: {record['last_error']}")
+    if status == "waiting_input" and record.get("pending_questions"):
+        lines.append(questions_block(record["pending_questions"], record.get("questions_run_id") or ""))
     for entry in decisions:
         lines.append(f"  {str(entry.get('time', ''))[11:19]} {entry.get('action', ''):<16} {entry.get('reason', '')}")
     return "\n".join(lines)
+
+
+def answer_command(run_id: str, questions: list[dict[str, Any]]) -> str:
+    """The exact command that answers these questions (the first option of each as the example)."""
+    import shlex
+
+    parts = ["specflowctl", "answer", run_id[:RUN_ID_LEN]]
+    for q in questions:
+        options = q.get("options") or []
+        example = options[0]["label"] if options else "…"
+        parts += ["--answer", shlex.quote(f"{q.get('header') or q['question']}={example}")]
+    return " ".join(parts)
+
+
+def questions_block(questions: list[dict[str, Any]], run_id: str) -> str:
+    """Each question with its options, then the command to type."""
+    lines = [f"waiting for your answer{'s' if len(questions) > 1 else ''} (run {run_id[:RUN_ID_LEN]}):"]
+    for q in questions:
+        key = f"[{q['header']}] " if q.get("header") else ""
+        lines.append(f"  {key}{q['question']}")
+        for number, option in enumerate(q.get("options") or [], 1):
+            note = f" — {option['description']}" if option.get("description") else ""
+            lines.append(f"    {number}. {option['label']}{note}")
+    lines.append(f"  answer: {answer_command(run_id, questions)}")
+    lines.append(f"      or: specflowctl answer {run_id[:RUN_ID_LEN]}   (asks each question)")
+    return "\n".join(lines)
+
+
+def decision_line(entry: dict[str, Any]) -> str:
+    """One decision-log entry, as `specflowctl log` prints it."""
+    when = str(entry.get("time", ""))[:19].replace("T", " ")
+    extra = ""
+    if entry.get("source"):
+        extra = f"  [{entry['source']}" + (f" ${entry['cost_usd']:.4f}" if entry.get("cost_usd") else "") + "]"
+    return f"{when}  {entry.get('action', ''):<18} {entry.get('reason', '')}{extra}"
+
+
+def live_line(run: dict[str, Any], elapsed_s: float, batches_total: int = 0) -> str:
+    """The line a foreground view keeps rewriting while a run works (from ``run.progress`` events)."""
+    step = run.get("step") or "run"
+    if run.get("batch") is not None and step in ("implement", "heal"):
+        what = f"{step} batch {int(run['batch']) + 1}" + (f"/{batches_total}" if batches_total else "")
+        spend = "this batch"
+    else:
+        what, spend = step, "this run"
+    parts = [f"  ⋯ {what}", duration(elapsed_s), f"{run.get('tool_calls', 0)} tool calls"]
+    if run.get("last_tool"):
+        parts.append(f"last {run['last_tool']}")
+    cap = f" of ${run['budget_usd']:.2f} cap" if run.get("budget_usd") else ""
+    parts.append(f"{spend} ${run.get('cost_usd', 0.0):.4f}{cap}")
+    return " · ".join(parts)
+
+
+_AGE_UNITS = ((86400, "d"), (3600, "h"), (60, "m"))
+
+
+def age(seconds: float) -> str:
+    for size, unit in _AGE_UNITS:
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+_SETTLED = ("completed", "healed", "skipped")
+_TERMINAL = ("completed", "failed", "cancelled")
+
+
+def orchestration_table(records: list[dict[str, Any]], now_epoch: float) -> str:
+    """`specflowctl ls`: active first (newest first within each group)."""
+    from datetime import datetime
+
+    if not records:
+        return "no orchestrations yet (start one with `specflowctl orchestrate`)"
+
+    def created(r: dict[str, Any]) -> float:
+        return datetime.fromisoformat(str(r["created_at"]).replace("Z", "+00:00")).timestamp()
+
+    ordered = sorted(records, key=lambda r: (r["status"] in _TERMINAL, -created(r)))
+    short = short_ids([r["id"] for r in records], ORCH_ID_LEN)
+    rows = []
+    for r in ordered:
+        batches = r.get("batches") or []
+        total = sum(len(b["task_ids"]) for b in batches)
+        done = sum(len(b["task_ids"]) for b in batches if b["status"] in _SETTLED[:2])
+        rows.append(
+            (
+                short[r["id"]],
+                r["project_path"].rstrip("/").rsplit("/", 1)[-1],
+                STATE_WORDS.get(r["status"], r["status"]),
+                r["step"],
+                f"{done}/{total}" if total else "-",
+                f"${r['totals']['spent_usd']:.2f}",
+                age(now_epoch - created(r)),
+            )
+        )
+    head = ("id", "project", "status", "step", "tasks", "spent", "age")
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [head, *rows]
+    )
+
+
+def what_now(record: dict[str, Any], project: str | None) -> str:
+    """After a foreground view stops: what the user can do (the exact commands)."""
+    target = f" {project}" if project else ""
+    status = record["status"]
+    if status == "waiting_merge":
+        return f"merge ready: `specflowctl merge{target}` merges the phase (or `go-back verify`)"
+    if status == "waiting_user_gate":
+        return f"the phase has a USER GATE: check it, then `specflowctl merge{target}`"
+    if status == "needs_attention" and record.get("attention"):
+        options = "|".join(record["attention"].get("options") or [])
+        return f"then `specflowctl recover {options}{target}`"
+    if status == "paused":
+        return f"paused: `specflowctl resume{target}` continues"
+    if status == "waiting_input":
+        return f"after answering, follow again with `specflowctl status --watch{target}`"
+    return ""
