@@ -43,7 +43,7 @@ def sandbox_env(root: Path) -> dict[str, str]:
     for d in (home, runtime):
         d.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
-    inherited = ("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG", "ANTHROPIC_")
+    inherited = ("SPECFLOW", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG", "ANTHROPIC_", "DBUS_SESSION_BUS_ADDRESS")
     env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env.update(
         HOME=str(home),
@@ -110,9 +110,18 @@ class Daemon:
             self.proc.wait()
             raise
 
-    def ctl(self, *args: str, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    def ctl(
+        self, *args: str, check: bool = True, timeout: float = 30.0, cwd: Path | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [SPECFLOWCTL, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [SPECFLOWCTL, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=cwd,
+            input=input,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"specflowctl {args} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
@@ -121,9 +130,13 @@ class Daemon:
     def ctl_json(self, *args: str) -> Any:
         return json.loads(self.ctl(*args, "--json").stdout)
 
-    def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    def raw(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """The whole reply (result or error) of one request."""
         with RawClient(self.socket) as client:
-            reply = client.request(method, params)
+            return client.request(method, params)
+
+    def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        reply = self.raw(method, params)
         if "error" in reply:
             raise AssertionError(f"{method} failed: {reply['error']}")
         return reply["result"]
@@ -190,6 +203,40 @@ class RawClient:
             reply = self.read()
             if reply is None or reply.get("id") == self.next_id:
                 return reply
+
+
+def run_in_pty(argv: list[str], env: dict[str, str], timeout: float = 60.0, cwd: Path | None = None) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal as stdout/stderr (what a user at a terminal sees: live lines,
+    carriage returns); returns its exit code and everything it wrote."""
+    import os
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{argv} did not finish within {timeout}s: {b''.join(chunks)[-2000:]!r}")
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(leader, 1 << 16)
+                except OSError:  # EIO: the last writer closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.wait(timeout=10), b"".join(chunks).decode("utf-8", "replace")
 
 
 @contextmanager

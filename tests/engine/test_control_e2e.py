@@ -132,8 +132,10 @@ def test_a_session_that_cannot_be_continued_is_logged_and_not_retried_in_a_loop(
         assert actions.count("resume_run") == 1 and actions.count("resume_failed") == 1
         assert actions.index("resume_failed") < actions.index("needs_attention")
         assert "cannot start the implement run" in stopped["attention"]["reason"]
-        assert stopped["resumable_run_id"] is None
+        assert stopped["attention"]["kind"] == "agent_unavailable" and stopped["attention"]["options"] == ["retry", "abort"]
+        assert stopped["resumable_run_id"] is None and stopped["current_run_id"] is None
         batch = stopped["batches"][0]
-        assert batch["attempts"] == 2 and batch["extra_attempts"] == 1  # the rate limit did not use an attempt up
+        # neither the rate limit nor the spawn the missing binary refused used an attempt up
+        assert batch["attempts"] == 2 and batch["extra_attempts"] == 2
     finally:
         d.stop()

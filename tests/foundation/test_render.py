@@ -44,3 +44,57 @@ def test_progress_without_a_basis_says_so_and_finished_shows_no_estimate() -> No
     assert render.progress_line(early) == "tasks 0/20 · elapsed 4s · remaining: estimating… (no batch has finished yet)"
     done = {"tasks_done": 20, "tasks_total": 20, "elapsed_s": 7300, "remaining_s": 0, "basis": "orchestration completed"}
     assert render.progress_line(done) == "tasks 20/20 · elapsed 2h 01m"
+
+
+def test_estimates_are_hidden_while_paused_or_waiting_and_no_tasks_means_no_count() -> None:
+    p = {"tasks_done": 4, "tasks_total": 20, "elapsed_s": 65, "remaining_s": 120, "basis": "1 batch(es)"}
+    assert render.progress_line(p, "running") == "tasks 4/20 · elapsed 1m 05s · about 2m 00s left (1 batch(es))"
+    for status in ("paused", "waiting_input", "waiting_merge", "needs_attention", "waiting_rate_limit"):
+        assert render.progress_line(p, status) == "tasks 4/20 · elapsed 1m 05s"
+    assert render.progress_line({**p, "tasks_total": 0, "tasks_done": 0}, "paused") == "elapsed 1m 05s"
+
+
+def test_attention_options_only_while_they_are_on_offer() -> None:
+    attention = {"kind": "budget", "reason": "cap", "options": ["retry", "abort"]}
+    assert "options: retry, abort" in render.orchestration(_record(status="needs_attention", attention=attention), [])
+    failed = render.orchestration(_record(status="failed", attention=attention, last_error="cap reached"), [])
+    assert "options" not in failed and "failed: cap reached" in failed
+
+
+def test_questions_show_options_and_the_exact_command() -> None:
+    questions = [
+        {"question": "Which storage?", "header": "storage", "options": [{"label": "json", "description": "a file"}]},
+        {"question": "Name it how?", "header": "", "options": []},
+    ]
+    block = render.questions_block(questions, "3f2a9c1b-0000-5000-8000-000000000000")
+    assert "waiting for your answers (run 3f2a9c1b):" in block
+    assert "  [storage] Which storage?\n    1. json — a file\n  Name it how?" in block
+    assert "answer: specflowctl answer 3f2a9c1b --answer storage=json --answer 'Name it how?=…'" in block
+    shown = render.orchestration(_record(status="waiting_input", pending_questions=questions, questions_run_id="3f2a9c1b-0"), [])
+    assert "[storage] Which storage?" in shown
+
+
+def test_short_ids_grow_until_unique() -> None:
+    ids = ["abcdef12", "abcdef34", "123456aa"]
+    assert render.short_ids(ids, 6) == {"abcdef12": "abcdef1", "abcdef34": "abcdef3", "123456aa": "123456"}
+
+
+def test_live_line_shows_elapsed_tools_and_spend_against_the_cap() -> None:
+    run = {"step": "implement", "batch": "1", "tool_calls": 7, "last_tool": "Edit", "cost_usd": 0.0213, "budget_usd": 5.0}
+    assert render.live_line(run, 75, 4) == "  ⋯ implement batch 2/4 · 1m 15s · 7 tool calls · last Edit · this batch $0.0213 of $5.00 cap"
+    step = {"step": "verify", "batch": None, "tool_calls": 0, "cost_usd": 0.0}
+    assert render.live_line(step, 3) == "  ⋯ verify · 3s · 0 tool calls · this run $0.0000"
+
+
+def test_ls_puts_active_orchestrations_first() -> None:
+    def rec(id_: str, status: str, created: str) -> dict[str, Any]:
+        batches = [{"task_ids": ["T1", "T2"], "status": "completed"}, {"task_ids": ["T3"], "status": "pending"}]
+        return {"id": id_, "status": status, "step": "implement", "project_path": f"/p/{id_}", "created_at": created,
+                "batches": batches, "totals": {"spent_usd": 1.5}}  # fmt: skip
+
+    rows = render.orchestration_table(
+        [rec("aaaaaa1", "completed", "2026-11-27T10:00:00Z"), rec("bbbbbb1", "running", "2026-11-27T09:00:00Z")],
+        now_epoch=1795777200.0,  # 2026-11-27T11:00:00Z
+    ).splitlines()
+    assert rows[1].split() == ["bbbbbb", "bbbbbb1", "Running", "implement", "2/3", "$1.50", "2h", "ago"]
+    assert rows[2].split()[:3] == ["aaaaaa", "aaaaaa1", "Completed"] and rows[2].endswith("1h ago")

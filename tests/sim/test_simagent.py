@@ -99,3 +99,42 @@ def test_demo_project_shape(tmp_path: Path) -> None:
     tasks = (root / "specs" / DEMO_FEATURE / "tasks.md").read_text()
     assert tasks.count("\n## ") == 4
     assert tasks.count("- [ ] T") == 20
+
+
+def test_asks_once_then_the_resumed_session_does_the_first_prompts_work(tmp_path: Path) -> None:
+    root = create_demo_project(tmp_path / "demo", ask=True)
+    prompt = '/flow.implement Execute only the "Phase 1: Setup" section (T001, T002).'
+    code, lines = _run(root, prompt)
+    asked = lines[-1]["structured_output"]
+    assert code == 0 and asked["status"] == "needs_input" and asked["questions"][0]["header"] == "storage"
+    assert "- [ ] T001" in (root / "specs" / DEMO_FEATURE / "tasks.md").read_text()  # nothing done yet
+    answers = "The user answered your questions:\n\n- storage: sqlite\n\nContinue the task with these answers.\n"
+    code, lines = _run(root, answers, "--resume", "11111111-2222-4333-8444-555555555555")
+    assert code == 0 and lines[-1]["structured_output"]["status"] == "completed"
+    assert "[x] T001" in (root / "specs" / DEMO_FEATURE / "tasks.md").read_text()
+    assert "storage: sqlite" in (root / ".specflow" / "sim-agent" / "answers.md").read_text()
+    assert _run(root, prompt.replace("T001, T002", "T003"))[1][-1]["structured_output"]["status"] == "completed"
+
+
+def test_merge_marks_the_roadmap_row_complete(tmp_path: Path) -> None:
+    root = create_demo_project(tmp_path / "demo")
+    assert _run(root, "/flow.merge")[0] == 0
+    roadmap = (root / "ROADMAP.md").read_text()
+    assert "| 0001 | Todo CLI | ✅ Complete |" in roadmap and "| 0002 | Sync | ⬜ Not Started |" in roadmap
+
+
+def test_default_demo_directory_stays_out_of_git_checkouts(tmp_path: Path) -> None:
+    from specflowctl.demo import default_demo_dir, git_work_tree
+
+    plain, repo, home = tmp_path / "plain", tmp_path / "repo", tmp_path / "home"
+    for d in (plain, repo / "sub", home):
+        d.mkdir(parents=True)
+    (repo / ".git").mkdir()
+    assert git_work_tree(repo / "sub") == repo and git_work_tree(plain) is None
+    assert default_demo_dir(plain, home, tmp_path / "sf") == plain / "specflow-demo"
+    assert default_demo_dir(repo / "sub", home, tmp_path / "sf") == home / "specflow-demo"
+    (home / "specflow-demo").mkdir()
+    (home / "specflow-demo" / "x").write_text("used")
+    assert default_demo_dir(repo / "sub", home, tmp_path / "sf") == home / "specflow-demo-2"
+    (home / ".git").write_text("gitdir: elsewhere")  # a home that is itself a work tree
+    assert default_demo_dir(repo, home, tmp_path / "sf") == tmp_path / "sf" / "demos" / "specflow-demo"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from specflowd.errors import InvalidConfig
-from specflowd.settings import load_settings, merge_config
+from specflowd.settings import load_settings, merge_config, validate_document
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
@@ -41,3 +41,28 @@ def test_broken_file_is_reported_not_fatal(tmp_path: Path) -> None:
     assert "using built-in defaults" in (load_settings(path).problem or "")
     path.write_text("[orchestrate]\nmax_heal_attempts = 99\n")
     assert "max_heal_attempts" in (load_settings(path).problem or "")
+
+
+def test_notify_settings_and_their_check() -> None:
+    from specflowd.settings import Settings
+
+    assert Settings().notify.desktop is True and "question" in Settings().notify.events
+    with pytest.raises(InvalidConfig, match="unknown event name"):
+        validate_document({"notify": {"events": ["questions"]}})
+    assert validate_document({"notify": {"events": ["*", "run.finished", "paused"]}}).notify.events[0] == "*"
+
+
+def test_validate_document_keeps_foreign_sections_but_refuses_bad_keys() -> None:
+    assert validate_document({"mine": {"x": 1}, "orchestrate": {"auto_merge": True}}).orchestrate == {"auto_merge": True}
+    for bad in ({"orchestrate": {"nope": 1}}, {"agent": {"nope": 1}}, {"orchestrate": {"budget": {"total": 0}}}):
+        with pytest.raises(InvalidConfig):
+            validate_document(bad)
+
+
+def test_config_sources_name_the_file_or_the_command_line() -> None:
+    from specflowd.settings import config_sources
+
+    file_values = {"auto_merge": True, "budget": {"total": 20.0, "heal": 2.0}, "skip_analyze": False}
+    sources = config_sources(file_values, {"budget": {"per_batch": 1.0}, "auto_merge": False}, "~/s.toml")
+    # defaults repeated in the file are not "changes"; an explicit override is shown even when it equals the default
+    assert sources == {"auto_merge": "command line", "budget.total": "~/s.toml", "budget.per_batch": "command line"}

@@ -78,3 +78,20 @@ def test_full_disk_is_a_storage_error_and_keeps_old(tmp_path: Path) -> None:
     assert wf.load("abc") == {"v": 1}
     append_jsonl(tmp_path / "plain.jsonl", {"ok": 1})
     assert json.loads((tmp_path / "plain.jsonl").read_text()) == {"ok": 1}
+
+
+def test_decision_log_pages_from_byte_offsets(tmp_path: Path) -> None:
+    store = WorkflowDir(tmp_path)
+    for n in range(5):
+        store.append_event("o1", {"n": n})
+    path = store.events_path("o1")
+    with path.open("a") as handle:
+        handle.write('{"torn": ')  # a line being written (or torn by a crash): never returned half
+    first, offset, more = store.read_events_from("o1", 0, 2)
+    assert [e["n"] for e in first] == [0, 1] and more
+    rest, end, more = store.read_events_from("o1", offset, 10)
+    assert [e["n"] for e in rest] == [2, 3, 4] and not more and end == path.stat().st_size - len('{"torn": ')
+    with path.open("a") as handle:
+        handle.write('"x"}\n')
+    assert store.read_events_from("o1", end, 10)[0] == [{"torn": "x"}]
+    assert store.read_events_from("missing", 0, 10) == ([], 0, False)
