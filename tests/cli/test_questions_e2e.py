@@ -66,3 +66,18 @@ def test_demo_asks_then_tells_where_it_is_and_how_to_stop(tmp_path: Path) -> Non
         assert lines[-1]["type"] == "follow.end" and lines[-1]["data"]["exit_code"] == 0
     finally:
         subprocess.run([SPECFLOWCTL, "daemon", "stop"], env=env, capture_output=True, timeout=30)
+
+
+def test_demo_from_a_git_checkout_goes_to_the_home_directory(tmp_path: Path) -> None:
+    env = dict(sandbox_env(tmp_path), SPECFLOW_SIM_DELAY="0")
+    checkout = tmp_path / "checkout"
+    (checkout / ".git").mkdir(parents=True)  # like running the README's first line in this repository
+    try:
+        demo = subprocess.run([SPECFLOWCTL, "demo"], env=env, cwd=checkout, capture_output=True, text=True, timeout=120)
+        home_demo = Path(env["HOME"]) / "specflow-demo"
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert f"demo project: {home_demo}" in demo.stdout and list(checkout.iterdir()) == [checkout / ".git"]
+        refused = subprocess.run([SPECFLOWCTL, "demo", str(checkout / "d")], env=env, capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 2 and "--in-git" in refused.stderr and not (checkout / "d").exists()
+    finally:
+        subprocess.run([SPECFLOWCTL, "daemon", "stop"], env=env, capture_output=True, timeout=30)
