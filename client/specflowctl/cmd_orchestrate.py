@@ -277,7 +277,8 @@ def demo(
         follow_to_exit(sock, events, record["id"], json_out, str(root))
     finally:
         log = specflow_home() / "specflowd.log"
-        state = "is now running (started for this demo)" if started else "keeps running"
-        say(f"\nThe demo project is in {root}: cd there and try `specflowctl status` or `specflowctl log`.")
-        say(f"specflowd {state} in the background, pid {status['pid']}, log {log}.")
-        say("Stop it with `specflowctl daemon stop`.")
+        state = "is now running in the background (started for this demo)" if started else "keeps running"
+        say(f"\nThe demo project is in {root}")
+        say("  (cd there and try `specflowctl status`, `specflowctl log`, `specflowctl ls`)")
+        say(f"specflowd {state}: pid {status['pid']}")
+        say(f"  log: {log} · stop it with `specflowctl daemon stop`")

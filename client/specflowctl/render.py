@@ -147,16 +147,15 @@ def agent_lines(check: dict[str, Any] | None, config: dict[str, Any]) -> list[st
     """The agent the orchestration would run: binary, version, models, permission mode, skills."""
     if not check:
         return []
-    where = check.get("path") or check["binary"]
-    version = f"  {check['version']}" if check.get("version") else ""
-    lines = [f"agent: {where}{version}  (from {check['source']})"]
+    lines = [f"agent: {check.get('path') or check['binary']}  (from {check['source']})"]
     if not check["ok"]:
         lines.append(f"  ✗ {check.get('problem')}")
         return lines
     models = config.get("models") or {}
     shown = ", ".join(f"{step}={model}" for step, model in models.items()) or "the CLI's default"
     fallback = f", fallback {config['fallback_model']}" if config.get("fallback_model") else ""
-    lines.append(f"  models: {shown}{fallback} · permission mode: {config.get('permission_mode', '?')}")
+    lines.append(f"  version {check.get('version')} · permission mode {config.get('permission_mode', '?')}")
+    lines.append(f"  models: {shown}{fallback}")
     if check.get("skills_missing"):
         lines.append(f"  ! skills not found: {', '.join(check['skills_missing'])}")
         lines.append(f"    looked in {' and '.join(check.get('skills_dirs') or [])}")

@@ -71,7 +71,5 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
         check = partial(check_agent, config.agent, settings.agent.claude, dict(os.environ), Path(entry.path), skills)
         agent = await anyio.to_thread.run_sync(check)
     sources = config_sources(settings.orchestrate, params.config, str(path)) if not settings.problem else {}
-    if agent is not None and agent.source in ("[agent] claude", "SPECFLOW_CLAUDE"):
-        sources["agent"] = str(path) if agent.source == "[agent] claude" else "SPECFLOW_CLAUDE (daemon environment)"
     view = SettingsView(file=str(path), sources=sources, problem=settings.problem)
     return PreviewResult(**dict(plan), agent=agent, settings=view)

@@ -47,7 +47,7 @@ def test_demo_asks_then_tells_where_it_is_and_how_to_stop(tmp_path: Path) -> Non
         assert asked.returncode == 5, asked.stdout + asked.stderr
         assert "[storage] Where should the todo list keep its items?" in asked.stdout
         assert f"The demo project is in {tmp_path / 'demo'}" in asked.stdout
-        assert "specflowd is now running (started for this demo)" in asked.stdout
+        assert "specflowd is now running in the background (started for this demo)" in asked.stdout
         assert "`specflowctl daemon stop`" in asked.stdout
         run = re.search(r"specflowctl answer ([0-9a-f]{8})", asked.stdout)
         assert run
