@@ -23,6 +23,7 @@ from specflowd.handlers import events as event_handlers
 from specflowd.handlers import orchestrate as orchestrate_handlers
 from specflowd.handlers import projects as project_handlers
 from specflowd.handlers import runs as run_handlers
+from specflowd.handlers import settings as settings_handlers
 from specflowd.handlers import status as status_handlers
 from specflowd.handlers.daemon import RunCounts
 from specflowd.notify import Notifier
@@ -57,6 +58,7 @@ def build_router() -> Router[Call]:
         status_handlers,
         run_handlers,
         orchestrate_handlers,
+        settings_handlers,
     ):
         router.include(module.router)
     return router

@@ -43,13 +43,15 @@ __all__ = [
     "NotifySettings",
     "Settings",
     "SpecflowSettings",
+    "check_text",
     "config_sources",
     "load_settings",
     "merge_config",
+    "set_in_file",
     "validate_document",
 ]
 
-# What a notification can be about (see specflowd.services.notify); `*` = every event, a dotted name = that
+# What a notification can be about (see specflowd.notify); `*` = every event, a dotted name = that
 # raw event type (e.g. "run.finished").
 NOTIFY_KINDS = ("question", "merge_ready", "needs_attention", "completed", "failed", "cancelled", "paused", "warning")
 DEFAULT_NOTIFY_EVENTS = ["question", "merge_ready", "needs_attention", "completed", "failed"]
@@ -167,3 +169,23 @@ def config_sources(file_defaults: dict[str, Any], overrides: dict[str, Any], fil
         elif key in from_file:
             sources[key] = file_label
     return sources
+
+
+def check_text(text: str) -> str | None:
+    """Why the daemon would refuse this settings file's text (TOML syntax, unknown keys, bounds), or None."""
+    try:
+        validate_document(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        return f"not valid TOML: {exc}"
+    except InvalidConfig as exc:
+        return exc.message
+    return None
+
+
+def set_in_file(path: Path) -> list[str]:
+    """The settings (dotted, in specflowd's sections) the file itself sets; [] when it is absent or broken."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
+    return sorted(key for key in _leaves(raw) if key.split(".")[0] in SECTIONS)

@@ -1,8 +1,10 @@
 """specflowctl config show|set|unset|edit|path: the settings file ~/.config/specflow/specflowd.toml.
 
 The daemon reads the file on use, so a change applies to the next orchestration (and to notifications at
-once) without a restart. Every write is validated with the daemon's own settings models first and replaces
-the file atomically; comments, layout and sections specflowd does not know are kept (tomlkit).
+once) without a restart. The client imports no daemon code: the daemon names the file (`settings.get`) and
+checks every proposed version of it with its own settings models (`settings.check`) before the client
+replaces the file atomically; comments, layout and sections specflowd does not know are kept (tomlkit).
+A daemon is started when none answers, as for `demo`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from specflowctl import core
-from specflowctl.app import JsonOpt, fail
+from specflowctl.app import JsonOpt, SocketOpt, fail, rpc
 from specflowctl.render import flatten, toml_value
 
 app = typer.Typer(help="The settings file (defaults for every orchestrate option, the agent, notifications).")
@@ -43,10 +45,14 @@ _UNSET_NOTES = {
 }
 
 
-def _path() -> Path:
-    from specflowd.paths import user_config_path
+def _state(sock: Path | None) -> dict[str, Any]:
+    """The daemon's view of the settings file (its path, effective values); starts a daemon if none answers."""
+    from specflowctl.cmd_daemon import ensure_daemon
 
-    return user_config_path()
+    status, started = ensure_daemon(sock)
+    if started:
+        typer.echo(f"specflowctl: started specflowd (pid {status['pid']}) to read and check the settings", err=True)
+    return dict(rpc(sock, "settings.get"))
 
 
 def _load(path: Path) -> Any:
@@ -61,14 +67,10 @@ def _load(path: Path) -> Any:
         fail(f"cannot read {path}: {exc}; fix it with `specflowctl config edit`")
 
 
-def _validate(document: dict[str, Any]) -> Any:
-    from specflowd.errors import InvalidConfig
-    from specflowd.settings import validate_document
-
-    try:
-        return validate_document(document)
-    except InvalidConfig as exc:
-        fail(exc.message)
+def _problem(sock: Path | None, text: str) -> str | None:
+    """Why the daemon would refuse this file, or None."""
+    checked = rpc(sock, "settings.check", {"text": text})
+    return None if checked["ok"] else str(checked["problem"])
 
 
 def _write(path: Path, text: str) -> None:
@@ -99,53 +101,40 @@ def _parse_value(text: str) -> Any:
 
 
 @app.command("path")
-def path_cmd() -> None:
-    """Print the settings file's path (it may not exist yet)."""
-    typer.echo(str(_path()))
+def path_cmd(sock: SocketOpt = None) -> None:
+    """Print the settings file's path (the one the daemon reads; it may not exist yet)."""
+    typer.echo(_state(sock)["file"])
 
 
 @app.command("show")
-def show(json_out: JsonOpt = False) -> None:
+def show(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
     """Every setting with its effective value; `# set here` marks what the file sets."""
-    from specflowd.settings import load_settings, merge_config
-
-    path = _path()
-    settings = load_settings(path)
-    if settings.problem:
-        typer.echo(f"specflowctl: warning: {settings.problem}", err=True)
-    effective = {
-        "orchestrate": merge_config(settings.orchestrate, {}).model_dump(mode="json"),
-        "agent": settings.agent.model_dump(mode="json"),
-        "notify": settings.notify.model_dump(mode="json"),
-    }
-    in_file = set(flatten(_load(path).unwrap()))
+    state = _state(sock)
+    if state.get("problem"):
+        typer.echo(f"specflowctl: warning: {state['problem']}", err=True)
     if json_out:
-        data = {"file": str(path), "exists": path.exists(), "problem": settings.problem, "settings": effective}
-        data["set_in_file"] = sorted(in_file)
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(state, indent=2) + "\n")
         return
-    state = "" if path.exists() else " (not created yet: built-in defaults)"
-    lines = [f"# {path}{state}"]
-    for section, values in effective.items():
+    in_file = set(state["set_in_file"])
+    lines = [f"# {state['file']}" + ("" if state["exists"] else " (not created yet: built-in defaults)")]
+    for section, values in state["effective"].items():
         lines.append(f"[{section}]")
         for key, value in flatten(values).items():
             name = f"{section}.{key}"
-            mark = "  # set here" if name in in_file else ""
             if value is None:
                 lines.append(f"# {key} = ({_UNSET_NOTES.get(name, 'unset')})")
             else:
-                lines.append(f"{key} = {toml_value(value)}{mark}")
+                lines.append(f"{key} = {toml_value(value)}" + ("  # set here" if name in in_file else ""))
     typer.echo("\n".join(lines))
 
 
-def _set_in(document: Any, dotted: str, value: Any) -> None:
+def _set_in(document: Any, dotted: str, value: Any, sections: list[str]) -> None:
+    """Set (or, with None, remove) ``dotted`` in the tomlkit document, creating tables as needed."""
     import tomlkit
 
-    from specflowd.settings import SECTIONS
-
     keys = dotted.split(".")
-    if len(keys) < 2 or keys[0] not in SECTIONS or not all(keys):
-        fail(f"KEY is SECTION.NAME with SECTION one of {', '.join(SECTIONS)} (got {dotted!r})", core.EXIT_USAGE)
+    if len(keys) < 2 or keys[0] not in sections or not all(keys):
+        fail(f"KEY is SECTION.NAME with SECTION one of {', '.join(sections)} (got {dotted!r})", core.EXIT_USAGE)
     table = document
     for key in keys[:-1]:
         if key not in table:
@@ -161,45 +150,46 @@ def _set_in(document: Any, dotted: str, value: Any) -> None:
         table[keys[-1]] = value
 
 
+def _change(sock: Path | None, key: str, value: Any) -> Path:
+    import tomlkit
+
+    state = _state(sock)
+    path = Path(state["file"])
+    document = _load(path)
+    _set_in(document, key, value, list(state["effective"]))
+    text = tomlkit.dumps(document)
+    problem = _problem(sock, text)
+    if problem:
+        fail(f"{problem}; {path} is unchanged")
+    _write(path, text)
+    return path
+
+
 @app.command("set")
 def set_cmd(
     key: Annotated[str, typer.Argument(help="SECTION.NAME, e.g. orchestrate.auto_merge or orchestrate.budget.total")],
     value: Annotated[str, typer.Argument(help='A TOML value: true, 20.0, "text", ["a", "b"]; other text = a string')],
+    sock: SocketOpt = None,
 ) -> None:
-    """Set one setting (validated before the file is written; comments and other keys are kept)."""
-    path = _path()
-    document = _load(path)
+    """Set one setting (checked by the daemon before the file is written; comments and other keys are kept)."""
     parsed = _parse_value(value)
-    _set_in(document, key, parsed)
-    _validate(document.unwrap())
-    import tomlkit
-
-    _write(path, tomlkit.dumps(document))
+    path = _change(sock, key, parsed)
     typer.echo(f"{key} = {toml_value(parsed)}  ({path})")
 
 
 @app.command("unset")
-def unset_cmd(key: Annotated[str, typer.Argument(help="SECTION.NAME to remove from the file")]) -> None:
+def unset_cmd(
+    key: Annotated[str, typer.Argument(help="SECTION.NAME to remove from the file")], sock: SocketOpt = None
+) -> None:
     """Remove one setting from the file (its built-in default applies again)."""
-    import tomlkit
-
-    path = _path()
-    document = _load(path)
-    _set_in(document, key, None)
-    _validate(document.unwrap())
-    _write(path, tomlkit.dumps(document))
+    path = _change(sock, key, None)
     typer.echo(f"removed {key} ({path})")
 
 
 @app.command("edit")
-def edit() -> None:
+def edit(sock: SocketOpt = None) -> None:
     """Open the file in $VISUAL / $EDITOR; it is only replaced once what you saved is valid."""
-    import tomllib
-
-    from specflowd.errors import InvalidConfig
-    from specflowd.settings import validate_document
-
-    path = _path()
+    path = Path(_state(sock)["file"])
     text = path.read_text(encoding="utf-8") if path.exists() else _TEMPLATE
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.TemporaryDirectory(prefix="specflowd-config-") as tmpdir:
@@ -211,15 +201,12 @@ def edit() -> None:
             except (OSError, subprocess.CalledProcessError) as exc:
                 fail(f"editor {editor!r} failed: {exc}; {path} is unchanged")
             edited = draft.read_text(encoding="utf-8")
-            try:
-                validate_document(tomllib.loads(edited))
-            except (tomllib.TOMLDecodeError, InvalidConfig) as exc:
-                problem = getattr(exc, "message", str(exc))
-                typer.echo(f"specflowctl: not saved: {problem}", err=True)
-                if sys.stdin.isatty() and typer.confirm("Edit again?", default=True):
-                    continue
+            problem = _problem(sock, edited)
+            if problem is None:
+                break
+            typer.echo(f"specflowctl: not saved: {problem}", err=True)
+            if not (sys.stdin.isatty() and typer.confirm("Edit again?", default=True)):
                 fail(f"{path} is unchanged")
-            break
     if edited == text and path.exists():
         typer.echo(f"{path} unchanged")
         return

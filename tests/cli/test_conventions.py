@@ -1,5 +1,5 @@
 """CLI conventions: --version, completion, clean help with a text on every option, usage errors for invalid
-choices, and clear refusals before anything is shown or started (real CLI)."""
+choices (the real CLI, no daemon needed)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import demo_project
-from tests.engine.common import FAKE
-from tests.support import SPECFLOWCTL, running_daemon, sandbox_env
+from tests.support import SPECFLOWCTL, sandbox_env
 
 
 def _ctl(env: dict[str, str], *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -64,22 +62,3 @@ def test_usage_errors_exit_2_and_name_the_valid_choices(tmp_path: Path) -> None:
         assert result.returncode == 2 and valid in result.stderr, result.stderr
     quiet = _ctl(env, "orchestrate", "--json")
     assert quiet.returncode == 2 and quiet.stdout == "" and "--yes" in quiet.stderr
-
-
-def test_refusals_before_any_preview(tmp_path: Path) -> None:
-    script = tmp_path / "script.json"
-    script.write_text('[{"action": "hang"}]')
-    with running_daemon(tmp_path, SPECFLOW_CLAUDE=FAKE, FAKE_CLAUDE_SCRIPT=str(script)) as d:
-        root = demo_project(d)
-        busy = d.rpc("orchestrate.start", {"project": str(root), "config": {}})["record"]["id"]  # analyze hangs
-        shown = d.ctl_json("status", str(root))["orchestration"]["progress"]
-        assert (shown["tasks_done"], shown["tasks_total"]) == (0, 20)  # no batches planned yet: never "0/0"
-        second = d.ctl("orchestrate", str(root), "--yes", check=False)
-        assert second.returncode == 1 and second.stdout == ""  # refused before the preview
-        assert f"orchestration {busy[:6]} is already active" in second.stderr and "[already_active]" in second.stderr
-        d.rpc("orchestrate.cancel", {"id": busy})
-        (d.root / "other").mkdir()
-        unregistered = d.ctl("status", str(d.root / "other"), check=False)
-        assert unregistered.returncode == 1 and "`specflowctl projects add PATH`" in unregistered.stderr
-        nowhere = d.ctl("orchestrate", str(d.root / "nowhere"), check=False)
-        assert nowhere.returncode == 1 and f"{d.root / 'nowhere'} does not exist" in nowhere.stderr

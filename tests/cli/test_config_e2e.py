@@ -1,14 +1,15 @@
-"""`specflowctl config` and the effective configuration in the preview (real CLI; the daemon where the
-preview is involved)."""
+"""`specflowctl config` (the daemon names the file and checks every version of it) and the effective
+configuration in the preview (real CLI, real daemon)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 from tests.cli.conftest import demo_project
-from tests.support import SPECFLOWCTL, Daemon, sandbox_env
+from tests.support import SPECFLOWCTL, Daemon
 
 ORIGINAL = """# my settings: keep this comment
 [orchestrate]
@@ -23,8 +24,8 @@ def _ctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SPECFLOWCTL, *args], env=env, capture_output=True, text=True, timeout=30)
 
 
-def test_path_set_unset_show_keep_comments_and_refuse_bad_values(tmp_path: Path) -> None:
-    env = sandbox_env(tmp_path)
+def test_path_set_unset_show_keep_comments_and_refuse_bad_values(daemon: Daemon) -> None:
+    env = daemon.env
     path = Path(_ctl(env, "config", "path").stdout.strip())
     assert path == Path(env["XDG_CONFIG_HOME"]) / "specflow" / "specflowd.toml"
     assert "(not created yet: built-in defaults)" in _ctl(env, "config", "show").stdout
@@ -52,12 +53,15 @@ def test_path_set_unset_show_keep_comments_and_refuse_bad_values(tmp_path: Path)
         assert path.read_text() == before  # nothing written
     assert _ctl(env, "config", "unset", "orchestrate.budget.total").returncode == 0
     assert "total = 20" not in path.read_text()
-    assert _ctl(env, "config", "show", "--json").returncode == 0
+    shown_json = json.loads(_ctl(env, "config", "show", "--json").stdout)
+    assert shown_json["file"] == str(path) and "orchestrate.auto_merge" in shown_json["set_in_file"]
+    assert shown_json["effective"]["orchestrate"]["auto_merge"] is True
+    assert {"settings.get", "settings.check"} <= {m["name"] for m in daemon.rpc("rpc.discover")["methods"]}
 
 
-def test_edit_saves_only_what_validates(tmp_path: Path) -> None:
-    env = sandbox_env(tmp_path)
-    editor = tmp_path / "editor.sh"
+def test_edit_saves_only_what_validates(daemon: Daemon) -> None:
+    env = dict(daemon.env)
+    editor = daemon.root / "editor.sh"
     editor.write_text('#!/bin/sh\nprintf "%s\\n" "$NEW_TEXT" >> "$1"\n')
     editor.chmod(0o755)
     env.update(EDITOR=str(editor), VISUAL="")

@@ -1,0 +1,60 @@
+"""settings.get / settings.check: the settings file as the daemon reads it, for `specflowctl config` and editors.
+
+The client imports no daemon code, so it cannot apply the settings models itself: it asks the daemon, which
+checks a proposed file with the very models it will read it with.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from specflowd.paths import user_config_path
+from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.services.context import Call
+from specflowd.settings import check_text, load_settings, merge_config, set_in_file
+
+router: Router[Call] = Router()
+
+
+class SettingsState(BaseModel):
+    file: str = Field(description="the settings file the daemon reads (it may not exist)")
+    exists: bool
+    problem: str | None = Field(None, description="why the file is ignored (then the built-in defaults apply)")
+    effective: dict[str, dict[str, object]] = Field(description="every setting's value: orchestrate, agent, notify")
+    set_in_file: list[str] = Field(description="the settings (dotted) the file itself sets")
+
+
+class CheckParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=1_000_000, description="a whole settings file (TOML)")
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    problem: str | None = Field(None, description="why the daemon would refuse it (one line per problem)")
+
+
+@router.method(
+    "settings.get", params=EmptyParams, result=SettingsState, summary="The settings file and effective values"
+)
+async def get(call: Call, _: EmptyParams) -> SettingsState:
+    path = user_config_path()
+    settings = load_settings(path)
+    effective = {
+        "orchestrate": merge_config(settings.orchestrate, {}).model_dump(mode="json"),
+        "agent": settings.agent.model_dump(mode="json"),
+        "notify": settings.notify.model_dump(mode="json"),
+    }
+    return SettingsState(
+        file=str(path),
+        exists=path.exists(),
+        problem=settings.problem,
+        effective=effective,
+        set_in_file=set_in_file(path),
+    )
+
+
+@router.method("settings.check", params=CheckParams, result=CheckResult, summary="Would this settings file be valid?")
+async def check(call: Call, params: CheckParams) -> CheckResult:
+    problem = check_text(params.text)
+    return CheckResult(ok=problem is None, problem=problem)
