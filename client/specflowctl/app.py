@@ -12,6 +12,17 @@ from specflowctl import core
 __all__ = ["JsonOpt", "SocketOpt", "emit", "fail", "follow_to_exit", "root", "rpc", "subscribed", "tri_state"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout")]
+ProjectArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[PROJECT]",
+        help="Registry id or path (default: the project containing the current directory)",
+        show_default=False,
+    ),
+]
+AnyProjectArg = Annotated[
+    str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
+]
 SocketOpt = Annotated[
     Path | None,
     typer.Option(

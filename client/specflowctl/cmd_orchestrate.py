@@ -10,17 +10,9 @@ from typing import Annotated, Any, Literal
 import typer
 
 from specflowctl import core, render
-from specflowctl.app import JsonOpt, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed, tri_state
+from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed, tri_state
 from specflowctl.resolve import project_ref
 
-ProjectArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="[PROJECT]",
-        help="Registry id or path (default: the project containing the current directory)",
-        show_default=False,
-    ),
-]
 _CONFIG_DEFAULT = "[default: off, or the config file's]"
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from specflowctl import core, render
-from specflowctl.app import JsonOpt, SocketOpt, emit, fail, rpc, subscribed
+from specflowctl.app import AnyProjectArg, JsonOpt, SocketOpt, emit, fail, rpc, subscribed
 from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
 
@@ -41,9 +41,7 @@ def run(
 
 
 def runs(
-    project: Annotated[
-        str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
-    ] = None,
+    project: AnyProjectArg = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:

@@ -12,17 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from specflowctl import core, render
-from specflowctl.app import JsonOpt, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed
+from specflowctl.app import AnyProjectArg, JsonOpt, ProjectArg, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed
 from specflowctl.resolve import project_ref
 
-ProjectArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="[PROJECT]",
-        help="Registry id or path (default: the project containing the current directory)",
-        show_default=False,
-    ),
-]
 _TERMINAL = ("completed", "failed", "cancelled")
 
 
@@ -175,9 +167,7 @@ def _print_paged(text: str, json_out: bool) -> None:
 
 
 def questions(
-    project: Annotated[
-        str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
-    ] = None,
+    project: AnyProjectArg = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
