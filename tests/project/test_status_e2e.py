@@ -39,8 +39,10 @@ def test_preview_rejects_out_of_bounds_config_and_unknown_project(daemon: Daemon
         assert "max_heal_attempts" in bad["error"]["message"]
         unknown = client.request("projects.status", {"project": "/nowhere/at/all"})
         assert unknown["error"]["data"]["kind"] == "not_found"
-    outside = daemon.ctl("status", check=False)  # cwd is not inside a registered project
-    assert outside.returncode == 1 and "no registered project" in outside.stderr
+    outside = daemon.ctl("status", cwd=daemon.root)  # not inside a registered project: the overview, no error
+    assert f"{daemon.root} is not inside a registered project; all orchestrations:" in outside.stdout
+    named = daemon.ctl("status", "/nowhere/at/all", check=False)  # a project the user names must exist
+    assert named.returncode == 1 and "/nowhere/at/all does not exist" in named.stderr
 
 
 def test_settings_file_supplies_defaults(daemon: Daemon) -> None:
