@@ -42,6 +42,7 @@ _UNSET_NOTES = {
     "agent.on_event": "unset: no command",
     "orchestrate.agent": "unset: [agent] claude",
     "orchestrate.fallback_model": "unset",
+    "specflow.cli": "unset: specflow on PATH",
 }
 
 

@@ -20,7 +20,7 @@ class SettingsState(BaseModel):
     file: str = Field(description="the settings file the daemon reads (it may not exist)")
     exists: bool
     problem: str | None = Field(None, description="why the file is ignored (then the built-in defaults apply)")
-    effective: dict[str, dict[str, object]] = Field(description="every setting's value: orchestrate, agent, notify")
+    effective: dict[str, dict[str, object]] = Field(description="every setting's value, by section")
     set_in_file: list[str] = Field(description="the settings (dotted) the file itself sets")
 
 
@@ -44,6 +44,7 @@ async def get(call: Call, _: EmptyParams) -> SettingsState:
         "orchestrate": merge_config(settings.orchestrate, {}).model_dump(mode="json"),
         "agent": settings.agent.model_dump(mode="json"),
         "notify": settings.notify.model_dump(mode="json"),
+        "specflow": settings.specflow.model_dump(mode="json"),
     }
     return SettingsState(
         file=str(path),

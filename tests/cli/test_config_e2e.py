@@ -87,7 +87,7 @@ def test_preview_shows_where_settings_came_from_and_no_flags_override(sim_daemon
     assert "● merge      auto-merge" in shown
     overridden = d.ctl("orchestrate", str(root), "--dry-run", "--no-auto-merge", "--budget-total", "9").stdout
     assert "auto_merge = false  (command line)" in overridden and "budget.total = 9.0  (command line)" in overridden
-    assert "○ merge      waits for merge" in overridden
+    assert "○ merge      auto_merge is off: merge waits for `specflowctl merge`" in overridden
     declined = d.ctl("orchestrate", str(root), input="n\n", check=False)
     assert declined.returncode == 1 and "Start this orchestration (spending at most $12.50 in total)?" in declined.stdout
     assert os.path.exists(path)
