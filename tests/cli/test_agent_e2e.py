@@ -59,7 +59,11 @@ def test_an_agent_that_disappears_mid_phase_stops_it_at_once(tmp_path: Path) -> 
         root = demo_project(d)
         config = {"skip_analyze": True, "auto_merge": True, "agent": str(agent)}
         orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": config})["record"]["id"]
-        wait_until(lambda: status(d, orch_id)["batches"][:1] and status(d, orch_id)["batches"][0]["status"] == "running", timeout=60, what="batch 1")
+        def batch_one_working() -> bool:  # past its interpreter's start-up: the script file has been read
+            runs = d.rpc("runs.list", {"project": str(root)})["runs"]
+            return bool(runs) and runs[0]["status"] == "running" and runs[0]["tool_calls"] >= 1
+
+        wait_until(batch_one_working, timeout=60, what="batch 1 working")
         agent.unlink()  # uninstalled while batch 1 works (its process goes on)
         stopped = wait_until(lambda: (r := status(d, orch_id))["status"] == "needs_attention" and r, timeout=60, what="stop")
         attention = stopped["attention"]
