@@ -13,6 +13,7 @@ from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
 from specflowd.engine.orchestrator import Orchestrator
+from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Router
@@ -85,7 +86,7 @@ class OrchestrationList(BaseModel):
 
 
 class LogParams(Target):
-    since: int = Field(0, ge=0, description="byte offset from a previous call's `next_offset`")
+    since: int = Field(0, ge=0, le=MAX_OFFSET, description="byte offset from a previous call's `next_offset`")
     limit: int = Field(500, ge=1, le=5000, description="at most this many entries per call")
 
 
