@@ -17,7 +17,9 @@ import anyio
 import anyio.abc
 
 from specflowd import faults
+from specflowd.engine.adapters import engine_ports
 from specflowd.engine.orchestrator import Orchestrator
+from specflowd.event_catalogue import DaemonStarted, DaemonStopping, RegistryChanged, RegistryProblem
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as event_handlers
 from specflowd.handlers import orchestrate as orchestrate_handlers
@@ -87,10 +89,10 @@ async def _watch_registry(services: Services) -> None:
         changed = registry.load()
         after = {p.id for p in registry.projects()}
         if changed:
-            bus.publish("registry.changed", None, {"added": sorted(after - before), "removed": sorted(before - after)})
+            bus.emit(None, RegistryChanged(added=sorted(after - before), removed=sorted(before - after)))
         if registry.problem and registry.problem != last_problem:
             log.warning("%s", registry.problem)
-            bus.publish("registry.problem", None, {"problem": registry.problem})
+            bus.emit(None, RegistryProblem(problem=registry.problem))
         last_problem = registry.problem
 
     await watch_path(registry.path, reload, initial=registry.fingerprint())
@@ -106,7 +108,7 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             log.info("received %s, stopping", signal.Signals(signum).name)
-            bus.publish("daemon.stopping", None, {"reason": signal.Signals(signum).name})
+            bus.emit(None, DaemonStopping(reason=signal.Signals(signum).name))
             stop.set()
 
 
@@ -135,9 +137,10 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
     if settings.problem:
         log.warning("%s", settings.problem)
     bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
-    runs = RunManager(publish=bus.publish, settings=RunnerSettings(claude=settings.agent.claude))
+    runs = RunManager(emit=bus.emit, settings=RunnerSettings(claude=settings.agent.claude))
     services.extensions["runs"] = runs
-    orchestrator = Orchestrator(runs=runs, bus=bus)
+    orchestrator = Orchestrator(engine_ports(runs, bus))
+    bus.listeners.append(lambda event: orchestrator.notice(event.payload))  # the runner's events wake the engine
     services.extensions["orchestrator"] = orchestrator
 
     def counters() -> tuple[int, RunCounts]:
@@ -158,8 +161,9 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
 
             def adopt_new_projects(event: Event) -> None:
                 # a project registered while the daemon runs may hold runs of an earlier daemon
-                if event.type == "registry.changed" and event.data.get("added"):
-                    roots = [Path(p.path) for p in registry.projects() if p.id in event.data["added"]]
+                if isinstance(event.payload, RegistryChanged) and event.payload.added:
+                    added = event.payload.added
+                    roots = [Path(p.path) for p in registry.projects() if p.id in added]
                     tg.start_soon(adopt, roots)
 
             async def adopt(roots: list[Path]) -> None:
@@ -173,7 +177,7 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
                 tg.start_soon(_watchdog, interval)
             log.info("specflowd %s listening on %s (pid %d)", __version__, sock_path, os.getpid())
             systemd.notify(f"READY=1\nSTATUS=serving {len(registry.projects())} projects on {sock_path}")
-            bus.publish("daemon.started", None, {"pid": os.getpid(), "version": __version__})
+            bus.emit(None, DaemonStarted(pid=os.getpid(), version=__version__))
             await server.serve(listener, stop)
             systemd.notify("STOPPING=1\nSTATUS=stopping")
             tg.cancel_scope.cancel()

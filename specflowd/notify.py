@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specflowd.event_catalogue import Decision, QuestionAsked, StatusChanged
 from specflowd.runner.hook import render_hook_argv, run_detached
 from specflowd.services.events import Event
 from specflowd.settings import Settings, load_settings
+from specflowd.vocabulary import Question
 from specflowd.watch import Fingerprint, fingerprint
 
 __all__ = ["Notification", "Notifier", "desktop_argv", "notification_for", "wanted"]
@@ -53,11 +55,11 @@ class Notification:
     message: str
 
 
-def _questions_text(questions: Sequence[Mapping[str, Any]], run_id: str) -> str:
+def _questions_text(questions: Sequence[Question], run_id: str) -> str:
     parts = []
     for q in questions:
-        options = " / ".join(str(o.get("label", "")) for o in q.get("options") or [])
-        parts.append(str(q.get("question", "")) + (f" ({options})" if options else ""))
+        options = " / ".join(o.label for o in q.options)
+        parts.append(q.question + (f" ({options})" if options else ""))
     answer = f"specflowctl answer {run_id[:8]}" if run_id else "specflowctl answer"
     return " · ".join(parts) + f" — {answer}"
 
@@ -65,19 +67,18 @@ def _questions_text(questions: Sequence[Mapping[str, Any]], run_id: str) -> str:
 def notification_for(event: Event) -> Notification | None:
     """Pure: the notification an event is worth, or None."""
     name = Path(event.project).name if event.project else "specflowd"
-    data = event.data
     kind: str | None = None
     message = ""
-    if event.type == "question.asked":
-        kind = "question"
-        message = _questions_text(data.get("questions") or [], str(data.get("run_id") or ""))
-    elif event.type == "orchestration.status":
-        kind = _STATUS_KINDS.get(str(data.get("status")))
-        message = str(data.get("reason") or data.get("status") or "")
-        if kind == "merge_ready":
-            message += " — specflowctl merge"
-    elif event.type == "orchestration.warning":
-        kind, message = "warning", str(data.get("reason") or "")
+    match event.payload:
+        case QuestionAsked(questions=questions, run_id=run_id):
+            kind, message = "question", _questions_text(questions, run_id)
+        case StatusChanged(status=status, reason=reason):
+            kind = _STATUS_KINDS.get(status)
+            message = reason or status
+            if kind == "merge_ready":
+                message += " — specflowctl merge"
+        case Decision(action="warning", reason=reason):
+            kind, message = "warning", reason
     if kind is None:
         return None
     return Notification(kind=kind, title=_TITLES[kind].format(name=name), message=message)

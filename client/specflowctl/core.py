@@ -32,7 +32,7 @@ __all__ = [
 
 # The socket protocol this client speaks, compared with daemon.hello's ``protocol_version``: daemon and client
 # package versions may differ freely as long as they speak the same protocol.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 EXIT_OK = 0
 EXIT_RPC_ERROR = 1
 EXIT_USAGE = 2

@@ -11,27 +11,29 @@ writes again (a skill may have left ``failed`` or ``blocked``). Continuing a ses
 a stale stop) and re-adopting a live run after a restart write nothing: the skill's run goes on and its own
 writes stand. A write that fails stops the orchestration (``needs_attention`` kind ``state_write``, with the
 command's output) before the spawn is recorded: no run, no attempt used, never a guess.
+
+Pure: the write itself is the ``SkillStateWriter`` port's (engine/adapters.py → store/skill_state.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import anyio
 
 from specflowd.domain.actions import Heal, NeedsAttention, SpawnBatch, SpawnStep
 from specflowd.domain.config import STEP_ORDER, Step
 from specflowd.domain.models import AttentionKind, RecoveryOption
-from specflowd.paths import user_config_path
-from specflowd.settings import load_settings
-from specflowd.store.skill_state import find_specflow_cli, set_state_values
+from specflowd.engine.ports import StateWrite
 
-__all__ = ["mark_running_step", "running_step_values"]
+__all__ = ["running_step", "running_step_values", "state_write_stop"]
+
+
+def running_step(action: SpawnStep | SpawnBatch | Heal) -> Step:
+    """The step a run of ``action`` works on: its own, or implement for every batch and heal."""
+    return action.step if isinstance(action, SpawnStep) else Step.IMPLEMENT
 
 
 def running_step_values(step: Step) -> dict[str, Any]:
-    """The keys written before a run of ``step`` (pure)."""
+    """The keys written before a run of ``step``."""
     return {
         "orchestration.step.current": step.value,
         "orchestration.step.index": STEP_ORDER.index(step),
@@ -39,20 +41,16 @@ def running_step_values(step: Step) -> dict[str, Any]:
     }
 
 
-async def mark_running_step(project_root: Path, action: SpawnStep | SpawnBatch | Heal) -> NeedsAttention | None:
-    """Record the step of the run ``action`` is about to start; the stop to record when that fails."""
-    step = action.step if isinstance(action, SpawnStep) else Step.IMPLEMENT
-    settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
-    cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
-    result = await set_state_values(project_root, running_step_values(step), cli)
+def state_write_stop(action: SpawnStep | SpawnBatch | Heal, result: StateWrite) -> NeedsAttention | None:
+    """The stop to record when writing the running step of ``action`` failed (None when it worked)."""
     if result.ok:
         return None
-    batch_index = None if isinstance(action, SpawnStep) else action.batch_index
+    step = running_step(action)
     return NeedsAttention(
         attention_kind=AttentionKind.STATE_WRITE,
         reason=f"cannot record the running step ({step.value}) in the state file: {result.output}",
         step=step,
-        batch_index=batch_index,
+        batch_index=None if isinstance(action, SpawnStep) else action.batch_index,
         options=[RecoveryOption.RETRY, RecoveryOption.ABORT],
         context={"command": result.via, "output": result.output},
     )

@@ -5,46 +5,29 @@ failure for the heal prompt), the restart of a stale run (continue it instead, o
 the retry of a failed step (skip analyze, or stop for the user). ``advise`` makes that call and returns the
 action to carry out plus what to log. Without a key or money it returns decide()'s own action, labelled
 ``fallback``. The engine calls it *outside* the orchestration's lock, so pause and cancel stay responsive
-while the helper thinks.
+while the helper thinks. This is the real ``Adviser`` port (engine/ports.py); which decisions are worth
+asking about is the engine's (``needs_advice`` in engine/orchestrator.py).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from specflowd.domain.actions import Action, Heal, SpawnBatch, SpawnStep
 from specflowd.domain.evidence import RunEvidence
 from specflowd.domain.models import OrchestrationRecord
 from specflowd.domain.review import review_failed_step, review_stale_run
+from specflowd.engine.ports import Advice
 from specflowd.vocabulary import RunStatus
 
 if TYPE_CHECKING:
     from specflowd.helper.runtime import Helper
 
-__all__ = ["Advice", "advise", "needs_advice"]
+__all__ = ["HelperAdviser", "advise"]
 
 _STDERR_LIMIT = 2000
-
-
-@dataclass(frozen=True)
-class Advice:
-    action: Action  # what to carry out
-    label: str  # the decision-log entry: heal_diagnosis | stale_review | step_review
-    source: str  # helper | fallback
-    reason: str
-    cost_usd: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def needs_advice(action: Action, run: RunEvidence | None) -> bool:
-    if isinstance(action, Heal):
-        return True
-    if run is None or not run.final or not isinstance(action, SpawnStep | SpawnBatch):
-        return False  # (a heal is always advised: diagnosis, or the stale review below)
-    return run.status == RunStatus.STALE or (isinstance(action, SpawnStep) and action.last_error is not None)
 
 
 def _helper(record: OrchestrationRecord) -> Helper | None:
@@ -109,3 +92,10 @@ async def advise(record: OrchestrationRecord, action: Action, run: RunEvidence |
     reviewed = review_failed_step(action, step.action, step.reason)
     extra = {"verdict": step.action, "step": action.step.value}
     return Advice(reviewed, "step_review", step.source, step.reason, step.cost_usd, extra)
+
+
+class HelperAdviser:
+    """The ``Adviser`` port: ``advise`` above."""
+
+    async def advise(self, record: OrchestrationRecord, action: Action, run: RunEvidence | None) -> Advice:
+        return await advise(record, action, run)

@@ -1,12 +1,16 @@
 """The orchestration engine: one task per active orchestration, deciding with the pure domain layer.
 
-Loop: read the evidence (project snapshot, current run) → ``decide()`` → ``apply()`` → persist the record
-and append the decision log *before* acting → act (spawn through the runner, or wait). It wakes on the
-runner's events for its runs, on changes of tasks.md / the state file (stat poll, debounced) and on a slow
-safety timer. Run ids are deterministic per (orchestration, spawn sequence), and the runner refuses to start
-an id twice, so a restart never duplicates a run; a recorded run whose agent never started gives its attempt
-back (``transitions.run_not_started``). Record and log are written through a ``Journal``, which repairs the
-log at load when a crash fell between the two.
+Loop: read the evidence (project, current run) → ``decide()`` → ``apply()`` → persist the record and append
+the decision log *before* acting → act (spawn a run, or wait). It wakes on the runner's events for its runs,
+on changes of tasks.md / the state file and on a slow safety timer. Run ids are deterministic per
+(orchestration, spawn sequence), and the runner refuses to start an id twice, so a restart never duplicates
+a run; a recorded run whose agent never started gives its attempt back (``transitions.run_not_started``).
+
+Every side effect goes through a port (engine/ports.py): runs, the clock, the project's files, the record
+store (record and decision log written crash-consistently), the skills' state file, the Claude Helper and the
+event sink. This module imports only those ports, the domain and the event catalogue, so the whole loop runs
+in-process with fakes and a fake clock (tests/engine/); the daemon gives it the real adapters
+(engine/adapters.py).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,38 +47,38 @@ from specflowd.domain.models import (
     OrchestrationRecord,
     OrchestrationStatus,
     RecoveryOption,
-    dump_record,
-    load_record,
     new_record,
 )
 from specflowd.domain.observe import Observation, done_ids, observe_project
 from specflowd.domain.progress import Progress, progress
 from specflowd.domain.prompts import continue_prompt, prompt_for, system_prompt
-from specflowd.engine.bookkeeping import mark_running_step
-from specflowd.engine.consult import Advice, advise, needs_advice
-from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
+from specflowd.engine.bookkeeping import running_step, state_write_stop
+from specflowd.engine.ports import Advice, EnginePorts, Queued, RunRequest
 from specflowd.errors import AgentUnavailable, AlreadyActive, NotFound, SpecflowError, StorageError
+from specflowd.event_catalogue import (
+    BatchDecision,
+    Decision,
+    DecisionLabel,
+    EventPayload,
+    OrchestrationProblem,
+    OrchestrationStarted,
+    QuestionAsked,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    RunWarning,
+    StatusChanged,
+)
 from specflowd.faults import fault
 from specflowd.ids import resolve_prefix
-from specflowd.project.snapshot import read_project_snapshot
-from specflowd.runner.manager import RunManager
-from specflowd.runner.models import RunSpec
-from specflowd.services.events import Event, EventBus
-from specflowd.store.workflows import Journal, WorkflowDir
-from specflowd.vocabulary import RESULT_SCHEMA, RunStatus
-from specflowd.watch import fingerprint
+from specflowd.vocabulary import RunStatus
 
-__all__ = ["Orchestrator"]
+__all__ = ["SAFETY_TIMER_S", "Orchestrator", "needs_advice"]
 
 log = logging.getLogger(__name__)
 
-SAFETY_TIMER_S = 30.0
+SAFETY_TIMER_S = 30.0  # decide again this often even when nothing woke the orchestration
 _FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken (or the safety timer)
-FILE_POLL_S = 1.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -87,42 +91,49 @@ class _Consult:
     key: str  # identifies the decision, so a repeated one reuses the advice already paid for
 
 
+def needs_advice(action: Action, run: RunEvidence | None) -> bool:
+    """Is ``action`` one the Claude Helper may improve: a heal (diagnosis), the restart of a stale run, the retry
+    of a failed step?"""
+    if isinstance(action, Heal):
+        return True
+    if run is None or not run.final or not isinstance(action, SpawnStep | SpawnBatch):
+        return False  # (a heal is always advised: diagnosis, or the stale review)
+    return run.status == RunStatus.STALE or (isinstance(action, SpawnStep) and action.last_error is not None)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _engine_entry(
-    record: OrchestrationRecord, before: OrchestrationRecord | None, action: str, reason: str, **extra: Any
-) -> dict[str, Any]:
-    """A decision-log line the engine writes itself (decide()'s actions use ``transitions.log_entry``)."""
-    return {
-        "time": _now().isoformat(),
-        "action": action,
-        "reason": reason,
-        "status_before": before.status.value if before else None,
-        "status_after": record.status.value,
-        **extra,
-    }
 
 
 def _changed(before: OrchestrationRecord, after: OrchestrationRecord) -> bool:
     return before.model_dump(exclude={"updated_at"}) != after.model_dump(exclude={"updated_at"})
 
 
+def _is_spawn(action: Action) -> bool:
+    return isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun)
+
+
 class Orchestrator:
-    def __init__(self, *, runs: RunManager, bus: EventBus) -> None:
-        self.runs = runs
-        self.bus = bus
+    def __init__(self, ports: EnginePorts) -> None:
+        self.runs = ports.runs
+        self.clock = ports.clock
+        self.project = ports.project
+        self.store = ports.store
+        self.skill_state = ports.skill_state
+        self.adviser = ports.adviser
+        self.events = ports.events
         self._records: dict[str, OrchestrationRecord] = {}
-        self._journals: dict[str, Journal] = {}
         self._wake: dict[str, anyio.Event] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._advice: dict[str, tuple[str, Advice]] = {}
+        self._queued: dict[str, str] = {}  # orchestration -> the run id the run port queued for it
         self._problems: list[str] = []
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready = anyio.Event()
-        bus.listeners.append(self._on_event)
+
+    def _now(self) -> datetime:
+        return self.clock.now()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def run(self, project_roots: list[Path]) -> None:
@@ -135,23 +146,21 @@ class Orchestrator:
 
     def load_project(self, root: Path) -> None:
         """Resume every non-final orchestration recorded in ``root`` (after a restart or a registration)."""
-        store = WorkflowDir(root)
-        for orch_id in store.ids():
+        for orch_id in self.store.ids(root):
             if orch_id in self._records:
                 continue
             try:
-                document, journal = Journal.open(store, orch_id)  # appends decisions a crash kept from the log
-                record = load_record(document)
+                record = self.store.load(root, orch_id)  # appends decisions a crash kept from the log
             except (OSError, ValueError) as exc:
                 # left untouched for the user to inspect; reported in daemon.status and as an event
-                problem = f"{store.record_path(orch_id)}: cannot load orchestration {orch_id}: {_first_line(exc)}"
+                where = self.store.location(root, orch_id)
+                problem = f"{where}: cannot load orchestration {orch_id}: {_first_line(exc)}"
                 if problem not in self._problems:
                     log.warning("%s", problem)
                     self._problems.append(problem)
-                    self.bus.publish("orchestration.problem", str(root), {"orchestration": orch_id, "problem": problem})
+                    self.events.emit(str(root), OrchestrationProblem(orchestration=orch_id, problem=problem))
                 continue
             self._records[orch_id] = record
-            self._journals[orch_id] = journal
             if record.status not in TERMINAL_STATUSES:
                 self._launch(orch_id)
 
@@ -198,17 +207,16 @@ class Orchestrator:
         come from its record (``phase close`` archives tasks.md: reading it then would say 0/N)."""
         known = done_ids(record)
         if record.status in TERMINAL_STATUSES and known is not None:
-            return progress(record, _now(), known)
-        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
-        evidence = project_evidence(snapshot)
+            return progress(record, self._now(), known)
+        evidence = (await self.project.read(Path(record.project_path))).evidence
         done = evidence.ids_in(TaskState.DONE)
-        result = progress(record, _now(), done)
+        result = progress(record, self._now(), done)
         if not record.batches and evidence.task_states:  # nothing planned (yet): tasks.md's count, never 0/0
             result = result.model_copy(update={"tasks_total": len(evidence.task_states), "tasks_done": len(done)})
         return result
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
-        return WorkflowDir(Path(record.project_path)).read_events(record.id, limit=limit)
+        return self.store.decisions(record, limit)
 
     # -- control ---------------------------------------------------------------------------------------
     async def start(self, root: Path, config: OrchestrationConfig) -> OrchestrationRecord:
@@ -218,59 +226,74 @@ class Orchestrator:
                 raise AlreadyActive(
                     f"orchestration {existing.id} is already active in {root}", orchestration=existing.id
                 )
-        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
-        skill = snapshot.skill
+        view = await self.project.read(root)
+        evidence = view.evidence
         record = new_record(
             id=uuid.uuid4().hex[:12],
             project_path=str(root),
             config=config,
-            now=_now(),
-            phase_number=skill.phase_number if skill else None,
-            phase_branch=(skill.phase_branch if skill else None)
-            or (snapshot.feature_dir.name if snapshot.feature_dir else None),
+            now=self._now(),
+            phase_number=evidence.phase_number,
+            phase_branch=evidence.phase_branch or view.feature,
         )
-        self._journals[record.id] = Journal(WorkflowDir(root), record.id)
         # the baselines: tasks already done and the USER GATE's value belong to no run of this orchestration
-        observation = observe_project(record, project_evidence(snapshot), _now())
+        observation = observe_project(record, evidence, self._now())
         record = observation.record
         self._persist(record, None, "start", "orchestration started")
         if observation.worth_logging:
             self._keep_observation(observation)
         self._records[record.id] = record
-        self._publish(record, "orchestration.started", {"config": config.model_dump(mode="json")})
+        self._emit(record, OrchestrationStarted(orchestration=record.id, config=config.model_dump(mode="json")))
         self._launch(record.id)
         return record
+
+    def wake(self, orch_id: str) -> None:
+        """Something outside changed for this orchestration (its run, its files, its queued run was admitted):
+        decide again."""
+        wake = self._wake.get(orch_id)
+        if wake is not None:
+            wake.set()
 
     def _lock(self, orch_id: str) -> anyio.Lock:
         """Serialises the drive loop's steps with the user's control calls on one orchestration."""
         return self._locks.setdefault(orch_id, anyio.Lock())
 
     async def _change(
-        self, orch_id: str, change: Callable[[OrchestrationRecord], OrchestrationRecord], label: str, reason: str
+        self,
+        orch_id: str,
+        change: Callable[[OrchestrationRecord], OrchestrationRecord],
+        label: DecisionLabel,
+        reason: str,
     ) -> OrchestrationRecord:
         async with self._lock(orch_id):
             return self._change_locked(orch_id, change, label, reason)
 
     def _change_locked(
-        self, orch_id: str, change: Callable[[OrchestrationRecord], OrchestrationRecord], label: str, reason: str
+        self,
+        orch_id: str,
+        change: Callable[[OrchestrationRecord], OrchestrationRecord],
+        label: DecisionLabel,
+        reason: str,
     ) -> OrchestrationRecord:
         before = self.get(orch_id)
         after = change(before)
         self._persist(after, before, label, reason)
         self._records[orch_id] = after
-        data = {"action": label, "reason": reason, "status": after.status.value}
-        self._publish(after, f"orchestration.{label}", data)
+        self._emit(after, self._decision(after, label, reason))
         if after.status != before.status:
-            self._publish_status(after, before, reason)
+            self._emit_status(after, before, reason)
+        if after.status in TERMINAL_STATUSES:
+            self._withdraw(orch_id)
         if after.status not in TERMINAL_STATUSES and orch_id not in self._wake:
             self._launch(orch_id)
-        self._poke(orch_id)
+        self.wake(orch_id)
         return after
 
     async def pause(self, orch_id: str, now: bool = False) -> OrchestrationRecord:
         record = await self._change(
-            orch_id, lambda r: transitions.pause(r, _now()), "paused", "pause requested by the user"
+            orch_id, lambda r: transitions.pause(r, self._now()), "paused", "pause requested by the user"
         )
+        self._withdraw(orch_id)  # a run still queued does not start
         if now and record.current_run_id:
             with contextlib.suppress(SpecflowError):  # already ended
                 await self.runs.cancel(record.current_run_id)
@@ -278,14 +301,14 @@ class Orchestrator:
 
     async def resume(self, orch_id: str, budget_total: float | None = None) -> OrchestrationRecord:
         return await self._change(
-            orch_id, lambda r: transitions.resume(r, _now(), budget_total), "resumed", "resumed by the user"
+            orch_id, lambda r: transitions.resume(r, self._now(), budget_total), "resumed", "resumed by the user"
         )
 
     async def cancel(self, orch_id: str) -> OrchestrationRecord:
         record = self.get(orch_id)
         run_id = record.current_run_id
         after = await self._change(
-            orch_id, lambda r: transitions.cancel(r, _now()), "cancelled", "cancelled by the user"
+            orch_id, lambda r: transitions.cancel(r, self._now()), "cancelled", "cancelled by the user"
         )
         if run_id:
             with contextlib.suppress(SpecflowError):  # already ended
@@ -294,12 +317,15 @@ class Orchestrator:
 
     async def merge(self, orch_id: str) -> OrchestrationRecord:
         return await self._change(
-            orch_id, lambda r: transitions.request_merge(r, _now()), "merge_requested", "merge requested by the user"
+            orch_id,
+            lambda r: transitions.request_merge(r, self._now()),
+            "merge_requested",
+            "merge requested by the user",
         )
 
     async def go_back(self, orch_id: str, step: Step) -> OrchestrationRecord:
         return await self._change(
-            orch_id, lambda r: transitions.go_back(r, step, _now()), "went_back", f"go back to {step.value}"
+            orch_id, lambda r: transitions.go_back(r, step, self._now()), "went_back", f"go back to {step.value}"
         )
 
     async def recover(
@@ -307,7 +333,7 @@ class Orchestrator:
     ) -> OrchestrationRecord:
         return await self._change(
             orch_id,
-            lambda r: transitions.recover(r, option, _now(), budget_total),
+            lambda r: transitions.recover(r, option, self._now(), budget_total),
             "recovered",
             f"recover: {option.value}",
         )
@@ -319,52 +345,62 @@ class Orchestrator:
             raise NotFound(f"orchestration {orch_id} has no run waiting for answers", orchestration=orch_id)
         await self.runs.answer(run_id, answers)  # raises when the run is not waiting: nothing changed then
         if self.get(orch_id).status is not OrchestrationStatus.WAITING_INPUT:
-            self._poke(orch_id)  # the engine had not noticed the question yet; it sees the resumed run now
+            self.wake(orch_id)  # the engine had not noticed the question yet; it sees the resumed run now
             return self.get(orch_id)
         return await self._change(
-            orch_id, lambda r: transitions.answers_submitted(r, _now(), run_id), "answered", "answers submitted"
+            orch_id,
+            lambda r: transitions.answers_submitted(r, self._now(), run_id),
+            "answered",
+            "answers submitted",
         )
 
     # -- the loop --------------------------------------------------------------------------------------
-    def _on_event(self, event: Event) -> None:
-        orch_id = event.data.get("orchestration_id")
-        if not isinstance(orch_id, str):
-            return
-        if event.type == "run.warning" and (record := self._records.get(orch_id)) is not None:
-            # not a failure: the user should know (decision log, status, followers), the run goes on
-            message = str(event.data.get("message", ""))
-            entry = _engine_entry(record, record, "warning", message, run_id=event.data.get("run_id"))
-            with contextlib.suppress(StorageError):  # the warning is also in the run record and the daemon log
-                WorkflowDir(Path(record.project_path)).append_event(orch_id, entry)  # the record did not change
-            self._publish(record, "orchestration.warning", {"action": "warning", "reason": message})
-        self._poke(orch_id)
+    def notice(self, payload: EventPayload) -> None:
+        """An event from elsewhere in the daemon: the runner's events wake the orchestration their run belongs
+        to; a run's warning is also written to its decision log and shown to followers."""
+        match payload:
+            case RunWarning(orchestration=str(orch_id), run_id=run_id, message=message):
+                record = self._records.get(orch_id)
+                if record is not None:
+                    self._warn(record, run_id, message)
+                self.wake(orch_id)
+            case RunStarted(orchestration=str(orch_id)) | RunProgress(orchestration=str(orch_id)):
+                self.wake(orch_id)
+            case RunFinished(orchestration=str(orch_id)) | QuestionAsked(orchestration=str(orch_id)):
+                self.wake(orch_id)
+            case _:
+                pass
 
-    def _poke(self, orch_id: str) -> None:
-        wake = self._wake.get(orch_id)
-        if wake is not None:
-            wake.set()
+    def _warn(self, record: OrchestrationRecord, run_id: str, message: str) -> None:
+        """Not a failure: the user should know (decision log, status, followers); the run goes on."""
+        entry = self._entry(record, record, "warning", message, run_id=run_id)
+        with contextlib.suppress(StorageError):  # the warning is also in the run record and the daemon log
+            self.store.note(record, entry)  # the record did not change
+        self._emit(record, self._decision(record, "warning", message, run_id=run_id))
 
     async def _sleep(self, orch_id: str, until: datetime | None = None) -> None:
-        timeout = SAFETY_TIMER_S
+        """Until woken, ``until`` (a rate limit's reset) or the safety timer, whichever comes first."""
+        deadline = self._now() + timedelta(seconds=SAFETY_TIMER_S)
         if until is not None:
-            timeout = max(0.0, min(timeout, (until - _now()).total_seconds()))
-        with anyio.move_on_after(timeout):
-            await self._wake[orch_id].wait()
+            deadline = min(deadline, until)
+        wake = self._wake[orch_id]
+        async with anyio.create_task_group() as tg:
+
+            async def timer() -> None:
+                await self.clock.sleep_until(deadline)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(timer)
+            await wake.wait()
+            tg.cancel_scope.cancel()
         self._wake[orch_id] = anyio.Event()
 
     async def _watch_files(self, orch_id: str) -> None:
-        """Wake the orchestration when tasks.md or the skills' state file changes (debounced stat poll)."""
+        """Wake the orchestration when tasks.md or the skills' state file changes."""
         root = Path(self.get(orch_id).project_path)
-        state_file = root / ".specflow" / "orchestration-state.json"
-        seen: dict[Path, Any] = {}
         while self.get(orch_id).status not in TERMINAL_STATUSES:
-            paths = [state_file, *root.glob("specs/*/tasks.md")]
-            current = {p: fingerprint(p) for p in paths}
-            if seen and current != seen:
-                await anyio.sleep(0.2)  # debounce: let the writer finish
-                self._poke(orch_id)
-            seen = current
-            await anyio.sleep(FILE_POLL_S)
+            await self.project.changed(root)
+            self.wake(orch_id)
 
     async def _drive(self, orch_id: str) -> None:
         try:
@@ -392,8 +428,8 @@ class Orchestrator:
             self._record_action(before, action)
         except StorageError:  # _record_action holds the new state in memory before it writes; tell followers
             after = self.get(orch_id)
-            self._publish(after, "orchestration.needs_attention", {"action": action.kind, "reason": reason})
-            self._publish_status(after, before, reason)
+            self._emit(after, self._decision(after, "needs_attention", reason))
+            self._emit_status(after, before, reason)
 
     async def _step(self, orch_id: str) -> None:
         async with self._lock(orch_id):
@@ -402,7 +438,7 @@ class Orchestrator:
             # the helper may think for a while: without the lock, so pause/cancel/answers stay responsive
             advice = self._advice.get(orch_id)
             if advice is None or advice[0] != outcome.key:
-                advice = (outcome.key, await advise(outcome.record, outcome.action, outcome.run))
+                advice = (outcome.key, await self.adviser.advise(outcome.record, outcome.action, outcome.run))
                 self._advice[orch_id] = advice
             async with self._lock(orch_id):
                 outcome = await self._act_on_advice(orch_id, outcome, advice[1])
@@ -415,26 +451,22 @@ class Orchestrator:
         record = self.get(orch_id)
         if record.status in TERMINAL_STATUSES:
             return None
-        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, Path(record.project_path))
-        project = project_evidence(snapshot)
+        project = (await self.project.read(Path(record.project_path))).evidence
         run = None
         if record.current_run_id:
-            try:
-                run = run_evidence(self.runs.get(record.current_run_id))
-            except NotFound:
-                run = missing_run_evidence(record.current_run_id)
+            run = self.runs.evidence(record.current_run_id)
             if run.final and run.status == RunStatus.NOT_STARTED:
                 self._not_started(record, run)
                 return None  # decide again on the record that gave the attempt back
-            observed = transitions.observe_run(record, run, _now())
+            observed = transitions.observe_run(record, run, self._now())
             if observed is not record:
                 self._save(observed)
                 record = observed
-        observation = observe_project(record, project, _now())
+        observation = observe_project(record, project, self._now())
         if observation.record is not record:
             record = observation.record
             self._keep_observation(observation)
-        action = decide(record, project, run, _now())
+        action = decide(record, project, run, self._now())
         if needs_advice(action, run):
             key = f"{run.run_id if run else '-'}>{getattr(action, 'run_id', '-')}"
             return _Consult(record=record, action=action, run=run, key=key)
@@ -448,14 +480,14 @@ class Orchestrator:
         if run.continuations:
             self._change_locked(
                 record.id,
-                lambda r: transitions.resume_failed(r, run_id, _now()),
+                lambda r: transitions.resume_failed(r, run_id, self._now()),
                 "resume_failed",
                 f"the continuation of run {run_id} never started; starting its work afresh",
             )
             return
         self._change_locked(
             record.id,
-            lambda r: transitions.run_not_started(r, run_id, _now()),
+            lambda r: transitions.run_not_started(r, run_id, self._now()),
             "not_started",
             f"run {run_id} never started (specflowd stopped before its agent was started); its attempt is given back",
         )
@@ -470,20 +502,39 @@ class Orchestrator:
         record = self._log_helper(record, advice)
         return await self._carry_out(record, advice.action)
 
+    def _withdraw(self, orch_id: str, keep: str | None = None) -> None:
+        """Give up the run the run port queued for this orchestration (unless it is ``keep``)."""
+        queued = self._queued.get(orch_id)
+        if queued is not None and queued != keep:
+            del self._queued[orch_id]
+            self.runs.withdraw(queued)
+
     async def _carry_out(self, record: OrchestrationRecord, action: Action) -> datetime | None:
-        if is_wait(action) and not isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
-            after = transitions.apply(record, action, _now())
+        spawns = isinstance(action, SpawnStep | SpawnBatch | Heal)
+        self._withdraw(record.id, keep=getattr(action, "run_id", None) if _is_spawn(action) else None)
+        if is_wait(action) and not _is_spawn(action):
+            after = transitions.apply(record, action, self._now())
             if _changed(record, after):  # a wait already in force is not logged again on every wake
                 self._record_action(record, action, after)
             return action.until if isinstance(action, WaitRateLimit) else _FOREVER
+        if isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
+            # a run starts only once the run port admits it; nothing is recorded before (the same decision
+            # names the same run id, so deciding again after a wake-up or a restart asks for the same run)
+            admission = await self.runs.admit(action.run_id, Path(record.project_path), record.id)
+            if isinstance(admission, Queued):
+                self._queued[record.id] = action.run_id
+                return _FOREVER
+            self._queued.pop(record.id, None)
         if isinstance(action, SpawnStep | SpawnBatch | Heal):
             # the state file shows the step before its run starts; a failed write stops before the spawn
-            stop = await mark_running_step(Path(record.project_path), action)
+            written = await self.skill_state.mark_running(Path(record.project_path), running_step(action))
+            stop = state_write_stop(action, written)
             if stop is not None:
                 self._record_action(record, stop)
                 return _FOREVER
         after = self._record_action(record, action)
-        if isinstance(action, SpawnStep | SpawnBatch | Heal):
+        if spawns:
+            assert isinstance(action, SpawnStep | SpawnBatch | Heal)
             fault("after_spawn_decision")
             await self._spawn(after, action)
             return _FOREVER
@@ -495,23 +546,18 @@ class Orchestrator:
     def _record_action(
         self, before: OrchestrationRecord, action: Action, after: OrchestrationRecord | None = None
     ) -> OrchestrationRecord:
-        after = after or transitions.apply(before, action, _now())
-        entry = transitions.log_entry(before, action, after, _now())
+        after = after or transitions.apply(before, action, self._now())
+        entry = transitions.log_entry(before, action, after, self._now())
         self._records[after.id] = after
         self._persist(after, before, action.kind, action.reason, entry.model_dump(mode="json"), held=True)
-        data: dict[str, Any] = {
-            "action": action.kind,
-            "reason": action.reason,
-            "status": after.status.value,
-            "step": after.step.value,
-        }
-        batch_index = getattr(action, "batch_index", None)
+        batch_index: int | None = getattr(action, "batch_index", None)
+        run_id: str | None = getattr(action, "run_id", None)
+        decision = self._decision(after, action.kind, action.reason, batch_index=batch_index, run_id=run_id)
         if batch_index is not None:
-            data["batch_index"] = batch_index
-            self._publish(after, f"batch.{action.kind}", data)
-        self._publish(after, f"orchestration.{action.kind}", data)
+            self._emit(after, BatchDecision(**{**decision.model_dump(), "batch_index": batch_index}))
+        self._emit(after, decision)
         if after.status != before.status:
-            self._publish_status(after, before, action.reason)
+            self._emit_status(after, before, action.reason)
         return after
 
     def _keep_observation(self, observation: Observation) -> None:
@@ -537,12 +583,12 @@ class Orchestrator:
             self._persist(record, record, action, reason, **extra)
             self._records[record.id] = record
             if action == "unasked_ticks":
-                self._publish(record, "orchestration.unasked_ticks", {"action": action, "reason": reason})
+                self._emit(record, self._decision(record, "unasked_ticks", reason))
 
     def _log_helper(self, record: OrchestrationRecord, advice: Advice) -> OrchestrationRecord:
         """Note the helper's spend and append its decision (helper or fallback, and why) to the log."""
         if advice.cost_usd:
-            record = transitions.note_helper_cost(record, advice.cost_usd, _now())
+            record = transitions.note_helper_cost(record, advice.cost_usd, self._now())
         self._records[record.id] = record
         self._persist(
             record,
@@ -561,31 +607,30 @@ class Orchestrator:
         if isinstance(action, SpawnStep):
             step, batch = action.step.value, None
         else:
-            step, batch = ("heal" if isinstance(action, Heal) else "implement"), str(action.batch_index)
-        spec = RunSpec(
+            step, batch = ("heal" if isinstance(action, Heal) else "implement"), action.batch_index
+        request = RunRequest(
+            orchestration=record.id,
             project_root=Path(record.project_path),
-            prompt=prompt_for(record, action),
-            step=step,
             run_id=action.run_id,
-            orchestration_id=record.id,
-            batch=batch,
+            step=step,
+            batch_index=batch,
             attempt=action.attempt,
+            prompt=prompt_for(record, action),
+            system_prompt=system_prompt(config.additional_context),
+            budget_usd=action.budget_usd,
             model=action.model,
             fallback_model=config.fallback_model,
-            budget_usd=action.budget_usd,
             permission_mode=config.permission_mode,
             stale_after_s=config.stale_after_s,
-            json_schema=RESULT_SCHEMA,
-            append_system_prompt=system_prompt(config.additional_context),
-            binary=config.agent,
+            agent=config.agent,
         )
         try:
-            await self.runs.start(spec)
+            await self.runs.start(request)
         except AgentUnavailable as exc:
             # The binary went away (uninstalled, PATH or config changed): say so now. The run never started,
             # so its unit of work is pending again without using an attempt; retry once the agent is back.
             log.warning("orchestration %s: cannot start %s: %s", record.id, step, exc.message)
-            unstarted = transitions.resume_failed(self.get(record.id), action.run_id, _now())
+            unstarted = transitions.resume_failed(self.get(record.id), action.run_id, self._now())
             self._records[record.id] = unstarted
             missing = NeedsAttention(
                 attention_kind=AttentionKind.AGENT_UNAVAILABLE,
@@ -615,20 +660,27 @@ class Orchestrator:
             log.warning("orchestration %s: cannot continue run %s: %s", record.id, action.run_id, exc.message)
             self._change_locked(
                 record.id,
-                lambda r: transitions.resume_failed(r, action.run_id, _now()),
+                lambda r: transitions.resume_failed(r, action.run_id, self._now()),
                 "resume_failed",
                 f"cannot continue run {action.run_id}: {exc.message}; starting its work afresh",
             )
 
     # -- persistence and events ------------------------------------------------------------------------
-    def _journal(self, record: OrchestrationRecord) -> Journal:
-        journal = self._journals.get(record.id)
-        if journal is None:  # every record is started or loaded with its journal; this is a safety net
-            journal = self._journals[record.id] = Journal(WorkflowDir(Path(record.project_path)), record.id)
-        return journal
+    def _entry(
+        self, record: OrchestrationRecord, before: OrchestrationRecord | None, action: str, reason: str, **extra: Any
+    ) -> dict[str, Any]:
+        """A decision-log line the engine writes itself (decide()'s actions use ``transitions.log_entry``)."""
+        return {
+            "time": self._now().isoformat(),
+            "action": action,
+            "reason": reason,
+            "status_before": before.status.value if before else None,
+            "status_after": record.status.value,
+            **extra,
+        }
 
     def _save(self, record: OrchestrationRecord) -> None:
-        self._journal(record).save(dump_record(record))
+        self.store.save(record)
         self._records[record.id] = record
 
     def _persist(
@@ -645,14 +697,39 @@ class Orchestrator:
         """Save the record and log its decision. ``held``: the caller already holds ``record`` in memory and
         keeps it if the save fails (the decision is then logged with the next save that succeeds); otherwise
         a failed save means the change did not happen."""
-        line = entry or _engine_entry(record, before, action, reason, **extra)
-        self._journal(record).commit(dump_record(record), line, held=held)
+        line = entry or self._entry(record, before, action, reason, **extra)
+        self.store.commit(record, line, held=held)
 
-    def _publish_status(self, after: OrchestrationRecord, before: OrchestrationRecord, reason: str) -> None:
+    @staticmethod
+    def _decision(
+        record: OrchestrationRecord,
+        label: DecisionLabel,
+        reason: str,
+        *,
+        batch_index: int | None = None,
+        run_id: str | None = None,
+    ) -> Decision:
+        return Decision(
+            orchestration=record.id,
+            action=label,
+            reason=reason,
+            status=record.status.value,
+            step=record.step.value,
+            batch_index=batch_index,
+            run_id=run_id,
+        )
+
+    def _emit_status(self, after: OrchestrationRecord, before: OrchestrationRecord, reason: str) -> None:
         """``orchestration.status`` for every status change, by a decision or a user verb: followers stop on it,
-        notifications say why (``reason``: the question, the attention's reason, the failure)."""
-        data = {"status": after.status.value, "before": before.status.value, "step": after.step.value, "reason": reason}
-        self._publish(after, "orchestration.status", data)
+        notifications say why (``reason``)."""
+        status = StatusChanged(
+            orchestration=after.id,
+            status=after.status.value,
+            before=before.status.value,
+            step=after.step.value,
+            reason=reason,
+        )
+        self._emit(after, status)
 
-    def _publish(self, record: OrchestrationRecord, event_type: str, data: dict[str, Any]) -> None:
-        self.bus.publish(event_type, record.project_path, {"orchestration": record.id, **data})
+    def _emit(self, record: OrchestrationRecord, payload: EventPayload) -> None:
+        self.events.emit(record.project_path, payload)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from specflowd.event_catalogue import CATALOGUE, DaemonStopping
 from specflowd.protocol.openrpc import build_openrpc
 from specflowd.protocol.rpc import EmptyParams, Router
 from specflowd.services.context import Call
@@ -63,10 +64,18 @@ class ShutdownResult(BaseModel):
 
 
 class OpenRpcDocument(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
     openrpc: str
     info: dict[str, Any]
     methods: list[dict[str, Any]]
     components: dict[str, Any]
+    x_events: dict[str, Any] = Field(alias="x-events", description="the event notifications: envelope and types")
+
+    @model_serializer(mode="wrap")
+    def _extension_names(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        data["x-events"] = data.pop("x_events")  # an OpenRPC extension keeps its spelling on the wire
+        return data
 
 
 @router.method("daemon.hello", params=EmptyParams, result=Hello, summary="Versions and capabilities")
@@ -114,7 +123,7 @@ async def ping(call: Call, params: PingParams) -> Pong:
 
 @router.method("daemon.shutdown", params=EmptyParams, result=ShutdownResult, summary="Stop the daemon")
 async def shutdown(call: Call, _: EmptyParams) -> ShutdownResult:
-    call.services.bus.publish("daemon.stopping", None, {"reason": "daemon.shutdown"})
+    call.services.bus.emit(None, DaemonStopping(reason="daemon.shutdown"))
     call.services.stop.set()
     return ShutdownResult(stopping=True)
 
@@ -124,6 +133,6 @@ async def discover(call: Call, _: EmptyParams) -> OpenRpcDocument:
     # built once per daemon (~75 ms of schema generation); the method table never changes while it runs
     document = call.services.extensions.get("openrpc")
     if not isinstance(document, OpenRpcDocument):
-        document = OpenRpcDocument.model_validate(build_openrpc(call.services.specs))
+        document = OpenRpcDocument.model_validate(build_openrpc(call.services.specs, CATALOGUE))
         call.services.extensions["openrpc"] = document
     return document

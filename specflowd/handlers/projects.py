@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from specflowd.event_catalogue import RegistryChanged
 from specflowd.project.registry import ProjectEntry
 from specflowd.protocol.params import PathRef, Text
 from specflowd.protocol.rpc import EmptyParams, Router
@@ -39,12 +40,12 @@ async def list_projects(call: Call, _: EmptyParams) -> ProjectList:
 @router.method("projects.register", params=RegisterParams, result=ProjectEntry, summary="Register a project")
 async def register(call: Call, params: RegisterParams) -> ProjectEntry:
     entry = call.services.registry.register(params.path, params.name)
-    call.services.bus.publish("registry.changed", entry.path, {"added": [entry.id], "removed": []})
+    call.services.bus.emit(entry.path, RegistryChanged(added=[entry.id], removed=[]))
     return entry
 
 
 @router.method("projects.unregister", params=ProjectRef, result=ProjectEntry, summary="Forget a project")
 async def unregister(call: Call, params: ProjectRef) -> ProjectEntry:
     entry = call.services.registry.unregister(params.project)
-    call.services.bus.publish("registry.changed", entry.path, {"added": [], "removed": [entry.id]})
+    call.services.bus.emit(entry.path, RegistryChanged(added=[], removed=[entry.id]))
     return entry

@@ -1,5 +1,6 @@
-"""RunManager: starts agent runs, supervises them (output, exit, budget, staleness), answers questions,
-re-adopts runs after a daemon restart. The only writer of run metadata.
+"""RunManager: starts agent runs, continues their sessions (answers, resume), stops them, and re-adopts them
+after a daemon restart. What it knows of each run lives in the ``RunStore`` (records, run directories,
+listing, logs); each live run is watched by its own ``RunSupervisor`` (tail, budget, staleness, kill, exit).
 
 Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a task group with one
 supervisor task per live run; ``start``/``answer``/``reconcile`` hand new runs to it (queued until ``run()``
@@ -12,6 +13,9 @@ child from the fork on; process.pid is written after the exec. So a restart eith
 current invocation (the agent started: adopt it or judge its output), or a lock held by the agent (find it,
 write its identity, adopt it), or a lock that nothing holds / no lock at all (nothing is running: judge the
 output, or ``not_started`` when the invocation left no trace).
+
+Events go out through ``emit(project, payload)`` with payloads of the event catalogue (run.started,
+run.progress, run.finished, run.warning, question.asked); the orchestration id is ``orchestration``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,17 +41,15 @@ from specflowd.errors import (
     BudgetExhausted,
     InvalidConfig,
     InvalidState,
-    NotFound,
     ProjectError,
     StorageError,
 )
+from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, RunProgress, RunStarted, RunWarning
 from specflowd.faults import fault
-from specflowd.ids import resolve_prefix
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.models import (
     LogChunk,
-    LogItem,
     PendingQuestion,
     ProcessIdentity,
     RunnerSettings,
@@ -57,20 +58,26 @@ from specflowd.runner.models import (
     StopReason,
 )
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
-from specflowd.runner.rundir import RunDir, iter_run_dirs, sweep_run_dirs
-from specflowd.runner.stream import StreamState, missing_command, readable_items
-from specflowd.runner.tail import OutputTail, read_lines
+from specflowd.runner.run_store import RunStore
+from specflowd.runner.rundir import RunDir, sweep_run_dirs
+from specflowd.runner.stream import StreamState
+from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
+from specflowd.runner.tail import OutputTail
 from specflowd.vocabulary import LIVE_STATUSES, RESUMABLE_STATUSES, RunStatus
 
-__all__ = ["Publish", "RunManager"]
+__all__ = ["Emit", "RunManager"]
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, str | None, dict[str, Any]], object]  # return value ignored
+Emit = Callable[[str | None, EventPayload], object]  # EventBus.emit; the return value is ignored
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, resume: bool) -> list[str]:
@@ -89,39 +96,17 @@ def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, res
     )
 
 
-@dataclass
-class _Live:
-    """A run with a process we watch."""
-
-    record: RunRecord
-    rundir: RunDir
-    identity: ProcessIdentity
-    popen: subprocess.Popen[bytes] | None
-    state: StreamState
-    tail: OutputTail
-    last_activity: float
-    exited: anyio.Event = field(default_factory=anyio.Event)
-    exit_code: int | None = None
-    stop_reason: StopReason | None = None
-    kill_started: bool = False
-    last_progress: float = 0.0
-    last_persist: float = 0.0
-    dirty: bool = False
-    command_checked: bool = False
-
-
 class RunManager:
-    def __init__(self, *, publish: Publish, settings: RunnerSettings | None = None) -> None:
-        self._publish_cb = publish
+    def __init__(self, *, emit: Emit, settings: RunnerSettings | None = None) -> None:
+        self._emit_cb = emit
         self.settings = settings or RunnerSettings()
-        self._records: dict[str, RunRecord] = {}
-        self._dirs: dict[str, RunDir] = {}
-        self._live: dict[str, _Live] = {}
-        self._settled: dict[str, anyio.Event] = {}
+        self.store = RunStore()
+        self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
         self._queued: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._problems: list[str] = []
         self._identifying: set[str] = set()  # re-found live runs whose agent is not identified yet (_identify)
+        self._hooks = SupervisorHooks(progress=self._progress, warning=self._warning)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -143,13 +128,36 @@ class RunManager:
         else:
             self._queued.append(task)
 
-    def _watch(self, live: _Live) -> None:
-        self._live[live.record.run_id] = live
-        self._start_task(lambda: self._supervise(live))
+    def _watch(self, supervisor: RunSupervisor) -> None:
+        self._live[supervisor.record.run_id] = supervisor
+        self._start_task(lambda: self._supervise(supervisor))
 
     def problems(self) -> builtins.list[str]:
         """What the start-up sweep could not clean up (reported in daemon.status)."""
         return builtins.list(self._problems)
+
+    def _supervisor(
+        self,
+        record: RunRecord,
+        rundir: RunDir,
+        identity: ProcessIdentity,
+        popen: subprocess.Popen[bytes] | None,
+        state: StreamState,
+        tail: OutputTail,
+        last_activity: float,
+    ) -> RunSupervisor:
+        return RunSupervisor(
+            record=record,
+            rundir=rundir,
+            identity=identity,
+            popen=popen,
+            state=state,
+            tail=tail,
+            last_activity=last_activity,
+            settings=self.settings,
+            hooks=self._hooks,
+            stop_reason=record.stop_reason,
+        )
 
     # ------------------------------------------------------------------ commands
 
@@ -160,7 +168,7 @@ class RunManager:
             raise ProjectError(f"project directory {project_root} does not exist", project=str(project_root))
         run_id = spec.run_id or str(uuid.uuid4())
         rundir = RunDir(project_root, run_id)
-        if run_id in self._records or rundir.path.exists():
+        if run_id in self.store or rundir.path.exists():
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
         argv = _argv_for(binary, spec, run_id, spec.budget_usd, resume=False)
         record = RunRecord(
@@ -182,9 +190,7 @@ class RunManager:
             rundir.create(record, spec.prompt)  # recorded before exec: a crash from here on leaves a findable run
         except FileExistsError:
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id) from None
-        self._records[run_id] = record
-        self._dirs[run_id] = rundir
-        self._settled[run_id] = anyio.Event()
+        self.store.add(record, rundir)
         self._launch(record, rundir, argv, rundir.prompt)
         return record.model_copy(deep=True)
 
@@ -208,7 +214,7 @@ class RunManager:
             finally:
                 os.close(lock_fd)  # from here the lock is the child's alone
         except OSError as exc:
-            self._apply(record, rundir, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
+            self._apply(record, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
             raise AgentUnavailable(f"could not start {argv[0]}: {exc}", binary=argv[0]) from exc
         fault("after_fork")
         identity = process.identify(popen.pid, record.continuations)
@@ -219,49 +225,41 @@ class RunManager:
         record.started_at = record.started_at or _now()
         record.last_activity_at = _now()
         rundir.save(record)
-        live = _Live(
-            record=record,
-            rundir=rundir,
-            identity=identity,
-            popen=popen,
-            state=StreamState(prices=self.settings.prices),
-            tail=OutputTail(rundir.output, record.segment_offset),
-            last_activity=time.monotonic(),
-        )
-        self._watch(live)
+        state = StreamState(prices=self.settings.prices)
+        tail = OutputTail(rundir.output, record.segment_offset)
+        self._watch(self._supervisor(record, rundir, identity, popen, state, tail, time.monotonic()))
         self._emit(
-            "run.started",
             record,
-            {
-                "run_id": record.run_id,
-                "orchestration_id": record.orchestration_id,
-                "step": record.step,
-                "batch": record.batch,
-                "attempt": record.attempt,
-                "continuation": record.continuations,
-                "pid": identity.pid,
-                "started_at": record.started_at.isoformat() if record.started_at else None,
-                "budget_usd": record.budget_usd,
-            },
+            RunStarted(
+                run_id=record.run_id,
+                orchestration=record.orchestration_id,
+                step=record.step,
+                batch=record.batch,
+                attempt=record.attempt,
+                continuation=record.continuations,
+                pid=identity.pid,
+                started_at=_iso(record.started_at),
+                budget_usd=record.budget_usd,
+            ),
         )
 
     async def cancel(self, run_id: str) -> RunRecord:
-        record = self._record(run_id)
+        record = self.store.record(run_id)
         if record.final:
             raise InvalidState(f"run {run_id} already ended ({record.status})", run_id=run_id, status=record.status)
-        live = self._live.get(run_id)
+        supervisor = self._live.get(run_id)
         if run_id in self._identifying:  # re-found after a restart, agent not identified yet
             record.stop_reason = record.stop_reason or StopReason.CANCELLED
-            self._dirs[run_id].save(record)  # _identify stops its processes
-            return await self.wait_final(run_id)
-        if live is None:  # waiting_input: no process to stop
-            self._apply(record, self._dirs[run_id], Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
+            self.store.save(record)  # _identify stops its processes
+            return await self.store.wait_final(run_id)
+        if supervisor is None:  # waiting_input: no process to stop
+            self._apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
             return record.model_copy(deep=True)
-        live.stop_reason = live.stop_reason or StopReason.CANCELLED
-        return await self.wait_final(run_id)
+        supervisor.stop(StopReason.CANCELLED)
+        return await self.store.wait_final(run_id)
 
     async def answer(self, run_id: str, answers: dict[str, str]) -> RunRecord:
-        record = self._record(run_id)
+        record = self.store.record(run_id)
         if record.status != RunStatus.WAITING_INPUT:
             raise InvalidState(f"run {run_id} is not waiting for input ({record.status})", run_id=run_id)
         if not answers:
@@ -272,7 +270,7 @@ class RunManager:
         """Continue the session of a run that stopped through no fault of its work (rate limit, stale) with
         ``prompt``; the run keeps its id, its budget and its cost so far. ``budget_usd`` caps the continuation
         further (the orchestration's remaining total)."""
-        record = self._record(run_id)
+        record = self.store.record(run_id)
         if record.status not in RESUMABLE_STATUSES:
             raise InvalidState(
                 f"run {run_id} is {record.status}; only a rate-limited or stale run can be resumed", run_id=run_id
@@ -292,7 +290,7 @@ class RunManager:
         if spec is None:
             raise InvalidState(f"run {run_id} has no recorded spec to continue from", run_id=run_id)
         binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
-        rundir = self._dirs[run_id]
+        rundir = self.store.rundir(run_id)
         # The continuation is built on a copy and becomes the run's record only once its files are written: a
         # write that fails (disk full, text that cannot be encoded) leaves the run exactly as it was, still
         # answerable, resumable and cancellable. No await in between: a second answer() cannot interleave.
@@ -318,75 +316,31 @@ class RunManager:
             raise StorageError(
                 f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id
             ) from None
-        self._records[run_id] = updated
-        self._settled[run_id] = anyio.Event()
+        self.store.add(updated, rundir)
         self._launch(updated, rundir, updated.argv, prompt_path)
         return updated.model_copy(deep=True)
 
-    # ------------------------------------------------------------------ queries
-
-    def _record(self, run_id: str) -> RunRecord:
-        try:
-            return self._records[run_id]
-        except KeyError:
-            raise NotFound(f"unknown run {run_id}", run_id=run_id) from None
+    # ------------------------------------------------------------------ queries (the store's)
 
     def get(self, run_id: str) -> RunRecord:
-        return self._record(run_id).model_copy(deep=True)
+        return self.store.get(run_id)
 
     def resolve(self, ref: str) -> str:
         """The full id of the run ``ref`` names: its id or a unique prefix of it (NotFound / AmbiguousId)."""
-        return resolve_prefix(ref, self._records, "run")
+        return self.store.resolve(ref)
 
-    def list(self, project_root: Path | None = None) -> list[RunRecord]:
-        if project_root is not None:
-            root = project_root.resolve()
-            for rundir in iter_run_dirs(root):  # also runs this daemon has not loaded yet (read-only)
-                if rundir.path.name not in self._records:
-                    try:
-                        self._records[rundir.path.name] = rundir.load()
-                        self._dirs[rundir.path.name] = rundir
-                    except (OSError, ValueError) as exc:
-                        log.warning("unreadable run metadata %s: %s", rundir.metadata, exc)
-        records = [r for r in self._records.values() if project_root is None or r.project_root == root]
-        return [r.model_copy(deep=True) for r in sorted(records, key=lambda r: r.created_at)]
+    def list(self, project_root: Path | None = None) -> builtins.list[RunRecord]:
+        return self.store.list(project_root)
 
     def log(self, run_id: str, since: int = 0) -> LogChunk:
-        record = self._record(run_id)
-        output = self._dirs[run_id].output
-        try:
-            lines, next_offset = read_lines(output, max(0, since))
-        except (OSError, OverflowError, ValueError) as exc:  # unreadable output, an offset the OS cannot seek to
-            message = f"cannot read the output of run {run_id} at offset {since}: {exc}"
-            raise StorageError(message, run_id=run_id) from None
-        items = [
-            LogItem(offset=offset, kind=kind, text=text)
-            for offset, line in lines
-            for kind, text in readable_items(line)
-        ]
-        return LogChunk(
-            run_id=run_id, items=items, next_offset=next_offset, cost_usd=record.cost_usd, status=record.status
-        )
+        return self.store.log(run_id, since)
 
     def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:
-        root = project_root.resolve() if project_root is not None else None
-        return [
-            PendingQuestion(
-                run_id=r.run_id,
-                project_root=r.project_root,
-                orchestration_id=r.orchestration_id,
-                step=r.step,
-                questions=[q.model_copy() for q in r.questions],
-            )
-            for r in self._records.values()
-            if r.status == RunStatus.WAITING_INPUT and (root is None or r.project_root == root)
-        ]
+        return self.store.pending_questions(project_root)
 
     async def wait_final(self, run_id: str) -> RunRecord:
         """Wait until the run has no live process: a final status or waiting_input."""
-        self._record(run_id)
-        await self._settled[run_id].wait()
-        return self.get(run_id)
+        return await self.store.wait_final(run_id)
 
     # ------------------------------------------------------------------ restart
 
@@ -395,22 +349,12 @@ class RunManager:
         the ones that never started; first remove leftovers of interrupted writes. Never spawns anything."""
         for root in project_roots:
             self._sweep(root.resolve())
-            for rundir in iter_run_dirs(root.resolve()):
-                run_id = rundir.path.name
-                if run_id in self._live or run_id in self._identifying:
-                    continue  # already watched
-                try:
-                    record = rundir.load()
-                except (OSError, ValueError) as exc:
-                    log.warning("unreadable run metadata %s: %s", rundir.metadata, exc)
-                    continue
-                self._records[run_id] = record
-                self._dirs[run_id] = rundir
-                event = self._settled.setdefault(run_id, anyio.Event())
-                if record.status not in LIVE_STATUSES:
-                    event.set()
-                    continue
-                self._recover(record, rundir)
+            watched = self._live.keys() | self._identifying
+            for record, rundir in self.store.load(root.resolve(), skip=watched):
+                live = record.status in LIVE_STATUSES
+                self.store.add(record, rundir, settled=not live)
+                if live:
+                    self._recover(record, rundir)
             await anyio.lowlevel.checkpoint()
 
     def _sweep(self, root: Path) -> None:
@@ -484,29 +428,20 @@ class RunManager:
             idle = max(0.0, time.time() - rundir.output.stat().st_mtime)
         except OSError:
             idle = 0.0
-        live = _Live(
-            record=record,
-            rundir=rundir,
-            identity=identity,
-            popen=None,
-            state=state,
-            tail=tail,
-            last_activity=time.monotonic() - idle,
-            stop_reason=record.stop_reason,  # a stop the previous daemon began is carried through
-        )
+        supervisor = self._supervisor(record, rundir, identity, None, state, tail, time.monotonic() - idle)
         if record.status == RunStatus.STARTING:  # the crash came before the daemon noted the start
             record.status = RunStatus.RUNNING
             record.started_at = record.started_at or _now()
             rundir.save(record)
         log.info("re-adopted run %s (pid %s)", record.run_id, identity.pid)
-        self._watch(live)
+        self._watch(supervisor)
 
     def _finalise_dead(self, record: RunRecord, rundir: RunDir, *, never_started: bool = False) -> None:
         state = StreamState(prices=self.settings.prices)
         tail = OutputTail(rundir.output, record.segment_offset)
         for line in tail.read_new(final=True):
             state.feed(line)
-        self._absorb(record, state, tail)
+        absorb(record, state, tail)
         outcome = decide_outcome(
             OutcomeInputs(
                 result=state.result,
@@ -517,171 +452,55 @@ class RunManager:
                 last_retry_error=state.last_retry_error,
             )
         )
-        self._apply(record, rundir, outcome, None)
+        self._apply(record, outcome, None)
 
     # ------------------------------------------------------------------ supervision
 
-    async def _supervise(self, live: _Live) -> None:
+    async def _supervise(self, supervisor: RunSupervisor) -> None:
         """One run's watcher. An unexpected error (e.g. the disk refusing a metadata write) ends only this
         run's supervision, never the daemon's task group."""
+        record = supervisor.record
         try:
-            await self._supervise_unguarded(live)
+            outcome = await supervisor.run()
         except Exception as exc:
-            log.exception("supervising run %s failed", live.record.run_id)
-            self._live.pop(live.record.run_id, None)
-            outcome = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")
+            log.exception("supervising run %s failed", record.run_id)
+            self._live.pop(record.run_id, None)
+            failure = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")
             try:
-                self._apply(live.record, live.rundir, outcome, live.exit_code)
+                self._apply(record, failure, supervisor.exit_code)
             except Exception:
-                log.exception("could not record the failure of run %s", live.record.run_id)
-                self._settled.setdefault(live.record.run_id, anyio.Event()).set()
-
-    async def _supervise_unguarded(self, live: _Live) -> None:
-        record = live.record
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._await_exit, live)
-                while True:
-                    self._pump(live)
-                    if live.exited.is_set():
-                        break
-                    if live.stop_reason is None:
-                        live.stop_reason = self._should_stop(live)
-                    if live.stop_reason is not None and not live.kill_started:
-                        live.kill_started = True
-                        # persisted first: a daemon restart mid-kill still knows why the run ended
-                        record.stop_reason = live.stop_reason
-                        live.rundir.save(record)
-                        tg.start_soon(self._kill, live)
-                    with anyio.move_on_after(self.settings.poll_interval_s):
-                        await live.exited.wait()
-                tg.cancel_scope.cancel()
-            if live.kill_started and process.group_alive(live.identity.pgid):
-                # the leader is gone but members that ignored SIGTERM remain: a stopped run leaves nothing
-                process.signal_group(live.identity.pgid, signal.SIGKILL)
-        finally:
-            if not live.exited.is_set():  # supervision cancelled (daemon stopping): keep the offset
-                live.rundir.save(record)
-        self._finish(live)
-
-    def _should_stop(self, live: _Live) -> StopReason | None:
-        record = live.record
-        if live.state.result is None and record.cost_usd > record.budget_usd:
-            return StopReason.BUDGET
-        if time.monotonic() - live.last_activity > record.stale_after_s:
-            return StopReason.STALE
-        return None
-
-    async def _await_exit(self, live: _Live) -> None:
-        await process.wait_exit(live.identity)
-        if live.popen is not None:
-            live.exit_code = await anyio.to_thread.run_sync(live.popen.wait)
-        else:
-            live.exit_code = process.reap_if_child(live.identity.pid)
-        live.exited.set()
-
-    async def _kill(self, live: _Live) -> None:
-        pgid = live.identity.pgid
-        process.signal_group(pgid, signal.SIGTERM)
-        with anyio.move_on_after(self.settings.kill_grace_s):
-            await live.exited.wait()
-        if not live.exited.is_set():
-            process.signal_group(pgid, signal.SIGKILL)
-
-    def _pump(self, live: _Live) -> None:
-        if not live.tail.changed():
+                log.exception("could not record the failure of run %s", record.run_id)
+                self.store.settle(record.run_id)
             return
-        lines = live.tail.read_new()
-        if not lines:
-            return
-        for line in lines:
-            live.state.feed(line)
-        live.last_activity = time.monotonic()
-        live.record.last_activity_at = _now()
-        self._absorb(live.record, live.state, live.tail)
-        self._check_command(live)
-        now = time.monotonic()
-        if now - live.last_persist >= self.settings.persist_interval_s:
-            live.last_persist = now
-            live.rundir.save(live.record)
-        if now - live.last_progress >= self.settings.progress_interval_s:
-            live.last_progress = now
-            r = live.record
-            self._emit(
-                "run.progress",
-                r,
-                {
-                    "run_id": r.run_id,
-                    "orchestration_id": r.orchestration_id,
-                    "step": r.step,
-                    "batch": r.batch,
-                    "started_at": r.started_at.isoformat() if r.started_at else None,
-                    "budget_usd": r.budget_usd,  # the run's cap: a live view shows spend against it
-                    "cost_usd": r.cost_usd,
-                    "cost_is_estimate": r.cost_is_estimate,
-                    "turns": r.turns,
-                    "tool_calls": r.tool_calls,
-                    "last_tool": r.last_tool,
-                    "last_text": r.last_text,
-                    "model": r.model,
-                },
-            )
+        self._live.pop(record.run_id, None)
+        self._apply(record, outcome, supervisor.exit_code)
 
-    def _check_command(self, live: _Live) -> None:
-        """Warn (once) when the skill the prompt invokes is not installed: the CLI does not fail then, it sends
-        the text to the model as plain words, so the run would go on without the skill's instructions."""
-        record, spec = live.record, live.record.spec
-        if live.command_checked or spec is None or record.continuations or live.state.slash_commands is None:
-            return
-        live.command_checked = True
-        name = missing_command(spec.prompt, live.state.slash_commands)
-        if name is None or any(f"/{name} " in w for w in record.warnings):  # re-adopted: already said
-            return
-        message = (
-            f"the skill /{name} is not installed for the agent (its init line does not list it): the prompt "
-            f"reached the model as plain text; install the SpecFlow commands (e.g. ~/.claude/commands/{name}.md)"
-        )
-        record.warnings.append(message)
-        live.rundir.save(record)
-        log.warning("run %s: %s", record.run_id, message)
+    def _progress(self, r: RunRecord) -> None:
         self._emit(
-            "run.warning",
-            record,
-            {"run_id": record.run_id, "orchestration_id": record.orchestration_id, "message": message},
+            r,
+            RunProgress(
+                run_id=r.run_id,
+                orchestration=r.orchestration_id,
+                step=r.step,
+                batch=r.batch,
+                started_at=_iso(r.started_at),
+                budget_usd=r.budget_usd,  # the run's cap: a live view shows spend against it
+                cost_usd=r.cost_usd,
+                cost_is_estimate=r.cost_is_estimate,
+                turns=r.turns,
+                tool_calls=r.tool_calls,
+                last_tool=r.last_tool,
+                last_text=r.last_text,
+                model=r.model,
+            ),
         )
 
-    @staticmethod
-    def _absorb(record: RunRecord, state: StreamState, tail: OutputTail) -> None:
-        record.output_offset = tail.offset
-        record.cost_usd = round(record.cost_prior_usd + state.cost_usd, 6)
-        record.cost_is_estimate = state.cost_is_estimate
-        record.turns = state.turns
-        record.model = state.model or record.model
-        record.tool_calls = state.tool_calls
-        record.last_tool = state.tool_names[-1] if state.tool_names else record.last_tool
-        record.last_text = state.texts[-1][-500:] if state.texts else record.last_text
-        record.malformed_lines = state.malformed
-        record.api_retries = state.api_retries
+    def _warning(self, record: RunRecord, message: str) -> None:
+        self._emit(record, RunWarning(run_id=record.run_id, orchestration=record.orchestration_id, message=message))
 
-    def _finish(self, live: _Live) -> None:
-        for line in live.tail.read_new(final=True):
-            live.state.feed(line)
-        self._absorb(live.record, live.state, live.tail)
-        self._check_command(live)
-        outcome = decide_outcome(
-            OutcomeInputs(
-                result=live.state.result,
-                exit_code=live.exit_code,
-                stop_reason=live.stop_reason,
-                rate_limit_seen=live.state.rate_limit_seen,
-                last_retry_error=live.state.last_retry_error,
-            )
-        )
-        live.record.stop_reason = live.stop_reason
-        self._live.pop(live.record.run_id, None)
-        self._apply(live.record, live.rundir, outcome, live.exit_code)
-
-    def _apply(self, record: RunRecord, rundir: RunDir, outcome: Outcome, exit_code: int | None) -> None:
+    def _apply(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
+        """Write a run's outcome into its record (and metadata.json), wake its waiters, tell the others."""
+        rundir = self.store.rundir(record.run_id)
         record.status = outcome.status
         record.outcome_detail = outcome.detail
         record.error = outcome.error
@@ -695,39 +514,37 @@ class RunManager:
         if record.final:
             record.finished_at = _now()
         rundir.save(record)
-        self._settled.setdefault(record.run_id, anyio.Event()).set()
+        self.store.settle(record.run_id)
         if outcome.status == RunStatus.WAITING_INPUT:
             self._emit(
-                "question.asked",
                 record,
-                {
-                    "run_id": record.run_id,
-                    "orchestration_id": record.orchestration_id,
-                    "step": record.step,
-                    "message": outcome.detail,
-                    "questions": [q.model_dump() for q in record.questions],
-                },
+                QuestionAsked(
+                    run_id=record.run_id,
+                    orchestration=record.orchestration_id,
+                    step=record.step,
+                    message=outcome.detail,
+                    questions=list(record.questions),
+                ),
             )
         else:
             self._emit(
-                "run.finished",
                 record,
-                {
-                    "run_id": record.run_id,
-                    "orchestration_id": record.orchestration_id,
-                    "step": record.step,
-                    "batch": record.batch,
-                    "attempt": record.attempt,
-                    "status": str(record.status),
-                    "detail": record.outcome_detail,
-                    "error": record.error,
-                    "cost_usd": record.cost_usd,
-                    "rate_limit_reset": record.rate_limit_reset,
-                },
+                RunFinished(
+                    run_id=record.run_id,
+                    orchestration=record.orchestration_id,
+                    step=record.step,
+                    batch=record.batch,
+                    attempt=record.attempt,
+                    status=record.status,
+                    detail=record.outcome_detail,
+                    error=record.error,
+                    cost_usd=record.cost_usd,
+                    rate_limit_reset=record.rate_limit_reset,
+                ),
             )
 
-    def _emit(self, event_type: str, record: RunRecord, data: dict[str, Any]) -> None:
+    def _emit(self, record: RunRecord, payload: EventPayload) -> None:
         try:
-            self._publish_cb(event_type, str(record.project_root), data)
+            self._emit_cb(str(record.project_root), payload)
         except Exception:  # a subscriber's failure must not break supervision
-            log.exception("publishing %s failed", event_type)
+            log.exception("emitting %s failed", payload.event_type())

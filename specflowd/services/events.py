@@ -1,4 +1,9 @@
-"""In-process event bus: services publish, subscribed connections receive ``event`` notifications."""
+"""In-process event bus: services emit typed payloads, subscribed connections receive ``event`` notifications.
+
+``emit(project, payload)`` is the one way an event is published: the payload is a model of the event catalogue
+(specflowd/event_catalogue.py), which also gives the event's type. Listeners (the engine, the notifier, the
+daemon's own wiring) get the typed ``Event``; subscribers get its JSON form.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from specflowd.event_catalogue import EventPayload
 
 __all__ = ["Event", "EventBus", "Subscription"]
 
@@ -22,8 +30,13 @@ _QUEUE = 1000  # a subscriber this far behind is dropped rather than blocking th
 class Event:
     type: str
     project: str | None
-    data: dict[str, Any]
+    payload: EventPayload
     time: str
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        """The payload as JSON (what subscribers and the user's hook command see)."""
+        return self.payload.model_dump(mode="json")
 
     def to_params(self) -> dict[str, Any]:
         return {"type": self.type, "project": self.project, "data": self.data, "time": self.time}
@@ -58,8 +71,9 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
 
-    def publish(self, type_: str, project: str | None, data: dict[str, Any]) -> Event:
-        event = Event(type_, project, data, datetime.now(UTC).isoformat(timespec="milliseconds"))
+    def emit(self, project: str | None, payload: EventPayload) -> Event:
+        """Publish ``payload`` (its type is the payload's) concerning ``project`` (None: the daemon's own)."""
+        event = Event(payload.event_type(), project, payload, datetime.now(UTC).isoformat(timespec="milliseconds"))
         for sub in list(self._subscriptions):
             if not sub.wants(event):
                 continue

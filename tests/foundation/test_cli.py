@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from specflowctl.core import PROTOCOL_VERSION
 from tests.support import SPECFLOWCTL, Daemon, sandbox_env
 
 UNITS = ("specflowd.socket", "specflowd.service")
@@ -102,7 +103,7 @@ def test_help_lists_the_verbs() -> None:
 
 @pytest.mark.parametrize(
     ("version", "protocol", "warns"),
-    [("9.9.9", 2, True), ("9.9.9", 1, False)],
+    [("9.9.9", PROTOCOL_VERSION + 1, True), ("9.9.9", PROTOCOL_VERSION, False)],
     ids=["other-protocol-warns", "other-package-version-only-is-fine"],
 )
 def test_client_warns_when_the_daemon_speaks_another_protocol(
@@ -139,4 +140,4 @@ def test_client_warns_when_the_daemon_speaks_another_protocol(
     server.close()
     assert result.returncode == 0
     assert json.loads(result.stdout) == {"projects": [], "problem": None}
-    assert ("the daemon speaks protocol 2 (specflowd 9.9.9)" in result.stderr) is warns, result.stderr
+    assert (f"the daemon speaks protocol {protocol} (specflowd 9.9.9)" in result.stderr) is warns, result.stderr

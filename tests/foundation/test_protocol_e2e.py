@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from specflowd.version import PROTOCOL_VERSION
 from tests.support import Daemon, RawClient
 
 FRAMINGS = ["newline", "content-length"]
@@ -20,7 +21,7 @@ def test_hello_and_status(daemon: Daemon, framing: str) -> None:
     with RawClient(daemon.socket, framing) as client:
         hello = client.request("daemon.hello")["result"]
         assert hello["name"] == "specflowd"
-        assert hello["protocol_version"] == 1
+        assert hello["protocol_version"] == PROTOCOL_VERSION == 2
         assert hello["pid"] == daemon.proc.pid  # type: ignore[union-attr]
         assert "events" in hello["capabilities"]
         status = client.request("daemon.status")["result"]

@@ -103,3 +103,10 @@ def test_client_and_daemon_find_the_same_socket_and_home(monkeypatch: pytest.Mon
         monkeypatch.setenv(name, value)
     assert client_paths.default_socket_path() == daemon_paths.default_socket_path()
     assert client_paths.specflow_home() == daemon_paths.specflow_home()
+
+
+def test_client_and_daemon_speak_the_same_protocol() -> None:
+    from specflowctl.core import PROTOCOL_VERSION as CLIENT
+    from specflowd.version import PROTOCOL_VERSION as DAEMON
+
+    assert CLIENT == DAEMON

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
+from specflowd.event_catalogue import EventPayload
 from specflowd.runner.manager import RunManager
 from specflowd.runner.models import RunnerSettings, RunRecord, RunSpec
 
@@ -37,8 +38,8 @@ class Harness:
     argv_log: Path
     events: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
 
-    def publish(self, event_type: str, project: str | None, data: dict[str, Any]) -> None:
-        self.events.append((event_type, project, data))
+    def emit(self, project: str | None, payload: EventPayload) -> None:
+        self.events.append((payload.event_type(), project, payload.model_dump(mode="json")))
 
     def settings(self, **overrides: Any) -> RunnerSettings:
         values: dict[str, Any] = {"claude": str(FAKE_CLAUDE), "kill_grace_s": 1.0, "poll_interval_s": 0.05}
@@ -46,7 +47,7 @@ class Harness:
         return RunnerSettings(**values)
 
     def manager(self, **overrides: Any) -> RunManager:
-        return RunManager(publish=self.publish, settings=self.settings(**overrides))
+        return RunManager(emit=self.emit, settings=self.settings(**overrides))
 
     def script_steps(self, *steps: dict[str, Any]) -> None:
         self.script.write_text(json.dumps(list(steps)))

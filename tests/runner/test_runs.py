@@ -212,7 +212,7 @@ async def test_a_skill_the_agent_does_not_list_is_warned_about_once(harness: Har
     assert "/flow.implement is not installed" in warning
     assert present.warnings == []
     warned = [e[2] for e in harness.events if e[0] == "run.warning"]
-    assert [w["run_id"] for w in warned] == [missing.run_id] and warned[0]["orchestration_id"] == "orch-1"
+    assert [w["run_id"] for w in warned] == [missing.run_id] and warned[0]["orchestration"] == "orch-1"
 
 
 async def test_missing_binary_is_agent_unavailable(harness: Harness) -> None:

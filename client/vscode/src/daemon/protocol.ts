@@ -1,6 +1,8 @@
 // The parts of the daemon's replies and events the extension reads (the OpenRPC document, `rpc.discover`,
 // is the full contract).
 
+/** An `event` notification's params. `data` is the payload of `type` (rpc.discover's `x-events`); every payload
+ * that names an orchestration calls its id `orchestration` (run and question events too). */
 export interface DaemonEvent {
   type: string;
   project: string | null;

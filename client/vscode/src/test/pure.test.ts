@@ -58,6 +58,9 @@ test("events: which ask for the user, and how the decision log reads them", () =
     severity: "warning",
     actions: ["Answer", "Open log"],
   });
+  // a run of an orchestration names it with the same key as every other event: the notice can act on it
+  const ofOrchestration = event("question.asked", { run_id: "r2", orchestration: "o1", step: "verify", questions: [{ question: "Ship?" }] });
+  assert.equal(notice("answer", ofOrchestration, undefined).orchestration, "o1");
   const stuck = notice("attention", event("orchestration.status", { status: "needs_attention", orchestration: "o1" }), {
     ...view("needs_attention", "implement", 1).record,
     attention: { kind: "budget", reason: "the budget is spent", options: ["retry", "abort"] },

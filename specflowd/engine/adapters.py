@@ -1,0 +1,193 @@
+"""The real adapters behind the engine's ports (engine/ports.py): today's runner, project reader, journal,
+skills' state file writer and clock, each wrapped without policy.
+
+``engine_ports(runs, events)`` builds the set the daemon gives the orchestrator.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from specflowd.domain.config import Step
+from specflowd.domain.evidence import RunEvidence
+from specflowd.domain.models import OrchestrationRecord, dump_record, load_record
+from specflowd.engine.bookkeeping import running_step_values
+from specflowd.engine.consult import HelperAdviser
+from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
+from specflowd.engine.ports import (
+    Admission,
+    Admitted,
+    EnginePorts,
+    EventSink,
+    ProjectView,
+    RunRequest,
+    StateWrite,
+)
+from specflowd.errors import NotFound
+from specflowd.paths import user_config_path
+from specflowd.project.snapshot import STATE_FILE, read_project_snapshot
+from specflowd.runner.manager import RunManager
+from specflowd.runner.models import RunSpec
+from specflowd.settings import load_settings
+from specflowd.store.skill_state import find_specflow_cli, set_state_values
+from specflowd.store.workflows import Journal, WorkflowDir
+from specflowd.vocabulary import RESULT_SCHEMA
+from specflowd.watch import Fingerprint, fingerprint
+
+__all__ = [
+    "JournalStore",
+    "ProjectFiles",
+    "RunnerPort",
+    "SkillStateFile",
+    "SystemClock",
+    "engine_ports",
+]
+
+FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at
+DEBOUNCE_S = 0.2  # a change is reported this long after it is seen: let the writer finish
+
+
+class RunnerPort:
+    """Runs through the RunManager. Every run is admitted at once (until a scheduler sits here)."""
+
+    def __init__(self, runs: RunManager) -> None:
+        self.runs = runs
+
+    async def admit(self, run_id: str, project_root: Path, orchestration: str) -> Admission:
+        return Admitted()
+
+    def withdraw(self, run_id: str) -> None:
+        return None
+
+    async def start(self, request: RunRequest) -> None:
+        step, batch = request.step, request.batch_index
+        spec = RunSpec(
+            project_root=request.project_root,
+            prompt=request.prompt,
+            step=step,
+            run_id=request.run_id,
+            orchestration_id=request.orchestration,
+            batch=None if batch is None else str(batch),
+            attempt=request.attempt,
+            model=request.model,
+            fallback_model=request.fallback_model,
+            budget_usd=request.budget_usd,
+            permission_mode=request.permission_mode,
+            stale_after_s=request.stale_after_s,
+            json_schema=RESULT_SCHEMA,
+            append_system_prompt=request.system_prompt,
+            binary=request.agent,
+        )
+        await self.runs.start(spec)
+
+    async def resume(self, run_id: str, prompt: str, budget_usd: float) -> None:
+        await self.runs.resume(run_id, prompt, budget_usd=budget_usd)
+
+    async def answer(self, run_id: str, answers: dict[str, str]) -> None:
+        await self.runs.answer(run_id, answers)
+
+    async def cancel(self, run_id: str) -> None:
+        await self.runs.cancel(run_id)
+
+    def evidence(self, run_id: str) -> RunEvidence:
+        try:
+            return run_evidence(self.runs.get(run_id))
+        except NotFound:
+            return missing_run_evidence(run_id)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep_until(self, moment: datetime) -> None:
+        await anyio.sleep(max(0.0, (moment - self.now()).total_seconds()))
+
+
+class ProjectFiles:
+    """The project read from disk (off the event loop); changes found by a stat poll of tasks.md and the
+    skills' state file."""
+
+    async def read(self, root: Path) -> ProjectView:
+        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
+        feature = snapshot.feature_dir.name if snapshot.feature_dir else None
+        return ProjectView(evidence=project_evidence(snapshot), feature=feature)
+
+    async def changed(self, root: Path) -> None:
+        seen = self._fingerprints(root)
+        while True:
+            await anyio.sleep(FILE_POLL_S)
+            current = self._fingerprints(root)
+            if current != seen:
+                await anyio.sleep(DEBOUNCE_S)
+                return
+
+    @staticmethod
+    def _fingerprints(root: Path) -> dict[Path, Fingerprint]:
+        paths = [root / STATE_FILE, *root.glob("specs/*/tasks.md")]
+        return {p: fingerprint(p) for p in paths}
+
+
+class JournalStore:
+    """Records and decision logs in ``{project}/.specflow/workflows/`` through one ``Journal`` per
+    orchestration (store/workflows.py: record first, then its log line; the log repaired at load)."""
+
+    def __init__(self) -> None:
+        self._journals: dict[str, Journal] = {}
+
+    def _journal(self, record: OrchestrationRecord) -> Journal:
+        journal = self._journals.get(record.id)
+        if journal is None:  # a new orchestration: its first commit creates both files
+            journal = self._journals[record.id] = Journal(WorkflowDir(Path(record.project_path)), record.id)
+        return journal
+
+    def ids(self, root: Path) -> list[str]:
+        return WorkflowDir(root).ids()
+
+    def location(self, root: Path, orchestration: str) -> str:
+        return str(WorkflowDir(root).record_path(orchestration))
+
+    def load(self, root: Path, orchestration: str) -> OrchestrationRecord:
+        document, journal = Journal.open(WorkflowDir(root), orchestration)  # appends what a crash kept from the log
+        record = load_record(document)
+        self._journals[orchestration] = journal
+        return record
+
+    def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
+        self._journal(record).commit(dump_record(record), entry, held=held)
+
+    def save(self, record: OrchestrationRecord) -> None:
+        self._journal(record).save(dump_record(record))
+
+    def note(self, record: OrchestrationRecord, entry: dict[str, Any]) -> None:
+        WorkflowDir(Path(record.project_path)).append_event(record.id, entry)
+
+    def decisions(self, record: OrchestrationRecord, limit: int) -> list[dict[str, Any]]:
+        return WorkflowDir(Path(record.project_path)).read_events(record.id, limit=limit)
+
+
+class SkillStateFile:
+    """The running step through the SpecFlow CLI (``[specflow] cli`` in the settings file, else ``specflow`` on
+    PATH), else by an atomic edit of the state file (store/skill_state.py)."""
+
+    async def mark_running(self, root: Path, step: Step) -> StateWrite:
+        settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
+        cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
+        result = await set_state_values(root, running_step_values(step), cli)
+        return StateWrite(ok=result.ok, via=result.via, output=result.output)
+
+
+def engine_ports(runs: RunManager, events: EventSink) -> EnginePorts:
+    return EnginePorts(
+        runs=RunnerPort(runs),
+        clock=SystemClock(),
+        project=ProjectFiles(),
+        store=JournalStore(),
+        skill_state=SkillStateFile(),
+        adviser=HelperAdviser(),
+        events=events,
+    )

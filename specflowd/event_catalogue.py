@@ -1,0 +1,289 @@
+"""Every event the daemon publishes, and its payload: one pydantic model per payload (the event catalogue).
+
+After ``events.subscribe`` a connection receives ``{"jsonrpc": "2.0", "method": "event", "params": {"type",
+"project", "data", "time"}}``; ``data`` is one of the payloads below, and each payload class lists in
+``TYPES`` the event types it is published under. Events are emitted through one function,
+``EventBus.emit(project, payload)`` (services/events.py), which takes the type from the payload, so an event
+cannot be published with a payload that does not match its type. ``rpc.discover`` publishes this catalogue
+(``x-events``: every type with the JSON schema of its payload), generated from these same models.
+
+**One key for the orchestration id: ``orchestration``**, in every payload that names one (the run events'
+too: a run started by an orchestration names it, a standalone run has ``null``) — the key error data and
+``questions.answer`` already use. A run is named by ``run_id``.
+
+This module imports only the vocabulary: the runner, the engine, the daemon and the handlers all emit
+through it, and the runner may not know the orchestration's domain. The orchestration's words that payloads
+carry (statuses, steps, decision labels) are therefore spelled out here as literals; a test holds them equal
+to the domain's enums and action set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from specflowd.vocabulary import Question, RunStatus
+
+__all__ = [
+    "ACTION_KINDS",
+    "BATCH_ACTION_KINDS",
+    "CATALOGUE",
+    "CONTROL_LABELS",
+    "NOTE_LABELS",
+    "ORCHESTRATION_STATUSES",
+    "STEPS",
+    "BatchDecision",
+    "DaemonStarted",
+    "DaemonStopping",
+    "Decision",
+    "DecisionLabel",
+    "EventPayload",
+    "OrchestrationProblem",
+    "OrchestrationStarted",
+    "QuestionAsked",
+    "RegistryChanged",
+    "RegistryProblem",
+    "RunFinished",
+    "RunProgress",
+    "RunStarted",
+    "RunWarning",
+    "StatusChanged",
+]
+
+# The orchestration's words, as the domain spells them (held equal to its enums by tests/foundation/test_events.py).
+OrchestrationStatusName = Literal[
+    "running", "paused", "waiting_input", "waiting_merge", "waiting_user_gate", "waiting_rate_limit", "healing",
+    "needs_attention", "completed", "failed", "cancelled",
+]  # fmt: skip
+StepName = Literal["design", "analyze", "implement", "verify", "merge"]
+# every action decide() can return (domain/actions.py): published as orchestration.<kind>
+ActionKind = Literal[
+    "wait", "spawn_step", "spawn_batch", "heal", "finish_batch", "advance", "replan", "wait_for_answers",
+    "wait_for_merge", "wait_for_user_gate", "wait_rate_limit", "resume_run", "pause", "needs_attention",
+    "complete", "fail",
+]  # fmt: skip
+# the actions that may name a batch: also published as batch.<kind> when they do
+BatchActionKind = Literal["spawn_batch", "heal", "finish_batch", "needs_attention"]
+# the user's verbs and the engine's own changes of a record (not decide()'s actions)
+ControlLabel = Literal[
+    "paused", "resumed", "cancelled", "merge_requested", "went_back", "recovered", "answered", "resume_failed",
+    "not_started",
+]  # fmt: skip
+# findings that change no status: logged and published so followers see them
+NoteLabel = Literal["warning", "unasked_ticks"]
+DecisionLabel = Literal[ActionKind, ControlLabel, NoteLabel]
+
+ORCHESTRATION_STATUSES: tuple[str, ...] = get_args(OrchestrationStatusName)
+STEPS: tuple[str, ...] = get_args(StepName)
+ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
+BATCH_ACTION_KINDS: tuple[str, ...] = get_args(BatchActionKind)
+CONTROL_LABELS: tuple[str, ...] = get_args(ControlLabel)
+NOTE_LABELS: tuple[str, ...] = get_args(NoteLabel)
+
+
+class EventPayload(BaseModel):
+    """The ``data`` of one event. ``TYPES``: every event type published with this payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    TYPES: ClassVar[tuple[str, ...]] = ()
+
+    def event_type(self) -> str:
+        """The type this payload is published under (one of ``TYPES``)."""
+        (only,) = self.TYPES
+        return only
+
+
+# -- the daemon and the registry -----------------------------------------------------------------------------
+
+
+class DaemonStarted(EventPayload):
+    """The daemon is serving (sent to nobody in practice: no connection exists yet; listeners and hooks see it)."""
+
+    TYPES = ("daemon.started",)
+    pid: int
+    version: str
+
+
+class DaemonStopping(EventPayload):
+    """The daemon stops (a signal or ``daemon.shutdown``); agent runs live on and are re-adopted at the next start."""
+
+    TYPES = ("daemon.stopping",)
+    reason: str = Field(description="SIGTERM, SIGINT or daemon.shutdown")
+
+
+class RegistryChanged(EventPayload):
+    """Projects were registered or unregistered (by an RPC or by another tool editing registry.json)."""
+
+    TYPES = ("registry.changed",)
+    added: list[str] = Field(description="registry ids")
+    removed: list[str] = Field(description="registry ids")
+
+
+class RegistryProblem(EventPayload):
+    """registry.json cannot be read or is invalid; the daemon keeps the last good registry."""
+
+    TYPES = ("registry.problem",)
+    problem: str
+
+
+# -- orchestrations -----------------------------------------------------------------------------------------
+
+
+class OrchestrationProblem(EventPayload):
+    """An orchestration record on disk cannot be loaded (corrupt, from a newer daemon); it is left untouched."""
+
+    TYPES = ("orchestration.problem",)
+    orchestration: str
+    problem: str
+
+
+class OrchestrationStarted(EventPayload):
+    """An orchestration was created (``orchestrate.start``)."""
+
+    TYPES = ("orchestration.started",)
+    orchestration: str
+    config: dict[str, Any] = Field(description="the OrchestrationConfig it runs with")
+
+
+class StatusChanged(EventPayload):
+    """The orchestration's status changed, by a decision or a user verb; followers stop on a final or waiting
+    status."""
+
+    TYPES = ("orchestration.status",)
+    orchestration: str
+    status: OrchestrationStatusName
+    before: OrchestrationStatusName
+    step: StepName
+    reason: str = Field(description="why: the decision's or the verb's reason")
+
+
+class Decision(EventPayload):
+    """One line of the decision log, published as ``orchestration.<action>``: every action decide() returns
+    (applied), every user verb and engine change (``paused`` … ``not_started``), and the findings
+    ``warning`` and ``unasked_ticks`` (docs/orchestration.md#decision-log)."""
+
+    TYPES = tuple(f"orchestration.{label}" for label in (*ACTION_KINDS, *CONTROL_LABELS, *NOTE_LABELS))
+    orchestration: str
+    action: DecisionLabel
+    reason: str
+    status: OrchestrationStatusName = Field(description="the orchestration's status after it")
+    step: StepName = Field(description="the orchestration's step after it")
+    batch_index: int | None = Field(None, description="the batch the action names, if any")
+    run_id: str | None = Field(None, description="the run the action starts, continues or concerns, if any")
+
+    def event_type(self) -> str:
+        return f"orchestration.{self.action}"
+
+
+class BatchDecision(EventPayload):
+    """The same decision again as ``batch.<action>`` when it names a batch (spawn, heal, finish, a stop on it)."""
+
+    TYPES = tuple(f"batch.{kind}" for kind in BATCH_ACTION_KINDS)
+    orchestration: str
+    action: BatchActionKind
+    reason: str
+    status: OrchestrationStatusName
+    step: StepName
+    batch_index: int
+    run_id: str | None = None
+
+    def event_type(self) -> str:
+        return f"batch.{self.action}"
+
+
+# -- agent runs ---------------------------------------------------------------------------------------------
+
+
+class RunStarted(EventPayload):
+    """An agent process started: a run's first invocation, or a continuation of its session (answers, a rate
+    limit, a stale stop)."""
+
+    TYPES = ("run.started",)
+    run_id: str
+    orchestration: str | None = Field(description="the orchestration that started it; null for a standalone run")
+    step: str = Field(description="the step or skill, e.g. implement, heal, verify")
+    batch: str | None = Field(description="the batch index, as text, for batch and heal runs")
+    attempt: int
+    continuation: int = Field(description="0 = the first invocation, N = the N-th continuation")
+    pid: int
+    started_at: str | None = Field(description="ISO time the run first started")
+    budget_usd: float = Field(description="the run's cap")
+
+
+class RunProgress(EventPayload):
+    """A live run made progress (at most 2 per second per run)."""
+
+    TYPES = ("run.progress",)
+    run_id: str
+    orchestration: str | None
+    step: str
+    batch: str | None
+    started_at: str | None
+    budget_usd: float
+    cost_usd: float
+    cost_is_estimate: bool = Field(description="an estimate from token usage until the CLI's own total arrives")
+    turns: int
+    tool_calls: int
+    last_tool: str | None
+    last_text: str | None
+    model: str | None
+
+
+class RunFinished(EventPayload):
+    """A run's process ended (or a restart found it ended); ``status`` is its outcome (never waiting_input:
+    that is ``question.asked``)."""
+
+    TYPES = ("run.finished",)
+    run_id: str
+    orchestration: str | None
+    step: str
+    batch: str | None
+    attempt: int
+    status: RunStatus
+    detail: str | None
+    error: str | None
+    cost_usd: float
+    rate_limit_reset: str | None = Field(description="when a rate limit resets (ISO time or epoch), if known")
+
+
+class RunWarning(EventPayload):
+    """Something the user should know about a run that is not a failure, e.g. the /flow.* skill is not installed."""
+
+    TYPES = ("run.warning",)
+    run_id: str
+    orchestration: str | None
+    message: str
+
+
+class QuestionAsked(EventPayload):
+    """A run ended asking questions (``waiting_input``); answer with ``questions.answer``."""
+
+    TYPES = ("question.asked",)
+    run_id: str
+    orchestration: str | None
+    step: str
+    message: str | None
+    questions: list[Question]
+
+
+PAYLOADS: tuple[type[EventPayload], ...] = (
+    DaemonStarted,
+    DaemonStopping,
+    RegistryChanged,
+    RegistryProblem,
+    OrchestrationProblem,
+    OrchestrationStarted,
+    StatusChanged,
+    Decision,
+    BatchDecision,
+    RunStarted,
+    RunProgress,
+    RunFinished,
+    RunWarning,
+    QuestionAsked,
+)
+
+# every event type -> its payload model (what rpc.discover publishes as x-events)
+CATALOGUE: dict[str, type[EventPayload]] = {t: model for model in PAYLOADS for t in model.TYPES}
