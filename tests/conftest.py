@@ -15,7 +15,6 @@ TESTS = Path(__file__).resolve().parent
 # Every `*_e2e.py` file belongs to it, and these; a test elsewhere that starts the daemon fails (support.py).
 E2E_PATHS = (
     "editors/",
-    "engine/",
     "runs/",
     "sim/",
     "crash/",
