@@ -141,7 +141,7 @@ class Follower:
 
     def _mine(self, event: dict[str, Any]) -> bool:
         data = event.get("data") or {}
-        return self.orch_id in (data.get("orchestration"), data.get("orchestration_id"))
+        return bool(data.get("orchestration") == self.orch_id)  # every event names its orchestration so (protocol 2)
 
     def _on_event(self, event: dict[str, Any]) -> bool:
         """Show the event; True when it may have stopped the orchestration."""

@@ -35,7 +35,16 @@ from specflowd.engine.adapters import JournalStore
 from specflowd.engine.consult import HelperAdviser
 from specflowd.engine.evidence import missing_run_evidence, project_evidence
 from specflowd.engine.orchestrator import Orchestrator
-from specflowd.engine.ports import Admission, Admitted, EnginePorts, ProjectView, Queued, RunRequest, StateWrite
+from specflowd.engine.ports import (
+    Admission,
+    Admitted,
+    EnginePorts,
+    ProjectView,
+    Queued,
+    RunRequest,
+    SkillStateWriter,
+    StateWrite,
+)
 from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidState, NotFound
 from specflowd.event_catalogue import QuestionAsked, RunFinished, RunStarted
 from specflowd.project.snapshot import read_project_snapshot
@@ -533,7 +542,7 @@ async def engine(
     *,
     runs: FakeRuns | None = None,
     clock: FakeClock | None = None,
-    skill_state: FakeSkillState | None = None,
+    skill_state: FakeSkillState | SkillStateWriter | None = None,
     adviser: Any = None,
 ) -> AsyncIterator[Harness]:
     """The orchestrator on ``root`` with fakes, running until the block ends. Leaving the block stops it the way

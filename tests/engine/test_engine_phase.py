@@ -1,5 +1,6 @@
 """A phase through the real engine in-process (tests/engine/fakes.py): steps in order, batches, healing, merge,
-the USER GATE, a skill's own verdict, tasks added or mangled mid-phase, ticks a run was not asked for."""
+tasks added or mangled mid-phase, ticks a run was not asked for. The skills' state file and the USER GATE:
+test_engine_skills.py."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from tests.engine.fakes import (
     engine,
     fail,
     play_skill,
-    set_skill_state,
     tick,
 )
 
@@ -194,68 +194,7 @@ async def test_go_back_reruns_a_step(tmp_path: Path) -> None:
     assert "went_back" in h.actions()
 
 
-async def test_a_user_gate_waits_for_merge_unless_confirmed_during_the_phase(tmp_path: Path) -> None:
-    root = demo(tmp_path)
-    roadmap = root / "ROADMAP.md"
-    roadmap.write_text(roadmap.read_text().replace("| Tests pass |", "| **USER GATE**: it works |"))
 
-    def verify_confirms_the_gate(call: AgentCall) -> Ran:
-        ran = play_skill(call)
-        if call.step == "verify":  # /flow.verify asks the user, who confirms: the skill writes userGateStatus
-            set_skill_state(call.root, "verify", "complete", userGateStatus="confirmed")
-        return ran
-
-    async with engine(root) as h:
-        await h.start(skip_analyze=True, auto_merge=True)  # the gate holds merge back even with auto_merge
-        waiting = await h.status("waiting_user_gate", "completed")
-        assert waiting.status.value == "waiting_user_gate"
-        assert not h.runs.started("merge")
-        await h.orch.merge(h.orch_id)  # merge passes any gate
-        assert (await h.status()).status.value == "completed"
-
-    again = create_demo_project(tmp_path / "again")
-    (again / "ROADMAP.md").write_text(roadmap.read_text())
-    async with engine(again, runs=FakeRuns(verify_confirms_the_gate)) as h:
-        await h.start(skip_analyze=True, auto_merge=True)
-        done = await h.status()
-    assert done.status.value == "completed"  # confirmed during this orchestration: merge went on by itself
-    assert [e["action"] for e in h.log() if e["action"] == "user_gate"] == ["user_gate"]
-    assert "wait_for_user_gate" not in h.actions()
-
-
-async def test_a_skills_blocked_verdict_stops_for_the_user_and_skip_moves_on(tmp_path: Path) -> None:
-    def analyze_blocks(call: AgentCall) -> Ran:
-        if call.step == "analyze":
-            set_skill_state(call.root, "analyze", "blocked")
-            return Ran(message="findings need the user")
-        return play_skill(call)
-
-    root = demo(tmp_path)
-    async with engine(root, runs=FakeRuns(analyze_blocks)) as h:
-        await h.start(auto_merge=True)
-        stopped = await h.status("needs_attention")
-        assert stopped.attention is not None and stopped.attention.kind.value == "skill_verdict"
-        assert stopped.attention.context["step_status"] == "blocked"
-        assert stopped.attention.context["message"] == "findings need the user"
-        assert len(h.runs.started("analyze")) == 1  # not re-run until its attempts are gone
-        await h.orch.recover(h.orch_id, RecoveryOption.SKIP)
-        done = await h.status()
-    assert done.status.value == "completed" and done.steps[Step.ANALYZE].status.value == "skipped"
-
-
-async def test_a_failed_state_write_stops_before_the_spawn_and_retry_writes_again(tmp_path: Path) -> None:
-    root = demo(tmp_path)
-    async with engine(root) as h:
-        h.skill_state.fail_with = "Error: state file is locked"
-        await h.start(auto_merge=True)
-        stopped = await h.status("needs_attention")
-        assert stopped.attention is not None and stopped.attention.kind.value == "state_write"
-        assert stopped.attention.context["output"] == "Error: state file is locked"
-        assert h.runs.started() == [] and stopped.steps[Step.ANALYZE].attempts == 0  # nothing started, no attempt
-        h.skill_state.fail_with = None
-        await h.orch.recover(h.orch_id, RecoveryOption.RETRY)
-        assert (await h.status()).status.value == "completed"
-    assert h.skill_state.writes[0][1] == h.skill_state.writes[1][1] == Step.ANALYZE
 
 
 def edit_tasks(root: Path, *, insert_after_t016: str = "", append: str = "") -> None:

@@ -110,6 +110,7 @@ def test_sigkill_mid_batch_then_restart_finishes_without_rerunning(sim_daemon: D
 
     wait_until(second_batch_running, timeout=60, what="batch 2 running")
     d.stop(signal.SIGKILL)
+    d.env["SPECFLOW_SIM_DELAY"] = "0"  # later runs are quick; the adopted batch 2 keeps its own environment
     d.start()
     wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=90, what="finished after restart")
     record = status(d, orch_id)

@@ -1,7 +1,8 @@
 """Real SpecFlow projects end to end: the real daemon, the SpecFlow CLI on PATH (the fake under
 tests/fake_specflow, or the real one when ``SPECFLOW_E2E_SPECFLOW`` names it) and the fake `claude` playing
 each /flow.* skill by the `specflow …` calls its skill file makes. What the CLI and the skills see of
-specflowd's bookkeeping is asserted through the CLI itself (the state file the skills read)."""
+specflowd's bookkeeping is asserted through the CLI itself (the state file the skills read). The engine's side
+of the USER GATE, a skill's verdict and a failing CLI is tested in-process: test_engine_skills.py."""
 
 from __future__ import annotations
 
@@ -181,41 +182,6 @@ def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path,
         assert "tasks 5/5 · elapsed" in text and "problem" not in text
 
 
-def test_a_user_gate_skipped_during_verify_lets_merge_go_on(tmp_path: Path, specflow_cli: Path) -> None:
-    root = _project(tmp_path, specflow_cli, gate=True, tasks=PHASE_TASKS)
-    with _daemon(tmp_path, specflow_cli) as d:
-        orch_id = _start(d, root, auto_merge=True, skip_analyze=True)
-        asked = _until_stopped(d, orch_id)
-        assert asked["status"] == "waiting_input" and asked["step"] == "verify", json.dumps(asked["attention"])
-        (question,) = asked["pending_questions"]
-        assert question["header"] == "USER GATE"
-        d.rpc("questions.answer", {"orchestration": orch_id, "answers": {question["question"]: "Skip"}})
-        record = _until_stopped(d, orch_id)
-        assert record["status"] == "completed" and not record["merge_requested"], json.dumps(record["attention"])
-        log = decision_log(root, orch_id)
-        (gate,) = [e for e in log if e["action"] == "user_gate"]
-        assert (gate["was"], gate["now"]) == (None, "skipped")
-        assert "wait_for_user_gate" not in [e["action"] for e in log]
-
-
-def test_a_gate_left_confirmed_by_the_previous_phase_makes_merge_wait(tmp_path: Path, specflow_cli: Path) -> None:
-    """`phase close`/`phase open` keep userGateStatus: a `confirmed` from the last phase must not pass this
-    phase's gate. /flow.verify does not ask again (it sees confirmed), so merge waits for the user."""
-    root = _project(tmp_path, specflow_cli, gate=True, gate_status="confirmed", tasks=PHASE_TASKS)
-    with _daemon(tmp_path, specflow_cli) as d:
-        d.rpc("projects.register", {"path": str(root)})
-        preview = d.rpc("orchestrate.preview", {"project": str(root), "config": {"auto_merge": True}})
-        merge = next(s for s in preview["steps"] if s["step"] == "merge")
-        assert not merge["runs"] and "was set before this orchestration started and does not count" in merge["reason"]
-        orch_id = _start(d, root, auto_merge=True, skip_analyze=True)
-        waiting = _until_stopped(d, orch_id)
-        assert waiting["status"] == "waiting_user_gate", json.dumps(waiting["attention"])
-        assert waiting["steps"]["verify"]["status"] == "completed" and waiting["pending_questions"] == []
-        wait = [e for e in decision_log(root, orch_id) if e["action"] == "wait_for_user_gate"]
-        assert len(wait) == 1 and wait[0]["reason"] == merge["reason"].split(";")[0]  # the preview said so
-        d.ctl("merge", str(root))
-        record = _until_stopped(d, orch_id)
-        assert record["status"] == "completed" and record["merge_requested"], json.dumps(record["attention"])
 
 
 IGNORED_AND_MENTIONS = """# Tasks: Parser
@@ -282,35 +248,3 @@ def test_ignored_lines_are_named_and_extra_ticks_reported(tmp_path: Path, specfl
         text = d.ctl("status", str(root)).stdout
         assert "ticked by a run not asked for it: T008 by batch 1 'Phase 1: Setup'" in text
         assert "batch 3 'Phase 3: Docs' did not run: its tasks were ticked outside it" in text
-
-
-def test_a_skills_blocked_verdict_and_a_failed_state_write_stop_for_the_user(tmp_path: Path, specflow_cli: Path) -> None:
-    root = _project(tmp_path, specflow_cli, tasks=PHASE_TASKS)
-    failing = tmp_path / "broken-specflow"
-    failing.write_text("#!/bin/sh\necho 'Error: State file schema validation failed'\necho 'Hint: run check --fix'\nexit 1\n")
-    failing.chmod(0o755)
-    settings = tmp_path / "home" / ".config" / "specflow" / "specflowd.toml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(f'[specflow]\ncli = "{failing}"\n')
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps([{"action": "skill", "verdict": "blocked"}]))
-    with _daemon(tmp_path, specflow_cli, FAKE_CLAUDE_SCRIPT=str(script)) as d:
-        orch_id = _start(d, root)
-        stopped = _until_stopped(d, orch_id)
-        attention = stopped["attention"]
-        assert stopped["status"] == "needs_attention" and attention["kind"] == "state_write", json.dumps(attention)
-        assert "Error: State file schema validation failed" in attention["reason"] and attention["step"] == "analyze"
-        assert attention["options"] == ["retry", "abort"] and stopped["runs"] == {}  # nothing was started
-        settings.write_text(f'[specflow]\ncli = "{specflow_cli}"\n')
-        d.rpc("orchestrate.recover", {"id": orch_id, "action": "retry"})
-
-        blocked = _until_stopped(d, orch_id)
-        attention = blocked["attention"]
-        assert attention["kind"] == "skill_verdict" and attention["step"] == "analyze", json.dumps(attention)
-        assert attention["reason"] == (
-            "/flow.analyze reported step.status=blocked: analysis found 2 critical issues that need the user"
-        )
-        assert len(blocked["runs"]) == 1  # read, not retried until the attempts are gone
-        d.rpc("orchestrate.recover", {"id": orch_id, "action": "skip"})
-        wait_until(lambda: status(d, orch_id)["status"] in STOPPED, timeout=120, what="the phase")
-        assert status(d, orch_id)["status"] == "waiting_merge"
