@@ -21,12 +21,13 @@ from specflowd.engine.adapters import engine_ports
 from specflowd.engine.orchestrator import Orchestrator
 from specflowd.event_catalogue import DaemonStarted, DaemonStopping, RegistryChanged, RegistryProblem
 from specflowd.handlers import daemon as daemon_handlers
-from specflowd.handlers import events as event_handlers
+from specflowd.handlers import events as events_handlers
 from specflowd.handlers import orchestrate as orchestrate_handlers
-from specflowd.handlers import projects as project_handlers
-from specflowd.handlers import runs as run_handlers
+from specflowd.handlers import projects as projects_handlers
+from specflowd.handlers import questions as questions_handlers
+from specflowd.handlers import rpc as rpc_handlers
+from specflowd.handlers import runs as runs_handlers
 from specflowd.handlers import settings as settings_handlers
-from specflowd.handlers import status as status_handlers
 from specflowd.handlers.daemon import RunCounts
 from specflowd.notify import Notifier
 from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
@@ -44,25 +45,31 @@ from specflowd.transport.server import Connection, Limits, SocketServer, Weigh
 from specflowd.version import __version__
 from specflowd.watch import watch_path
 
-__all__ = ["build_router", "main"]
+__all__ = ["HANDLERS", "build_router", "main"]
 
 log = logging.getLogger("specflowd")
 
 T = TypeVar("T", int, float)
 
 
+# Every RPC namespace and the one handler module that serves it (the module is named after it): the whole
+# method table is here, and tests/foundation/test_handlers.py holds it equal to the package's modules.
+HANDLERS: dict[str, Router[Call]] = {
+    "daemon": daemon_handlers.router,
+    "rpc": rpc_handlers.router,
+    "projects": projects_handlers.router,
+    "orchestrate": orchestrate_handlers.router,
+    "runs": runs_handlers.router,
+    "questions": questions_handlers.router,
+    "settings": settings_handlers.router,
+    "events": events_handlers.router,
+}
+
+
 def build_router() -> Router[Call]:
     router: Router[Call] = Router()
-    for module in (
-        daemon_handlers,
-        project_handlers,
-        event_handlers,
-        status_handlers,
-        run_handlers,
-        orchestrate_handlers,
-        settings_handlers,
-    ):
-        router.include(module.router)
+    for handlers in HANDLERS.values():
+        router.include(handlers)
     return router
 
 

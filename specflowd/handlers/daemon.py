@@ -1,16 +1,14 @@
-"""daemon.* and rpc.discover."""
+"""daemon.* : versions, health and counters, liveness, stopping."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.event_catalogue import CATALOGUE, DaemonStopping
-from specflowd.protocol.openrpc import build_openrpc
+from specflowd.event_catalogue import DaemonStopping
 from specflowd.protocol.rpc import EmptyParams, Router
 from specflowd.services.context import Call
 from specflowd.version import PROTOCOL_VERSION, __version__
@@ -63,21 +61,6 @@ class ShutdownResult(BaseModel):
     stopping: bool
 
 
-class OpenRpcDocument(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    openrpc: str
-    info: dict[str, Any]
-    methods: list[dict[str, Any]]
-    components: dict[str, Any]
-    x_events: dict[str, Any] = Field(alias="x-events", description="the event notifications: envelope and types")
-
-    @model_serializer(mode="wrap")
-    def _extension_names(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        data["x-events"] = data.pop("x_events")  # an OpenRPC extension keeps its spelling on the wire
-        return data
-
-
 @router.method("daemon.hello", params=EmptyParams, result=Hello, summary="Versions and capabilities")
 async def hello(call: Call, _: EmptyParams) -> Hello:
     s = call.services
@@ -126,13 +109,3 @@ async def shutdown(call: Call, _: EmptyParams) -> ShutdownResult:
     call.services.bus.emit(None, DaemonStopping(reason="daemon.shutdown"))
     call.services.stop.set()
     return ShutdownResult(stopping=True)
-
-
-@router.method("rpc.discover", params=EmptyParams, result=OpenRpcDocument, summary="OpenRPC document")
-async def discover(call: Call, _: EmptyParams) -> OpenRpcDocument:
-    # built once per daemon (~75 ms of schema generation); the method table never changes while it runs
-    document = call.services.extensions.get("openrpc")
-    if not isinstance(document, OpenRpcDocument):
-        document = OpenRpcDocument.model_validate(build_openrpc(call.services.specs, CATALOGUE))
-        call.services.extensions["openrpc"] = document
-    return document

@@ -1,8 +1,9 @@
-"""orchestrate.* : start, follow and steer orchestrations (docs/architecture.md#rpc-contract)."""
+"""orchestrate.* : preview, start, follow and steer orchestrations (docs/architecture.md#rpc-contract)."""
 
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,16 @@ from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
 from specflowd.engine.orchestrator import Orchestrator
+from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
+from specflowd.project.snapshot import read_project_snapshot
+from specflowd.project.status import OrchestrationPreview, build_preview
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Router
-from specflowd.runner.agentcheck import require_agent
+from specflowd.runner.agentcheck import AgentCheck, check_agent, require_agent
 from specflowd.services.context import Call
-from specflowd.settings import load_settings, merge_config
+from specflowd.settings import config_sources, load_settings, merge_config
 from specflowd.store.workflows import WorkflowDir
 
 router: Router[Call] = Router()
@@ -27,6 +31,26 @@ router: Router[Call] = Router()
 
 def engine_of(call: Call) -> Orchestrator:
     return call.services.extension("orchestrator", Orchestrator, "the orchestration engine is not running")
+
+
+class PreviewParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: PathRef = Field(description="Registry id or absolute path")
+    config: JsonObject = Field(default_factory=dict, description="OrchestrationConfig overrides")
+    check_agent: bool = Field(True, description="also resolve the agent binary, run `--version`, look for skills")
+
+
+class SettingsView(BaseModel):
+    file: str = Field(description="the settings file (it may not exist)")
+    sources: dict[str, str] = Field(description="setting (dotted) -> where its non-default value came from")
+    problem: str | None = None
+
+
+class PreviewResult(OrchestrationPreview):
+    """The plan, plus what the daemon checked around it (kept apart from the plan's own fields)."""
+
+    agent: AgentCheck | None = Field(None, description="the agent binary, its version, skills (check_agent=true)")
+    settings: SettingsView
 
 
 class StartParams(BaseModel):
@@ -103,7 +127,7 @@ def _record(call: Call, target: Target) -> OrchestrationRecord:
     if target.id:
         return engine.get(engine.resolve(target.id))
     assert target.project is not None
-    return engine.for_project(Path(call.services.registry.resolve(target.project).path))
+    return engine.for_project(project_root(call, target.project))
 
 
 async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
@@ -111,9 +135,34 @@ async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
     return OrchestrationView(record=record, decisions=engine.decisions(record), progress=await engine.progress(record))
 
 
+@router.method(
+    "orchestrate.preview",
+    params=PreviewParams,
+    result=PreviewResult,
+    summary="Steps, batch plan, warnings, caps and the agent an orchestration would use; no side effects",
+)
+async def preview(call: Call, params: PreviewParams) -> PreviewResult:
+    root = project_root(call, params.project)
+    path = user_config_path()
+    settings = load_settings(path)
+    config = merge_config(settings.orchestrate, params.config)
+    snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
+    plan = build_preview(snapshot, config)
+    if settings.problem:
+        plan.warnings.append(settings.problem)
+    agent = None
+    if params.check_agent:
+        skills = [f"flow.{s.step.value}" for s in plan.steps if s.runs or s.step == Step.MERGE]
+        check = partial(check_agent, config.agent, settings.agent.claude, dict(os.environ), root, skills)
+        agent = await anyio.to_thread.run_sync(check)
+    sources = config_sources(settings.orchestrate, params.config, str(path)) if not settings.problem else {}
+    view = SettingsView(file=str(path), sources=sources, problem=settings.problem)
+    return PreviewResult(**dict(plan), agent=agent, settings=view)
+
+
 @router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
 async def start(call: Call, params: StartParams) -> OrchestrationView:
-    root = Path(call.services.registry.resolve(params.project).path)
+    root = project_root(call, params.project)
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, params.config)
     if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
@@ -130,7 +179,7 @@ async def status(call: Call, params: Target) -> OrchestrationView:
 
 @router.method("orchestrate.list", params=ListParams, result=OrchestrationList, summary="Orchestrations, oldest first")
 async def list_orchestrations(call: Call, params: ListParams) -> OrchestrationList:
-    root = Path(call.services.registry.resolve(params.project).path) if params.project else None
+    root = project_root_or_none(call, params.project)
     return OrchestrationList(orchestrations=engine_of(call).list_all(root, params.include_finished))
 
 

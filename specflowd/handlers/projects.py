@@ -1,13 +1,17 @@
-"""projects.list / register / unregister."""
+"""projects.* : the project registry (list, register, unregister) and a project's status."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from specflowd.event_catalogue import RegistryChanged
 from specflowd.project.registry import ProjectEntry
+from specflowd.project.snapshot import read_project_snapshot
+from specflowd.project.status import ProjectStatus, build_status
 from specflowd.protocol.params import PathRef, Text
 from specflowd.protocol.rpc import EmptyParams, Router
 from specflowd.services.context import Call
@@ -31,6 +35,21 @@ class ProjectRef(BaseModel):
     project: PathRef = Field(description="Registry id or absolute path")
 
 
+class ProjectFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: PathRef | None = None
+
+
+def project_root(call: Call, ref: str) -> Path:
+    """The root of the registered project ``ref`` names (a registry id or a path)."""
+    return Path(call.services.registry.resolve(ref).path)
+
+
+def project_root_or_none(call: Call, ref: str | None) -> Path | None:
+    """``project_root`` of an optional filter: None (every project) when it is not given."""
+    return project_root(call, ref) if ref else None
+
+
 @router.method("projects.list", params=EmptyParams, result=ProjectList, summary="Registered projects")
 async def list_projects(call: Call, _: EmptyParams) -> ProjectList:
     registry = call.services.registry
@@ -49,3 +68,9 @@ async def unregister(call: Call, params: ProjectRef) -> ProjectEntry:
     entry = call.services.registry.unregister(params.project)
     call.services.bus.emit(entry.path, RegistryChanged(added=[], removed=[entry.id]))
     return entry
+
+
+@router.method("projects.status", params=ProjectRef, result=ProjectStatus, summary="Phase, step, tasks, next action")
+async def project_status(call: Call, params: ProjectRef) -> ProjectStatus:
+    snapshot = await anyio.to_thread.run_sync(read_project_snapshot, project_root(call, params.project))
+    return build_status(snapshot)
