@@ -28,7 +28,6 @@ from specflowd.handlers import questions as questions_handlers
 from specflowd.handlers import rpc as rpc_handlers
 from specflowd.handlers import runs as runs_handlers
 from specflowd.handlers import settings as settings_handlers
-from specflowd.handlers.daemon import RunCounts
 from specflowd.notify import Notifier
 from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
 from specflowd.project.registry import Registry
@@ -128,35 +127,31 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
         log.warning("%s", registry.problem)
     bus = EventBus()
     stop = anyio.Event()
-    services = Services(
-        socket_path=sock_path, registry=registry, bus=bus, stop=stop, socket_activated=activated is not None
-    )
+    settings = load_settings(user_config_path())
+    if settings.problem:
+        log.warning("%s", settings.problem)
+    bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
+    runs = RunManager(emit=bus.emit, settings=RunnerSettings(claude=settings.agent.claude))
+    orchestrator = Orchestrator(engine_ports(runs, bus))
+    bus.listeners.append(lambda event: orchestrator.notice(event.payload))  # the runner's events wake the engine
     router = build_router()
-    services.specs = router.specs
     endpoint = Endpoint(router.specs)
 
     async def handle(payload: bytes, conn: Connection, weigh: Weigh) -> bytes | None:
         return await endpoint.handle(payload, Call(services, conn), weigh)
 
     server = SocketServer(handle, limits=limits)
-    services.extensions["connections"] = lambda: server.connections
-    settings = load_settings(user_config_path())
-    if settings.problem:
-        log.warning("%s", settings.problem)
-    bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
-    runs = RunManager(emit=bus.emit, settings=RunnerSettings(claude=settings.agent.claude))
-    services.extensions["runs"] = runs
-    orchestrator = Orchestrator(engine_ports(runs, bus))
-    bus.listeners.append(lambda event: orchestrator.notice(event.payload))  # the runner's events wake the engine
-    services.extensions["orchestrator"] = orchestrator
-
-    def counters() -> tuple[int, RunCounts]:
-        known = runs.list()
-        return orchestrator.active_count(), RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
-
-    services.extensions["status_counters"] = counters
-    # records that could not be loaded, leftovers that could not be cleaned up
-    services.extensions["problems"] = lambda: orchestrator.problems() + runs.problems()
+    services = Services(
+        socket_path=sock_path,
+        socket_activated=activated is not None,
+        registry=registry,
+        bus=bus,
+        stop=stop,
+        specs=router.specs,
+        orchestrations=orchestrator,
+        runs=runs,
+        connection_count=lambda: server.connections,
+    )
     listener = await _open_listener(sock_path, activated)
     try:
         async with anyio.create_task_group() as tg:

@@ -67,7 +67,7 @@ async def hello(call: Call, _: EmptyParams) -> Hello:
     return Hello(
         version=__version__,
         protocol_version=PROTOCOL_VERSION,
-        capabilities=CAPABILITIES + sorted(s.extensions.get("capabilities", [])),
+        capabilities=CAPABILITIES,
         pid=os.getpid(),
         started_at=s.started_at,
     )
@@ -76,11 +76,11 @@ async def hello(call: Call, _: EmptyParams) -> Hello:
 @router.method("daemon.status", params=EmptyParams, result=DaemonStatus, summary="Health and counters")
 async def status(call: Call, _: EmptyParams) -> DaemonStatus:
     s = call.services
+    # the registry's, then records that could not be loaded, then leftovers that could not be cleaned up
     problems = [s.registry.problem] if s.registry.problem else []
-    more = s.extensions.get("problems")
-    problems += more() if callable(more) else []
-    counters = s.extensions.get("status_counters")
-    active_orchestrations, runs = counters() if callable(counters) else (0, RunCounts())
+    problems += s.orchestrations.problems() + s.runs.problems()
+    known = s.runs.list()
+    runs = RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
     return DaemonStatus(
         version=__version__,
         pid=os.getpid(),
@@ -89,10 +89,10 @@ async def status(call: Call, _: EmptyParams) -> DaemonStatus:
         socket=str(s.socket_path),
         socket_activated=s.socket_activated,
         projects=len(s.registry.projects()),
-        active_orchestrations=active_orchestrations,
+        active_orchestrations=s.orchestrations.active_count(),
         runs=runs,
         subscribers=s.bus.subscriber_count,
-        connections=s.extensions.get("connections", lambda: 0)(),
+        connections=s.connection_count(),
         problems=problems,
     )
 

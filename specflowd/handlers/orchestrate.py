@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from specflowd.domain.config import Step
 from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
-from specflowd.engine.orchestrator import Orchestrator
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
@@ -27,10 +26,6 @@ from specflowd.settings import config_sources, load_settings, merge_config
 from specflowd.store.workflows import WorkflowDir
 
 router: Router[Call] = Router()
-
-
-def engine_of(call: Call) -> Orchestrator:
-    return call.services.extension("orchestrator", Orchestrator, "the orchestration engine is not running")
 
 
 class PreviewParams(BaseModel):
@@ -123,7 +118,7 @@ class DecisionLog(BaseModel):
 
 def _record(call: Call, target: Target) -> OrchestrationRecord:
     """``id`` may be a unique prefix (``ambiguous_id`` when it is not unique)."""
-    engine = engine_of(call)
+    engine = call.services.orchestrations
     if target.id:
         return engine.get(engine.resolve(target.id))
     assert target.project is not None
@@ -131,7 +126,7 @@ def _record(call: Call, target: Target) -> OrchestrationRecord:
 
 
 async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
-    engine = engine_of(call)
+    engine = call.services.orchestrations
     return OrchestrationView(record=record, decisions=engine.decisions(record), progress=await engine.progress(record))
 
 
@@ -169,7 +164,7 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
         config = config.model_copy(update={"agent": settings.agent.claude})
     # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
     await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
-    return await _view(call, await engine_of(call).start(root, config))
+    return await _view(call, await call.services.orchestrations.start(root, config))
 
 
 @router.method("orchestrate.status", params=Target, result=OrchestrationView, summary="Record and last decisions")
@@ -180,38 +175,38 @@ async def status(call: Call, params: Target) -> OrchestrationView:
 @router.method("orchestrate.list", params=ListParams, result=OrchestrationList, summary="Orchestrations, oldest first")
 async def list_orchestrations(call: Call, params: ListParams) -> OrchestrationList:
     root = project_root_or_none(call, params.project)
-    return OrchestrationList(orchestrations=engine_of(call).list_all(root, params.include_finished))
+    return OrchestrationList(orchestrations=call.services.orchestrations.list_all(root, params.include_finished))
 
 
 @router.method(
     "orchestrate.pause", params=PauseParams, result=OrchestrationView, summary="Pause (after the run, or now)"
 )
 async def pause(call: Call, params: PauseParams) -> OrchestrationView:
-    return await _view(call, await engine_of(call).pause(_record(call, params).id, params.now))
+    return await _view(call, await call.services.orchestrations.pause(_record(call, params).id, params.now))
 
 
 @router.method(
     "orchestrate.resume", params=ResumeParams, result=OrchestrationView, summary="Resume; optionally raise the budget"
 )
 async def resume(call: Call, params: ResumeParams) -> OrchestrationView:
-    return await _view(call, await engine_of(call).resume(_record(call, params).id, params.budget))
+    return await _view(call, await call.services.orchestrations.resume(_record(call, params).id, params.budget))
 
 
 @router.method("orchestrate.cancel", params=Target, result=OrchestrationView, summary="Cancel; stops the running run")
 async def cancel(call: Call, params: Target) -> OrchestrationView:
-    return await _view(call, await engine_of(call).cancel(_record(call, params).id))
+    return await _view(call, await call.services.orchestrations.cancel(_record(call, params).id))
 
 
 @router.method("orchestrate.merge", params=Target, result=OrchestrationView, summary="Merge a phase waiting for it")
 async def merge(call: Call, params: Target) -> OrchestrationView:
-    return await _view(call, await engine_of(call).merge(_record(call, params).id))
+    return await _view(call, await call.services.orchestrations.merge(_record(call, params).id))
 
 
 @router.method(
     "orchestrate.go_back", params=GoBackParams, result=OrchestrationView, summary="Return to an earlier step"
 )
 async def go_back(call: Call, params: GoBackParams) -> OrchestrationView:
-    return await _view(call, await engine_of(call).go_back(_record(call, params).id, params.step))
+    return await _view(call, await call.services.orchestrations.go_back(_record(call, params).id, params.step))
 
 
 @router.method(
@@ -221,7 +216,8 @@ async def go_back(call: Call, params: GoBackParams) -> OrchestrationView:
     summary="retry | skip | abort after needs_attention",
 )
 async def recover(call: Call, params: RecoverParams) -> OrchestrationView:
-    return await _view(call, await engine_of(call).recover(_record(call, params).id, params.action, params.budget))
+    engine = call.services.orchestrations
+    return await _view(call, await engine.recover(_record(call, params).id, params.action, params.budget))
 
 
 @router.method(

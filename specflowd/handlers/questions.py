@@ -5,9 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.errors import InvalidParams
-from specflowd.handlers.orchestrate import engine_of
 from specflowd.handlers.projects import ProjectFilter, project_root_or_none
-from specflowd.handlers.runs import runs_of
 from specflowd.protocol.params import Identifier, Text, given
 from specflowd.protocol.rpc import Router
 from specflowd.runner.models import PendingQuestion, RunRecord
@@ -41,7 +39,7 @@ class QuestionList(BaseModel):
 
 @router.method("questions.list", params=ProjectFilter, result=QuestionList, summary="Questions waiting for answers")
 async def questions(call: Call, params: ProjectFilter) -> QuestionList:
-    return QuestionList(questions=runs_of(call).pending_questions(project_root_or_none(call, params.project)))
+    return QuestionList(questions=call.services.runs.pending_questions(project_root_or_none(call, params.project)))
 
 
 def _check_answer_keys(run: RunRecord, answers: dict[str, str]) -> None:
@@ -60,9 +58,9 @@ def _check_answer_keys(run: RunRecord, answers: dict[str, str]) -> None:
 
 @router.method("questions.answer", params=AnswerParams, result=RunRecord, summary="Answer and resume the same session")
 async def answer(call: Call, params: AnswerParams) -> RunRecord:
-    manager = runs_of(call)
+    manager = call.services.runs
     if params.orchestration is not None:
-        engine = engine_of(call)
+        engine = call.services.orchestrations
         record = engine.get(engine.resolve(params.orchestration))
         run_id = record.questions_run_id or record.current_run_id
         if run_id:
@@ -73,6 +71,6 @@ async def answer(call: Call, params: AnswerParams) -> RunRecord:
     run = manager.get(manager.resolve(params.run))
     _check_answer_keys(run, params.answers)
     if run.orchestration_id is not None:  # keep the orchestration's record in step with its run
-        await engine_of(call).answer(run.orchestration_id, params.answers)
+        await call.services.orchestrations.answer(run.orchestration_id, params.answers)
         return manager.get(run.run_id)
     return await manager.answer(run.run_id, params.answers)

@@ -31,9 +31,7 @@ class OpenRpcDocument(BaseModel):
 
 @router.method("rpc.discover", params=EmptyParams, result=OpenRpcDocument, summary="OpenRPC document")
 async def discover(call: Call, _: EmptyParams) -> OpenRpcDocument:
-    # built once per daemon (~75 ms of schema generation); the method table never changes while it runs
-    document = call.services.extensions.get("openrpc")
-    if not isinstance(document, OpenRpcDocument):
-        document = OpenRpcDocument.model_validate(build_openrpc(call.services.specs, CATALOGUE))
-        call.services.extensions["openrpc"] = document
-    return document
+    services = call.services
+    if services.openrpc is None:  # built once per daemon: the method table never changes while it runs
+        services.openrpc = build_openrpc(services.specs, CATALOGUE)
+    return OpenRpcDocument.model_validate(services.openrpc)  # (validating the built document: ~20 µs)

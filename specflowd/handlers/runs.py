@@ -11,7 +11,6 @@ from specflowd.handlers.projects import ProjectFilter, project_root, project_roo
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text
 from specflowd.protocol.rpc import Router
-from specflowd.runner.manager import RunManager
 from specflowd.runner.models import LogChunk, RunRecord, RunSpec
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
@@ -22,10 +21,6 @@ router: Router[Call] = Router()
 MAX_OFFSET = 2**53 - 1  # the largest integer every JSON client (JavaScript's doubles included) holds exactly
 
 _SKILL = re.compile(r"^/?(?:flow\.)?(?P<name>[a-z][a-z0-9_-]*)$")
-
-
-def runs_of(call: Call) -> RunManager:
-    return call.services.extension("runs", RunManager, "agent runs are not available in this daemon")
 
 
 class StartRunParams(BaseModel):
@@ -70,27 +65,27 @@ async def start(call: Call, params: StartRunParams) -> RunRecord:
         json_schema=RESULT_SCHEMA,
         binary=settings.agent.claude,  # as configured now (the daemon's startup value may be stale)
     )
-    return await runs_of(call).start(spec)
+    return await call.services.runs.start(spec)
 
 
 @router.method("runs.list", params=ProjectFilter, result=RunList, summary="Known runs, oldest first")
 async def list_runs(call: Call, params: ProjectFilter) -> RunList:
-    return RunList(runs=runs_of(call).list(project_root_or_none(call, params.project)))
+    return RunList(runs=call.services.runs.list(project_root_or_none(call, params.project)))
 
 
 @router.method("runs.get", params=RunRef, result=RunRecord, summary="One run's record")
 async def get(call: Call, params: RunRef) -> RunRecord:
-    manager = runs_of(call)
+    manager = call.services.runs
     return manager.get(manager.resolve(params.run))
 
 
 @router.method("runs.log", params=LogParams, result=LogChunk, summary="Readable transcript from a byte offset")
 async def log(call: Call, params: LogParams) -> LogChunk:
-    manager = runs_of(call)
+    manager = call.services.runs
     return manager.log(manager.resolve(params.run), params.since)
 
 
 @router.method("runs.cancel", params=RunRef, result=RunRecord, summary="Stop a run (its process group)")
 async def cancel(call: Call, params: RunRef) -> RunRecord:
-    manager = runs_of(call)
+    manager = call.services.runs
     return await manager.cancel(manager.resolve(params.run))

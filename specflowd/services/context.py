@@ -1,44 +1,84 @@
-"""What RPC handlers see: the daemon's services and the calling connection."""
+"""What RPC handlers see: the daemon's services, each a typed field, and the calling connection.
+
+The engine sits above this layer and the runner below it (docs/architecture.md#layers). Handlers reach the
+engine through ``Orchestrations``, a protocol naming exactly what the RPC methods use, so this module imports
+nothing of the engine; the daemon wires the real ``Orchestrator`` in and mypy checks that it fits. The runner
+is reached the same way (``Runs``, fitted by ``RunManager``), which keeps handlers off the runner's internals.
+"""
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 import anyio
 
+from specflowd.domain.config import OrchestrationConfig, Step
+from specflowd.domain.models import OrchestrationRecord, RecoveryOption
+from specflowd.domain.progress import Progress
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import MethodSpec
+from specflowd.runner.models import LogChunk, PendingQuestion, RunRecord, RunSpec
 from specflowd.services.events import EventBus
 from specflowd.transport.server import Connection
 
-__all__ = ["Call", "Services"]
+__all__ = ["Call", "Orchestrations", "Runs", "Services"]
 
-T = TypeVar("T")
+
+class Orchestrations(Protocol):
+    """The orchestration engine as the RPC handlers use it (``engine.orchestrator.Orchestrator``)."""
+
+    def get(self, orch_id: str) -> OrchestrationRecord: ...
+    def resolve(self, ref: str) -> str: ...
+    def for_project(self, root: Path) -> OrchestrationRecord: ...
+    def list_all(self, root: Path | None = None, include_finished: bool = False) -> list[OrchestrationRecord]: ...
+    def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]: ...
+    async def progress(self, record: OrchestrationRecord) -> Progress: ...
+    async def start(self, root: Path, config: OrchestrationConfig) -> OrchestrationRecord: ...
+    async def pause(self, orch_id: str, now: bool = False) -> OrchestrationRecord: ...
+    async def resume(self, orch_id: str, budget_total: float | None = None) -> OrchestrationRecord: ...
+    async def cancel(self, orch_id: str) -> OrchestrationRecord: ...
+    async def merge(self, orch_id: str) -> OrchestrationRecord: ...
+    async def go_back(self, orch_id: str, step: Step) -> OrchestrationRecord: ...
+    async def recover(
+        self, orch_id: str, option: RecoveryOption, budget_total: float | None = None
+    ) -> OrchestrationRecord: ...
+    async def answer(self, orch_id: str, answers: dict[str, str]) -> OrchestrationRecord: ...
+    def active_count(self) -> int: ...
+    def problems(self) -> list[str]: ...
+
+
+class Runs(Protocol):
+    """Agent runs as the RPC handlers use them (``runner.manager.RunManager``)."""
+
+    async def start(self, spec: RunSpec) -> RunRecord: ...
+    def get(self, run_id: str) -> RunRecord: ...
+    def resolve(self, ref: str) -> str: ...
+    def list(self, project_root: Path | None = None) -> builtins.list[RunRecord]: ...
+    def log(self, run_id: str, since: int = 0) -> LogChunk: ...
+    async def cancel(self, run_id: str) -> RunRecord: ...
+    def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]: ...
+    async def answer(self, run_id: str, answers: dict[str, str]) -> RunRecord: ...
+    def problems(self) -> builtins.list[str]: ...
 
 
 @dataclass
 class Services:
     socket_path: Path
+    socket_activated: bool
     registry: Registry
     bus: EventBus
-    stop: anyio.Event
+    stop: anyio.Event  # set: the daemon stops serving
+    specs: dict[str, MethodSpec]  # the method table (rpc.discover describes it)
+    orchestrations: Orchestrations
+    runs: Runs
+    connection_count: Callable[[], int]  # open client connections (daemon.status)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    specs: dict[str, MethodSpec] = field(default_factory=dict)
-    socket_activated: bool = False
-    extensions: dict[str, Any] = field(default_factory=dict)
-
-    def extension(self, name: str, kind: type[T], unavailable: str) -> T:
-        """A service the daemon wired in under ``name``; ``InvalidState(unavailable)`` when it is not there
-        (e.g. a handler test that runs without the engine)."""
-        from specflowd.errors import InvalidState
-
-        value = self.extensions.get(name)
-        if not isinstance(value, kind):
-            raise InvalidState(unavailable)
-        return value
+    openrpc: dict[str, Any] | None = None  # rpc.discover's document, built on first use (~75 ms), then kept
 
 
 @dataclass(frozen=True)
