@@ -37,7 +37,7 @@ class Budget(BaseModel):
     per_batch: float = Field(5.00, gt=0, le=_MAX_USD)
     total: float = Field(50.00, gt=0, le=_MAX_USD)
     heal: float = Field(2.00, gt=0, le=_MAX_USD)
-    # the Claude Helper refuses a per-call budget over $100 (HelperConfig.call_budget_usd): refuse it here, at
+    # the Claude adviser refuses a per-call budget over $100 (HelperConfig.call_budget_usd): refuse it here, at
     # orchestrate.start, instead of crashing the orchestration at its first helper call (found by the fuzz tier)
     helper_call: float = Field(0.50, gt=0, le=100.0)
 

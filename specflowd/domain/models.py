@@ -95,8 +95,8 @@ class AttentionKind(StrEnum):
     PHASE_CHANGED = "phase_changed"
     TASKS_UNPARSED = "tasks_unparsed"  # open-looking tasks.md lines did not parse: implement is not provably done
     STORAGE = "storage"  # the record or decision log could not be written (disk full); the file keeps the last good
-    STEP_FAILED = "step_failed"  # the Claude Helper advised against retrying a failed step
-    STALE_RUN = "stale_run"  # the Claude Helper advised against restarting a stale run
+    STEP_FAILED = "step_failed"  # the Claude adviser advised against retrying a failed step
+    STALE_RUN = "stale_run"  # the Claude adviser advised against restarting a stale run
     SKILL_VERDICT = "skill_verdict"  # the skill itself set step.status blocked or failed in the state file
     STATE_WRITE = "state_write"  # the running step could not be recorded in the skills' state file
     AGENT_UNAVAILABLE = "agent_unavailable"  # the agent binary is missing or cannot be executed

@@ -1,4 +1,4 @@
-"""The Claude Helper's verdicts on a failed step or a stale run, turned into decide()'s vocabulary (pure).
+"""The Claude adviser's verdicts on a failed step or a stale run, turned into decide()'s vocabulary (pure).
 
 decide() alone is deterministic: it retries a failed step while attempts remain and restarts (or heals) a
 stale run. When the helper is available the engine asks it first; these functions map its verdict onto an

@@ -23,7 +23,7 @@ from specflowd.engine.ports import Advice
 from specflowd.vocabulary import RunStatus
 
 if TYPE_CHECKING:
-    from specflowd.helper.runtime import Helper
+    from specflowd.adviser.runtime import Helper
 
 __all__ = ["HelperAdviser", "advise"]
 
@@ -33,9 +33,9 @@ _STDERR_LIMIT = 2000
 def _helper(record: OrchestrationRecord) -> Helper | None:
     """One call's helper, capped by budget.helper_call and by what the orchestration has left; None without
     a key or money (the uses then take their deterministic fallback)."""
-    from specflowd.helper.config import HelperConfig
-    from specflowd.helper.ledger import HelperLedger
-    from specflowd.helper.runtime import Helper
+    from specflowd.adviser.config import HelperConfig
+    from specflowd.adviser.ledger import HelperLedger
+    from specflowd.adviser.runtime import Helper
 
     config = HelperConfig.from_env(os.environ, call_budget_usd=record.config.budget.helper_call)
     remaining = record.config.budget.total - record.totals.spent_usd
@@ -52,7 +52,7 @@ def _failure_text(run: RunEvidence) -> str:
 
 
 async def advise(record: OrchestrationRecord, action: Action, run: RunEvidence | None) -> Advice:
-    from specflowd.helper.uses import decide_failed_step, decide_stale_run, diagnose_failure
+    from specflowd.adviser.uses import decide_failed_step, decide_stale_run, diagnose_failure
 
     helper = _helper(record)
     if (

@@ -1,4 +1,4 @@
-"""The Claude Helper's verdicts mapped onto actions: never more persistent than decide() itself."""
+"""The Claude adviser's verdicts mapped onto actions: never more persistent than decide() itself."""
 
 from __future__ import annotations
 

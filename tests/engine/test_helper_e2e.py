@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from specflowctl.demo import create_demo_project
+from tests.adviser.fake_api import FakeMessagesApi, submit
 from tests.engine.common import FAKE, status
-from tests.helper.fake_api import FakeMessagesApi, submit
 from tests.support import Daemon, sandbox_env, wait_until
 
 FIRST_SECTION = ["T001", "T002", "T003", "T004"]

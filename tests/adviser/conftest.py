@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helper.fake_api import FakeMessagesApi
+from tests.adviser.fake_api import FakeMessagesApi
 
 
 @pytest.fixture

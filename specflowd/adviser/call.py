@@ -20,19 +20,19 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 
-from specflowd.helper.config import HelperConfig
-from specflowd.helper.ledger import HelperLedger
-from specflowd.helper.pricing import DEFAULT_PRICES, PriceTable, TokenUsage
-from specflowd.helper.results import FailureKind, HelperFailure, HelperResult
-from specflowd.helper.retry import ErrorAction, backoff_delay, classify_status, parse_retry_after
-from specflowd.helper.sessions import (
+from specflowd.adviser.config import HelperConfig
+from specflowd.adviser.ledger import HelperLedger
+from specflowd.adviser.pricing import DEFAULT_PRICES, PriceTable, TokenUsage
+from specflowd.adviser.results import FailureKind, HelperFailure, HelperResult
+from specflowd.adviser.retry import ErrorAction, backoff_delay, classify_status, parse_retry_after
+from specflowd.adviser.sessions import (
     SessionNotFound,
     continue_messages,
     load_session,
     new_session_id,
     save_session,
 )
-from specflowd.helper.tools import READ_ONLY, TOOL_SCHEMAS, ToolError, run_tool
+from specflowd.adviser.tools import READ_ONLY, TOOL_SCHEMAS, ToolError, run_tool
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic

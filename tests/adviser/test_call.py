@@ -11,11 +11,11 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from specflowd.helper.call import call
-from specflowd.helper.config import HelperConfig
-from specflowd.helper.ledger import HelperLedger
-from specflowd.helper.results import FailureKind, HelperFailure, HelperResult
-from tests.helper.fake_api import FakeMessagesApi, error, message, submit, text, tool_use
+from specflowd.adviser.call import call
+from specflowd.adviser.config import HelperConfig
+from specflowd.adviser.ledger import HelperLedger
+from specflowd.adviser.results import FailureKind, HelperFailure, HelperResult
+from tests.adviser.fake_api import FakeMessagesApi, error, message, submit, text, tool_use
 
 pytestmark = pytest.mark.anyio
 

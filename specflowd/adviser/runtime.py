@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from specflowd.helper.call import call
-from specflowd.helper.config import HelperConfig
-from specflowd.helper.ledger import HelperLedger
-from specflowd.helper.pricing import DEFAULT_PRICES, PriceTable
-from specflowd.helper.results import HelperFailure, HelperResult
+from specflowd.adviser.call import call
+from specflowd.adviser.config import HelperConfig
+from specflowd.adviser.ledger import HelperLedger
+from specflowd.adviser.pricing import DEFAULT_PRICES, PriceTable
+from specflowd.adviser.results import HelperFailure, HelperResult
 
 __all__ = ["Helper"]
 

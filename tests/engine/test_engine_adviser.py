@@ -1,5 +1,5 @@
 """The Claude Helper in the engine's loop (uses b and c), in-process: the real adviser talking to a scripted
-Messages API on 127.0.0.1 (tests/helper/fake_api.py), and without a key (the deterministic fallback, logged
+Messages API on 127.0.0.1 (tests/adviser/fake_api.py), and without a key (the deterministic fallback, logged
 as such). The real daemon's wiring of the same is tests/engine/test_helper_e2e.py."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from specflowd.domain.models import OrchestrationRecord
 from specflowd.engine.ports import Advice
 from specflowd.vocabulary import RunStatus
 from tests.engine.fakes import FakeRuns, Script, complete, ends, engine, fail
-from tests.helper.fake_api import FakeMessagesApi, submit
+from tests.adviser.fake_api import FakeMessagesApi, submit
 
 pytestmark = pytest.mark.anyio
 

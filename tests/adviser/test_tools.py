@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specflowd.helper import tools
-from specflowd.helper.tools import ToolError, ToolRefused, glob_files, grep_files, read_file, resolve_inside, run_tool
+from specflowd.adviser import tools
+from specflowd.adviser.tools import ToolError, ToolRefused, glob_files, grep_files, read_file, resolve_inside, run_tool
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from specflowd.helper.ledger import HelperLedger
-from specflowd.helper.pricing import DEFAULT_PRICES, TokenUsage
-from specflowd.helper.retry import ErrorAction, backoff_delay, classify_status, parse_retry_after
+from specflowd.adviser.ledger import HelperLedger
+from specflowd.adviser.pricing import DEFAULT_PRICES, TokenUsage
+from specflowd.adviser.retry import ErrorAction, backoff_delay, classify_status, parse_retry_after
 
 
 def test_cost_of_each_usage_field_per_model() -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from specflowd.helper.config import HelperConfig
-from specflowd.helper.sessions import SessionNotFound, continue_messages, load_session, save_session, session_path
+from specflowd.adviser.config import HelperConfig
+from specflowd.adviser.sessions import SessionNotFound, continue_messages, load_session, save_session, session_path
 
 
 def test_continue_answers_open_tool_uses_before_the_new_prompt() -> None:

@@ -12,8 +12,8 @@ from typing import Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
-from specflowd.helper.results import HelperFailure
-from specflowd.helper.runtime import Helper
+from specflowd.adviser.results import HelperFailure
+from specflowd.adviser.runtime import Helper
 
 __all__ = [
     "Diagnosis",

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from specflowd.helper.config import HelperConfig
-from specflowd.helper.ledger import HelperLedger
-from specflowd.helper.runtime import Helper
-from specflowd.helper.uses import (
+from specflowd.adviser.config import HelperConfig
+from specflowd.adviser.ledger import HelperLedger
+from specflowd.adviser.runtime import Helper
+from specflowd.adviser.uses import (
     decide_failed_step,
     decide_stale_run,
     diagnose_failure,
     fallback_failed_step,
     fallback_stale,
 )
-from tests.helper.fake_api import FakeMessagesApi, error, message, submit, tool_use
+from tests.adviser.fake_api import FakeMessagesApi, error, message, submit, tool_use
 
 pytestmark = pytest.mark.anyio
 

@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 
-def test_importing_the_helper_package_does_not_import_anthropic() -> None:
+def test_importing_the_adviser_package_does_not_import_anthropic() -> None:
     code = (
-        "import sys, specflowd.helper, specflowd.helper.uses, specflowd.helper.runtime\n"
+        "import sys, specflowd.adviser, specflowd.adviser.uses, specflowd.adviser.runtime\n"
         "print('anthropic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
