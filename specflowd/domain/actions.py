@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 from pydantic import BaseModel, Field, TypeAdapter
 
 from specflowd.domain.config import Step
-from specflowd.domain.models import AttentionKind, RecoveryOption
+from specflowd.domain.record import AttentionKind, RecoveryOption
 from specflowd.vocabulary import Question
 
 __all__ = [

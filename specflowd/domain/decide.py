@@ -37,7 +37,7 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import STEP_ORDER, Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
 from specflowd.domain.gate import merge_wait_reason, user_gate_passed
-from specflowd.domain.models import (
+from specflowd.domain.record import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
     AttentionKind,
@@ -47,7 +47,7 @@ from specflowd.domain.models import (
     OrchestrationStatus,
     RecoveryOption,
     RunKind,
-    RunRef,
+    RunLedgerEntry,
 )
 from specflowd.vocabulary import FINAL_STATUSES, RunStatus
 
@@ -297,7 +297,7 @@ def _decide(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvide
 
 
 def _judge_run(
-    record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunRef, now: datetime
+    record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunLedgerEntry, now: datetime
 ) -> Action:
     if not run.final:
         if run.status == RunStatus.WAITING_INPUT:
@@ -349,7 +349,9 @@ def _judge_run(
     return _judge_step_run(record, project, run, ref)
 
 
-def _judge_step_run(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunRef) -> Action:
+def _judge_step_run(
+    record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunLedgerEntry
+) -> Action:
     step = ref.step
     ok = run.status == RunStatus.COMPLETED
     verdict = _skill_verdict(project, step, run)
@@ -385,7 +387,7 @@ def _batch_ids_split(batch: BatchRecord, project: ProjectEvidence) -> tuple[list
 
 
 def _judge_batch_run(
-    record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunRef, now: datetime
+    record: OrchestrationRecord, project: ProjectEvidence, run: RunEvidence, ref: RunLedgerEntry, now: datetime
 ) -> Action:
     if ref.batch_index is None or (batch := record.batch(ref.batch_index)) is None:
         return _attention(AttentionKind.UNKNOWN_STATE, f"run {run.run_id} names no known batch", step=Step.IMPLEMENT)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from specflowd.domain.evidence import ProjectEvidence, TaskState
-from specflowd.domain.models import TERMINAL_STATUSES, Observed, OrchestrationRecord, RunKind, Tick
+from specflowd.domain.record import TERMINAL_STATUSES, Observed, OrchestrationRecord, RunKind, Tick
 
 __all__ = ["Observation", "done_ids", "observe_project", "run_label", "unasked_ticks"]
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from specflowd.domain.config import STEP_ORDER, Step
-from specflowd.domain.models import (
+from specflowd.domain.record import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
     BatchStatus,

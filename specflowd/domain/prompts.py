@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 
 from specflowd.domain.actions import Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
-from specflowd.domain.models import OrchestrationRecord
 from specflowd.domain.observe import unasked_ticks
+from specflowd.domain.record import OrchestrationRecord
 from specflowd.vocabulary import ResultStatus
 
 __all__ = [

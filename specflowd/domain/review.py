@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from specflowd.domain.actions import Action, Advance, Heal, NeedsAttention, ResumeRun, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
-from specflowd.domain.models import AttentionKind, RecoveryOption
+from specflowd.domain.record import AttentionKind, RecoveryOption
 
 __all__ = ["MAX_STALE_CONTINUATIONS", "review_failed_step", "review_stale_run"]
 

@@ -32,7 +32,7 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import STEP_ORDER, Budget, Step
 from specflowd.domain.decide import MIN_SPAWN_BUDGET_USD
 from specflowd.domain.evidence import RunEvidence
-from specflowd.domain.models import (
+from specflowd.domain.record import (
     TERMINAL_STATUSES,
     Attention,
     AttentionKind,
@@ -43,7 +43,7 @@ from specflowd.domain.models import (
     OrchestrationStatus,
     RecoveryOption,
     RunKind,
-    RunRef,
+    RunLedgerEntry,
     StepRecord,
     StepStatus,
     Totals,
@@ -134,7 +134,8 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
             if new.pause_requested and new.current_run_id is None and new.status not in TERMINAL_STATUSES:
                 new.status = _S.PAUSED
         case SpawnStep():
-            _start_run(new, action.run_id, RunRef(kind=RunKind.STEP, step=action.step, attempt=action.attempt), now)
+            entry = RunLedgerEntry(kind=RunKind.STEP, step=action.step, attempt=action.attempt)
+            _start_run(new, action.run_id, entry, now)
             new.step = action.step
             prev = new.step_record(action.step)
             _set_step(
@@ -151,7 +152,7 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
             new.status = _S.RUNNING
         case SpawnBatch() | Heal():
             heal = isinstance(action, Heal)
-            ref = RunRef(
+            ref = RunLedgerEntry(
                 kind=RunKind.HEAL if heal else RunKind.BATCH,
                 step=Step.IMPLEMENT,
                 batch_index=action.batch_index,
@@ -274,7 +275,7 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
     return new
 
 
-def _start_run(record: OrchestrationRecord, run_id: str, ref: RunRef, now: datetime) -> None:
+def _start_run(record: OrchestrationRecord, run_id: str, ref: RunLedgerEntry, now: datetime) -> None:
     record.runs[run_id] = ref.model_copy(update={"started_at": now})
     record.current_run_id = run_id
     record.spawn_seq += 1

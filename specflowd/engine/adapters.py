@@ -14,7 +14,7 @@ import anyio
 
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import RunEvidence
-from specflowd.domain.models import OrchestrationRecord, dump_record, load_record
+from specflowd.domain.record import OrchestrationRecord, dump_record, load_record
 from specflowd.engine.bookkeeping import running_step_values
 from specflowd.engine.consult import HelperAdviser
 from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence

@@ -21,7 +21,7 @@ from typing import Any
 
 from specflowd.domain.actions import Heal, NeedsAttention, SpawnBatch, SpawnStep
 from specflowd.domain.config import STEP_ORDER, Step
-from specflowd.domain.models import AttentionKind, RecoveryOption
+from specflowd.domain.record import AttentionKind, RecoveryOption
 from specflowd.engine.ports import StateWrite
 
 __all__ = ["running_step", "running_step_values", "state_write_stop"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from specflowd.domain.actions import Action, Heal, SpawnBatch, SpawnStep
 from specflowd.domain.evidence import RunEvidence
-from specflowd.domain.models import OrchestrationRecord
+from specflowd.domain.record import OrchestrationRecord
 from specflowd.domain.review import review_failed_step, review_stale_run
 from specflowd.engine.ports import Advice
 from specflowd.vocabulary import RunStatus

@@ -41,7 +41,10 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import RunEvidence, TaskState
-from specflowd.domain.models import (
+from specflowd.domain.observe import Observation, done_ids, observe_project
+from specflowd.domain.progress import Progress, progress
+from specflowd.domain.prompts import continue_prompt, prompt_for, system_prompt
+from specflowd.domain.record import (
     TERMINAL_STATUSES,
     AttentionKind,
     OrchestrationRecord,
@@ -49,9 +52,6 @@ from specflowd.domain.models import (
     RecoveryOption,
     new_record,
 )
-from specflowd.domain.observe import Observation, done_ids, observe_project
-from specflowd.domain.progress import Progress, progress
-from specflowd.domain.prompts import continue_prompt, prompt_for, system_prompt
 from specflowd.engine.bookkeeping import running_step, state_write_stop
 from specflowd.engine.ports import Advice, EnginePorts, Queued, RunRequest
 from specflowd.errors import AgentUnavailable, AlreadyActive, NotFound, SpecflowError, StorageError

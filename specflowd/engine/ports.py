@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from specflowd.domain.actions import Action
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence
-from specflowd.domain.models import OrchestrationRecord
+from specflowd.domain.record import OrchestrationRecord
 from specflowd.event_catalogue import EventPayload
 from specflowd.vocabulary import PermissionMode
 

@@ -11,8 +11,8 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import Step
-from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
+from specflowd.domain.record import OrchestrationRecord, RecoveryOption
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
@@ -104,7 +104,7 @@ class OrchestrationList(BaseModel):
     orchestrations: list[OrchestrationRecord]
 
 
-class LogParams(Target):
+class DecisionLogParams(Target):
     since: int = Field(0, ge=0, le=MAX_OFFSET, description="byte offset from a previous call's `next_offset`")
     limit: int = Field(500, ge=1, le=5000, description="at most this many entries per call")
 
@@ -222,11 +222,11 @@ async def recover(call: Call, params: RecoverParams) -> OrchestrationView:
 
 @router.method(
     "orchestrate.log",
-    params=LogParams,
+    params=DecisionLogParams,
     result=DecisionLog,
     summary="The decision log, a page at a time from a byte offset",
 )
-async def decision_log(call: Call, params: LogParams) -> DecisionLog:
+async def decision_log(call: Call, params: DecisionLogParams) -> DecisionLog:
     record = _record(call, params)
     store = WorkflowDir(Path(record.project_path))
     page = await anyio.to_thread.run_sync(store.read_events_from, record.id, params.since, params.limit)

@@ -36,7 +36,7 @@ class RunRef(BaseModel):
     run: Identifier
 
 
-class LogParams(RunRef):
+class RunLogParams(RunRef):
     since: int = Field(0, ge=0, le=MAX_OFFSET, description="byte offset from a previous call's `next_offset`")
 
 
@@ -79,8 +79,8 @@ async def get(call: Call, params: RunRef) -> RunRecord:
     return manager.get(manager.resolve(params.run))
 
 
-@router.method("runs.log", params=LogParams, result=LogChunk, summary="Readable transcript from a byte offset")
-async def log(call: Call, params: LogParams) -> LogChunk:
+@router.method("runs.log", params=RunLogParams, result=LogChunk, summary="Readable transcript from a byte offset")
+async def log(call: Call, params: RunLogParams) -> LogChunk:
     manager = call.services.runs
     return manager.log(manager.resolve(params.run), params.since)
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import anyio
 
 from specflowd.domain.config import OrchestrationConfig, Step
-from specflowd.domain.models import OrchestrationRecord, RecoveryOption
 from specflowd.domain.progress import Progress
+from specflowd.domain.record import OrchestrationRecord, RecoveryOption
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import MethodSpec
 from specflowd.runner.models import LogChunk, PendingQuestion, RunRecord, RunSpec

@@ -9,8 +9,8 @@ from specflowd.domain.actions import Action, Heal, SpawnBatch, SpawnStep, is_wai
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
-from specflowd.domain.models import Observed, OrchestrationRecord, new_record
 from specflowd.domain.observe import observe_project
+from specflowd.domain.record import Observed, OrchestrationRecord, new_record
 from specflowd.domain.transitions import apply, observe_run
 from specflowd.vocabulary import RunStatus
 

@@ -12,7 +12,7 @@ from specflowd.domain.actions import ACTION_TYPES, Heal, NeedsAttention, SpawnBa
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
 from specflowd.domain.decide import decide, effective_spent
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
-from specflowd.domain.models import (
+from specflowd.domain.record import (
     Attention,
     AttentionKind,
     BatchRecord,
@@ -22,7 +22,7 @@ from specflowd.domain.models import (
     Question,
     RecoveryOption,
     RunKind,
-    RunRef,
+    RunLedgerEntry,
     StepRecord,
     dump_record,
     load_record,
@@ -69,7 +69,7 @@ batches = st.lists(
 run_refs = st.dictionaries(
     st.sampled_from(RUN_IDS),
     st.builds(
-        RunRef,
+        RunLedgerEntry,
         kind=st.sampled_from(RunKind),
         step=st.sampled_from(Step),
         batch_index=st.none() | st.integers(0, 5),

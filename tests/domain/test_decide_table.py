@@ -30,14 +30,14 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence
-from specflowd.domain.models import (
+from specflowd.domain.observe import observe_project
+from specflowd.domain.record import (
     AttentionKind,
     BatchStatus,
     OrchestrationRecord,
     OrchestrationStatus,
     RecoveryOption,
 )
-from specflowd.domain.observe import observe_project
 from specflowd.domain.transitions import apply
 from specflowd.vocabulary import Question, RunStatus
 from tests.domain.builders import LATER, NOW, B, D, F, O, drive, ended, live, project, record, spawn

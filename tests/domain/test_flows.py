@@ -20,7 +20,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import Step
 from specflowd.domain.decide import decide
-from specflowd.domain.models import (
+from specflowd.domain.record import (
     AttentionKind,
     BatchStatus,
     OrchestrationStatus,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from specflowd.domain.actions import Heal, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import RunStatus
-from specflowd.domain.models import BatchStatus, OrchestrationStatus, StepStatus
+from specflowd.domain.record import BatchStatus, OrchestrationStatus, StepStatus
 from specflowd.domain.transitions import run_not_started
 from tests.domain.builders import NOW, D, O, drive, ended, project, record
 

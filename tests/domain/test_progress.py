@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from specflowd.domain.config import Step
-from specflowd.domain.models import BatchRecord, BatchStatus, OrchestrationStatus, StepStatus
 from specflowd.domain.progress import progress
+from specflowd.domain.record import BatchRecord, BatchStatus, OrchestrationStatus, StepStatus
 from tests.domain.builders import NOW, record
 
 MIN = timedelta(minutes=1)

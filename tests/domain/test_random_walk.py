@@ -26,7 +26,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
-from specflowd.domain.models import TERMINAL_STATUSES, BatchStatus, OrchestrationStatus, new_record
+from specflowd.domain.record import TERMINAL_STATUSES, BatchStatus, OrchestrationStatus, new_record
 from specflowd.domain.transitions import answers_submitted, recover, request_merge, resume
 from specflowd.errors import InvalidState
 from specflowd.vocabulary import Question, RunStatus

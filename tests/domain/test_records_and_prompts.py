@@ -10,14 +10,6 @@ import pytest
 from specflowd.domain import actions
 from specflowd.domain.actions import ACTION_ADAPTER, Heal, HealContext, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
-from specflowd.domain.models import (
-    SCHEMA_VERSION,
-    OrchestrationRecord,
-    SchemaVersionError,
-    Tick,
-    dump_record,
-    load_record,
-)
 from specflowd.domain.prompts import (
     answers_prompt,
     batch_prompt,
@@ -25,6 +17,14 @@ from specflowd.domain.prompts import (
     prompt_for,
     step_prompt,
     system_prompt,
+)
+from specflowd.domain.record import (
+    SCHEMA_VERSION,
+    OrchestrationRecord,
+    SchemaVersionError,
+    Tick,
+    dump_record,
+    load_record,
 )
 from specflowd.domain.transitions import apply
 from specflowd.vocabulary import RESULT_SCHEMA, Question, QuestionOption, RunStatus

@@ -6,7 +6,7 @@ import pytest
 
 from specflowd.domain.actions import Advance, Heal, HealContext, NeedsAttention, ResumeRun, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
-from specflowd.domain.models import AttentionKind
+from specflowd.domain.record import AttentionKind
 from specflowd.domain.review import review_failed_step, review_stale_run
 
 RETRY_ANALYZE = SpawnStep(run_id="r2", step=Step.ANALYZE, attempt=2, budget_usd=5, last_error="analyze: boom")

@@ -30,7 +30,7 @@ import anyio.abc
 
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.evidence import RunEvidence
-from specflowd.domain.models import TERMINAL_STATUSES, OrchestrationRecord
+from specflowd.domain.record import TERMINAL_STATUSES, OrchestrationRecord
 from specflowd.engine.adapters import JournalStore
 from specflowd.engine.consult import HelperAdviser
 from specflowd.engine.evidence import missing_run_evidence, project_evidence

@@ -13,11 +13,11 @@ import pytest
 from specflowctl.demo import create_demo_project
 from specflowd.domain.actions import Action
 from specflowd.domain.evidence import RunEvidence
-from specflowd.domain.models import OrchestrationRecord
+from specflowd.domain.record import OrchestrationRecord
 from specflowd.engine.ports import Advice
 from specflowd.vocabulary import RunStatus
-from tests.engine.fakes import FakeRuns, Script, complete, ends, engine, fail
 from tests.adviser.fake_api import FakeMessagesApi, submit
+from tests.engine.fakes import FakeRuns, Script, complete, ends, engine, fail
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
-from specflowd.domain.models import RecoveryOption
+from specflowd.domain.record import RecoveryOption
 from specflowd.event_catalogue import Decision, RunWarning, StatusChanged
 from specflowd.vocabulary import Question, QuestionOption, RunStatus
 from tests.engine.fakes import (

@@ -11,7 +11,7 @@ import pytest
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from specflowd.domain.config import Step
-from specflowd.domain.models import RecoveryOption
+from specflowd.domain.record import RecoveryOption
 from specflowd.errors import AlreadyActive
 from specflowd.event_catalogue import BatchDecision, Decision
 from specflowd.project.snapshot import read_project_snapshot

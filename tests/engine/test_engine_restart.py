@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
-from specflowd.domain.models import RecoveryOption
+from specflowd.domain.record import RecoveryOption
 from specflowd.errors import StorageError
 from specflowd.event_catalogue import OrchestrationProblem
 from specflowd.store import workflows

@@ -13,7 +13,7 @@ import pytest
 
 from specflowctl.demo import create_demo_project
 from specflowd.domain.config import OrchestrationConfig, Step
-from specflowd.domain.models import RecoveryOption
+from specflowd.domain.record import RecoveryOption
 from specflowd.engine.adapters import SkillStateFile
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import build_preview

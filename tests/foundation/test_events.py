@@ -16,7 +16,7 @@ from specflowd import event_catalogue as catalogue
 from specflowd.daemon import build_router
 from specflowd.domain.actions import ACTION_TYPES, FinishBatch, Heal, NeedsAttention, SpawnBatch
 from specflowd.domain.config import Step
-from specflowd.domain.models import OrchestrationStatus
+from specflowd.domain.record import OrchestrationStatus
 from specflowd.event_catalogue import CATALOGUE, Decision, EventPayload, RunStarted
 from specflowd.handlers.daemon import OpenRpcDocument
 from specflowd.protocol.openrpc import build_openrpc

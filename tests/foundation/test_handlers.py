@@ -7,6 +7,7 @@ import pkgutil
 
 import specflowd.handlers
 from specflowd.daemon import HANDLERS, build_router
+from specflowd.protocol.openrpc import build_openrpc
 
 METHODS = {
     "daemon.hello", "daemon.status", "daemon.ping", "daemon.shutdown",
@@ -37,3 +38,11 @@ def test_one_handler_module_per_namespace_and_the_daemon_lists_them_all() -> Non
         assert module.router is router, namespace
         assert router.specs, namespace
         assert all(name.split(".")[0] == namespace for name in router.specs), (namespace, sorted(router.specs))
+
+
+def test_no_two_models_of_the_rpc_contract_share_a_name() -> None:
+    """Two models with one name get schema names qualified by their module path (``specflowd__x__y__Name``),
+    so moving a module would rename them in rpc.discover's document: every name must be unique."""
+    schemas = build_openrpc(build_router().specs)["components"]["schemas"]
+    assert len(schemas) >= 60
+    assert [name for name in schemas if "__" in name] == []

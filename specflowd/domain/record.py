@@ -29,7 +29,7 @@ __all__ = [
     "OrchestrationStatus",
     "RecoveryOption",
     "RunKind",
-    "RunRef",
+    "RunLedgerEntry",
     "SchemaVersionError",
     "StepRecord",
     "StepStatus",
@@ -153,7 +153,7 @@ class BatchRecord(BaseModel):
     finished_at: datetime | None = None
 
 
-class RunRef(BaseModel):
+class RunLedgerEntry(BaseModel):
     """The daemon's ledger entry for one run it started: what the run was for and what it cost."""
 
     kind: RunKind
@@ -215,7 +215,7 @@ class OrchestrationRecord(BaseModel):
     next_batch_index: int = Field(0, ge=0)
     superseded_batches: list[BatchRecord] = Field(default_factory=list, description="batches before a go_back")
     current_run_id: str | None = None
-    runs: dict[str, RunRef] = Field(default_factory=dict)
+    runs: dict[str, RunLedgerEntry] = Field(default_factory=dict)
     spawn_seq: int = Field(0, ge=0, description="spawns so far; seeds the deterministic run id of the next")
     totals: Totals = Field(default_factory=Totals)
     last_error: str | None = None
