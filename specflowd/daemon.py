@@ -33,7 +33,7 @@ from specflowd.paths import default_socket_path, lock_path_for, registry_path, u
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
 from specflowd.runner.manager import RunManager
-from specflowd.runner.models import RunnerSettings
+from specflowd.runner.records import RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import Event, EventBus
 from specflowd.settings import load_settings

@@ -17,7 +17,7 @@ from specflowd.domain.evidence import RunEvidence
 from specflowd.domain.record import OrchestrationRecord, dump_record, load_record
 from specflowd.engine.bookkeeping import running_step_values
 from specflowd.engine.consult import HelperAdviser
-from specflowd.engine.evidence import missing_run_evidence, project_evidence, run_evidence
+from specflowd.engine.evidence_adapters import missing_run_evidence, project_evidence, run_evidence
 from specflowd.engine.ports import (
     Admission,
     Admitted,
@@ -31,7 +31,7 @@ from specflowd.errors import NotFound
 from specflowd.paths import user_config_path
 from specflowd.project.snapshot import STATE_FILE, read_project_snapshot
 from specflowd.runner.manager import RunManager
-from specflowd.runner.models import RunSpec
+from specflowd.runner.records import RunSpec
 from specflowd.settings import load_settings
 from specflowd.store.skill_state import find_specflow_cli, set_state_values
 from specflowd.store.workflows import Journal, WorkflowDir

@@ -8,7 +8,7 @@ from specflowd.errors import InvalidParams
 from specflowd.handlers.projects import ProjectFilter, project_root_or_none
 from specflowd.protocol.params import Identifier, Text, given
 from specflowd.protocol.rpc import Router
-from specflowd.runner.models import PendingQuestion, RunRecord
+from specflowd.runner.records import PendingQuestion, RunRecord
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()

@@ -11,7 +11,7 @@ from specflowd.handlers.projects import ProjectFilter, project_root, project_roo
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text
 from specflowd.protocol.rpc import Router
-from specflowd.runner.models import LogChunk, RunRecord, RunSpec
+from specflowd.runner.records import LogChunk, RunRecord, RunSpec
 from specflowd.services.context import Call
 from specflowd.settings import load_settings, merge_config
 from specflowd.vocabulary import RESULT_SCHEMA

@@ -48,7 +48,8 @@ from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, 
 from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
-from specflowd.runner.models import (
+from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
+from specflowd.runner.records import (
     LogChunk,
     PendingQuestion,
     ProcessIdentity,
@@ -57,7 +58,6 @@ from specflowd.runner.models import (
     RunSpec,
     StopReason,
 )
-from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
 from specflowd.runner.run_store import RunStore
 from specflowd.runner.rundir import RunDir, sweep_run_dirs
 from specflowd.runner.stream import StreamState

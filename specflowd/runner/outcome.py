@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specflowd.runner.models import StopReason
+from specflowd.runner.records import StopReason
 from specflowd.runner.stream import RATE_LIMIT_STATUSES, ResultInfo, find_rate_limit_reset, looks_rate_limited
 from specflowd.vocabulary import Question, ResultStatus, RunStatus
 

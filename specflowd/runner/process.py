@@ -27,7 +27,7 @@ import anyio
 import psutil
 
 from specflowd.errors import AgentUnavailable
-from specflowd.runner.models import ProcessIdentity
+from specflowd.runner.records import ProcessIdentity
 
 __all__ = [
     "LockState",

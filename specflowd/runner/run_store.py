@@ -17,7 +17,7 @@ import anyio
 
 from specflowd.errors import NotFound, StorageError
 from specflowd.ids import resolve_prefix
-from specflowd.runner.models import LogChunk, LogItem, PendingQuestion, RunRecord
+from specflowd.runner.records import LogChunk, LogItem, PendingQuestion, RunRecord
 from specflowd.runner.rundir import RunDir, iter_run_dirs
 from specflowd.runner.stream import readable_items
 from specflowd.runner.tail import read_lines

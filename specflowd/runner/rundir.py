@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from specflowd.faults import fault
-from specflowd.runner.models import ProcessIdentity, RunRecord
+from specflowd.runner.records import ProcessIdentity, RunRecord
 from specflowd.store.atomic import atomic_create_dir, atomic_write_json, atomic_write_text, read_json
 from specflowd.store.leftovers import Sweep, sweep_temp
 

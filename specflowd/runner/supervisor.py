@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import anyio
 
 from specflowd.runner import process
-from specflowd.runner.models import ProcessIdentity, RunnerSettings, RunRecord, StopReason
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
+from specflowd.runner.records import ProcessIdentity, RunnerSettings, RunRecord, StopReason
 from specflowd.runner.rundir import RunDir
 from specflowd.runner.stream import StreamState, missing_command
 from specflowd.runner.tail import OutputTail

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from specflowd.errors import InvalidConfig, InvalidState, NotFound
-from specflowd.scheduler.models import (
+from specflowd.scheduler.units import (
     DEFAULT_GROUP,
     DEFAULT_LIMIT,
     GROUP_NAME,

@@ -22,7 +22,7 @@ from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, RecoveryOption
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import MethodSpec
-from specflowd.runner.models import LogChunk, PendingQuestion, RunRecord, RunSpec
+from specflowd.runner.records import LogChunk, PendingQuestion, RunRecord, RunSpec
 from specflowd.services.events import EventBus
 from specflowd.transport.server import Connection
 

@@ -33,7 +33,7 @@ from specflowd.domain.evidence import RunEvidence
 from specflowd.domain.record import TERMINAL_STATUSES, OrchestrationRecord
 from specflowd.engine.adapters import JournalStore
 from specflowd.engine.consult import HelperAdviser
-from specflowd.engine.evidence import missing_run_evidence, project_evidence
+from specflowd.engine.evidence_adapters import missing_run_evidence, project_evidence
 from specflowd.engine.orchestrator import Orchestrator
 from specflowd.engine.ports import (
     Admission,

@@ -18,7 +18,7 @@ from specflowd.domain.actions import ACTION_TYPES, FinishBatch, Heal, NeedsAtten
 from specflowd.domain.config import Step
 from specflowd.domain.record import OrchestrationStatus
 from specflowd.event_catalogue import CATALOGUE, Decision, EventPayload, RunStarted
-from specflowd.handlers.daemon import OpenRpcDocument
+from specflowd.handlers.rpc import OpenRpcDocument
 from specflowd.protocol.openrpc import build_openrpc
 from specflowd.services.events import Event, EventBus
 from specflowd.vocabulary import Question, RunStatus

@@ -12,7 +12,7 @@ import pytest
 
 from specflowd.event_catalogue import EventPayload
 from specflowd.runner.manager import RunManager
-from specflowd.runner.models import RunnerSettings, RunRecord, RunSpec
+from specflowd.runner.records import RunnerSettings, RunRecord, RunSpec
 
 FAKE_CLAUDE = Path(__file__).resolve().parent.parent / "fake_claude" / "claude"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from specflowd.runner.models import ProcessIdentity, RunRecord
 from specflowd.runner.process import LockState, find_agent, is_same_process, lock_state, take_lock
+from specflowd.runner.records import ProcessIdentity, RunRecord
 from specflowd.runner.rundir import RunDir
 from specflowd.vocabulary import RunStatus
 from tests.runner.conftest import Harness, abandoned_hanging_run, supervising

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from specflowd.runner.models import StopReason
 from specflowd.runner.outcome import OutcomeInputs, decide_outcome
+from specflowd.runner.records import StopReason
 from specflowd.runner.stream import ResultInfo
 from specflowd.vocabulary import RunStatus
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from specflowd.runner.models import ProcessIdentity, RunRecord
 from specflowd.runner.process import is_same_process
+from specflowd.runner.records import ProcessIdentity, RunRecord
 from specflowd.runner.rundir import RunDir
 from specflowd.vocabulary import Question, RunStatus
 from tests.runner.conftest import Harness, abandoned_hanging_run, supervising, wait_for

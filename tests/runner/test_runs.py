@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from specflowd.errors import AgentUnavailable, InvalidState, NotFound
-from specflowd.runner.models import StopReason
+from specflowd.runner.records import StopReason
 from specflowd.runner.rundir import RunDir
 from specflowd.vocabulary import RunStatus
 from tests.runner.conftest import Harness, supervising, wait_for

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from specflowd.runner.models import RunnerSettings
+from specflowd.runner.records import RunnerSettings
 from specflowd.runner.stream import (
     StreamState,
     estimate_cost,

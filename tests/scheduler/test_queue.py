@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from specflowd.errors import InvalidConfig, InvalidState, NotFound
-from specflowd.scheduler.models import Snapshot, Unit, WaitReason
 from specflowd.scheduler.queue import Scheduler
+from specflowd.scheduler.units import Snapshot, Unit, WaitReason
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

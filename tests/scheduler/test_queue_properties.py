@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specflowd.scheduler.models import Snapshot, Unit
 from specflowd.scheduler.queue import Scheduler
+from specflowd.scheduler.units import Snapshot, Unit
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 PROJECTS = ["p0", "p1", "p2", "p3"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, SectionEvidence, SkillStep, TaskState
 from specflowd.project.snapshot import ProjectSnapshot
-from specflowd.runner.models import RunRecord
+from specflowd.runner.records import RunRecord
 from specflowd.vocabulary import RunStatus
 
 __all__ = ["missing_run_evidence", "project_evidence", "run_evidence"]
