@@ -52,14 +52,14 @@ def _loaded_by(modules: str, roots: tuple[str, ...]) -> list[str]:
 
 
 def test_client_does_not_import_heavy_modules() -> None:
-    heavy = ("typer", "pydantic", "anyio", "jsonrpcserver", "anthropic", "specflowctl")
+    heavy = ("typer", "pydantic", "anyio", "anthropic", "specflowctl")
     loaded = _loaded_by("specflowctl.cli, specflowctl.fast, specflowctl.connection", heavy)
     assert "specflowctl.fast" in loaded  # the probe ran
     assert [m for m in loaded if not m.startswith("specflowctl")] == []
 
 
 def test_importing_the_domain_loads_neither_the_runner_nor_io_libraries() -> None:
-    roots = ("specflowd", "anyio", "psutil", "jsonrpcserver", "typer", "anthropic")
+    roots = ("specflowd", "anyio", "psutil", "typer", "anthropic")
     loaded = _loaded_by("specflowd.domain.decide, specflowd.domain.transitions, specflowd.domain.prompts", roots)
     assert "specflowd.domain.decide" in loaded  # the probe ran
     foreign = [m for m in loaded if not m.startswith(("specflowd.domain", "specflowd.vocabulary", "specflowd.errors"))]
