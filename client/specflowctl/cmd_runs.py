@@ -80,6 +80,8 @@ def logs(
             for entry in chunk["items"]:
                 typer.echo(render.log_entry(entry))
         sys.stdout.flush()
+        if chunk.get("more"):  # one page of a longer output: read on at once
+            continue
         if events is None or chunk["status"] in FINAL:
             if not json_out:
                 typer.echo(f"-- {chunk['status']}, cost ${chunk['cost_usd']:.4f}")

@@ -153,5 +153,8 @@ class LogChunk(BaseModel):
     run_id: str
     items: list[LogItem]
     next_offset: int
+    more: bool = Field(
+        default=False, description="more complete output follows next_offset: call again at once (a page is ~256 KiB)"
+    )
     cost_usd: float
     status: RunStatus

@@ -109,7 +109,7 @@ class RunStore:
         record = self.record(run_id)
         output = self._dirs[run_id].output
         try:
-            lines, next_offset = read_lines(output, max(0, since))
+            lines, next_offset, more = read_lines(output, max(0, since))
         except (OSError, OverflowError, ValueError) as exc:  # unreadable output, an offset the OS cannot seek to
             message = f"cannot read the output of run {run_id} at offset {since}: {exc}"
             raise StorageError(message, run_id=run_id) from None
@@ -119,7 +119,12 @@ class RunStore:
             for kind, text in readable_items(line)
         ]
         return LogChunk(
-            run_id=run_id, items=items, next_offset=next_offset, cost_usd=record.cost_usd, status=record.status
+            run_id=run_id,
+            items=items,
+            next_offset=next_offset,
+            more=more,
+            cost_usd=record.cost_usd,
+            status=record.status,
         )
 
     def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:

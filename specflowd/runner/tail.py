@@ -12,9 +12,10 @@ from pathlib import Path
 
 from specflowd.runner.stream import split_complete
 
-__all__ = ["OutputTail", "read_lines"]
+__all__ = ["LOG_PAGE_BYTES", "OutputTail", "read_lines"]
 
 _CHUNK = 1 << 20
+LOG_PAGE_BYTES = 256 << 10  # raw output per runs.log reply; the readable items are smaller still
 
 
 class OutputTail:
@@ -57,19 +58,27 @@ class OutputTail:
         return lines
 
 
-def read_lines(path: Path, start: int, end: int | None = None) -> tuple[list[tuple[int, bytes]], int]:
-    """(offset, line) pairs of the complete lines in [start, end); returns them and the offset after the
-    last complete line (for ``runs.log``)."""
+def read_lines(path: Path, start: int, limit: int = LOG_PAGE_BYTES) -> tuple[list[tuple[int, bytes]], int, bool]:
+    """(offset, line) pairs of the complete lines from ``start``, about ``limit`` bytes of them (a page of
+    ``runs.log``: a long run's output is tens of MB, and one reply must not hold it all); returns them, the
+    offset after the last complete line, and whether complete output lies beyond it. A line longer than
+    ``limit`` is returned whole, so every call makes progress."""
     try:
         with path.open("rb") as handle:
             handle.seek(start)
-            data = handle.read() if end is None else handle.read(max(0, end - start))
+            data = handle.read(limit)
+            full = len(data) == limit  # stopped by the page, not by the end of the file
+            while data and b"\n" not in data and (chunk := handle.read(_CHUNK)):
+                data += chunk  # one line longer than a page: read on to its end, and stop there
+                if b"\n" in data:
+                    data = data[: data.index(b"\n") + 1]
+            size = os.fstat(handle.fileno()).st_size
     except FileNotFoundError:
-        return [], start
+        return [], start, False
     complete, used = split_complete(data)
     out: list[tuple[int, bytes]] = []
     position = start
     for line in complete:
         out.append((position, line))
         position += len(line) + 1
-    return out, start + used
+    return out, start + used, full and size > start + used

@@ -62,6 +62,20 @@ def test_run_verb_logs_and_events(agent_daemon: Daemon) -> None:
     assert prompt.startswith("/flow.verify") and "Check T001." in prompt
 
 
+def test_a_long_transcript_comes_in_pages_and_logs_prints_it_all(agent_daemon: Daemon) -> None:
+    d = agent_daemon
+    set_script(d, [{"action": "complete", "turns": 4000}])  # ~0.6 MB of stream-json: three pages
+    d.stop()
+    d.start()
+    root = make_project(d)
+    run_id = d.ctl_json("run", str(root), "verify")["run_id"]
+    wait_until(lambda: run_status(d, run_id) == "completed", timeout=60, what="the run")
+    first = d.rpc("runs.log", {"run": run_id, "since": 0})
+    assert first["more"] and 0 < len(first["items"]) < 4000
+    texts = [line for line in d.ctl("logs", run_id).stdout.splitlines() if "step " in line]
+    assert len(texts) == 4000 and texts[0].endswith("step 1") and texts[-1].endswith("step 4000")
+
+
 def test_missing_binary_is_a_clear_rpc_error(agent_daemon: Daemon) -> None:
     d = agent_daemon
     d.stop()

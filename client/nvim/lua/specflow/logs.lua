@@ -89,7 +89,7 @@ function M.more(entry)
     end
     entry.next_offset = chunk.next_offset
     append(entry.buf, vim.tbl_map(view.log_item, chunk.items or {}))
-    if entry.again then
+    if chunk.more or entry.again then -- `more`: the reply was one page of a longer output
       entry.again = false
       M.more(entry)
     end
