@@ -497,7 +497,7 @@ class Harness:
     def event_types(self) -> list[str]:
         return [e.type for e in self.events]
 
-    async def until(self, predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    async def until(self, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
         """Wait for ``predicate`` to hold; it is checked after every event (and every 50 ms), with a deadline."""
         try:
             with anyio.fail_after(timeout):

@@ -55,7 +55,9 @@ def test_rate_limit_waits_for_the_reset_then_resumes_the_same_session(tmp_path: 
 def test_the_steering_verbs_from_the_cli(tmp_path: Path) -> None:
     """pause (after the run), resume, pause --now, resume, go-back, merge: each through specflowctl."""
     env = sandbox_env(tmp_path)
-    env.update(SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0.25")  # a quarter second per task: runs can be caught
+    # 0.6 s per task: a batch runs 2.4–3.6 s, so `pause --now` (a CLI start, ~1 s on a loaded machine) lands
+    # while the run it targets still works
+    env.update(SPECFLOW_CLAUDE=SIM, SPECFLOW_SIM_DELAY="0.6")
     d = Daemon(tmp_path, env).start()
     try:
         root = create_demo_project(d.root / "demo")
