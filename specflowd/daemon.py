@@ -22,26 +22,30 @@ from specflowd.engine.orchestrator import Orchestrator
 from specflowd.event_catalogue import DaemonStarted, DaemonStopping, RegistryChanged, RegistryProblem
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as events_handlers
+from specflowd.handlers import groups as groups_handlers
 from specflowd.handlers import orchestrate as orchestrate_handlers
 from specflowd.handlers import projects as projects_handlers
 from specflowd.handlers import questions as questions_handlers
 from specflowd.handlers import rpc as rpc_handlers
 from specflowd.handlers import runs as runs_handlers
+from specflowd.handlers import scheduler as scheduler_handlers
 from specflowd.handlers import settings as settings_handlers
 from specflowd.notify import Notifier
-from specflowd.paths import default_socket_path, lock_path_for, registry_path, user_config_path
+from specflowd.paths import default_socket_path, lock_path_for, registry_path, scheduler_path, user_config_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import Event, EventBus
+from specflowd.services.scheduling import RunScheduler, account_key
 from specflowd.settings import load_settings
 from specflowd.store.leftovers import sweep_temp
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
 from specflowd.transport.server import Connection, Limits, SocketServer, Weigh
 from specflowd.version import __version__
+from specflowd.vocabulary import LIVE_STATUSES
 from specflowd.watch import watch_path
 
 __all__ = ["HANDLERS", "build_router", "main"]
@@ -62,6 +66,8 @@ HANDLERS: dict[str, Router[Call]] = {
     "questions": questions_handlers.router,
     "settings": settings_handlers.router,
     "events": events_handlers.router,
+    "groups": groups_handlers.router,
+    "scheduler": scheduler_handlers.router,
 }
 
 
@@ -132,7 +138,15 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
         log.warning("%s", settings.problem)
     bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
     runs = RunManager(emit=bus.emit, settings=RunnerSettings(claude=settings.agent.claude))
-    orchestrator = Orchestrator(engine_ports(runs, bus))
+    scheduler = RunScheduler(scheduler_path(), bus.emit, account=account_key(os.environ))
+    bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # slots follow the runs
+
+    def project_group(root: Path) -> str | None:
+        where = str(root)
+        return next((p.group for p in registry.projects() if p.path == where), None)
+
+    orchestrator = Orchestrator(engine_ports(runs, bus, scheduler, project_group))
+    scheduler.on_admitted(orchestrator.wake)
     bus.listeners.append(lambda event: orchestrator.notice(event.payload))  # the runner's events wake the engine
     router = build_router()
     endpoint = Endpoint(router.specs)
@@ -150,6 +164,7 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
         specs=router.specs,
         orchestrations=orchestrator,
         runs=runs,
+        scheduler=scheduler,
         connection_count=lambda: server.connections,
     )
     listener = await _open_listener(sock_path, activated)
@@ -159,6 +174,8 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
             tg.start_soon(_watch_registry, services)
             tg.start_soon(runs.run)
             await runs.reconcile([Path(p.path) for p in registry.projects()])  # runs first, then their owners
+            scheduler.adopt_live(_live_runs(runs))  # re-adopted runs hold their slots before anything is admitted
+            tg.start_soon(scheduler.run)
             tg.start_soon(orchestrator.run, [Path(p.path) for p in registry.projects()])
 
             def adopt_new_projects(event: Event) -> None:
@@ -170,6 +187,7 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
 
             async def adopt(roots: list[Path]) -> None:
                 await runs.reconcile(roots)  # runs first: an orchestration must see its live run, not a missing one
+                scheduler.adopt_live(_live_runs(runs))
                 for root in roots:
                     orchestrator.load_project(root)
 
@@ -187,6 +205,10 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
         if activated is None:
             with contextlib.suppress(FileNotFoundError):
                 sock_path.unlink()
+
+
+def _live_runs(runs: RunManager) -> list[tuple[str, Path, str | None, bool]]:
+    return [(r.run_id, r.project_root, r.orchestration_id, r.status in LIVE_STATUSES) for r in runs.list()]
 
 
 def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:

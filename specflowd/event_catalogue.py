@@ -48,6 +48,10 @@ __all__ = [
     "RunProgress",
     "RunStarted",
     "RunWarning",
+    "SchedulerAdmitted",
+    "SchedulerGroup",
+    "SchedulerQueued",
+    "SchedulerRateLimited",
     "StatusChanged",
 ]
 
@@ -268,6 +272,53 @@ class QuestionAsked(EventPayload):
     questions: list[Question]
 
 
+# -- the run scheduler (docs/scheduler.md) -------------------------------------------------------------------
+
+
+class SchedulerQueued(EventPayload):
+    """An agent run (a batch, step, heal, continuation or standalone run) must wait for a slot of its group, for
+    its group to be resumed (limit 0) or for its account's rate limit to reset; sent when it joins the queue."""
+
+    TYPES = ("scheduler.queued",)
+    run_id: str
+    orchestration: str | None = Field(description="null for a standalone run")
+    group: str
+    position: int = Field(description="1 = admitted next in its group")
+    reason: Literal["slot", "paused", "rate_limit"]
+    until: str | None = Field(description="ISO time of the rate-limit reset it waits for, if that is the reason")
+
+
+class SchedulerAdmitted(EventPayload):
+    """A queued run got its slot: its orchestration decides again and starts it (standalone: it starts)."""
+
+    TYPES = ("scheduler.admitted",)
+    run_id: str
+    orchestration: str | None
+    group: str
+    waited_s: float = Field(description="seconds it waited in the queue")
+
+
+class SchedulerRateLimited(EventPayload):
+    """A run reported a rate limit: new admissions for its account wait until ``until`` (sent once per wait,
+    again only when a later reset extends it). Running agents are not disturbed."""
+
+    TYPES = ("scheduler.rate_limited",)
+    account: str = Field(description="the account key (docs/scheduler.md#accounts)")
+    until: str = Field(description="ISO time the wait ends")
+    run_id: str = Field(description="the run that reported it")
+    orchestration: str | None
+
+
+class SchedulerGroup(EventPayload):
+    """A group was added, its limit changed, or it was removed (``limit`` null; its queued runs moved to
+    ``default``)."""
+
+    TYPES = ("scheduler.group",)
+    group: str
+    limit: int | None
+    moved: list[str] = Field(default_factory=list, description="run ids moved to default by a removal")
+
+
 PAYLOADS: tuple[type[EventPayload], ...] = (
     DaemonStarted,
     DaemonStopping,
@@ -283,6 +334,10 @@ PAYLOADS: tuple[type[EventPayload], ...] = (
     RunFinished,
     RunWarning,
     QuestionAsked,
+    SchedulerQueued,
+    SchedulerAdmitted,
+    SchedulerRateLimited,
+    SchedulerGroup,
 )
 
 # every event type -> its payload model (what rpc.discover publishes as x-events)

@@ -8,7 +8,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_socket_path", "lock_path_for", "registry_path", "specflow_home", "user_config_path"]
+__all__ = [
+    "default_socket_path",
+    "lock_path_for",
+    "registry_path",
+    "scheduler_path",
+    "specflow_home",
+    "user_config_path",
+]
 
 
 def specflow_home() -> Path:
@@ -18,6 +25,11 @@ def specflow_home() -> Path:
 
 def registry_path() -> Path:
     return specflow_home() / "registry.json"
+
+
+def scheduler_path() -> Path:
+    """The run scheduler's groups, queue and rate-limit gates (docs/scheduler.md)."""
+    return specflow_home() / "scheduler.json"
 
 
 def default_socket_path() -> Path:

@@ -63,3 +63,10 @@ class OrchestrationConfig(BaseModel):
     agent: str | None = Field(
         None, description="agent binary for this orchestration (default: settings file, $SPECFLOW_CLAUDE, claude)"
     )
+    # the run scheduler (docs/scheduler.md); the name rule is the scheduler's GROUP_NAME, held equal by a test
+    group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="scheduler group of this orchestration's runs (default: the project's, else default)",
+    )
+    priority: int = Field(0, ge=-100, le=100, description="higher is admitted first within its group")

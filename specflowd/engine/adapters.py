@@ -1,11 +1,12 @@
 """The real adapters behind the engine's ports (engine/ports.py): today's runner, project reader, journal,
 skills' state file writer and clock, each wrapped without policy.
 
-``engine_ports(runs, events)`` builds the set the daemon gives the orchestrator.
+``engine_ports(runs, events, scheduler, project_group)`` builds the set the daemon gives the orchestrator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from specflowd.engine.ports import (
     EnginePorts,
     EventSink,
     ProjectView,
+    Queued,
     RunRequest,
     StateWrite,
 )
@@ -32,6 +34,7 @@ from specflowd.paths import user_config_path
 from specflowd.project.snapshot import STATE_FILE, read_project_snapshot
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunSpec
+from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
 from specflowd.store.skill_state import find_specflow_cli, set_state_values
 from specflowd.store.workflows import Journal, WorkflowDir
@@ -47,21 +50,42 @@ __all__ = [
     "engine_ports",
 ]
 
+ProjectGroup = Callable[[Path], str | None]  # the scheduler group a project's registry entry names, if any
+
 FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at
 DEBOUNCE_S = 0.2  # a change is reported this long after it is seen: let the writer finish
 
 
 class RunnerPort:
-    """Runs through the RunManager. Every run is admitted at once (until a scheduler sits here)."""
+    """Runs through the RunManager, each admitted first by the daemon's run scheduler (services/scheduling.py).
+    A start or continuation that fails gives its slot back at once."""
 
-    def __init__(self, runs: RunManager) -> None:
+    def __init__(self, runs: RunManager, scheduler: RunScheduler, project_group: ProjectGroup) -> None:
         self.runs = runs
+        self.scheduler = scheduler
+        self.project_group = project_group
 
-    async def admit(self, run_id: str, project_root: Path, orchestration: str) -> Admission:
-        return Admitted()
+    async def admit(
+        self,
+        run_id: str,
+        project_root: Path,
+        orchestration: str,
+        *,
+        group: str | None = None,
+        priority: int = 0,
+        kind: str = "run",
+    ) -> Admission:
+        name = group or self.project_group(project_root)
+        unit = self.scheduler.unit(
+            run_id, project_root, orchestration=orchestration, group=name, priority=priority, kind=kind
+        )
+        position = self.scheduler.request(unit)
+        if position is None:
+            return Admitted()
+        return Queued(position=position.position, group=position.group, reason=position.reason.value)
 
     def withdraw(self, run_id: str) -> None:
-        return None
+        self.scheduler.withdraw(run_id)
 
     async def start(self, request: RunRequest) -> None:
         step, batch = request.step, request.batch_index
@@ -82,10 +106,18 @@ class RunnerPort:
             append_system_prompt=request.system_prompt,
             binary=request.agent,
         )
-        await self.runs.start(spec)
+        try:
+            await self.runs.start(spec)
+        except BaseException:
+            self.scheduler.withdraw(request.run_id)  # nothing runs: the slot goes back
+            raise
 
     async def resume(self, run_id: str, prompt: str, budget_usd: float) -> None:
-        await self.runs.resume(run_id, prompt, budget_usd=budget_usd)
+        try:
+            await self.runs.resume(run_id, prompt, budget_usd=budget_usd)
+        except BaseException:
+            self.scheduler.withdraw(run_id)
+            raise
 
     async def answer(self, run_id: str, answers: dict[str, str]) -> None:
         await self.runs.answer(run_id, answers)
@@ -181,9 +213,11 @@ class SkillStateFile:
         return StateWrite(ok=result.ok, via=result.via, output=result.output)
 
 
-def engine_ports(runs: RunManager, events: EventSink) -> EnginePorts:
+def engine_ports(
+    runs: RunManager, events: EventSink, scheduler: RunScheduler, project_group: ProjectGroup
+) -> EnginePorts:
     return EnginePorts(
-        runs=RunnerPort(runs),
+        runs=RunnerPort(runs, scheduler, project_group),
         clock=SystemClock(),
         project=ProjectFiles(),
         store=JournalStore(),

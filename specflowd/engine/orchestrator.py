@@ -114,6 +114,19 @@ def _is_spawn(action: Action) -> bool:
     return isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun)
 
 
+def _run_kind(action: SpawnStep | SpawnBatch | Heal | ResumeRun) -> str:
+    """What a run is, for the scheduler's views: step, batch, heal or resume."""
+    match action:
+        case SpawnStep():
+            return "step"
+        case SpawnBatch():
+            return "batch"
+        case Heal():
+            return "heal"
+        case _:
+            return "resume"
+
+
 class Orchestrator:
     def __init__(self, ports: EnginePorts) -> None:
         self.runs = ports.runs
@@ -520,7 +533,14 @@ class Orchestrator:
         if isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
             # a run starts only once the run port admits it; nothing is recorded before (the same decision
             # names the same run id, so deciding again after a wake-up or a restart asks for the same run)
-            admission = await self.runs.admit(action.run_id, Path(record.project_path), record.id)
+            admission = await self.runs.admit(
+                action.run_id,
+                Path(record.project_path),
+                record.id,
+                group=record.config.group,
+                priority=record.config.priority,
+                kind=_run_kind(action),
+            )
             if isinstance(admission, Queued):
                 self._queued[record.id] = action.run_id
                 return _FOREVER
@@ -530,6 +550,7 @@ class Orchestrator:
             written = await self.skill_state.mark_running(Path(record.project_path), running_step(action))
             stop = state_write_stop(action, written)
             if stop is not None:
+                self.runs.withdraw(action.run_id)  # its slot goes back: nothing starts
                 self._record_action(record, stop)
                 return _FOREVER
         after = self._record_action(record, action)

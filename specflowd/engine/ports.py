@@ -90,8 +90,19 @@ Admission = Admitted | Queued
 
 
 class RunPort(Protocol):
-    async def admit(self, run_id: str, project_root: Path, orchestration: str) -> Admission:
-        """May this run (a start or a continuation) begin now? Asked before anything is recorded for it."""
+    async def admit(
+        self,
+        run_id: str,
+        project_root: Path,
+        orchestration: str,
+        *,
+        group: str | None = None,
+        priority: int = 0,
+        kind: str = "run",
+    ) -> Admission:
+        """May this run (a start or a continuation) begin now? Asked before anything is recorded for it.
+        ``group``/``priority``: the orchestration's scheduler settings (None: the project's group);
+        ``kind``: what the run is (step, batch, heal, resume), for the queue's views."""
         ...
 
     def withdraw(self, run_id: str) -> None:

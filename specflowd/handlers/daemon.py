@@ -9,7 +9,9 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.event_catalogue import DaemonStopping
+from specflowd.handlers.scheduler import RateLimitGate
 from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.scheduler.units import GroupView
 from specflowd.services.context import Call
 from specflowd.version import PROTOCOL_VERSION, __version__
 
@@ -32,6 +34,12 @@ class RunCounts(BaseModel):
     total: int = 0
 
 
+class SchedulerSummary(BaseModel):
+    groups: list[GroupView] = Field(description="per group: limit, running, queued")
+    queued: int = Field(description="agent runs waiting in the queue, all groups")
+    gates: list[RateLimitGate] = Field(description="rate-limit waits in force")
+
+
 class DaemonStatus(BaseModel):
     version: str
     pid: int
@@ -45,6 +53,7 @@ class DaemonStatus(BaseModel):
     subscribers: int
     connections: int
     problems: list[str]
+    scheduler: SchedulerSummary
 
 
 class PingParams(BaseModel):
@@ -79,6 +88,8 @@ async def status(call: Call, _: EmptyParams) -> DaemonStatus:
     # the registry's, then records that could not be loaded, then leftovers that could not be cleaned up
     problems = [s.registry.problem] if s.registry.problem else []
     problems += s.orchestrations.problems() + s.runs.problems()
+    if s.scheduler.problem:
+        problems.append(s.scheduler.problem)
     known = s.runs.list()
     runs = RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
     return DaemonStatus(
@@ -94,6 +105,11 @@ async def status(call: Call, _: EmptyParams) -> DaemonStatus:
         subscribers=s.bus.subscriber_count,
         connections=s.connection_count(),
         problems=problems,
+        scheduler=SchedulerSummary(
+            groups=(groups := s.scheduler.groups()),
+            queued=sum(g.queued for g in groups),
+            gates=[RateLimitGate(account=a, until=until) for a, until in sorted(s.scheduler.gates().items())],
+        ),
     )
 
 

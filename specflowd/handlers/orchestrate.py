@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import Step
 from specflowd.domain.progress import Progress
-from specflowd.domain.record import OrchestrationRecord, RecoveryOption
+from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
+from specflowd.errors import NotFound
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
@@ -21,6 +22,7 @@ from specflowd.project.status import OrchestrationPreview, build_preview
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Router
 from specflowd.runner.agentcheck import AgentCheck, check_agent, require_agent
+from specflowd.scheduler.units import QueuePosition
 from specflowd.services.context import Call
 from specflowd.settings import config_sources, load_settings, merge_config
 from specflowd.store.workflows import WorkflowDir
@@ -98,6 +100,11 @@ class OrchestrationView(BaseModel):
     record: OrchestrationRecord
     decisions: list[dict[str, Any]]
     progress: Progress
+    queued: QueuePosition | None = Field(
+        None,
+        description="its next agent run waits in the run scheduler's queue: group, position (1 = next), reason "
+        "(slot | paused | rate_limit) and the reset it waits for; the record's status is unchanged meanwhile",
+    )
 
 
 class OrchestrationList(BaseModel):
@@ -127,7 +134,12 @@ def _record(call: Call, target: Target) -> OrchestrationRecord:
 
 async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
     engine = call.services.orchestrations
-    return OrchestrationView(record=record, decisions=engine.decisions(record), progress=await engine.progress(record))
+    return OrchestrationView(
+        record=record,
+        decisions=engine.decisions(record),
+        progress=await engine.progress(record),
+        queued=call.services.scheduler.queued_for(record.id),
+    )
 
 
 @router.method(
@@ -162,6 +174,11 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
     config = merge_config(settings.orchestrate, params.config)
     if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
         config = config.model_copy(update={"agent": settings.agent.claude})
+    if config.group is not None and not call.services.scheduler.has_group(config.group):
+        raise NotFound(
+            f"no scheduler group {config.group!r}; add it with `specflowctl groups add {config.group}`",
+            group=config.group,
+        )
     # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
     await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
     return await _view(call, await call.services.orchestrations.start(root, config))
@@ -189,7 +206,10 @@ async def pause(call: Call, params: PauseParams) -> OrchestrationView:
     "orchestrate.resume", params=ResumeParams, result=OrchestrationView, summary="Resume; optionally raise the budget"
 )
 async def resume(call: Call, params: ResumeParams) -> OrchestrationView:
-    return await _view(call, await call.services.orchestrations.resume(_record(call, params).id, params.budget))
+    record = _record(call, params)
+    if record.status is OrchestrationStatus.WAITING_RATE_LIMIT:
+        call.services.scheduler.clear_gate()  # the user ends the wait: for every run of the account, not only this one
+    return await _view(call, await call.services.orchestrations.resume(record.id, params.budget))
 
 
 @router.method("orchestrate.cancel", params=Target, result=OrchestrationView, summary="Cancel; stops the running run")

@@ -72,5 +72,8 @@ async def unregister(call: Call, params: ProjectRef) -> ProjectEntry:
 
 @router.method("projects.status", params=ProjectRef, result=ProjectStatus, summary="Phase, step, tasks, next action")
 async def project_status(call: Call, params: ProjectRef) -> ProjectStatus:
-    snapshot = await anyio.to_thread.run_sync(read_project_snapshot, project_root(call, params.project))
-    return build_status(snapshot)
+    root = project_root(call, params.project)
+    snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
+    status = build_status(snapshot)
+    status.queued = call.services.scheduler.queued_in(str(root))
+    return status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,8 +65,18 @@ async def start(call: Call, params: StartRunParams) -> RunRecord:
         fallback_model=config.fallback_model,
         json_schema=RESULT_SCHEMA,
         binary=settings.agent.claude,  # as configured now (the daemon's startup value may be stale)
+        run_id=str(uuid.uuid4()),
     )
-    return await call.services.runs.start(spec)
+    # admitted by the run scheduler like every agent run: the call waits here for a slot (docs/scheduler.md)
+    scheduler = call.services.scheduler
+    group = next((p.group for p in call.services.registry.projects() if p.path == str(root)), None)
+    unit = scheduler.unit(spec.run_id or "", root, orchestration=None, group=group, kind="run")
+    await scheduler.wait(unit)
+    try:
+        return await call.services.runs.start(spec)
+    except BaseException:
+        scheduler.withdraw(unit.id)
+        raise
 
 
 @router.method("runs.list", params=ProjectFilter, result=RunList, summary="Known runs, oldest first")

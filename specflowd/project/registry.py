@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from specflowd.errors import NotFound, ProjectError, StorageError
 from specflowd.store.atomic import atomic_write_json
@@ -28,6 +28,7 @@ class ProjectEntry(BaseModel):
     name: str
     registered_at: str | None = None
     last_seen: str | None = None
+    group: str | None = Field(None, description="the run scheduler group of its runs (registry key `group`)")
 
 
 @dataclass
@@ -95,6 +96,7 @@ def _parse(text: str) -> _Loaded:
             name=str(entry.get("name") or Path(entry["path"]).name),
             registered_at=entry.get("registered_at"),
             last_seen=entry.get("last_seen"),
+            group=entry["group"] if isinstance(entry.get("group"), str) else None,
         )
     return _Loaded(document, projects)
 

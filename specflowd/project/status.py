@@ -27,6 +27,7 @@ from specflowd.project.planner import BatchPlan, plan_batches
 from specflowd.project.problems import Problem
 from specflowd.project.snapshot import ProjectSnapshot
 from specflowd.project.tasks import TaskState
+from specflowd.scheduler.units import QueuePosition
 
 __all__ = ["BatchView", "HeldTask", "OrchestrationPreview", "ProblemView", "ProjectStatus", "StepPlan",
            "TaskCounts", "build_preview", "build_project_status", "build_status", "plan_for"]  # fmt: skip
@@ -63,6 +64,9 @@ class ProjectStatus(BaseModel):
     )
     next_phase: str | None = Field(None, description="the phase `specflow phase open` would open next (NNNN Name)")
     problems: list[Problem]
+    queued: QueuePosition | None = Field(
+        None, description="the project's agent run waiting in the run scheduler's queue, if one is (daemon only)"
+    )
 
 
 class BatchView(BaseModel):

@@ -24,6 +24,7 @@ from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import MethodSpec
 from specflowd.runner.records import LogChunk, PendingQuestion, RunRecord, RunSpec
 from specflowd.services.events import EventBus
+from specflowd.services.scheduling import RunScheduler
 from specflowd.transport.server import Connection
 
 __all__ = ["Call", "Orchestrations", "Runs", "Services"]
@@ -76,6 +77,7 @@ class Services:
     specs: dict[str, MethodSpec]  # the method table (rpc.discover describes it)
     orchestrations: Orchestrations
     runs: Runs
+    scheduler: RunScheduler  # which agent run may start now: groups, limits, the queue, rate-limit gates
     connection_count: Callable[[], int]  # open client connections (daemon.status)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     openrpc: dict[str, Any] | None = None  # rpc.discover's document, built on first use (~75 ms), then kept

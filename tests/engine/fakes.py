@@ -328,12 +328,23 @@ class FakeRuns:
         self.stall = False
         self.queued: list[tuple[str, str]] = []  # (run id, orchestration)
         self.admitted: set[str] = set()
+        self.asked: list[tuple[str, str | None, int, str]] = []  # (run id, group, priority, kind) per admit
         self.wake: Callable[[str], None] = lambda orchestration: None
         self.bus: EventBus | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
     # -- admission
-    async def admit(self, run_id: str, project_root: Path, orchestration: str) -> Admission:
+    async def admit(
+        self,
+        run_id: str,
+        project_root: Path,
+        orchestration: str,
+        *,
+        group: str | None = None,
+        priority: int = 0,
+        kind: str = "run",
+    ) -> Admission:
+        self.asked.append((run_id, group, priority, kind))
         if not self.queueing or run_id in self.admitted:
             return Admitted()
         if (run_id, orchestration) not in self.queued:

@@ -362,3 +362,30 @@ async def test_pausing_a_queued_orchestration_withdraws_its_run(tmp_path: Path) 
         await h.orch.pause(h.orch_id)
         await h.status("paused")
     assert runs.withdrawn == [queued_id] and runs.queued == [] and runs.started() == []
+
+
+async def test_cancelling_a_queued_orchestration_withdraws_its_run_and_starts_nothing(tmp_path: Path) -> None:
+    root = demo(tmp_path)
+    runs = FakeRuns()
+    runs.queueing = True
+    async with engine(root, runs=runs) as h:
+        await h.start(skip_analyze=True)
+        await h.until(lambda: runs.queued, "queued")
+        ((queued_id, _),) = runs.queued
+        await h.orch.cancel(h.orch_id)
+        await h.status("cancelled")
+        runs.admit_all()  # nothing is left to admit: the withdrawn run never starts
+        await h.settled()
+    assert runs.withdrawn == [queued_id] and runs.started() == []
+
+
+async def test_the_orchestrations_group_priority_and_run_kind_reach_the_run_port(tmp_path: Path) -> None:
+    root = demo(tmp_path)
+    runs = FakeRuns()
+    async with engine(root, runs=runs) as h:
+        await h.start(skip_analyze=True, auto_merge=True, group="gpu", priority=7)
+        final = await h.status()
+    assert final.status.value == "completed", final.attention
+    kinds = [kind for _, _, _, kind in runs.asked]
+    assert {(group, priority) for _, group, priority, _ in runs.asked} == {("gpu", 7)}
+    assert kinds[0] == "batch" and "step" in kinds  # the batches, then verify and merge

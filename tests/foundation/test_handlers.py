@@ -20,6 +20,8 @@ METHODS = {
     "questions.list", "questions.answer",
     "settings.get", "settings.check",
     "events.subscribe", "events.unsubscribe",
+    "groups.list", "groups.add", "groups.set_limit", "groups.remove",
+    "scheduler.status",
 }  # fmt: skip
 
 
