@@ -99,6 +99,16 @@ def orchestrate(
             "--agent", metavar="BIN", help="Agent binary [default: [agent] claude, $SPECFLOW_CLAUDE, claude on PATH]"
         ),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group", metavar="G", help="Run scheduler group of its agent runs [default: the project's, else default]"
+        ),
+    ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option("--priority", metavar="N", help="Higher is admitted first within its group [default: 0]"),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Start, print the id and return")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and every prompt; start nothing")] = False,
@@ -122,7 +132,7 @@ def orchestrate(
         auto_merge=auto_merge, skip_design=skip_design, skip_analyze=skip_analyze, additional_context=context,
         auto_heal=auto_heal, max_heal_attempts=max_heal_attempts, batch_size_fallback=batch_size,
         pause_between_batches=pause_between_batches, budget_per_batch=budget_batch, budget_total=budget_total,
-        budget_heal=budget_heal, agent=agent, models=models or None,
+        budget_heal=budget_heal, agent=agent, models=models or None, group=group, priority=priority,
     )  # fmt: skip
     ref = project_ref(project)
     if not dry_run:
@@ -153,7 +163,11 @@ def orchestrate(
 def _control(method: str, project: str | None, sock: Path | None, json_out: bool, **params: Any) -> None:
     payload = {"project": project_ref(project), **{k: v for k, v in params.items() if v is not None}}
     view = rpc(sock, method, payload)
-    emit(json_out, view, lambda v: render.orchestration(v["record"], v["decisions"][-3:], v.get("progress")))
+    emit(
+        json_out,
+        view,
+        lambda v: render.orchestration(v["record"], v["decisions"][-3:], v.get("progress"), v.get("queued")),
+    )
 
 
 def pause(

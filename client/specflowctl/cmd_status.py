@@ -66,7 +66,9 @@ def status(
         out = render.project_status(r["project"])
         if r["orchestration"]:
             v = r["orchestration"]
-            out += "\n" + render.orchestration(v["record"], v["decisions"][-5:], v.get("progress"))
+            out += "\n" + render.orchestration(v["record"], v["decisions"][-5:], v.get("progress"), v.get("queued"))
+        elif r["project"].get("queued"):  # a standalone run waits for its slot
+            out += "\nrun queued: " + render.queued_text(r["project"]["queued"])
         for pending in standalone:
             out += "\n" + render.questions_block(pending["questions"], pending["run_id"])
         return out
@@ -90,9 +92,18 @@ def batches(
 
 
 def orchestrations(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
-    """Every project's orchestrations, active first: short id, status, step, tasks, spend, age."""
+    """Every project's orchestrations, active first: short id, status, step, tasks, spend, age; then the agent
+    runs waiting in the run scheduler's queue (position, group, project, what they wait for)."""
     listed = rpc(sock, "orchestrate.list", {"include_finished": True})
-    emit(json_out, listed, lambda d: render.orchestration_table(d["orchestrations"], time.time()))
+    scheduler = rpc(sock, "scheduler.status")
+    queued = {q["orchestration"]: q for q in scheduler["queue"] if q.get("orchestration")}
+
+    def text(d: dict[str, Any]) -> str:
+        table = render.orchestration_table(d["orchestrations"], time.time(), queued)
+        queue = render.queue_table(d["scheduler"])
+        return table + ("\n\n" + queue if queue else "")
+
+    emit(json_out, {**listed, "scheduler": scheduler}, text)
 
 
 def _orchestration_id(sock: Path | None, orch: str | None) -> dict[str, Any]:

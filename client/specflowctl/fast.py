@@ -19,6 +19,7 @@ __all__ = ["try_fast_path"]
 _VERBS: dict[tuple[str, ...], tuple[str, Callable[[Any], str]]] = {
     ("daemon", "status"): ("daemon.status", render.daemon_status),
     ("projects", "list"): ("projects.list", render.project_list),
+    ("groups",): ("groups.list", render.groups_table),
 }
 
 

@@ -115,7 +115,7 @@ class Follower:
         if record["status"] in core.STOP_CODES:
             return self._finish(view)
         if not self.json_out:
-            self._write(render.orchestration_line(record))
+            self._write(render.orchestration_line(record, view.get("queued")))
         run_id = record.get("current_run_id")
         if run_id:  # a run is already working: show it at once, before its next progress event
             try:
@@ -153,6 +153,12 @@ class Follower:
                 self.run.update(data)
             self._draw_live()
             return False
+        if kind == "scheduler.queued" and not self.json_out:
+            self._write(f"  {'queued':<16} {render.queued_event(data)}")
+            return False
+        if kind == "scheduler.admitted" and not self.json_out:
+            self._write(f"  {'admitted':<16} a slot of group {data['group']} after {render.duration(data['waited_s'])}")
+            return False
         if kind in ("run.finished", "question.asked"):
             self.run = None
             self._clear_live()
@@ -175,7 +181,7 @@ class Follower:
             self.out.write(json.dumps({"type": "follow.end", "data": end}) + "\n")
             self.out.flush()
             return code
-        self._write(render.orchestration(record, [], view.get("progress")))
+        self._write(render.orchestration(record, [], view.get("progress"), view.get("queued")))
         hint = render.what_now(record, self.project_hint)
         if hint:
             self._write(hint)

@@ -44,12 +44,75 @@ def short_ids(ids: list[str], minimum: int) -> dict[str, str]:
     return out
 
 
+_WAIT_WORDS = {"slot": "waiting for a slot", "paused": "group paused (limit 0)", "rate_limit": "rate limit"}
+
+
+def _clock_time(iso: str | None) -> str:
+    return str(iso or "")[11:19]
+
+
+def queued_text(q: dict[str, Any]) -> str:
+    """Where a queued run stands: `#2 of 3 in group default, waiting for a slot (2/2 running)`."""
+    why = _WAIT_WORDS.get(q["reason"], q["reason"])
+    if q["reason"] == "rate_limit" and q.get("until"):
+        why += f" until {_clock_time(q['until'])} UTC"
+    elif q["reason"] == "slot":
+        why += f" ({q['running']}/{q['limit']} running)"
+    return f"#{q['position']} of {q['queued_in_group']} in group {q['group']}, {why}"
+
+
+def queued_event(data: dict[str, Any]) -> str:
+    """A `scheduler.queued` event's data: `#3 in group default, waiting for a slot`."""
+    why = _WAIT_WORDS.get(data["reason"], data["reason"])
+    if data["reason"] == "rate_limit" and data.get("until"):
+        why += f" until {_clock_time(data['until'])} UTC"
+    return f"#{data['position']} in group {data['group']}, {why}"
+
+
+def group_lines(groups: list[dict[str, Any]], gates: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for g in groups:
+        state = "paused" if g["limit"] == 0 else f"{g['running']}/{g['limit']} running"
+        lines.append(f"{g['name']:<16} {state:<14} {g['queued']} queued")
+    lines += [f"rate limit: account {gate['account']} waits until {_clock_time(gate['until'])} UTC" for gate in gates]
+    return lines
+
+
+def groups_table(data: dict[str, Any]) -> str:
+    return "\n".join([f"{'group':<16} {'running':<14} queued", *group_lines(data["groups"], [])])
+
+
+def queue_table(status: dict[str, Any]) -> str:
+    """`specflowctl ls`: the run scheduler's queue, in admission order per group."""
+    rows = [
+        (
+            str(q["position"]),
+            q["group"],
+            q["project"].rstrip("/").rsplit("/", 1)[-1],
+            (q.get("orchestration") or "run")[:ORCH_ID_LEN],
+            q["kind"],
+            _WAIT_WORDS.get(q["reason"], q["reason"])
+            + (f" until {_clock_time(q['until'])} UTC" if q["reason"] == "rate_limit" and q.get("until") else ""),
+        )
+        for q in status["queue"]
+    ]
+    if not rows:
+        return ""
+    head = ("#", "group", "project", "id", "run", "waiting for")
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    lines = ["queued agent runs:"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [head, *rows]]
+    return "\n".join(lines)
+
+
 def daemon_status(s: dict[str, Any]) -> str:
     lines = [
         f"specflowd {s['version']}  pid {s['pid']}  up {s['uptime_s']:.0f}s  socket {s['socket']}",
         f"projects {s['projects']}  active orchestrations {s['active_orchestrations']}  "
         f"runs {s['runs']['active']} active / {s['runs']['total']} known  subscribers {s['subscribers']}",
     ]
+    if s.get("scheduler"):
+        lines += ["groups: " + line for line in group_lines(s["scheduler"]["groups"], s["scheduler"]["gates"])]
     lines += [f"problem: {p}" for p in s.get("problems", [])]
     return "\n".join(lines)
 
@@ -227,8 +290,10 @@ def step_bar(record: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def orchestration_line(record: dict[str, Any]) -> str:
+def orchestration_line(record: dict[str, Any], queued: dict[str, Any] | None = None) -> str:
     word = STATE_WORDS.get(record["status"], record["status"])
+    if queued:  # its next agent run waits in the run scheduler's queue
+        word = f"Queued {queued_text(queued)}"
     return f"orchestration {record['id'][:ORCH_ID_LEN]}: {word}, step {record['step']}"
 
 
@@ -270,10 +335,13 @@ def _ticks_and_unrun(record: dict[str, Any]) -> list[str]:
 
 
 def orchestration(
-    record: dict[str, Any], decisions: list[dict[str, Any]], progress: dict[str, Any] | None = None
+    record: dict[str, Any],
+    decisions: list[dict[str, Any]],
+    progress: dict[str, Any] | None = None,
+    queued: dict[str, Any] | None = None,
 ) -> str:
     batches = record.get("batches") or []
-    lines = [orchestration_line(record), step_bar(record)]
+    lines = [orchestration_line(record, queued), step_bar(record)]
     if batches:
         done = sum(1 for b in batches if b["status"] in ("completed", "healed", "skipped"))
         current = next((b for b in batches if b["status"] not in ("completed", "healed", "skipped")), None)
@@ -370,8 +438,11 @@ _SETTLED = ("completed", "healed", "skipped")
 _TERMINAL = ("completed", "failed", "cancelled")
 
 
-def orchestration_table(records: list[dict[str, Any]], now_epoch: float) -> str:
-    """`specflowctl ls`: active first (newest first within each group)."""
+def orchestration_table(
+    records: list[dict[str, Any]], now_epoch: float, queued: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """`specflowctl ls`: active first (newest first within each group); ``queued``: orchestration id → its
+    queued run (the status column then says so)."""
     from datetime import datetime
 
     if not records:
@@ -391,7 +462,9 @@ def orchestration_table(records: list[dict[str, Any]], now_epoch: float) -> str:
             (
                 short[r["id"]],
                 r["project_path"].rstrip("/").rsplit("/", 1)[-1],
-                STATE_WORDS.get(r["status"], r["status"]),
+                f"Queued #{queued[r['id']]['position']} ({queued[r['id']]['group']})"
+                if queued and r["id"] in queued
+                else STATE_WORDS.get(r["status"], r["status"]),
                 r["step"],
                 f"{done}/{total}" if total else "-",
                 f"${r['totals']['spent_usd']:.2f}",
