@@ -400,6 +400,9 @@ def build(
     setup = Setup(target, base, roots, ids, session, [], runs, history if runs else 0)
     agent = write_executable(base / "sleeping-agent", SLEEP_AGENT)
     config = {"agent": agent, "stale_after_s": 86_400, "skip_analyze": True, "auto_merge": True}
+    method = scheduler_limit_method(session) if live else None
+    if method:  # a daemon with a run scheduler: let every live orchestration's agent run (the limit is 0-64)
+        session.rpc(method, {"group": "default", "limit": min(max(live, 2), 64)})
     for root in roots[:live]:
         view = session.rpc("orchestrate.start", {"project": str(root), "config": config})
         setup.live.append(view["record"]["id"])
