@@ -108,7 +108,11 @@ def test_a_rate_limit_in_one_project_holds_the_others_admissions_until_its_reset
         wait_until(lambda: d.rpc("scheduler.status")["gates"], timeout=30, what="the account's rate-limit gate")
         assert time.time() < reset - 2, "the machine was too slow to start the others before the reset"
         ids = [start(d, root) for root in others]
-        held = wait_until(lambda: [d.rpc("orchestrate.status", {"id": i})["queued"] for i in ids], timeout=30)
+        def queued() -> list[Any]:
+            views = [d.rpc("orchestrate.status", {"id": i})["queued"] for i in ids]
+            return views if all(views) else []
+
+        held = wait_until(queued, timeout=30, what="both others queued")
         assert all(h is not None and h["reason"] == "rate_limit" for h in held), held
         assert {moment(h["until"]) for h in held} == {reset}
         gates = d.rpc("daemon.status")["scheduler"]["gates"]
