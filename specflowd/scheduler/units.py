@@ -48,7 +48,7 @@ class Unit(BaseModel):
     priority: int = 0
     account: str = DEFAULT_ACCOUNT
     orchestration: str | None = None
-    kind: str = Field("run", description="batch | step | heal | run (informational)")
+    kind: str = Field("run", description="batch | step | heal | resume | run (informational)")
 
 
 class QueuedEntry(BaseModel):

@@ -327,6 +327,8 @@ class RunScheduler:
 
     def gate(self, until: datetime, run_id: str, orchestration: str | None, account: str | None = None) -> None:
         account = account or self.account
+        if until <= self._clock():
+            return  # a reset already past (a run found ended after a restart): nothing to wait for
         if self._queue.gate(account, until):
             log.info("rate limit for account %s: admissions wait until %s", account, until.isoformat())
             self._emit(

@@ -142,6 +142,9 @@ def test_a_rate_limit_without_a_reset_waits_five_minutes_like_the_engine(tmp_pat
     w.finished("r1", RunStatus.RATE_LIMITED, None)
     assert w.s.gates() == {"default": clock.now + timedelta(minutes=5)}
     assert w.s.clear_gate() and w.s.gates() == {}  # the user's resume ends it
+    w.ask("r2", "/b")
+    w.finished("r2", RunStatus.RATE_LIMITED, (clock.now - timedelta(minutes=1)).isoformat())  # found after a restart
+    assert w.s.gates() == {} and len(w.of(SchedulerRateLimited)) == 1  # a reset already past holds nothing
 
 
 def test_answers_continue_at_once_and_count_against_their_group(tmp_path: Path) -> None:
