@@ -6,6 +6,7 @@ skills' state file writer and clock, each wrapped without policy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +40,12 @@ from specflowd.settings import load_settings
 from specflowd.store.skill_state import find_specflow_cli, set_state_values
 from specflowd.store.workflows import Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
-from specflowd.watch import Fingerprint, fingerprint
+from specflowd.watch import Fingerprint, Poller, fingerprint
 
 __all__ = [
     "JournalStore",
     "ProjectFiles",
+    "ProjectFingerprint",
     "RunnerPort",
     "SkillStateFile",
     "SystemClock",
@@ -52,7 +54,8 @@ __all__ = [
 
 ProjectGroup = Callable[[Path], str | None]  # the scheduler group a project's registry entry names, if any
 
-FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at
+FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at after a change
+QUIET_FILE_POLL_S = 2.0  # ... backing off to this while they do not change
 DEBOUNCE_S = 0.2  # a change is reported this long after it is seen: let the writer finish
 
 
@@ -140,9 +143,44 @@ class SystemClock:
         await anyio.sleep(max(0.0, (moment - self.now()).total_seconds()))
 
 
+class ProjectFingerprint:
+    """What changes when tasks.md or the skills' state file of one project changes, looked at without a glob
+    each time: the state file, ``specs/`` and each feature directory are stat'ed, and the tasks.md files are
+    looked for again only when one of those directories changed (a new feature, a tasks.md created or
+    replaced)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dirs: tuple[Fingerprint, ...] | None = None
+        self._feature_dirs: list[Path] = []
+        self._tasks: list[Path] = []
+
+    def __call__(self) -> tuple[Fingerprint, ...]:
+        specs = self.root / "specs"
+        dirs = (fingerprint(specs), *(fingerprint(d) for d in self._feature_dirs))
+        if dirs != self._dirs:
+            self._feature_dirs = sorted(p for p in _subdirs(specs))
+            self._tasks = [d / "tasks.md" for d in self._feature_dirs]
+            dirs = (fingerprint(specs), *(fingerprint(d) for d in self._feature_dirs))
+            self._dirs = dirs
+        return (*dirs, fingerprint(self.root / STATE_FILE), *(fingerprint(t) for t in self._tasks))
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [Path(e.path) for e in entries if e.is_dir()]
+    except OSError:
+        return []
+
+
 class ProjectFiles:
-    """The project read from disk (off the event loop); changes found by a stat poll of tasks.md and the
-    skills' state file."""
+    """The project read from disk (off the event loop); changes of tasks.md and the skills' state file found by
+    the daemon's shared ``Poller`` (one task for every project, backing off while nothing changes)."""
+
+    def __init__(self, poller: Poller, *, fast: float = FILE_POLL_S, slow: float = QUIET_FILE_POLL_S) -> None:
+        self.poller = poller
+        self.fast, self.slow = fast, slow
 
     async def read(self, root: Path) -> ProjectView:
         snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
@@ -150,18 +188,13 @@ class ProjectFiles:
         return ProjectView(evidence=project_evidence(snapshot), feature=feature)
 
     async def changed(self, root: Path) -> None:
-        seen = self._fingerprints(root)
-        while True:
-            await anyio.sleep(FILE_POLL_S)
-            current = self._fingerprints(root)
-            if current != seen:
-                await anyio.sleep(DEBOUNCE_S)
-                return
-
-    @staticmethod
-    def _fingerprints(root: Path) -> dict[Path, Fingerprint]:
-        paths = [root / STATE_FILE, *root.glob("specs/*/tasks.md")]
-        return {p: fingerprint(p) for p in paths}
+        seen = anyio.Event()
+        watch = self.poller.watch(ProjectFingerprint(root), seen.set, fast=self.fast, slow=self.slow)
+        try:
+            await seen.wait()
+        finally:
+            watch.close()  # also when the orchestration ends (its watcher is cancelled)
+        await anyio.sleep(DEBOUNCE_S)
 
 
 class JournalStore:
@@ -219,7 +252,7 @@ def engine_ports(
     return EnginePorts(
         runs=RunnerPort(runs, scheduler, project_group),
         clock=SystemClock(),
-        project=ProjectFiles(),
+        project=ProjectFiles(runs.poller),  # the runner's poller: one for every file the daemon watches
         store=JournalStore(),
         skill_state=SkillStateFile(),
         adviser=HelperAdviser(),

@@ -2,7 +2,8 @@
 
 Loop: read the evidence (project, current run) → ``decide()`` → ``apply()`` → persist the record and append
 the decision log *before* acting → act (spawn a run, or wait). It wakes on the runner's events for its runs,
-on changes of tasks.md / the state file and on a slow safety timer. Run ids are deterministic per
+on changes of tasks.md / the state file, and at the one deadline a decision names (a rate limit's reset);
+otherwise it sleeps: an idle orchestration costs no wake-ups. Run ids are deterministic per
 (orchestration, spawn sequence), and the runner refuses to start an id twice, so a restart never duplicates
 a run; a recorded run whose agent never started gives its attempt back (``transitions.run_not_started``).
 
@@ -20,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,11 @@ from specflowd.faults import fault
 from specflowd.ids import resolve_prefix
 from specflowd.vocabulary import RunStatus
 
-__all__ = ["SAFETY_TIMER_S", "Orchestrator", "needs_advice"]
+__all__ = ["Orchestrator", "needs_advice"]
 
 log = logging.getLogger(__name__)
 
-SAFETY_TIMER_S = 30.0  # decide again this often even when nothing woke the orchestration
-_FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken (or the safety timer)
+_FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,6 @@ class Orchestrator:
         assert self._tg is not None
         self._wake[orch_id] = anyio.Event()
         self._tg.start_soon(self._drive, orch_id)
-        self._tg.start_soon(self._watch_files, orch_id)
 
     def problems(self) -> list[str]:
         """Orchestration records that could not be loaded (corrupt, from a newer daemon)."""
@@ -392,11 +391,15 @@ class Orchestrator:
         self._emit(record, self._decision(record, "warning", message, run_id=run_id))
 
     async def _sleep(self, orch_id: str, until: datetime | None = None) -> None:
-        """Until woken, ``until`` (a rate limit's reset) or the safety timer, whichever comes first."""
-        deadline = self._now() + timedelta(seconds=SAFETY_TIMER_S)
-        if until is not None:
-            deadline = min(deadline, until)
+        """Until woken (the runner's events, the project's files, a user's verb, an admission) or ``until``
+        (a rate limit's reset), whichever comes first. Nothing else can change a decision: decide() reads no
+        clock but for the rate limit's reset."""
         wake = self._wake[orch_id]
+        if until is None:
+            await wake.wait()
+            self._wake[orch_id] = anyio.Event()
+            return
+        deadline = until
         async with anyio.create_task_group() as tg:
 
             async def timer() -> None:
@@ -416,6 +419,13 @@ class Orchestrator:
             self.wake(orch_id)
 
     async def _drive(self, orch_id: str) -> None:
+        """Decide until the orchestration ends, with its file watcher beside it (stopped with it)."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch_files, orch_id)
+            await self._decide_until_done(orch_id)
+            tg.cancel_scope.cancel()
+
+    async def _decide_until_done(self, orch_id: str) -> None:
         try:
             while self.get(orch_id).status not in TERMINAL_STATUSES:
                 await self._step(orch_id)

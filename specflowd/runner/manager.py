@@ -64,6 +64,7 @@ from specflowd.runner.stream import StreamState
 from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
 from specflowd.runner.tail import OutputTail
 from specflowd.vocabulary import LIVE_STATUSES, RESUMABLE_STATUSES, RunStatus
+from specflowd.watch import Poller
 
 __all__ = ["Emit", "RunManager"]
 
@@ -97,9 +98,13 @@ def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, res
 
 
 class RunManager:
-    def __init__(self, *, emit: Emit, settings: RunnerSettings | None = None) -> None:
+    def __init__(self, *, emit: Emit, settings: RunnerSettings | None = None, poller: Poller | None = None) -> None:
+        """``poller``: the daemon's shared file poller, which its owner runs; without one the manager makes its
+        own and runs it in ``run()``."""
         self._emit_cb = emit
         self.settings = settings or RunnerSettings()
+        self.poller = poller or Poller()
+        self._owns_poller = poller is None
         self.store = RunStore()
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
@@ -114,6 +119,8 @@ class RunManager:
         """The supervisor loop. Returns (raises cancellation) when cancelled; children keep running."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            if self._owns_poller:
+                tg.start_soon(self.poller.run)
             queued, self._queued = self._queued, []
             for task in queued:
                 tg.start_soon(task)
@@ -156,6 +163,7 @@ class RunManager:
             last_activity=last_activity,
             settings=self.settings,
             hooks=self._hooks,
+            poller=self.poller,
             stop_reason=record.stop_reason,
         )
 
@@ -313,9 +321,7 @@ class RunManager:
             rundir.write_text(prompt_path, prompt)
             rundir.save(updated)
         except (OSError, UnicodeError) as exc:
-            raise StorageError(
-                f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id
-            ) from None
+            raise StorageError(f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id) from None
         self.store.add(updated, rundir)
         self._launch(updated, rundir, updated.argv, prompt_path)
         return updated.model_copy(deep=True)

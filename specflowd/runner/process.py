@@ -14,7 +14,9 @@ releases it when the last one exits, whatever killed whom. ``lock_state`` tests 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import shutil
 import signal
@@ -45,6 +47,8 @@ __all__ = [
     "take_lock",
     "wait_exit",
 ]
+
+log = logging.getLogger(__name__)
 
 _CREATE_TIME_TOLERANCE_S = 0.05
 
@@ -201,13 +205,25 @@ def is_same_process(identity: ProcessIdentity) -> bool:
         return False
 
 
-async def wait_exit(identity: ProcessIdentity) -> None:
+EXIT_POLL_S = 2.0  # without a pidfd: how often a process is looked at (its exit is noticed this late)
+
+
+async def wait_exit(identity: ProcessIdentity, *, poll_s: float = EXIT_POLL_S) -> None:
     """Return when the process has exited (zombie or gone). Works for any process, not only our children:
-    a pidfd becomes readable on exit. Checked against the identity after opening, so a pid that was reused
-    before we looked returns at once."""
+    a pidfd (Linux >= 5.3) becomes readable on exit, so the wait costs nothing until then. Checked against the
+    identity after opening, so a pid that was reused before we looked returns at once. Where no pidfd can be
+    had (an older kernel, a sandbox refusing the call) the process is looked at every ``poll_s``."""
+    pidfd_open = getattr(os, "pidfd_open", None)
     try:
-        fd = os.pidfd_open(identity.pid)
+        if pidfd_open is None:
+            raise OSError(errno.ENOSYS, "os.pidfd_open is not available")
+        fd: int = pidfd_open(identity.pid)
     except ProcessLookupError:
+        return
+    except OSError as exc:
+        log.debug("no pidfd for pid %s (%s): polling its exit every %ss", identity.pid, exc, poll_s)
+        while is_same_process(identity):
+            await anyio.sleep(poll_s)
         return
     try:
         if not is_same_process(identity):

@@ -50,7 +50,10 @@ class RunnerSettings(BaseModel):
 
     claude: str | None = Field(None, description="agent binary; else $SPECFLOW_CLAUDE, else `claude` on PATH")
     kill_grace_s: float = Field(5.0, ge=0.0, description="SIGTERM → SIGKILL delay when stopping a run")
-    poll_interval_s: float = Field(0.25, gt=0.0, le=5.0, description="output stat poll per active run")
+    poll_interval_s: float = Field(0.25, gt=0.0, le=5.0, description="output stat poll of a run that is writing")
+    quiet_poll_interval_s: float = Field(
+        2.0, gt=0.0, le=60.0, description="the output poll backs off to this while a run writes nothing"
+    )
     progress_interval_s: float = Field(0.5, gt=0.0, description="min gap between run.progress events of a run")
     persist_interval_s: float = Field(1.0, ge=0.0, description="min gap between progress writes of metadata")
     stderr_tail_chars: int = Field(2000, ge=0, le=100_000)

@@ -3,7 +3,12 @@
 It tails the run's ``output.jsonl`` (new complete lines, parsed into the run's stream state), keeps the
 record's cost, turns and offsets current, stops the process group when the cost crosses the run's cap or the
 output stays silent for ``stale_after_s`` (or when told to: ``stop``), waits for the exit through a pidfd, and
-ends by judging the outcome from what the stream said and how the process ended. It writes nothing but the
+ends by judging the outcome from what the stream said and how the process ended.
+
+Waiting is event-driven: the task sleeps until the process exits (pidfd), the output grows (the daemon's shared
+``Poller`` looks at the file every ``poll_interval_s`` while it grows, backing off to ``quiet_poll_interval_s``
+while it does not), a stop is asked for, or the staleness deadline passes; an idle run costs no wake-ups of
+its own. It writes nothing but the
 run's own metadata and reports through three callbacks (progress, a warning, the outcome); the RunManager
 applies the outcome and emits the events.
 """
@@ -26,6 +31,7 @@ from specflowd.runner.records import ProcessIdentity, RunnerSettings, RunRecord,
 from specflowd.runner.rundir import RunDir
 from specflowd.runner.stream import StreamState, missing_command
 from specflowd.runner.tail import OutputTail
+from specflowd.watch import Poller, fingerprint
 
 __all__ = ["RunSupervisor", "SupervisorHooks", "absorb"]
 
@@ -65,8 +71,10 @@ class RunSupervisor:
     last_activity: float  # time.monotonic() of the last output
     settings: RunnerSettings
     hooks: SupervisorHooks
+    poller: Poller
     stop_reason: StopReason | None = None  # a stop the previous daemon began is carried through
     exited: anyio.Event = field(default_factory=anyio.Event)
+    nudged: anyio.Event = field(default_factory=anyio.Event)  # something to look at: output, exit, a stop
     exit_code: int | None = None
     kill_started: bool = False
     last_progress: float = 0.0
@@ -76,11 +84,19 @@ class RunSupervisor:
     def stop(self, reason: StopReason) -> None:
         """Stop the run (its process group) at the next look; the first reason given wins."""
         self.stop_reason = self.stop_reason or reason
+        self.nudged.set()
 
     async def run(self) -> Outcome:
         """Watch until the process has exited; the outcome of the run. When cancelled (the daemon stopping) the
         record keeps its offset and the process lives on."""
         record = self.record
+        output = self.rundir.output
+        watch = self.poller.watch(
+            lambda: fingerprint(output),
+            lambda: self.nudged.set(),  # the current event (replaced after each wait), not the first one
+            fast=self.settings.poll_interval_s,
+            slow=self.settings.quiet_poll_interval_s,
+        )
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._await_exit)
@@ -96,16 +112,25 @@ class RunSupervisor:
                         record.stop_reason = self.stop_reason
                         self.rundir.save(record)
                         tg.start_soon(self._kill)
-                    with anyio.move_on_after(self.settings.poll_interval_s):
-                        await self.exited.wait()
+                    with anyio.move_on_after(self._until_stale()):
+                        await self.nudged.wait()
+                    self.nudged = anyio.Event()
                 tg.cancel_scope.cancel()
             if self.kill_started and process.group_alive(self.identity.pgid):
                 # the leader is gone but members that ignored SIGTERM remain: a stopped run leaves nothing
                 process.signal_group(self.identity.pgid, signal.SIGKILL)
         finally:
+            watch.close()
             if not self.exited.is_set():  # supervision cancelled (daemon stopping): keep the offset
                 self.rundir.save(record)
         return self._finish()
+
+    def _until_stale(self) -> float:
+        """Seconds until the run counts as stale if nothing comes (a little past, so the check then fires)."""
+        if self.stop_reason is not None:
+            return self.settings.kill_grace_s + self.settings.quiet_poll_interval_s  # the kill task nudges first
+        silent = time.monotonic() - self.last_activity
+        return max(0.0, self.record.stale_after_s - silent) + 0.01
 
     def _should_stop(self) -> StopReason | None:
         record = self.record
@@ -122,6 +147,7 @@ class RunSupervisor:
         else:
             self.exit_code = process.reap_if_child(self.identity.pid)
         self.exited.set()
+        self.nudged.set()
 
     async def _kill(self) -> None:
         pgid = self.identity.pgid

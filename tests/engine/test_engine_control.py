@@ -182,8 +182,8 @@ async def test_a_rate_limit_waits_for_the_reset_then_the_same_session_continues(
         (entry,) = [e for e in h.log() if e["action"] == "wait_rate_limit"]
         assert entry["status_after"] == "waiting_rate_limit" and entry["run_id"] == session
         assert datetime.fromisoformat(entry["detail"]["until"]) == reset
-        safety = h.clock.now() + timedelta(seconds=30)
-        await h.until(lambda: h.clock.sleepers == [safety], "asleep until the safety timer (before the reset)")
+        # no periodic re-decision: the one deadline is the reset
+        await h.until(lambda: h.clock.sleepers == [reset], "asleep until exactly the reset")
         h.project.touch()  # woken before the reset (a file changed): still waiting, not logged again
         h.clock.advance(299)
         await h.until(lambda: h.clock.sleepers == [reset], "asleep until exactly the reset")
