@@ -134,6 +134,8 @@ _SLEEP_TURN = {
 SLEEP_AGENT = f"""#!/bin/sh
 # A Claude Code stand-in that starts like the real CLI (init line, one assistant message) and then sleeps.
 sid=none
+# the daemon asks `--version` before an orchestration starts; a stand-in for the simulated agent needs no skills
+[ "$1" = --version ] && {{ echo "sleeping stand-in for the simulated agent"; exit 0; }}
 while [ $# -gt 0 ]; do
   case "$1" in --session-id|--resume) sid="$2"; shift 2 ;; *) shift ;; esac
 done

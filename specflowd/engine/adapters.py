@@ -16,7 +16,13 @@ import anyio
 
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import RunEvidence
-from specflowd.domain.record import OrchestrationRecord, dump_record, load_record
+from specflowd.domain.record import (
+    TERMINAL_STATUSES,
+    OrchestrationRecord,
+    OrchestrationStatus,
+    dump_record,
+    load_record,
+)
 from specflowd.engine.bookkeeping import running_step_values
 from specflowd.engine.consult import HelperAdviser
 from specflowd.engine.evidence_adapters import missing_run_evidence, project_evidence, run_evidence
@@ -25,6 +31,7 @@ from specflowd.engine.ports import (
     Admitted,
     EnginePorts,
     EventSink,
+    FinishedSummary,
     ProjectView,
     Queued,
     RunRequest,
@@ -37,6 +44,7 @@ from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunSpec
 from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
+from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
 from specflowd.store.skill_state import find_specflow_cli, set_state_values
 from specflowd.store.workflows import Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
@@ -199,10 +207,52 @@ class ProjectFiles:
 
 class JournalStore:
     """Records and decision logs in ``{project}/.specflow/workflows/`` through one ``Journal`` per
-    orchestration (store/workflows.py: record first, then its log line; the log repaired at load)."""
+    orchestration (store/workflows.py: record first, then its log line; the log repaired at load). Finished
+    orchestrations are noted in the project's ``orchestrations.index.json`` (store/history_index.py), so a
+    restart knows them without reading them."""
 
     def __init__(self) -> None:
         self._journals: dict[str, Journal] = {}
+        self._indexes: dict[Path, HistoryIndex] = {}
+
+    def _index(self, root: Path) -> HistoryIndex:
+        index = self._indexes.get(root)
+        if index is None:
+            index = self._indexes[root] = HistoryIndex.open(index_path(WorkflowDir(root).root, "orchestrations"))
+        return index
+
+    @staticmethod
+    def _key(root: Path, orchestration: str) -> FileKey | None:
+        files = WorkflowDir(root)
+        return file_key(files.record_path(orchestration), files.events_path(orchestration))
+
+    def _note_finished(self, record: OrchestrationRecord) -> None:
+        """A finished record as it is on disk now goes into the index (written at once: it is small)."""
+        if record.status not in TERMINAL_STATUSES:
+            return
+        root = Path(record.project_path)
+        summary = {"status": record.status.value, "created_at": record.created_at.isoformat()}
+        index = self._index(root)
+        index.put(record.id, self._key(root, record.id), summary)
+        index.flush()
+
+    def finished(self, root: Path) -> dict[str, FinishedSummary]:
+        index = self._index(root)
+        ids = self.ids(root)
+        index.retain(set(ids))
+        found: dict[str, FinishedSummary] = {}
+        for orchestration in ids:
+            summary = index.fresh(orchestration, self._key(root, orchestration))
+            if summary is None:
+                continue
+            try:
+                status = OrchestrationStatus(summary["status"])
+                created = datetime.fromisoformat(summary["created_at"])
+            except (KeyError, TypeError, ValueError):
+                continue  # read the record instead
+            if status in TERMINAL_STATUSES and created.tzinfo is not None:
+                found[orchestration] = FinishedSummary(orchestration, str(root), status, created)
+        return found
 
     def _journal(self, record: OrchestrationRecord) -> Journal:
         journal = self._journals.get(record.id)
@@ -220,13 +270,16 @@ class JournalStore:
         document, journal = Journal.open(WorkflowDir(root), orchestration)  # appends what a crash kept from the log
         record = load_record(document)
         self._journals[orchestration] = journal
+        self._note_finished(record)
         return record
 
     def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
         self._journal(record).commit(dump_record(record), entry, held=held)
+        self._note_finished(record)
 
     def save(self, record: OrchestrationRecord) -> None:
         self._journal(record).save(dump_record(record))
+        self._note_finished(record)
 
     def note(self, record: OrchestrationRecord, entry: dict[str, Any]) -> None:
         WorkflowDir(Path(record.project_path)).append_event(record.id, entry)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ from specflowd.domain.record import (
     new_record,
 )
 from specflowd.engine.bookkeeping import running_step, state_write_stop
-from specflowd.engine.ports import Advice, EnginePorts, Queued, RunRequest
+from specflowd.engine.ports import Advice, EnginePorts, FinishedSummary, Queued, RunRequest
 from specflowd.errors import AgentUnavailable, AlreadyActive, NotFound, SpecflowError, StorageError
 from specflowd.event_catalogue import (
     BatchDecision,
@@ -78,6 +79,7 @@ __all__ = ["Orchestrator", "needs_advice"]
 
 log = logging.getLogger(__name__)
 
+CACHED_RECORDS = 64  # finished orchestrations read on demand kept in memory, the most recently used
 _FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken
 
 
@@ -136,7 +138,9 @@ class Orchestrator:
         self.skill_state = ports.skill_state
         self.adviser = ports.adviser
         self.events = ports.events
-        self._records: dict[str, OrchestrationRecord] = {}
+        self._records: dict[str, OrchestrationRecord] = {}  # every orchestration read (all the active ones)
+        self._finished: dict[str, FinishedSummary] = {}  # finished ones known from the history index, not read
+        self._cache: OrderedDict[str, OrchestrationRecord] = OrderedDict()  # of those, the last read
         self._wake: dict[str, anyio.Event] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._advice: dict[str, tuple[str, Advice]] = {}
@@ -158,9 +162,14 @@ class Orchestrator:
             await anyio.sleep_forever()
 
     def load_project(self, root: Path) -> None:
-        """Resume every non-final orchestration recorded in ``root`` (after a restart or a registration)."""
+        """Resume every non-final orchestration recorded in ``root`` (after a restart or a registration). The
+        finished ones its history index names are known without being read."""
+        finished = self.store.finished(root)
         for orch_id in self.store.ids(root):
             if orch_id in self._records:
+                continue
+            if orch_id in finished:
+                self._finished[orch_id] = finished[orch_id]
                 continue
             try:
                 record = self.store.load(root, orch_id)  # appends decisions a crash kept from the log
@@ -191,28 +200,57 @@ class Orchestrator:
 
     # -- queries ---------------------------------------------------------------------------------------
     def get(self, orch_id: str) -> OrchestrationRecord:
-        record = self._records.get(orch_id)
-        if record is None:
+        record = self._records.get(orch_id) or self._cache.get(orch_id)
+        if record is not None:
+            return record
+        summary = self._finished.get(orch_id)
+        if summary is None:
             raise NotFound(f"no orchestration {orch_id!r}", orchestration=orch_id)
+        try:
+            record = self.store.load(Path(summary.project_path), orch_id)
+        except (OSError, ValueError) as exc:
+            where = self.store.location(Path(summary.project_path), orch_id)
+            raise StorageError(f"{where}: cannot load orchestration {orch_id}: {_first_line(exc)}") from None
+        self._cache[orch_id] = record
+        while len(self._cache) > CACHED_RECORDS:
+            self._cache.popitem(last=False)
         return record
 
     def resolve(self, ref: str) -> str:
         """The full id of the orchestration ``ref`` names: its id or a unique prefix of it."""
-        return resolve_prefix(ref, self._records, "orchestration")
+        return resolve_prefix(ref, self._records.keys() | self._finished.keys(), "orchestration")
+
+    def _known(self, root: Path | None, include_finished: bool) -> list[tuple[datetime, str]]:
+        """(created_at, id) of the orchestrations (of ``root``), read or not, oldest first."""
+        known = {
+            r.id: r.created_at
+            for r in self._records.values()
+            if (root is None or Path(r.project_path) == root)
+            and (include_finished or r.status not in TERMINAL_STATUSES)
+        }
+        if include_finished:
+            for s in self._finished.values():
+                if s.id not in known and (root is None or Path(s.project_path) == root):
+                    known[s.id] = s.created_at
+        return sorted((created, orch_id) for orch_id, created in known.items())
 
     def for_project(self, root: Path) -> OrchestrationRecord:
         """The project's active orchestration, else its latest."""
-        mine = [r for r in self._records.values() if Path(r.project_path) == root]
+        active = self._known(root, include_finished=False)
+        mine = active or self._known(root, include_finished=True)
         if not mine:
             raise NotFound(f"no orchestration in {root}", project=str(root))
-        active = [r for r in mine if r.status not in TERMINAL_STATUSES]
-        return max(active or mine, key=lambda r: r.created_at)
+        return self.get(mine[-1][1])
 
-    def list_all(self, root: Path | None = None, include_finished: bool = False) -> list[OrchestrationRecord]:
-        records = [r for r in self._records.values() if root is None or Path(r.project_path) == root]
-        if not include_finished:
-            records = [r for r in records if r.status not in TERMINAL_STATUSES]
-        return sorted(records, key=lambda r: r.created_at)
+    def list_all(
+        self, root: Path | None = None, include_finished: bool = False, *, offset: int = 0, limit: int | None = None
+    ) -> list[OrchestrationRecord]:
+        """Oldest first; ``offset``/``limit`` take one page (only that page's finished records are read)."""
+        page = self._known(root, include_finished)[offset : None if limit is None else offset + limit]
+        return [self.get(orch_id) for _, orch_id in page]
+
+    def count(self, root: Path | None = None, include_finished: bool = False) -> int:
+        return len(self._known(root, include_finished))
 
     async def progress(self, record: OrchestrationRecord) -> Progress:
         """Elapsed time, an estimate of what is left, and batches/tasks done. A finished orchestration's tasks

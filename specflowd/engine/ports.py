@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from specflowd.domain.actions import Action
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence
-from specflowd.domain.record import OrchestrationRecord
+from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus
 from specflowd.event_catalogue import EventPayload
 from specflowd.vocabulary import PermissionMode
 
@@ -37,6 +37,7 @@ __all__ = [
     "Clock",
     "EnginePorts",
     "EventSink",
+    "FinishedSummary",
     "ProjectReader",
     "ProjectView",
     "Queued",
@@ -168,12 +169,27 @@ class ProjectReader(Protocol):
 # -- records ----------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FinishedSummary:
+    """A finished orchestration known from the project's history index, its record not read."""
+
+    id: str
+    project_path: str
+    status: OrchestrationStatus
+    created_at: datetime
+
+
 class RecordStore(Protocol):
     """Orchestration records and their decision logs: each change is one ``commit`` (the record saved carrying
     its entry, then the entry appended), so after any crash the log holds every decision the record reflects.
     Every write raises StorageError when it cannot be made."""
 
     def ids(self, root: Path) -> list[str]: ...
+
+    def finished(self, root: Path) -> dict[str, FinishedSummary]:
+        """The finished orchestrations of ``root`` whose files are those its history index names: known without
+        reading them (``load`` reads one when it is asked for)."""
+        ...
 
     def location(self, root: Path, orchestration: str) -> str:
         """Where the record lives, for messages."""

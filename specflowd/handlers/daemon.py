@@ -90,8 +90,8 @@ async def status(call: Call, _: EmptyParams) -> DaemonStatus:
     problems += s.orchestrations.problems() + s.runs.problems()
     if s.scheduler.problem:
         problems.append(s.scheduler.problem)
-    known = s.runs.list()
-    runs = RunCounts(active=sum(1 for r in known if not r.final), total=len(known))
+    active, total = s.runs.counts()  # counted, not copied: the history may hold thousands of runs
+    runs = RunCounts(active=active, total=total)
     return DaemonStatus(
         version=__version__,
         pid=os.getpid(),

@@ -94,6 +94,8 @@ class ListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project: PathRef | None = None
     include_finished: bool = False
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="skip this many orchestrations (oldest first)")
+    limit: int | None = Field(None, ge=1, le=10_000, description="at most this many; none = every one")
 
 
 class OrchestrationView(BaseModel):
@@ -109,6 +111,7 @@ class OrchestrationView(BaseModel):
 
 class OrchestrationList(BaseModel):
     orchestrations: list[OrchestrationRecord]
+    total: int = Field(description="orchestrations listed without a page: pages are taken from these, oldest first")
 
 
 class DecisionLogParams(Target):
@@ -192,7 +195,9 @@ async def status(call: Call, params: Target) -> OrchestrationView:
 @router.method("orchestrate.list", params=ListParams, result=OrchestrationList, summary="Orchestrations, oldest first")
 async def list_orchestrations(call: Call, params: ListParams) -> OrchestrationList:
     root = project_root_or_none(call, params.project)
-    return OrchestrationList(orchestrations=call.services.orchestrations.list_all(root, params.include_finished))
+    engine, finished = call.services.orchestrations, params.include_finished
+    page = engine.list_all(root, finished, offset=params.offset, limit=params.limit)
+    return OrchestrationList(orchestrations=page, total=engine.count(root, finished))
 
 
 @router.method(

@@ -41,8 +41,14 @@ class RunLogParams(RunRef):
     since: int = Field(0, ge=0, le=MAX_OFFSET, description="byte offset from a previous call's `next_offset`")
 
 
+class RunListParams(ProjectFilter):
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="skip this many runs (oldest first)")
+    limit: int | None = Field(None, ge=1, le=10_000, description="at most this many runs; none = every one")
+
+
 class RunList(BaseModel):
     runs: list[RunRecord]
+    total: int = Field(description="runs known (of the project): pages are taken from these, oldest first")
 
 
 @router.method("runs.start", params=StartRunParams, result=RunRecord, summary="Run one skill, supervised")
@@ -79,9 +85,12 @@ async def start(call: Call, params: StartRunParams) -> RunRecord:
         raise
 
 
-@router.method("runs.list", params=ProjectFilter, result=RunList, summary="Known runs, oldest first")
-async def list_runs(call: Call, params: ProjectFilter) -> RunList:
-    return RunList(runs=call.services.runs.list(project_root_or_none(call, params.project)))
+@router.method("runs.list", params=RunListParams, result=RunList, summary="Known runs, oldest first, a page at a time")
+async def list_runs(call: Call, params: RunListParams) -> RunList:
+    runs = call.services.runs
+    root = project_root_or_none(call, params.project)
+    page = runs.list(root, offset=params.offset, limit=params.limit)
+    return RunList(runs=page, total=runs.total(root))
 
 
 @router.method("runs.get", params=RunRef, result=RunRecord, summary="One run's record")

@@ -335,8 +335,10 @@ class RunManager:
         """The full id of the run ``ref`` names: its id or a unique prefix of it (NotFound / AmbiguousId)."""
         return self.store.resolve(ref)
 
-    def list(self, project_root: Path | None = None) -> builtins.list[RunRecord]:
-        return self.store.list(project_root)
+    def list(
+        self, project_root: Path | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> builtins.list[RunRecord]:
+        return self.store.list(project_root, offset=offset, limit=limit)
 
     def log(self, run_id: str, since: int = 0) -> LogChunk:
         return self.store.log(run_id, since)
@@ -352,19 +354,32 @@ class RunManager:
 
     async def reconcile(self, project_roots: builtins.list[Path]) -> None:
         """Load every run of these projects: re-adopt the live ones, finalise the others from their output, mark
-        the ones that never started; first remove leftovers of interrupted writes. Never spawns anything."""
+        the ones that never started; first remove leftovers of interrupted writes. Never spawns anything.
+        Finished runs whose files are those the project's run index names are known from the index alone:
+        neither read nor swept (nothing was written in their directories since)."""
         for root in project_roots:
-            self._sweep(root.resolve())
+            root = root.resolve()
+            indexed = self.store.scan(root)
+            self._sweep(root, indexed)
             watched = self._live.keys() | self._identifying
-            for record, rundir in self.store.load(root.resolve(), skip=watched):
+            for record, rundir in self.store.load(root, skip=watched | indexed):
                 live = record.status in LIVE_STATUSES
                 self.store.add(record, rundir, settled=not live)
                 if live:
                     self._recover(record, rundir)
+            self.store.flush_index(root)
             await anyio.lowlevel.checkpoint()
 
-    def _sweep(self, root: Path) -> None:
-        swept = sweep_run_dirs(root)
+    def counts(self) -> tuple[int, int]:
+        """(runs not finished, runs known), without reading or copying a record (for daemon.status)."""
+        return self.store.counts()
+
+    def total(self, project_root: Path | None = None) -> int:
+        """How many runs are known (of one project)."""
+        return len(self.store.summaries(project_root))
+
+    def _sweep(self, root: Path, skip: set[str]) -> None:
+        swept = sweep_run_dirs(root, skip)
         for path in swept.removed:
             log.info("removed %s, left by a write a crash interrupted", path)
         for problem in swept.problems:

@@ -4,83 +4,222 @@ writer) and its run directory — loaded from disk, listed, its transcript read,
 No processes here: a live run is watched by its ``RunSupervisor`` (supervisor.py); starting, continuing,
 stopping and re-adopting runs is the ``RunManager``'s (manager.py). The store also keeps, per run, an event
 set whenever the run has no live process (a final status or waiting_input), which ``wait_final`` waits on.
+
+History is lazy. Every known run has a small ``RunSummary`` (id, project, status, creation time, orchestration):
+ids resolve, runs count and list from those. Full records are held for the runs that are not finished (live,
+waiting for answers: the manager changes them in place) and for the last ``CACHED_RECORDS`` finished ones read;
+any other finished record is read from its ``metadata.json`` when asked for. A finished run is known at start
+from the project's ``runs.index.json`` (store/history_index.py) without reading its record, as long as its
+files are those indexed; the index is updated when a run finishes.
 """
 
 from __future__ import annotations
 
 import builtins
 import logging
+import os
+from collections import OrderedDict
 from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from specflowd.errors import NotFound, StorageError
 from specflowd.ids import resolve_prefix
 from specflowd.runner.records import LogChunk, LogItem, PendingQuestion, RunRecord
-from specflowd.runner.rundir import RunDir, iter_run_dirs
+from specflowd.runner.rundir import RunDir, iter_run_dirs, workflows_dir
 from specflowd.runner.stream import readable_items
 from specflowd.runner.tail import read_lines
-from specflowd.vocabulary import LIVE_STATUSES, RunStatus
+from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
+from specflowd.vocabulary import FINAL_STATUSES, LIVE_STATUSES, RunStatus
 
-__all__ = ["RunStore"]
+__all__ = ["CACHED_RECORDS", "RunStore", "RunSummary"]
 
 log = logging.getLogger(__name__)
+
+CACHED_RECORDS = 256  # finished records read from disk kept in memory, the most recently used
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What the store keeps of every run it knows, whether or not its record is in memory."""
+
+    run_id: str
+    project_root: Path
+    status: RunStatus
+    created_at: datetime
+    orchestration_id: str | None
+
+    @classmethod
+    def of(cls, record: RunRecord) -> RunSummary:
+        return cls(record.run_id, record.project_root, record.status, record.created_at, record.orchestration_id)
+
+    def indexed(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "created_at": self.created_at.isoformat(),
+            "orchestration_id": self.orchestration_id,
+        }
+
+    @classmethod
+    def from_index(cls, run_id: str, project_root: Path, summary: dict[str, Any]) -> RunSummary | None:
+        """None when the entry does not read as a finished run's (the record is then loaded instead)."""
+        try:
+            status = RunStatus(summary["status"])
+            created = datetime.fromisoformat(summary["created_at"])
+            orchestration = summary.get("orchestration_id")
+        except (KeyError, TypeError, ValueError):
+            return None
+        if status not in FINAL_STATUSES or created.tzinfo is None:
+            return None
+        if orchestration is not None and not isinstance(orchestration, str):
+            return None
+        return cls(run_id, project_root, status, created, orchestration)
+
+
+def _run_key(rundir: RunDir) -> FileKey | None:
+    """The run's metadata and its directory (a file created or removed in it changes the directory)."""
+    return file_key(rundir.metadata, rundir.path)
 
 
 class RunStore:
     def __init__(self) -> None:
-        self._records: dict[str, RunRecord] = {}
-        self._dirs: dict[str, RunDir] = {}
+        self._known: dict[str, RunSummary] = {}
+        self._open: dict[str, RunRecord] = {}  # records of runs not finished: changed in place, always held
+        self._cache: OrderedDict[str, RunRecord] = OrderedDict()  # finished records read, least recent first
         self._settled: dict[str, anyio.Event] = {}
+        self._indexes: dict[Path, HistoryIndex] = {}
 
     # ------------------------------------------------------------------ records
 
     def __contains__(self, run_id: str) -> bool:
-        return run_id in self._records
+        return run_id in self._known
 
     def record(self, run_id: str) -> RunRecord:
-        """The run's own record (not a copy: the manager and the run's supervisor change it in place)."""
-        try:
-            return self._records[run_id]
-        except KeyError:
+        """The run's own record (not a copy: the manager and the run's supervisor change it in place). A
+        finished run's record is read from disk when it is not in memory."""
+        record = self._open.get(run_id)
+        if record is not None:
+            return record
+        record = self._cache.get(run_id)
+        if record is not None:
+            self._cache.move_to_end(run_id)
+            return record
+        summary = self._known.get(run_id)
+        if summary is None:
             raise NotFound(f"unknown run {run_id}", run_id=run_id) from None
+        rundir = RunDir(summary.project_root, run_id)
+        try:
+            record = rundir.load()
+        except (OSError, ValueError) as exc:
+            message = f"cannot read the record of run {run_id} ({rundir.metadata}): {exc}"
+            raise StorageError(message, run_id=run_id) from None
+        self._file(record)
+        return record
 
     def rundir(self, run_id: str) -> RunDir:
-        self.record(run_id)
-        return self._dirs[run_id]
+        summary = self._known.get(run_id)
+        if summary is None:
+            raise NotFound(f"unknown run {run_id}", run_id=run_id)
+        return RunDir(summary.project_root, run_id)
 
     def get(self, run_id: str) -> RunRecord:
         return self.record(run_id).model_copy(deep=True)
 
     def resolve(self, ref: str) -> str:
-        """The full id of the run ``ref`` names: its id or a unique prefix of it (NotFound / AmbiguousId)."""
-        return resolve_prefix(ref, self._records, "run")
+        """The full id of the run ``ref`` names: its id or a unique prefix of it, over every run known, loaded
+        or not (NotFound / AmbiguousId)."""
+        return resolve_prefix(ref, self._known, "run")
 
-    def add(self, record: RunRecord, rundir: RunDir, *, settled: bool = False) -> None:
+    def add(self, record: RunRecord, rundir: RunDir | None = None, *, settled: bool = False) -> None:
         """Know ``record`` (new, continued or loaded from disk); ``settled``: it has no live process."""
-        self._records[record.run_id] = record
-        self._dirs[record.run_id] = rundir
+        self._file(record)
         event = anyio.Event()
         if settled:
             event.set()
         self._settled[record.run_id] = event
 
+    def _file(self, record: RunRecord) -> None:
+        """Keep ``record`` where its status says: held while not finished, cached (and indexed) once finished."""
+        run_id = record.run_id
+        self._known[run_id] = RunSummary.of(record)
+        if record.final:
+            self._open.pop(run_id, None)
+            self._cache[run_id] = record
+            self._cache.move_to_end(run_id)
+            while len(self._cache) > CACHED_RECORDS:
+                self._cache.popitem(last=False)
+            index = self._indexes.get(record.project_root)
+            if index is not None:
+                index.put(run_id, _run_key(RunDir(record.project_root, run_id)), self._known[run_id].indexed())
+        else:
+            self._cache.pop(run_id, None)
+            self._open[run_id] = record
+
     def save(self, record: RunRecord) -> None:
         """Write the record's metadata.json (atomically)."""
-        self._dirs[record.run_id].save(record)
+        self.rundir(record.run_id).save(record)
 
     def settle(self, run_id: str) -> None:
-        """The run has no live process any more: wake ``wait_final``."""
+        """The run has no live process any more (its final record is written): wake ``wait_final``, and note a
+        finished run in its project's index."""
         self._settled.setdefault(run_id, anyio.Event()).set()
+        record = self._open.get(run_id)
+        if record is not None:
+            self._file(record)
+            if record.final:
+                self.flush_index(record.project_root)
 
     async def wait_final(self, run_id: str) -> RunRecord:
         """Wait until the run has no live process: a final status or waiting_input."""
         self.record(run_id)
-        await self._settled[run_id].wait()
+        event = self._settled.get(run_id)
+        if event is not None:  # else a finished run known from disk
+            await event.wait()
         return self.get(run_id)
 
+    def counts(self) -> tuple[int, int]:
+        """(runs not finished — live or waiting for answers —, runs known); no record is read or copied."""
+        return len(self._open), len(self._known)
+
     # ------------------------------------------------------------------ disk
+
+    def scan(self, project_root: Path) -> set[str]:
+        """Open the project's run index and know every finished run whose files are those indexed, without
+        reading its record; returns their ids (the caller loads the others with ``load``)."""
+        index = self._indexes.get(project_root)
+        if index is None:
+            index = self._indexes[project_root] = HistoryIndex.open(index_path(workflows_dir(project_root), "runs"))
+        names: set[str] = set()
+        fresh: set[str] = set()
+        try:
+            entries = builtins.list(os.scandir(workflows_dir(project_root)))
+        except OSError:
+            entries = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or not entry.is_dir():
+                continue
+            names.add(name)
+            if name in self._open:
+                continue
+            rundir = RunDir(project_root, name)
+            indexed = index.fresh(name, _run_key(rundir))
+            summary = RunSummary.from_index(name, project_root, indexed) if indexed is not None else None
+            if summary is None:
+                continue
+            self._known[name] = summary
+            fresh.add(name)
+        index.retain(names)
+        return fresh
+
+    def flush_index(self, project_root: Path) -> None:
+        index = self._indexes.get(project_root)
+        if index is not None:
+            index.flush()
 
     def load(self, project_root: Path, skip: Container[str]) -> Iterator[tuple[RunRecord, RunDir]]:
         """Every run directory of ``project_root`` whose id is not in ``skip``, loaded from disk (an unreadable
@@ -95,19 +234,35 @@ class RunStore:
                 continue
             yield record, rundir
 
+    def _ensure_project(self, project_root: Path) -> None:
+        """Know the runs of a project this daemon has not reconciled (e.g. listed by path before registering)."""
+        if project_root in self._indexes:
+            return
+        fresh = self.scan(project_root)
+        for record, rundir in self.load(project_root, skip=fresh | self._known.keys()):
+            self.add(record, rundir, settled=record.status not in LIVE_STATUSES)
+        self.flush_index(project_root)
+
     # ------------------------------------------------------------------ queries
 
-    def list(self, project_root: Path | None = None) -> builtins.list[RunRecord]:
+    def summaries(self, project_root: Path | None = None) -> builtins.list[RunSummary]:
+        """Every known run (of one project), oldest first."""
         root = project_root.resolve() if project_root is not None else None
         if root is not None:
-            for record, rundir in self.load(root, skip=self._records):  # also runs this daemon has not loaded yet
-                self.add(record, rundir, settled=record.status not in LIVE_STATUSES)
-        records = [r for r in self._records.values() if root is None or r.project_root == root]
-        return [r.model_copy(deep=True) for r in sorted(records, key=lambda r: r.created_at)]
+            self._ensure_project(root)
+        found = [s for s in self._known.values() if root is None or s.project_root == root]
+        return sorted(found, key=lambda s: s.created_at)
 
+    def list(
+        self, project_root: Path | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> builtins.list[RunRecord]:
+        """Records of the known runs (of one project), oldest first; ``offset``/``limit`` take one page, and only
+        that page's finished records are read from disk."""
+        page = self.summaries(project_root)[offset : None if limit is None else offset + limit]
+        return [self.record(s.run_id).model_copy(deep=True) for s in page]
     def log(self, run_id: str, since: int = 0) -> LogChunk:
         record = self.record(run_id)
-        output = self._dirs[run_id].output
+        output = self.rundir(run_id).output
         try:
             lines, next_offset, more = read_lines(output, max(0, since))
         except (OSError, OverflowError, ValueError) as exc:  # unreadable output, an offset the OS cannot seek to
@@ -137,6 +292,6 @@ class RunStore:
                 step=r.step,
                 questions=[q.model_copy() for q in r.questions],
             )
-            for r in self._records.values()
+            for r in self._open.values()
             if r.status == RunStatus.WAITING_INPUT and (root is None or r.project_root == root)
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -88,8 +88,9 @@ def iter_run_dirs(project_root: Path) -> Iterator[RunDir]:
             yield RunDir(project_root, child.name)
 
 
-def sweep_run_dirs(project_root: Path) -> Sweep:
-    """Leftovers of interrupted writes in the workflows directory and in every run directory are removed.
+def sweep_run_dirs(project_root: Path, skip: Container[str] = ()) -> Sweep:
+    """Leftovers of interrupted writes in the workflows directory and in every run directory (but those named
+    in ``skip``: finished runs whose directory did not change since they were indexed) are removed.
     A directory named like a run but without metadata.json cannot be an interrupted ``create`` (those stay
     hidden until complete): it is reported and left alone — it may belong to another tool."""
     root = workflows_dir(project_root)
@@ -97,7 +98,7 @@ def sweep_run_dirs(project_root: Path) -> Sweep:
     if not root.is_dir():
         return result
     for child in sorted(root.iterdir()):
-        if child.name.startswith(".") or not child.is_dir():
+        if child.name.startswith(".") or child.name in skip or not child.is_dir():
             continue
         if (child / "metadata.json").is_file():
             result.extend(sweep_temp(child))
