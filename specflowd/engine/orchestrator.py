@@ -182,9 +182,12 @@ class Orchestrator:
                     self._problems.append(problem)
                     self.events.emit(str(root), OrchestrationProblem(orchestration=orch_id, problem=problem))
                 continue
+            if record.status in TERMINAL_STATUSES:  # read once (its index was stale): known, not kept
+                summary = FinishedSummary(orch_id, record.project_path, record.status, record.created_at)
+                self._finished[orch_id] = summary
+                continue
             self._records[orch_id] = record
-            if record.status not in TERMINAL_STATUSES:
-                self._launch(orch_id)
+            self._launch(orch_id)
 
     def _launch(self, orch_id: str) -> None:
         assert self._tg is not None
@@ -222,15 +225,15 @@ class Orchestrator:
 
     def _known(self, root: Path | None, include_finished: bool) -> list[tuple[datetime, str]]:
         """(created_at, id) of the orchestrations (of ``root``), read or not, oldest first."""
+        where = None if root is None else str(root)  # records hold str(root): compared as strings, no Path each
         known = {
             r.id: r.created_at
             for r in self._records.values()
-            if (root is None or Path(r.project_path) == root)
-            and (include_finished or r.status not in TERMINAL_STATUSES)
+            if (where is None or r.project_path == where) and (include_finished or r.status not in TERMINAL_STATUSES)
         }
         if include_finished:
             for s in self._finished.values():
-                if s.id not in known and (root is None or Path(s.project_path) == root):
+                if s.id not in known and (where is None or s.project_path == where):
                     known[s.id] = s.created_at
         return sorted((created, orch_id) for orch_id, created in known.items())
 

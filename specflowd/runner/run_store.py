@@ -224,9 +224,7 @@ class RunStore:
     def load(self, project_root: Path, skip: Container[str]) -> Iterator[tuple[RunRecord, RunDir]]:
         """Every run directory of ``project_root`` whose id is not in ``skip``, loaded from disk (an unreadable
         one is logged and skipped). The caller decides whether a run is live and ``add``s it."""
-        for rundir in iter_run_dirs(project_root):
-            if rundir.path.name in skip:
-                continue
+        for rundir in iter_run_dirs(project_root, skip):
             try:
                 record = rundir.load()
             except (OSError, ValueError) as exc:

@@ -4,6 +4,7 @@ I/O only."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Container, Iterator
 from pathlib import Path
@@ -77,15 +78,21 @@ class RunDir:
             return 0
 
 
-def iter_run_dirs(project_root: Path) -> Iterator[RunDir]:
-    """Every run directory that has a metadata.json (the caller loads it and handles a broken one). Hidden
-    names are temporary directories of an interrupted ``RunDir.create``, never runs."""
+def iter_run_dirs(project_root: Path, skip: Container[str] = ()) -> Iterator[RunDir]:
+    """Every run directory that has a metadata.json, but those named in ``skip`` (the caller loads it and
+    handles a broken one). Hidden names are temporary directories of an interrupted ``RunDir.create``, never
+    runs."""
     root = workflows_dir(project_root)
-    if not root.is_dir():
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
         return
-    for child in sorted(root.iterdir()):
-        if not child.name.startswith(".") and child.is_dir() and (child / "metadata.json").is_file():
-            yield RunDir(project_root, child.name)
+    for name in names:
+        if name.startswith(".") or name in skip:
+            continue
+        child = root / name
+        if child.is_dir() and (child / "metadata.json").is_file():
+            yield RunDir(project_root, name)
 
 
 def sweep_run_dirs(project_root: Path, skip: Container[str] = ()) -> Sweep:
