@@ -7,6 +7,7 @@ skills' state file writer and clock, each wrapped without policy.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,7 @@ ProjectGroup = Callable[[Path], str | None]  # the scheduler group a project's r
 FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at after a change
 QUIET_FILE_POLL_S = 2.0  # ... backing off to this while they do not change
 DEBOUNCE_S = 0.2  # a change is reported this long after it is seen: let the writer finish
+TRUSTED_AGE_S = 2.0  # a project read is reused only when every file it covers is older than this
 
 
 class RunnerPort:
@@ -152,10 +154,10 @@ class SystemClock:
 
 
 class ProjectFingerprint:
-    """What changes when tasks.md or the skills' state file of one project changes, looked at without a glob
-    each time: the state file, ``specs/`` and each feature directory are stat'ed, and the tasks.md files are
-    looked for again only when one of those directories changed (a new feature, a tasks.md created or
-    replaced)."""
+    """What changes when a file the project reader reads changes, looked at without a glob each time: the
+    skills' state file, ROADMAP.md, ``specs/`` and each feature directory (whose own entry changes when spec.md,
+    plan.md or tasks.md is created, replaced or removed) and each tasks.md are stat'ed; the feature directories
+    are listed again only when one of those directories changed."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -171,7 +173,12 @@ class ProjectFingerprint:
             self._tasks = [d / "tasks.md" for d in self._feature_dirs]
             dirs = (fingerprint(specs), *(fingerprint(d) for d in self._feature_dirs))
             self._dirs = dirs
-        return (*dirs, fingerprint(self.root / STATE_FILE), *(fingerprint(t) for t in self._tasks))
+        files = (self.root / STATE_FILE, self.root / "ROADMAP.md", *self._tasks)
+        return (*dirs, *(fingerprint(f) for f in files))
+
+
+def _newest_mtime_ns(fingerprints: tuple[Fingerprint, ...]) -> int:
+    return max((f[1] for f in fingerprints if f is not None), default=0)
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -183,17 +190,38 @@ def _subdirs(path: Path) -> list[Path]:
 
 
 class ProjectFiles:
-    """The project read from disk (off the event loop); changes of tasks.md and the skills' state file found by
-    the daemon's shared ``Poller`` (one task for every project, backing off while nothing changes)."""
+    """The project read from disk (off the event loop); changes of its files found by the daemon's shared
+    ``Poller`` (one task for every project, backing off while nothing changes).
+
+    A read is reused while the project's fingerprint is unchanged (a status call, a decision that nothing
+    changed for: no parse, no thread), but only once every file it covers is older than ``TRUSTED_AGE_S``: a
+    file's mtime has a coarse granularity (a few ms), so a file written just now could be written again with the
+    same size and mtime, and only an older one is known not to have changed unseen (git's "racy" rule)."""
 
     def __init__(self, poller: Poller, *, fast: float = FILE_POLL_S, slow: float = QUIET_FILE_POLL_S) -> None:
         self.poller = poller
         self.fast, self.slow = fast, slow
+        self._probes: dict[Path, ProjectFingerprint] = {}
+        self._reads: dict[Path, tuple[tuple[Fingerprint, ...], ProjectView]] = {}
 
     async def read(self, root: Path) -> ProjectView:
+        probe = self._probes.get(root)
+        if probe is None:
+            probe = self._probes[root] = ProjectFingerprint(root)
+        before = probe()
+        cached = self._reads.get(root)
+        if cached is not None and cached[0] == before:
+            return cached[1]
         snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
         feature = snapshot.feature_dir.name if snapshot.feature_dir else None
-        return ProjectView(evidence=project_evidence(snapshot), feature=feature)
+        view = ProjectView(evidence=project_evidence(snapshot), feature=feature)
+        after = probe()
+        settled = _newest_mtime_ns(after) < time.time_ns() - int(TRUSTED_AGE_S * 1e9)
+        if after == before and settled:
+            self._reads[root] = (after, view)
+        else:
+            self._reads.pop(root, None)
+        return view
 
     async def changed(self, root: Path) -> None:
         seen = anyio.Event()
