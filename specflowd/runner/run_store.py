@@ -91,7 +91,8 @@ class RunStore:
         self._open: dict[str, RunRecord] = {}  # records of runs not finished: changed in place, always held
         self._cache: OrderedDict[str, RunRecord] = OrderedDict()  # finished records read, least recent first
         self._settled: dict[str, anyio.Event] = {}
-        self._indexes: dict[Path, HistoryIndex] = {}
+        self._indexing: dict[Path, HistoryIndex] = {}  # a project's index while it is scanned and loaded
+        self._indexed: set[Path] = set()  # projects scanned: their index is updated as runs finish
 
     # ------------------------------------------------------------------ records
 
@@ -152,12 +153,23 @@ class RunStore:
             self._cache.move_to_end(run_id)
             while len(self._cache) > CACHED_RECORDS:
                 self._cache.popitem(last=False)
-            index = self._indexes.get(record.project_root)
-            if index is not None:
-                index.put(run_id, _run_key(RunDir(record.project_root, run_id)), self._known[run_id].indexed())
+            self._index(record)
         else:
             self._cache.pop(run_id, None)
             self._open[run_id] = record
+
+    def _index(self, record: RunRecord) -> None:
+        """Note a finished record, as it is on disk now, in its project's index (not kept in memory between
+        scans: read, changed and written again; it is small)."""
+        root = record.project_root
+        index = self._indexing.get(root)
+        if index is None and root not in self._indexed:
+            return  # a project never scanned: its next scan indexes the run
+        if index is None:
+            index = HistoryIndex.open(index_path(workflows_dir(root), "runs"))
+        index.put(record.run_id, _run_key(RunDir(root, record.run_id)), self._known[record.run_id].indexed())
+        if root not in self._indexing:
+            index.flush()
 
     def save(self, record: RunRecord) -> None:
         """Write the record's metadata.json (atomically)."""
@@ -170,8 +182,6 @@ class RunStore:
         record = self._open.get(run_id)
         if record is not None:
             self._file(record)
-            if record.final:
-                self.flush_index(record.project_root)
 
     async def wait_final(self, run_id: str) -> RunRecord:
         """Wait until the run has no live process: a final status or waiting_input."""
@@ -190,24 +200,24 @@ class RunStore:
     def scan(self, project_root: Path) -> set[str]:
         """Open the project's run index and know every finished run whose files are those indexed, without
         reading its record; returns their ids (the caller loads the others with ``load``)."""
-        index = self._indexes.get(project_root)
-        if index is None:
-            index = self._indexes[project_root] = HistoryIndex.open(index_path(workflows_dir(project_root), "runs"))
+        index = self._indexing[project_root] = HistoryIndex.open(index_path(workflows_dir(project_root), "runs"))
+        self._indexed.add(project_root)
         names: set[str] = set()
         fresh: set[str] = set()
+        workflows = str(workflows_dir(project_root))
         try:
-            entries = builtins.list(os.scandir(workflows_dir(project_root)))
+            entries = builtins.list(os.scandir(workflows))
         except OSError:
             entries = []
-        for entry in entries:
+        for entry in entries:  # plain strings: thousands of runs, and a Path costs more than the stats
             name = entry.name
             if name.startswith(".") or not entry.is_dir():
                 continue
             names.add(name)
             if name in self._open:
                 continue
-            rundir = RunDir(project_root, name)
-            indexed = index.fresh(name, _run_key(rundir))
+            path = f"{workflows}/{name}"
+            indexed = index.fresh(name, file_key(f"{path}/metadata.json", path))
             summary = RunSummary.from_index(name, project_root, indexed) if indexed is not None else None
             if summary is None:
                 continue
@@ -217,7 +227,8 @@ class RunStore:
         return fresh
 
     def flush_index(self, project_root: Path) -> None:
-        index = self._indexes.get(project_root)
+        """The project's scan and load are over: write its index (if it changed) and let it go."""
+        index = self._indexing.pop(project_root, None)
         if index is not None:
             index.flush()
 
@@ -234,7 +245,7 @@ class RunStore:
 
     def _ensure_project(self, project_root: Path) -> None:
         """Know the runs of a project this daemon has not reconciled (e.g. listed by path before registering)."""
-        if project_root in self._indexes:
+        if project_root in self._indexed:
             return
         fresh = self.scan(project_root)
         for record, rundir in self.load(project_root, skip=fresh | self._known.keys()):

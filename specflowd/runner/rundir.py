@@ -102,10 +102,15 @@ def sweep_run_dirs(project_root: Path, skip: Container[str] = ()) -> Sweep:
     hidden until complete): it is reported and left alone — it may belong to another tool."""
     root = workflows_dir(project_root)
     result = sweep_temp(root)
-    if not root.is_dir():
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
         return result
-    for child in sorted(root.iterdir()):
-        if child.name.startswith(".") or child.name in skip or not child.is_dir():
+    for name in names:
+        if name.startswith(".") or name in skip:
+            continue
+        child = root / name
+        if not child.is_dir():
             continue
         if (child / "metadata.json").is_file():
             result.extend(sweep_temp(child))

@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from specflowd.store.atomic import atomic_write_json
 
-__all__ = ["INDEX_VERSION", "FileKey", "HistoryIndex", "IndexEntry", "file_key", "index_path"]
+__all__ = ["INDEX_VERSION", "FileKey", "HistoryIndex", "file_key", "index_path"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def index_path(workflows: Path, kind: str) -> Path:
     return workflows / f"{kind}.index.json"
 
 
-def file_key(*paths: Path) -> FileKey | None:
+def file_key(*paths: Path | str) -> FileKey | None:
     """(inode, mtime in ns, size) of each path, flattened; None when one cannot be stat'ed. A directory's own
     entry changes when a file in it is created, renamed or removed (e.g. a temporary file of a write)."""
     key: list[int] = []
@@ -48,16 +47,10 @@ def file_key(*paths: Path) -> FileKey | None:
     return tuple(key)
 
 
-@dataclass(frozen=True)
-class IndexEntry:
-    key: FileKey
-    summary: dict[str, Any]
-
-
 class HistoryIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, IndexEntry] = {}
+        self.entries: dict[str, Any] = {}  # as read: each entry is checked when it is used
         self.dirty = False
 
     @classmethod
@@ -80,26 +73,22 @@ class HistoryIndex:
             log.info("history index %s is not of version %s: rebuilding it from the records", path, INDEX_VERSION)
             index.dirty = True
             return index
-        for name, raw in entries.items():
-            key, summary = (raw.get("key"), raw.get("summary")) if isinstance(raw, dict) else (None, None)
-            if isinstance(key, list) and all(isinstance(k, int) for k in key) and isinstance(summary, dict):
-                index.entries[name] = IndexEntry(tuple(key), summary)
-            else:
-                index.dirty = True  # a broken entry: that record is loaded and indexed again
+        index.entries = entries
         return index
 
     def fresh(self, name: str, key: FileKey | None) -> dict[str, Any] | None:
         """The summary of ``name`` when its files are still those indexed."""
         entry = self.entries.get(name)
-        if entry is None or key is None or entry.key != key:
-            return None
-        return entry.summary
+        if key is None or not isinstance(entry, dict) or entry.get("key") != list(key):
+            return None  # a broken entry too: that record is read and indexed again
+        summary = entry.get("summary")
+        return summary if isinstance(summary, dict) else None
 
     def put(self, name: str, key: FileKey | None, summary: dict[str, Any]) -> None:
         if key is None:
             self.drop(name)
             return
-        entry = IndexEntry(key, summary)
+        entry = {"key": list(key), "summary": summary}
         if self.entries.get(name) != entry:
             self.entries[name] = entry
             self.dirty = True
@@ -119,7 +108,7 @@ class HistoryIndex:
             return
         document = {
             "version": INDEX_VERSION,
-            "entries": {name: {"key": list(e.key), "summary": e.summary} for name, e in self.entries.items()},
+            "entries": self.entries,
         }
         try:
             atomic_write_json(self.path, document)

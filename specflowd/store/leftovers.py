@@ -8,6 +8,7 @@ yielding to the event loop, so a temporary name seen by the daemon is never a wr
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Collection
@@ -41,16 +42,17 @@ def sweep_temp(directory: Path, targets: Collection[str] | None = None) -> Sweep
     with ``targets``, only those of writes to these names (in a directory other programs write to as well)."""
     result = Sweep()
     try:
-        children = sorted(directory.iterdir())
+        names = sorted(os.listdir(directory))  # names first: a Path per entry of a big directory costs more
     except (FileNotFoundError, NotADirectoryError):
         return result
     except OSError as exc:
         result.problems.append(f"{directory}: cannot look for leftovers: {exc.strerror}")
         return result
-    for child in children:
-        match = _TEMP.match(child.name)
+    for name in names:
+        match = _TEMP.match(name)
         if match is None or (targets is not None and match["target"] not in targets):
             continue
+        child = directory / name
         try:
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
