@@ -269,8 +269,12 @@ class JournalStore:
         ids = self.ids(root)
         index.retain(set(ids))
         found: dict[str, FinishedSummary] = {}
+        workflows = str(WorkflowDir(root).root)
         for orchestration in ids:
-            summary = index.fresh(orchestration, self._key(root, orchestration))
+            if orchestration not in index.entries:
+                continue
+            stem = f"{workflows}/orchestration-{orchestration}"  # as WorkflowDir names them, without a Path each
+            summary = index.fresh(orchestration, file_key(f"{stem}.json", f"{stem}.events.jsonl"))
             if summary is None:
                 continue
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,9 +58,11 @@ class WorkflowDir:
             ) from None
 
     def ids(self) -> list[str]:
-        if not self.root.is_dir():
+        try:
+            names = os.listdir(self.root)  # names, not Paths: the directory holds every run's directory too
+        except OSError:
             return []
-        return sorted(m["id"] for p in self.root.iterdir() if (m := _RECORD.match(p.name)))
+        return sorted(m["id"] for name in names if (m := _RECORD.match(name)))
 
     def load(self, orchestration_id: str) -> dict[str, Any]:
         """Raises FileNotFoundError, or ValueError for a corrupt document."""
