@@ -137,7 +137,11 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
     if settings.problem:
         log.warning("%s", settings.problem)
     bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
-    runs = RunManager(emit=bus.emit, settings=RunnerSettings(claude=settings.agent.claude))
+    agent = settings.agent
+    runner_settings = RunnerSettings(
+        claude=agent.claude, loop_repeats=agent.loop_repeats, loop_window=agent.loop_window
+    )
+    runs = RunManager(emit=bus.emit, settings=runner_settings)
     scheduler = RunScheduler(scheduler_path(), bus.emit, account=account_key(os.environ))
     bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # slots follow the runs
 

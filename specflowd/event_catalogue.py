@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.vocabulary import Question, RunStatus
+from specflowd.vocabulary import Question, RunStatus, ToolLoop
 
 __all__ = [
     "ACTION_KINDS",
@@ -250,6 +250,7 @@ class RunFinished(EventPayload):
     error: str | None
     cost_usd: float
     rate_limit_reset: str | None = Field(description="when a rate limit resets (ISO time or epoch), if known")
+    loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")
 
 
 class RunWarning(EventPayload):

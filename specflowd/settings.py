@@ -13,6 +13,8 @@ implement = "claude-sonnet-4-5"
 [agent]
 claude = "/usr/local/bin/claude"     # else $SPECFLOW_CLAUDE, else `claude` on PATH
 on_event = ["my-notifier", "{title}", "{message}"]   # run for the events [notify] events selects
+loop_repeats = 8                     # stop a run whose tool calls repeat 8 times in a row; 0 = off
+loop_window = 32                     # …or whose cycle of calls, repeated that often, fits in 32 calls
 
 [notify]
 desktop = true                       # notify-send when a desktop session bus exists
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.errors import InvalidConfig
+from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
 
 __all__ = [
     "NOTIFY_KINDS",
@@ -61,6 +64,13 @@ class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     claude: str | None = Field(None, description="agent binary (else $SPECFLOW_CLAUDE, else claude on PATH)")
     on_event: list[str] | None = Field(None, description="argv template run for the events [notify] events selects")
+    # Loop detection (runner/loops.py); read when the daemon starts. Bounds are RunnerSettings' own.
+    loop_repeats: int = Field(
+        DEFAULT_REPEATS, ge=0, le=10_000, description="same tool call(s) this often in a row = looping; 0 = off"
+    )
+    loop_window: int = Field(
+        DEFAULT_WINDOW, ge=0, le=100_000, description="the calls a repeated cycle of calls must fit in"
+    )
 
 
 class NotifySettings(BaseModel):

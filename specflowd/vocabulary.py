@@ -18,17 +18,20 @@ __all__ = [
     "LIVE_STATUSES",
     "RESULT_SCHEMA",
     "RESUMABLE_STATUSES",
+    "LoopCall",
     "PermissionMode",
     "Question",
     "QuestionOption",
     "ResultStatus",
     "RunStatus",
+    "ToolLoop",
 ]
 
 
 class RunStatus(StrEnum):
-    """One agent run (metadata.json ``status``). ``budget_exceeded`` and ``rate_limited`` refine a failure:
-    the engine stops for the budget, or waits out the limit and continues the same session."""
+    """One agent run (metadata.json ``status``). ``budget_exceeded``, ``rate_limited`` and ``looping`` refine a
+    failure: the engine stops for the budget, waits out the limit and continues the same session, or heals a
+    run the daemon stopped because it repeated the same tool calls (its ``loop`` says which)."""
 
     STARTING = "starting"
     RUNNING = "running"
@@ -38,6 +41,7 @@ class RunStatus(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"
     RATE_LIMITED = "rate_limited"
     STALE = "stale"
+    LOOPING = "looping"  # stopped by the daemon: the same tool call(s) repeated back to back (RunRecord.loop)
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     NOT_STARTED = "not_started"  # found after a restart: the daemon stopped before the agent was started
@@ -48,6 +52,34 @@ LIVE_STATUSES = frozenset({RunStatus.STARTING, RunStatus.RUNNING})
 FINAL_STATUSES = frozenset(set(RunStatus) - LIVE_STATUSES - {RunStatus.WAITING_INPUT})
 # Final, but the session's work was interrupted from outside: its own session may be continued (--resume).
 RESUMABLE_STATUSES = frozenset({RunStatus.RATE_LIMITED, RunStatus.STALE})
+
+
+class LoopCall(BaseModel):
+    """One tool call of a loop: the tool's name and its input as canonical JSON (keys sorted), cut short."""
+
+    model_config = ConfigDict(extra="ignore")
+    tool: str
+    input: str
+
+    def __str__(self) -> str:
+        return f"{self.tool} {self.input}"
+
+
+class ToolLoop(BaseModel):
+    """Why a run ended ``looping``: the cycle of tool calls it repeated back to back (one call, or several in
+    order), how many times in a row, and how many calls that spans."""
+
+    model_config = ConfigDict(extra="ignore")
+    cycle: list[LoopCall] = Field(min_length=1)
+    repeats: int = Field(ge=1)
+    calls: int = Field(ge=1)
+
+    def describe(self) -> str:
+        """``called Bash {"command":"ls"} 8 times in a row`` — a clause for a prompt, a status line, a log."""
+        if len(self.cycle) == 1:
+            return f"called {self.cycle[0]} {self.repeats} times in a row"
+        steps = " → ".join(str(call) for call in self.cycle)
+        return f"repeated the same {len(self.cycle)} tool calls {self.repeats} times in a row: {steps}"
 
 
 class PermissionMode(StrEnum):

@@ -14,7 +14,17 @@ from specflowctl.app import AnyProjectArg, JsonOpt, SocketOpt, emit, fail, rpc, 
 from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
 
-FINAL = {"completed", "failed", "cancelled", "stale", "interrupted", "not_started", "budget_exceeded", "rate_limited"}
+FINAL = {
+    "completed",
+    "failed",
+    "cancelled",
+    "stale",
+    "interrupted",
+    "not_started",
+    "budget_exceeded",
+    "rate_limited",
+    "looping",
+}
 
 
 def run(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from specflowd.domain.config import Step
 from specflowd.domain.record import AttentionKind, RecoveryOption
-from specflowd.vocabulary import Question
+from specflowd.vocabulary import Question, ToolLoop
 
 __all__ = [
     "ACTION_ADAPTER",
@@ -83,6 +83,7 @@ class HealContext(BaseModel):
     stderr_tail: str = ""
     last_messages: list[str] = Field(default_factory=list)
     diagnosis: str | None = Field(None, description="optional helper diagnosis; the engine may fill it")
+    loop: ToolLoop | None = Field(None, description="what the previous session repeated, when it was looping")
 
 
 class Heal(_Action):

@@ -224,6 +224,7 @@ def _run_context(run: RunEvidence | None) -> dict[str, object]:
         "error": run.error,
         "stderr_tail": run.stderr_tail[-_STDERR_LIMIT:],
         "last_messages": run.last_messages[-5:],
+        **({"loop": run.loop.describe()} if run.loop is not None else {}),
     }
 
 
@@ -404,6 +405,7 @@ def _judge_batch_run(
         error=error or partial,
         stderr_tail=run.stderr_tail[-_STDERR_LIMIT:],
         last_messages=list(run.last_messages[-5:]),
+        loop=run.loop,
     )
     full_context: dict[str, object] = {
         **_run_context(run),

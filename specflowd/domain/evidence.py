@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from specflowd.vocabulary import Question, RunStatus
+from specflowd.vocabulary import Question, RunStatus, ToolLoop
 
 __all__ = [
     "ProjectEvidence",
@@ -93,3 +93,4 @@ class RunEvidence(BaseModel):
     questions: list[Question] = Field(default_factory=list)
     message: str | None = Field(None, description="the structured result's message, when there is one")
     continuations: int = Field(0, ge=0, description="times the session was continued (answers, rate limit, stale)")
+    loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")

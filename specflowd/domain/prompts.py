@@ -128,6 +128,12 @@ def heal_prompt(
         f"Already done (do not redo, do not unmark): {_ids(done_ids) if done_ids else 'none'}.",
         f"Still open: {_ids(remaining_ids)}.",
     ]
+    if context.loop is not None:
+        parts.append(
+            f"The previous session {context.loop.describe()}, so specflowd stopped it; do not repeat it: "
+            "the repetition got the work no further. Find out why that call does not help (read its output, "
+            "check your assumptions) and take a different approach."
+        )
     if context.error:
         parts.append(f"The error:\n{context.error.strip()}")
     if context.stderr_tail.strip():

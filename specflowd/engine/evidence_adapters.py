@@ -79,6 +79,7 @@ def run_evidence(record: RunRecord) -> RunEvidence:
         questions=list(record.questions),
         message=record.outcome_detail,
         continuations=record.continuations,
+        loop=record.loop,
     )
 
 

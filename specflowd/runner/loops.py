@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from specflowd.vocabulary import LoopCall, ToolLoop
+
 __all__ = ["DEFAULT_REPEATS", "DEFAULT_WINDOW", "LoopDetector", "LoopReport", "ToolCall", "tool_calls"]
 
 DEFAULT_REPEATS = 8  # the same call 8 times in a row: no healthy session does that
@@ -36,6 +38,11 @@ class ToolCall:
     @property
     def canonical(self) -> str:
         return json.dumps(self.input, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+    def input_summary(self, limit: int = _SUMMARY_CHARS) -> str:
+        """The canonical input, cut to ``limit`` characters."""
+        text = self.canonical
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     def summary(self, limit: int = _SUMMARY_CHARS) -> str:
         """``Bash {"command":"ls"}``, cut to ``limit`` characters (for the heal prompt and the run record)."""
@@ -56,6 +63,12 @@ class LoopReport:
             return f"the same tool call {self.repeats} times in a row: {self.cycle[0].summary()}"
         steps = " → ".join(call.summary(120) for call in self.cycle)
         return f"the same {len(self.cycle)} tool calls {self.repeats} times in a row: {steps}"
+
+    def as_loop(self) -> ToolLoop:
+        """The report in the run vocabulary (``RunRecord.loop``, ``run.finished``, the heal prompt)."""
+        limit = _SUMMARY_CHARS if len(self.cycle) == 1 else 120
+        cycle = [LoopCall(tool=call.name, input=call.input_summary(limit)) for call in self.cycle]
+        return ToolLoop(cycle=cycle, repeats=self.repeats, calls=self.calls)
 
 
 def tool_calls(event: Mapping[str, Any]) -> list[ToolCall]:

@@ -48,6 +48,7 @@ from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, 
 from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
+from specflowd.runner.loops import LoopDetector
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
 from specflowd.runner.records import (
     LogChunk,
@@ -143,6 +144,11 @@ class RunManager:
         """What the start-up sweep could not clean up (reported in daemon.status)."""
         return builtins.list(self._problems)
 
+    def _stream_state(self) -> StreamState:
+        """A fresh picture of one invocation's stream, with the configured loop detector."""
+        loops = LoopDetector(self.settings.loop_repeats, self.settings.loop_window)
+        return StreamState(prices=self.settings.prices, loops=loops if loops.enabled else None)
+
     def _supervisor(
         self,
         record: RunRecord,
@@ -233,7 +239,7 @@ class RunManager:
         record.started_at = record.started_at or _now()
         record.last_activity_at = _now()
         rundir.save(record)
-        state = StreamState(prices=self.settings.prices)
+        state = self._stream_state()
         tail = OutputTail(rundir.output, record.segment_offset)
         self._watch(self._supervisor(record, rundir, identity, popen, state, tail, time.monotonic()))
         self._emit(
@@ -314,6 +320,7 @@ class RunManager:
         updated.error = None
         updated.rate_limit_reset = None
         updated.stop_reason = None
+        updated.loop = None
         updated.finished_at = None
         updated.argv = _argv_for(binary, spec, run_id, remaining, resume=True)
         prompt_path = rundir.continuation_prompt(updated.continuations)
@@ -441,7 +448,7 @@ class RunManager:
 
     def _adopt(self, record: RunRecord, rundir: RunDir, identity: ProcessIdentity) -> None:
         # Rebuild the invocation's stream state from its first byte (cheap), then keep tailing from there.
-        state = StreamState(prices=self.settings.prices)
+        state = self._stream_state()
         tail = OutputTail(rundir.output, record.segment_offset)
         for line in tail.read_new():
             state.feed(line)
@@ -458,7 +465,7 @@ class RunManager:
         self._watch(supervisor)
 
     def _finalise_dead(self, record: RunRecord, rundir: RunDir, *, never_started: bool = False) -> None:
-        state = StreamState(prices=self.settings.prices)
+        state = self._stream_state()
         tail = OutputTail(rundir.output, record.segment_offset)
         for line in tail.read_new(final=True):
             state.feed(line)
@@ -471,6 +478,7 @@ class RunManager:
                 stop_reason=record.stop_reason,
                 rate_limit_seen=state.rate_limit_seen,
                 last_retry_error=state.last_retry_error,
+                loop=record.loop,
             )
         )
         self._apply(record, outcome, None)
@@ -561,6 +569,7 @@ class RunManager:
                     error=record.error,
                     cost_usd=record.cost_usd,
                     rate_limit_reset=record.rate_limit_reset,
+                    loop=record.loop,
                 ),
             )
 

@@ -1,7 +1,8 @@
 """How a finished invocation ends, decided in one pure function (table-tested).
 
 Order of precedence:
-1. the daemon stopped the process itself (cancel / live budget / stale) — its reason wins;
+1. the daemon stopped the process itself (cancel / live budget / stale / looping) — its reason wins; a
+   looping stop names the repeated call(s) in its error;
 2. a ``result`` line decides: ``error_max_budget_usd`` → budget_exceeded; an error result that names a rate
    limit (API status 429/529, "rate limit"/"usage limit"/"overloaded" text, or retries that were rate
    limits) → rate_limited; any other error → failed; success → by ``structured_output.status``
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from specflowd.runner.records import StopReason
 from specflowd.runner.stream import RATE_LIMIT_STATUSES, ResultInfo, find_rate_limit_reset, looks_rate_limited
-from specflowd.vocabulary import Question, ResultStatus, RunStatus
+from specflowd.vocabulary import Question, ResultStatus, RunStatus, ToolLoop
 
 __all__ = ["Outcome", "OutcomeInputs", "decide_outcome"]
 
@@ -30,6 +31,7 @@ _STOPPED = {
     StopReason.CANCELLED: (RunStatus.CANCELLED, "cancelled by request"),
     StopReason.BUDGET: (RunStatus.BUDGET_EXCEEDED, "stopped by the daemon: live cost crossed the run's cap"),
     StopReason.STALE: (RunStatus.STALE, "stopped by the daemon: no output for the stale limit"),
+    StopReason.LOOPING: (RunStatus.LOOPING, "stopped by the daemon: the agent repeated the same tool calls"),
 }
 
 
@@ -42,6 +44,7 @@ class OutcomeInputs:
     never_started: bool = False
     rate_limit_seen: bool = False
     last_retry_error: str | None = None
+    loop: ToolLoop | None = None  # what repeated, when the daemon stopped the run for looping
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,11 @@ def decide_outcome(inputs: OutcomeInputs) -> Outcome:
         return Outcome(RunStatus.NOT_STARTED, "the daemon stopped before the agent was started; nothing ran")
     if inputs.stop_reason is not None:
         status, detail = _STOPPED[inputs.stop_reason]
-        return Outcome(status, detail, error=detail if status != RunStatus.CANCELLED else None)
+        if status == RunStatus.CANCELLED:
+            return Outcome(status, detail)
+        if status == RunStatus.LOOPING and inputs.loop is not None:
+            return Outcome(status, detail, error=f"{detail}: it {inputs.loop.describe()}")
+        return Outcome(status, detail, error=detail)
     result = inputs.result
     if result is not None:
         return _from_result(result, inputs)

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.vocabulary import FINAL_STATUSES, PermissionMode, Question, RunStatus
+from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
+from specflowd.vocabulary import FINAL_STATUSES, PermissionMode, Question, RunStatus, ToolLoop
 
 __all__ = [
     "LogChunk",
@@ -30,6 +31,7 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
     BUDGET = "budget"
     STALE = "stale"
+    LOOPING = "looping"
 
 
 class ProcessIdentity(BaseModel):
@@ -57,6 +59,12 @@ class RunnerSettings(BaseModel):
     progress_interval_s: float = Field(0.5, gt=0.0, description="min gap between run.progress events of a run")
     persist_interval_s: float = Field(1.0, ge=0.0, description="min gap between progress writes of metadata")
     stderr_tail_chars: int = Field(2000, ge=0, le=100_000)
+    loop_repeats: int = Field(
+        DEFAULT_REPEATS, ge=0, le=10_000, description="stop a run whose tool calls repeat this often in a row; 0 = off"
+    )
+    loop_window: int = Field(
+        DEFAULT_WINDOW, ge=0, le=100_000, description="calls a repeated cycle must fit in (raised to loop_repeats)"
+    )
     # USD per million tokens (input, output), matched by substring of the model name, first match wins.
     # Used only for the live estimate until the CLI's own total_cost_usd arrives.
     prices: list[tuple[str, float, float]] = Field(
@@ -131,6 +139,7 @@ class RunRecord(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="things the user should know; not failures")
     exit_code: int | None = None
     stop_reason: StopReason | None = None
+    loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")
     spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")
 
     @property

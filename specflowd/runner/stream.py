@@ -2,7 +2,8 @@
 
 ``split_complete(buffer)`` cuts bytes into complete lines (a trailing partial line waits for its newline);
 ``StreamState.feed(line)`` folds one line into the run's live picture: session id, model, turns, tool calls,
-last texts, live cost, API retries, the result line. No I/O.
+last texts, live cost, API retries, the result line, and — when it has a ``LoopDetector`` — whether the
+tool calls repeat themselves (``loop``). No I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from specflowd.runner.loops import LoopDetector, LoopReport, ToolCall
 
 __all__ = [
     "RATE_LIMIT_STATUSES",
@@ -122,6 +125,7 @@ class StreamState:
     last_retry_error: str | None = None
     result: ResultInfo | None = None
     slash_commands: list[str] | None = None  # from the init line; None = the agent did not say
+    loops: LoopDetector | None = None  # fed every tool call, in stream order; None = no loop detection
     _usage_cost: dict[str, float] = field(default_factory=dict)  # message id → estimate (lines repeat ids)
 
     @property
@@ -133,6 +137,11 @@ class StreamState:
     @property
     def cost_is_estimate(self) -> bool:
         return self.result is None or self.result.total_cost_usd is None
+
+    @property
+    def loop(self) -> LoopReport | None:
+        """The first loop the tool calls formed (it stays once seen), or None."""
+        return self.loops.report if self.loops is not None else None
 
     @property
     def rate_limit_seen(self) -> bool:
@@ -192,8 +201,11 @@ class StreamState:
             if block.get("type") == "text" and isinstance(block.get("text"), str) and block["text"].strip():
                 self.texts = [*self.texts, block["text"]][-_MAX_TEXTS:]
             elif block.get("type") == "tool_use":
+                name = _str(block.get("name")) or "?"
                 self.tool_calls += 1
-                self.tool_names.append(_str(block.get("name")) or "?")
+                self.tool_names.append(name)
+                if self.loops is not None:
+                    self.loops.feed(ToolCall(name, block.get("input")))
 
     def _result(self, event: dict[str, Any]) -> None:
         errors = event.get("errors")

@@ -1,8 +1,9 @@
 """RunSupervisor: one live run, from its start (or re-adoption) until its process exits.
 
 It tails the run's ``output.jsonl`` (new complete lines, parsed into the run's stream state), keeps the
-record's cost, turns and offsets current, stops the process group when the cost crosses the run's cap or the
-output stays silent for ``stale_after_s`` (or when told to: ``stop``), waits for the exit through a pidfd, and
+record's cost, turns and offsets current, stops the process group when the tool calls loop (the stream
+state's loop detector reports), the cost crosses the run's cap or the output stays silent for
+``stale_after_s`` (or when told to: ``stop``), waits for the exit through a pidfd, and
 ends by judging the outcome from what the stream said and how the process ended.
 
 Waiting is event-driven: the task sleeps until the process exits (pidfd), the output grows (the daemon's shared
@@ -110,6 +111,7 @@ class RunSupervisor:
                         self.kill_started = True
                         # persisted first: a daemon restart mid-kill still knows why the run ended
                         record.stop_reason = self.stop_reason
+                        self._note_loop()
                         self.rundir.save(record)
                         tg.start_soon(self._kill)
                     with anyio.move_on_after(self._until_stale()):
@@ -134,11 +136,21 @@ class RunSupervisor:
 
     def _should_stop(self) -> StopReason | None:
         record = self.record
+        if self.state.result is None and self.state.loop is not None:  # the cause, even when it also cost the cap
+            return StopReason.LOOPING
         if self.state.result is None and record.cost_usd > record.budget_usd:
             return StopReason.BUDGET
         if time.monotonic() - self.last_activity > record.stale_after_s:
             return StopReason.STALE
         return None
+
+    def _note_loop(self) -> None:
+        """A looping stop: what repeated goes into the record (persisted with the stop reason) and the log."""
+        report = self.state.loop
+        if self.stop_reason is not StopReason.LOOPING or report is None:
+            return
+        self.record.loop = report.as_loop()
+        log.warning("run %s is looping, stopping it: it %s", self.record.run_id, self.record.loop.describe())
 
     async def _await_exit(self) -> None:
         await process.wait_exit(self.identity)
@@ -209,5 +221,6 @@ class RunSupervisor:
                 stop_reason=self.stop_reason,
                 rate_limit_seen=self.state.rate_limit_seen,
                 last_retry_error=self.state.last_retry_error,
+                loop=self.record.loop,
             )
         )

@@ -7,7 +7,7 @@ import pytest
 from specflowd.runner.outcome import OutcomeInputs, decide_outcome
 from specflowd.runner.records import StopReason
 from specflowd.runner.stream import ResultInfo
-from specflowd.vocabulary import RunStatus
+from specflowd.vocabulary import LoopCall, RunStatus, ToolLoop
 
 
 def result(subtype: str = "success", *, structured: dict[str, Any] | None = None, errors: tuple[str, ...] = (),
@@ -59,6 +59,8 @@ TABLE: list[tuple[str, OutcomeInputs, RunStatus]] = [
     ("stopped for budget", OutcomeInputs(None, exit_code=-15, stop_reason=StopReason.BUDGET),
      RunStatus.BUDGET_EXCEEDED),
     ("stopped stale", OutcomeInputs(None, exit_code=-15, stop_reason=StopReason.STALE), RunStatus.STALE),
+    ("stopped looping", OutcomeInputs(None, exit_code=-15, stop_reason=StopReason.LOOPING), RunStatus.LOOPING),
+    ("looping beats a late result", OutcomeInputs(result(), stop_reason=StopReason.LOOPING), RunStatus.LOOPING),
     ("never started after a restart", OutcomeInputs(None, found_dead_after_restart=True, never_started=True),
      RunStatus.NOT_STARTED),
 ]
@@ -87,3 +89,15 @@ def test_rate_limit_keeps_reset_time() -> None:
     out = decide_outcome(OutcomeInputs(result("error_during_execution", errors=("usage limit reached|1764000000",))))
     assert out.status == RunStatus.RATE_LIMITED
     assert out.rate_limit_reset == "2025-11-24T16:00:00+00:00"
+
+
+def test_a_looping_stop_names_what_repeated() -> None:
+    loop = ToolLoop(cycle=[LoopCall(tool="Bash", input='{"command":"npm test"}')], repeats=8, calls=8)
+    out = decide_outcome(OutcomeInputs(None, exit_code=-15, stop_reason=StopReason.LOOPING, loop=loop))
+    assert out.status == RunStatus.LOOPING
+    assert out.error == (
+        'stopped by the daemon: the agent repeated the same tool calls: it called Bash {"command":"npm test"} '
+        "8 times in a row"
+    )
+    cycle = ToolLoop(cycle=[LoopCall(tool="Read", input="{}"), LoopCall(tool="Edit", input="{}")], repeats=8, calls=16)
+    assert cycle.describe() == "repeated the same 2 tool calls 8 times in a row: Read {} → Edit {}"
