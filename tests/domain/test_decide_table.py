@@ -39,7 +39,7 @@ from specflowd.domain.record import (
     RecoveryOption,
 )
 from specflowd.domain.transitions import apply
-from specflowd.vocabulary import Question, RunStatus
+from specflowd.vocabulary import LoopCall, Question, RunStatus, ToolLoop
 from tests.domain.builders import LATER, NOW, B, D, F, O, drive, ended, live, project, record, spawn
 
 Check = Callable[[Any], object]
@@ -112,6 +112,31 @@ def _exhaust_heal() -> tuple[OrchestrationRecord, ProjectEvidence, RunEvidence]:
     r, heal = drive(r, half, ended(r))
     assert isinstance(heal, Heal)
     return r, half, ended(r, RunStatus.FAILED, error="still broken")
+
+
+LOOP = ToolLoop(cycle=[LoopCall(tool="Bash", input='{"command":"npm test"}')], repeats=8, calls=8)
+LOOP_ERROR = 'stopped by the daemon: the agent repeated the same tool calls: it called Bash {"command":"npm test"} 8 times'
+
+
+def _looping(r: OrchestrationRecord) -> RunEvidence:
+    return ended(r, RunStatus.LOOPING, error=LOOP_ERROR, loop=LOOP)
+
+
+def _heal_loops_again() -> tuple[OrchestrationRecord, ProjectEvidence, RunEvidence]:
+    """A batch run loops, is healed (an attempt), and the heal loops too: the attempts are spent."""
+    p = project(T3, TWO_SECTIONS)
+    r = _batch_run(p)
+    r, heal = drive(r, p, _looping(r))
+    assert isinstance(heal, Heal) and heal.context.loop == LOOP
+    return r, p, _looping(r)
+
+
+def _verify_loops_twice() -> tuple[OrchestrationRecord, ProjectEvidence, RunEvidence]:
+    p = project({"T001": D})
+    r = _step_run(Step.VERIFY, p)
+    r, again = drive(r, p, _looping(r))
+    assert isinstance(again, SpawnStep) and again.attempt == 2
+    return r, p, _looping(r)
 
 
 def _phase_closed_by_merge() -> tuple[OrchestrationRecord, ProjectEvidence, RunEvidence]:
@@ -230,6 +255,17 @@ CASES = [
         _batch_run(project(T3, TWO_SECTIONS))), Heal,
          lambda a: a.remaining_ids == ["T001", "T002"] and len(a.context.stderr_tail) == 2000
          and a.context.error == "tool crashed"),
+    Case("batch/looping-run-heals-naming-the-loop", lambda: (lambda r: (r, project(T3, TWO_SECTIONS), _looping(r)))(
+        _batch_run(project(T3, TWO_SECTIONS))), Heal,
+         lambda a: a.attempt == 1 and a.context.loop == LOOP and a.context.error == LOOP_ERROR
+         and "run ended looping" in a.reason),
+    Case("batch/looping-heal-counts-its-attempt", _heal_loops_again, NeedsAttention,
+         lambda a: _attention(AttentionKind.HEAL_EXHAUSTED)(a) and a.context["loop"] == LOOP.describe()),
+    Case("verify/looping-run-is-retried-like-a-failed-one", lambda: (lambda r: (r, project({"T001": D}), _looping(r)))(
+        _step_run(Step.VERIFY, project({"T001": D}))), SpawnStep,
+         lambda a: a.step == Step.VERIFY and a.attempt == 2 and "called Bash" in (a.last_error or "")),
+    Case("verify/looping-runs-use-up-the-attempts", _verify_loops_twice, NeedsAttention,
+         _attention(AttentionKind.STEP_ATTEMPTS)),
     Case("batch/stale-run-heals", lambda: (lambda r: (r, project(T3, TWO_SECTIONS), ended(r, RunStatus.STALE)))(
         _batch_run(project(T3, TWO_SECTIONS))), Heal),
     Case("batch/partial-without-auto-heal", lambda: (lambda r: (

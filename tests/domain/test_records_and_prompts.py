@@ -27,7 +27,7 @@ from specflowd.domain.record import (
     load_record,
 )
 from specflowd.domain.transitions import apply
-from specflowd.vocabulary import RESULT_SCHEMA, Question, QuestionOption, RunStatus
+from specflowd.vocabulary import RESULT_SCHEMA, LoopCall, Question, QuestionOption, RunStatus, ToolLoop
 from tests.domain.builders import NOW, D, O, drive, ended, project, record
 
 SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
@@ -132,6 +132,16 @@ def test_heal_prompt_carries_the_failure_context() -> None:
     assert text.endswith("your work is confirmed from tasks.md.") and "`specflow mark <id>`" in text
     bare = heal_prompt("S", ["T009"], [], HealContext())
     assert "Already done (do not redo, do not unmark): none." in bare and "Diagnosis" not in bare
+
+
+def test_heal_prompt_says_what_the_looping_session_repeated() -> None:
+    loop = ToolLoop(cycle=[LoopCall(tool="Bash", input='{"command":"npm test"}')], repeats=8, calls=8)
+    text = heal_prompt("Phase 1: Setup", ["T002"], ["T001"], HealContext(error="stopped", loop=loop))
+    assert (
+        'The previous session called Bash {"command":"npm test"} 8 times in a row, so specflowd stopped it; '
+        "do not repeat it:" in text
+    )
+    assert "repeated" not in heal_prompt("S", ["T009"], [], HealContext(error="boom"))
 
 
 def test_prompt_for_dispatches_on_the_action_and_verify_names_unasked_ticks() -> None:

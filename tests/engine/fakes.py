@@ -52,7 +52,7 @@ from specflowd.services.events import Event, EventBus
 from specflowd.simagent import check_off
 from specflowd.store.skill_state import set_state_values
 from specflowd.store.workflows import WorkflowDir
-from specflowd.vocabulary import RESUMABLE_STATUSES, Question, RunStatus
+from specflowd.vocabulary import RESUMABLE_STATUSES, Question, RunStatus, ToolLoop
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 STOPPED = frozenset({"completed", "needs_attention", "failed", "cancelled"})
@@ -177,6 +177,7 @@ class Ran:
     message: str | None = None
     questions: list[Question] = field(default_factory=list)
     rate_limit_reset: datetime | None = None
+    loop: ToolLoop | None = None  # status looping: what the runner saw repeat
 
 
 HANG = None  # the invocation keeps running until cancelled or finished by the test
@@ -286,6 +287,7 @@ class FakeRun:
     rate_limit_reset: datetime | None = None
     continuations: int = 0
     answers: list[dict[str, str]] = field(default_factory=list)
+    loop: ToolLoop | None = None
 
     @property
     def final(self) -> bool:
@@ -305,6 +307,7 @@ class FakeRun:
             questions=list(self.questions),
             message=self.message,
             continuations=self.continuations,
+            loop=self.loop,
         )
 
 
@@ -449,6 +452,7 @@ class FakeRuns:
         run.status, run.error, run.message = ran.status, ran.error, ran.message
         run.questions = list(ran.questions)
         run.rate_limit_reset = ran.rate_limit_reset
+        run.loop = ran.loop
         if ran.status == RunStatus.WAITING_INPUT:
             self._emit(run, QuestionAsked(run_id=run_id, orchestration=run.orchestration, step=run.step,
                                           message=ran.message, questions=list(ran.questions)))  # fmt: skip
@@ -456,7 +460,7 @@ class FakeRuns:
         self._emit(run, RunFinished(run_id=run_id, orchestration=run.orchestration, step=run.step,
                                     batch=None if run.batch_index is None else str(run.batch_index),
                                     attempt=run.attempt, status=run.status, detail=ran.message, error=ran.error,
-                                    cost_usd=run.cost_usd,
+                                    cost_usd=run.cost_usd, loop=ran.loop,
                                     rate_limit_reset=ran.rate_limit_reset.isoformat() if ran.rate_limit_reset else None))  # fmt: skip
 
     def _emit(self, run: FakeRun, payload: Any) -> None:
