@@ -110,6 +110,13 @@ async def _watch_registry(services: Services) -> None:
     await watch_path(registry.path, reload, initial=registry.fingerprint())
 
 
+def _loop_limits() -> tuple[int, int]:
+    """``[agent] loop_repeats`` and ``loop_window`` as the settings file says now (read at each run's start, like
+    the agent binary: a change applies to the next run without a restart; a broken file gives the defaults)."""
+    agent = load_settings(user_config_path()).agent
+    return agent.loop_repeats, agent.loop_window
+
+
 async def _watchdog(interval: float) -> None:
     while True:
         systemd.notify("WATCHDOG=1")
@@ -141,7 +148,7 @@ async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits
     runner_settings = RunnerSettings(
         claude=agent.claude, loop_repeats=agent.loop_repeats, loop_window=agent.loop_window
     )
-    runs = RunManager(emit=bus.emit, settings=runner_settings)
+    runs = RunManager(emit=bus.emit, settings=runner_settings, loop_limits=_loop_limits)
     scheduler = RunScheduler(scheduler_path(), bus.emit, account=account_key(os.environ))
     bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # slots follow the runs
 

@@ -334,6 +334,17 @@ def _ticks_and_unrun(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _heal_causes(batches: list[dict[str, Any]]) -> list[str]:
+    """Why each batch needed healing (a failure, a loop the daemon stopped): it stays visible after the heal."""
+    lines = []
+    for b in batches:
+        if b.get("heal_attempts") and b.get("last_error"):
+            cause = " ".join(str(b["last_error"]).split())
+            cause = cause if len(cause) <= 240 else cause[:239] + "…"
+            lines.append(f"batch {b['index'] + 1} '{b['name']}' {b['status']} after: {cause}")
+    return lines
+
+
 def orchestration(
     record: dict[str, Any],
     decisions: list[dict[str, Any]],
@@ -360,6 +371,7 @@ def orchestration(
         spend += f" · helper ${totals['helper_usd']:.4f}"
     lines.append(spend)
     lines += _ticks_and_unrun(record)
+    lines += _heal_causes(batches)
     status = record["status"]
     if status == "needs_attention" and record.get("attention"):  # only then are options on offer
         att = record["attention"]

@@ -400,7 +400,8 @@ def _judge_batch_run(
     if verdict is not None:
         return verdict
     error = _run_failure_text(run) if run.status != RunStatus.COMPLETED else None
-    partial = f"run ended {run.status.value} with {len(remaining)} of {len(batch.task_ids)} tasks still open"
+    ended = run.status.value if run.loop is None else f"{run.status.value} (it {run.loop.describe()})"
+    partial = f"run ended {ended} with {len(remaining)} of {len(batch.task_ids)} tasks still open"
     context = HealContext(
         error=error or partial,
         stderr_tail=run.stderr_tail[-_STDERR_LIMIT:],

@@ -99,13 +99,23 @@ def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, res
 
 
 class RunManager:
-    def __init__(self, *, emit: Emit, settings: RunnerSettings | None = None, poller: Poller | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        emit: Emit,
+        settings: RunnerSettings | None = None,
+        poller: Poller | None = None,
+        loop_limits: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
         """``poller``: the daemon's shared file poller, which its owner runs; without one the manager makes its
-        own and runs it in ``run()``."""
+        own and runs it in ``run()``. ``loop_limits``: (repeats, window) of loop detection, asked at each
+        invocation's start (the daemon reads the settings file then, so a change applies to the next run
+        without a restart); default: the settings' values."""
         self._emit_cb = emit
         self.settings = settings or RunnerSettings()
         self.poller = poller or Poller()
         self._owns_poller = poller is None
+        self._loop_limits = loop_limits or (lambda: (self.settings.loop_repeats, self.settings.loop_window))
         self.store = RunStore()
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
@@ -146,7 +156,7 @@ class RunManager:
 
     def _stream_state(self) -> StreamState:
         """A fresh picture of one invocation's stream, with the configured loop detector."""
-        loops = LoopDetector(self.settings.loop_repeats, self.settings.loop_window)
+        loops = LoopDetector(*self._loop_limits())
         return StreamState(prices=self.settings.prices, loops=loops if loops.enabled else None)
 
     def _supervisor(

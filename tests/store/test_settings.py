@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from specflowd.errors import InvalidConfig
-from specflowd.settings import load_settings, merge_config, validate_document
+from specflowd.settings import AgentSettings, check_text, load_settings, merge_config, validate_document
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
@@ -66,3 +66,14 @@ def test_config_sources_name_the_file_or_the_command_line() -> None:
     sources = config_sources(file_values, {"budget": {"per_batch": 1.0}, "auto_merge": False}, "~/s.toml")
     # defaults repeated in the file are not "changes"; an explicit override is shown even when it equals the default
     assert sources == {"auto_merge": "command line", "budget.total": "~/s.toml", "budget.per_batch": "command line"}
+
+
+def test_loop_detection_settings_default_and_bounds(tmp_path: Path) -> None:
+    assert (load_settings(tmp_path / "none.toml").agent.loop_repeats, AgentSettings().loop_window) == (8, 32)
+    path = tmp_path / "s.toml"
+    path.write_text("[agent]\nloop_repeats = 0\nloop_window = 64\n")
+    agent = load_settings(path).agent
+    assert (agent.loop_repeats, agent.loop_window) == (0, 64)  # 0 = detection off
+    refused = check_text("[agent]\nloop_repeats = -1\n")
+    assert refused is not None and "agent.loop_repeats" in refused
+    assert check_text("[agent]\nloop_window = 0\n") is None
