@@ -64,7 +64,11 @@ def test_run_verb_logs_and_events(agent_daemon: Daemon) -> None:
 
 def test_a_long_transcript_comes_in_pages_and_logs_prints_it_all(agent_daemon: Daemon) -> None:
     d = agent_daemon
-    set_script(d, [{"action": "complete", "turns": 4000}])  # ~0.6 MB of stream-json: three pages
+    # ~0.6 MB of stream-json: three pages. Small usage per turn: at the default (1200/80 tokens, $0.008) the
+    # live estimate crosses the $5 cap mid-stream whenever the supervisor reads before the result line arrives,
+    # and the daemon rightly stops the run as budget_exceeded
+    usage = {"input_tokens": 10, "output_tokens": 1}
+    set_script(d, [{"action": "complete", "turns": 4000, "usage": usage}])
     d.stop()
     d.start()
     root = make_project(d)
