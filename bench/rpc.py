@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tests.support as support
@@ -150,20 +152,40 @@ async def _load(
     return {"count": count, "latencies": latencies, "late": late}
 
 
+def _cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def drive(
-    sock: Path, mode: str, clients: int, procs: int, seconds: float, pace: float = 0.0, depth: int = 1
+    sock: Path,
+    mode: str,
+    clients: int,
+    procs: int,
+    seconds: float,
+    pace: float = 0.0,
+    depth: int = 1,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
-    """Spread ``clients`` over ``procs`` client processes (one Python process cannot saturate a fast server)."""
+    """Spread ``clients`` over ``procs`` client processes (one Python process cannot saturate a fast server).
+    ``server_pid``: also report the server's own CPU time per request (moves little with the machine's load)."""
     start_at = time.monotonic() + 1.0 + 0.2 * procs  # time for every process to connect first
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     jobs = [json.dumps([str(sock), mode, n, seconds, pace, start_at, depth]) for n in shares if n]
     worker = [sys.executable, __file__, "--load-worker"]
     workers = [subprocess.Popen([*worker, job], stdout=subprocess.PIPE) for job in jobs]
+    cpu_before = _cpu_s(server_pid)
     results = [json.loads(w.communicate()[0]) for w in workers]
+    cpu = _cpu_s(server_pid) - cpu_before  # includes the connect/warm-up moments: a small overestimate
+    latencies = [x for r in results for x in r["latencies"]]
+    requests = sum(r["count"] for r in results) + len(latencies)
     return {
         "rate": sum(r["count"] for r in results) / seconds,
-        "latencies": [x for r in results for x in r["latencies"]],
+        "latencies": latencies,
         "late": sum(r["late"] for r in results),
+        "cpu_per_request_us": cpu / requests * 1e6 if requests and server_pid else float("nan"),
     }
 
 
@@ -173,26 +195,30 @@ def compare(daemon: Daemon, base: Path, args: argparse.Namespace) -> None:
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_sock)])
     try:
         wait_until(lambda: can_connect(bare_sock), what="the bare server")
-        servers = (("specflowd", daemon.socket), ("bare asyncio", bare_sock))
+        assert daemon.proc is not None
+        servers = (("specflowd", daemon.socket, daemon.proc.pid), ("bare asyncio", bare_sock, bare.pid))
         saturated = {
-            name: drive(sock, "saturate", clients, procs, seconds, depth=args.depth)["rate"] for name, sock in servers
+            name: drive(sock, "saturate", clients, procs, seconds, depth=args.depth, server_pid=pid)
+            for name, sock, pid in servers
         }
-        ratio = saturated["specflowd"] / saturated["bare asyncio"]
+        ours, theirs = saturated["specflowd"], saturated["bare asyncio"]
         in_flight = f", {args.depth} in flight each" if args.depth > 1 else ""
         print(
             f"daemon.ping, {clients} clients saturated{in_flight} ({procs} client processes, {seconds:.0f} s): "
-            f"specflowd {saturated['specflowd']:,.0f} req/s | bare asyncio {saturated['bare asyncio']:,.0f} req/s "
-            f"| specflowd = {ratio:.2f}x the bare server"
+            f"specflowd {ours['rate']:,.0f} req/s | bare asyncio {theirs['rate']:,.0f} req/s "
+            f"| specflowd = {ours['rate'] / theirs['rate']:.2f}x the bare server; server CPU per request: "
+            f"specflowd {ours['cpu_per_request_us']:.0f} us | bare {theirs['cpu_per_request_us']:.0f} us"
         )
         pace = clients / rate
-        for name, sock in servers:
-            result = drive(sock, "in_step", clients, procs, seconds, pace)
+        for name, sock, pid in servers:
+            result = drive(sock, "in_step", clients, procs, seconds, pace, server_pid=pid)
             lat = result["latencies"]
             print(
                 f"daemon.ping, {clients} clients in step, {1 / pace:.0f} ticks/s ({rate:,.0f} req/s offered, "
                 f"{seconds:.0f} s) — {name}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
                 f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms  max {max(lat) * 1e3:.2f} ms  "
-                f"({len(lat)} requests, {result['late']} sent late)"
+                f"({len(lat)} requests, {result['late']} sent late; server CPU {result['cpu_per_request_us']:.0f} us"
+                " per request)"
             )
         print("targets (issue 15): saturated >= 0.25x the bare server; in-step p99 <= 5 ms")
     finally:

@@ -4,11 +4,17 @@ The endpoint (``handle(payload, connection, weigh) -> reply | None``) knows noth
 knows nothing of JSON-RPC beyond the few error frames it must send when a message cannot even be framed or
 a connection cannot be served.
 
+Each accepted connection is served by an asyncio transport (``loop.connect_accepted_socket``): anyio's Unix
+socket streams register and unregister the socket with the selector on every read and yield to the loop on
+every write, which cost more than the whole JSON-RPC dispatch of a ``daemon.ping`` (bench/rpc.py). The
+connection's lifetime, its request tasks and background tasks still live in an anyio task group, so
+cancellation (a connection aborted, the daemon stopping) is anyio's, shields included.
+
 Limits (``Limits``; numbers and reasons in docs/daemon.md):
 - in-flight requests per connection: at the cap the connection is not read until a request finishes, so a
   client that writes without reading its replies stalls itself instead of growing the daemon;
-- a reply that cannot be written within ``write_timeout_s`` closes the connection (its peer stopped
-  reading);
+- a reply that cannot be written within ``write_timeout_s`` (the connection's write buffer stays above its
+  high-water mark) closes the connection (its peer stopped reading);
 - concurrent connections: one more is answered with an error frame and closed;
 - a connection with nothing in flight that sends nothing for ``idle_timeout_s`` is closed, unless it is
   ``idle_exempt`` (an event subscription);
@@ -17,10 +23,12 @@ Limits (``Limits``; numbers and reasons in docs/daemon.md):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +50,7 @@ Handler = Callable[[bytes, "Connection", Weigh], Awaitable[bytes | None]]
 
 _READ_CHUNK = 256 * 1024
 _MAX_REFUSING = 32  # refusals in progress (each waits briefly for the peer's first bytes); beyond: plain close
+_LINGER_S = 2.0  # after a framing error: how long the peer may go on sending before we close
 
 
 @dataclass(frozen=True)
@@ -63,76 +72,210 @@ def peer_uid(stream: SocketStream) -> int | None:
     return int(uid)
 
 
-class Connection:
-    """One client connection. Services may attach state (e.g. an event subscription) and background tasks."""
+class Connection(asyncio.Protocol):
+    """One client connection. Services may attach state (e.g. an event subscription) and background tasks.
 
-    def __init__(self, stream: SocketStream, task_group: anyio.abc.TaskGroup, limits: Limits) -> None:
-        self._stream = stream
+    As the transport's protocol it frames what arrives and starts one task per message (``start``) while fewer
+    than ``max_inflight`` requests are in flight; beyond that, messages already read wait in arrival order
+    and the transport stops reading until a request finishes."""
+
+    def __init__(
+        self, task_group: anyio.abc.TaskGroup, limits: Limits, start: Callable[[Connection, bytes], None]
+    ) -> None:
         self._task_group = task_group
         self._limits = limits
-        self._write_lock = anyio.Lock()
+        self._start = start
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._decoder = FrameDecoder()
         self.framing: Framing = Framing.NEWLINE
         self.closed = False
         self.idle_exempt = False  # set by long-lived uses (event subscriptions): never closed for idling
         self.attachments: dict[str, Any] = {}
         self.on_close: list[Callable[[], None]] = []
         self._inflight = 0
-        self._idle = anyio.Event()
-        self._idle.set()
-        self._room = anyio.Event()
-        self._room.set()
+        self._waiting: deque[bytes] = deque()  # read, not started: the in-flight cap is reached
+        self._reading_paused = False
+        self._reading_done = False  # end of stream, idle, framing error, daemon stopping, aborted
+        self._read_finished = asyncio.Event()
+        self._peer_eof = asyncio.Event()
+        self.lingering = False  # a framing error was answered: drain the peer briefly, then close
+        self._eof_sent = False
+        self._writable = asyncio.Event()  # cleared while the write buffer is above its high-water mark
+        self._writable.set()
+        self._idle: asyncio.Event | None = None  # created only when someone waits for the in-flight to end
+        self._last_read = self._loop.time()
+        self._idle_timer: asyncio.TimerHandle | None = None
 
+    # -- asyncio.Protocol ----------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._arm_idle_timer(self._limits.idle_timeout_s)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_done:
+            return  # stopping, or lingering after a framing error: what the peer still sends is discarded
+        self._last_read = self._loop.time()
+        try:
+            messages = self._decoder.feed(data)
+        except FramingError as exc:
+            self.framing = self._decoder.framing or Framing.NEWLINE
+            self._refuse_stream(_framing_error(exc))
+            return
+        if self._decoder.framing is not None:
+            self.framing = self._decoder.framing
+        for message in messages:
+            if self._waiting or self._inflight >= self._limits.max_inflight:
+                self._waiting.append(message)
+            else:
+                self._start(self, message)
+        if self._waiting:
+            self._pause_reading()
+
+    def eof_received(self) -> bool:
+        self._peer_eof.set()
+        self._finish_reading()
+        return True  # keep the transport open: the replies to what is in flight still go out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._writable.set()  # writers waiting for room find the connection closed
+        self._peer_eof.set()
+        self._finish_reading()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -- in-flight accounting -------------------------------------------------------------------------------
     @property
     def inflight(self) -> int:
         return self._inflight
 
     def request_started(self, weight: int = 1) -> None:
-        if self._inflight == 0:
-            self._idle = anyio.Event()
         self._inflight += weight
-        if self._inflight >= self._limits.max_inflight and self._room.is_set():
-            self._room = anyio.Event()
 
     def request_done(self, weight: int = 1) -> None:
         self._inflight -= weight
-        if self._inflight < self._limits.max_inflight:
-            self._room.set()
-        if self._inflight == 0:
+        while self._waiting and self._inflight < self._limits.max_inflight:
+            self._start(self, self._waiting.popleft())
+        if self._reading_paused and not self._waiting and not self._reading_done:
+            self._reading_paused = False
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.resume_reading()
+        if self._inflight == 0 and self._idle is not None:
             self._idle.set()
 
-    async def room(self) -> None:
-        """Wait until another request may start (the in-flight cap)."""
-        if not self._room.is_set():  # checked first: Event.wait() yields to the loop even when set
-            await self._room.wait()
-
     async def idle(self) -> None:
-        await self._idle.wait()
+        """Wait until nothing is in flight."""
+        if self._inflight:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
 
-    def start_background(self, func: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._task_group.start_soon(func)
+    # -- reading ------------------------------------------------------------------------------------------
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None and not self._transport.is_closing():
+            self._reading_paused = True
+            self._transport.pause_reading()
 
-    def abort(self) -> None:
-        """Stop serving this connection now (its tasks are cancelled; the socket is closed)."""
-        self.closed = True
-        self._task_group.cancel_scope.cancel()
+    def _finish_reading(self) -> None:
+        if self._reading_done:
+            return
+        self._reading_done = True
+        self._waiting.clear()  # never started: nothing to answer
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._read_finished.set()
 
+    def stop_reading(self) -> None:
+        """The daemon stops: read no new requests (those in flight are still answered)."""
+        self._finish_reading()
+        self._pause_reading()
+
+    async def reading_finished(self) -> None:
+        await self._read_finished.wait()
+
+    def _arm_idle_timer(self, delay: float) -> None:
+        self._idle_timer = self._loop.call_later(delay, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        if self._reading_done:
+            return
+        timeout = self._limits.idle_timeout_s
+        quiet_for = self._loop.time() - self._last_read
+        if quiet_for < timeout:
+            self._arm_idle_timer(timeout - quiet_for)
+        elif self._inflight or self._waiting or self.idle_exempt:
+            self._arm_idle_timer(timeout)
+        else:
+            log.info("closing a connection idle for %.0f s", timeout)
+            self._finish_reading()
+
+    def _refuse_stream(self, payload: bytes) -> None:
+        """The stream cannot be read any further (a framing error): say why, half-close, then linger so the
+        peer reads our error rather than a reset."""
+        self.lingering = True
+        self._finish_reading()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(encode_frame(self.framing, payload))
+        self._eof_sent = True
+        transport.write_eof()
+
+    async def linger(self) -> None:
+        """Discard what the peer still sends until it closes its side, for at most a moment."""
+        with anyio.move_on_after(_LINGER_S):
+            await self._peer_eof.wait()
+
+    # -- writing ------------------------------------------------------------------------------------------
     async def send(self, payload: bytes) -> bool:
-        """Write one message in the connection's framing; False when the peer is gone or stopped reading."""
-        if self.closed:
+        """Write one message in the connection's framing; False when the peer is gone or stopped reading.
+        A whole frame goes to the transport at once, so concurrent replies never interleave."""
+        transport = self._transport
+        if self.closed or self._eof_sent or transport is None or transport.is_closing():
             return False
-        frame = encode_frame(self.framing, payload)
+        transport.write(encode_frame(self.framing, payload))
+        if self._writable.is_set():
+            return True
         with anyio.move_on_after(self._limits.write_timeout_s) as timer:
-            try:
-                async with self._write_lock:
-                    await self._stream.send(frame)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                self.closed = True
-                return False
+            await self._writable.wait()
         if timer.cancelled_caught:
             log.warning("closing a connection that has not read its replies for %.0f s", self._limits.write_timeout_s)
             self.abort()
             return False
-        return True
+        return not self.closed
+
+    # -- lifetime -----------------------------------------------------------------------------------------
+    def start_background(self, func: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._task_group.start_soon(func)
+
+    def spawn(self, func: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        self._task_group.start_soon(func, *args)
+
+    def abort(self) -> None:
+        """Stop serving this connection now (its tasks are cancelled; the socket is closed)."""
+        self.closed = True
+        self._finish_reading()
+        if self._transport is not None:
+            self._transport.abort()
+        self._task_group.cancel_scope.cancel()
+
+    def close(self, flush_timeout_s: float) -> None:
+        """Close the socket once the write buffer is flushed, or after ``flush_timeout_s`` whatever remains."""
+        self.closed = True
+        self._finish_reading()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.close()
+        if transport.get_write_buffer_size():
+            self._loop.call_later(flush_timeout_s, transport.abort)  # harmless once closed
 
 
 def _error_frame(code: int, message: str, kind: str, **data: Any) -> bytes:
@@ -150,10 +293,10 @@ class SocketServer:
         self._handler = handler
         self._grace_s = grace_s
         self.limits = limits or Limits()
-        self._read_scopes: set[anyio.CancelScope] = set()
+        self._live: set[Connection] = set()
+        self._stopping = False
         self._inflight = 0
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._drained: asyncio.Event | None = None  # created only when the daemon stops and waits for it
         self.connections = 0
         self.refused = 0
         self._refusing = 0
@@ -172,10 +315,13 @@ class SocketServer:
             await stop.wait()
             accept_scope.cancel()
             await listener.aclose()
-            for scope in list(self._read_scopes):
-                scope.cancel()
-            with anyio.move_on_after(self._grace_s):
-                await self._idle.wait()
+            self._stopping = True
+            for conn in list(self._live):
+                conn.stop_reading()
+            if self._inflight:
+                self._drained = asyncio.Event()
+                with anyio.move_on_after(self._grace_s):
+                    await self._drained.wait()
             await anyio.lowlevel.checkpoint()
             tg.cancel_scope.cancel()
 
@@ -197,15 +343,16 @@ class SocketServer:
                 failures = 0
             tg.start_soon(self._connection, stream)
 
-    def _begin(self) -> None:
-        if self._inflight == 0:
-            self._idle = anyio.Event()
+    def _start(self, conn: Connection, message: bytes) -> None:
+        """One message read from ``conn``: its own task, so a slow call never blocks a ping behind it."""
         self._inflight += 1
+        conn.request_started()
+        conn.spawn(self._process, conn, message)
 
     def _end(self) -> None:
         self._inflight -= 1
-        if self._inflight == 0:
-            self._idle.set()
+        if self._inflight == 0 and self._drained is not None:
+            self._drained.set()
 
     async def _connection(self, stream: SocketStream) -> None:
         uid = peer_uid(stream)
@@ -218,11 +365,20 @@ class SocketServer:
             return
         self._refusal_logged = False
         self.connections += 1
+        # the socket leaves the anyio stream for an asyncio transport (see the module's docstring)
+        sock = socket.socket(fileno=stream.extra(SocketAttribute.raw_socket).detach())
         conn: Connection | None = None
         try:
             async with anyio.create_task_group() as tg:
-                conn = Connection(stream, tg, self.limits)
-                await self._read_loop(stream, conn, tg)
+                served = Connection(tg, self.limits, self._start)
+                await asyncio.get_running_loop().connect_accepted_socket(lambda: served, sock)
+                conn = served  # from here on the transport owns the socket
+                self._live.add(conn)
+                if self._stopping:
+                    conn.stop_reading()
+                await conn.reading_finished()
+                if conn.lingering:
+                    await conn.linger()
                 # the peer stopped sending (or the daemon stops): answer what is in flight, then close
                 with anyio.move_on_after(self._grace_s):
                     await conn.idle()
@@ -230,12 +386,13 @@ class SocketServer:
                 tg.cancel_scope.cancel()
         finally:
             self.connections -= 1
-            if conn is not None:
-                conn.closed = True
+            if conn is None:
+                sock.close()
+            else:
+                self._live.discard(conn)
+                conn.close(self.limits.write_timeout_s)
                 for callback in conn.on_close:
                     callback()
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
 
     async def _refuse(self, stream: SocketStream) -> None:
         """Over the connection cap: one error frame in the peer's framing, then close."""
@@ -299,42 +456,3 @@ class SocketServer:
                     pass
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             pass
-
-    async def _read_loop(
-        self,
-        stream: SocketStream,
-        conn: Connection,
-        tg: anyio.abc.TaskGroup,
-    ) -> None:
-        decoder = FrameDecoder()
-        with anyio.CancelScope() as scope:
-            self._read_scopes.add(scope)
-            try:
-                while True:
-                    await conn.room()  # at the in-flight cap: stop reading until a request finishes
-                    with anyio.move_on_after(self.limits.idle_timeout_s) as idle:
-                        try:
-                            data = await stream.receive(_READ_CHUNK)
-                        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                            return
-                    if idle.cancelled_caught:
-                        if conn.inflight or conn.idle_exempt:
-                            continue
-                        log.info("closing a connection idle for %.0f s", self.limits.idle_timeout_s)
-                        return
-                    try:
-                        messages = decoder.feed(data)
-                    except FramingError as exc:
-                        conn.framing = decoder.framing or Framing.NEWLINE
-                        await conn.send(_framing_error(exc))
-                        await self._linger(stream)
-                        return
-                    if decoder.framing is not None:
-                        conn.framing = decoder.framing
-                    for message in messages:
-                        await conn.room()
-                        self._begin()
-                        conn.request_started()
-                        tg.start_soon(self._process, conn, message)
-            finally:
-                self._read_scopes.discard(scope)
