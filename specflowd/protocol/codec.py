@@ -60,10 +60,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# one encoder for every call: json.dumps builds a new one whenever it is given options (a few microseconds)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> bytes:
     """Compact JSON bytes, ASCII-only (a lone surrogate in a string becomes an escape, never an encoding
     error); a non-finite float becomes null instead of a bare ``NaN``."""
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+        return _ENCODER.encode(value).encode("ascii")
     except ValueError:
-        return json.dumps(_finite(value), separators=(",", ":"), allow_nan=False).encode("ascii")
+        return _ENCODER.encode(_finite(value)).encode("ascii")

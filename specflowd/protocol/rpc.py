@@ -15,9 +15,10 @@ with an Invalid Request whose id was lost, and echoed ``NaN`` ids as non-JSON):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -56,6 +57,20 @@ class MethodSpec:
     result: type[BaseModel]
     handler: Handler
     summary: str
+
+    no_params: BaseModel | None = field(default=None, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # a params model without fields (EmptyParams) has nothing to validate in a call without params: one
+        # shared instance serves them all (no field to change; extra="forbid" refuses new attributes)
+        if not self.params.model_fields and self.params.model_config.get("extra") == "forbid":
+            with contextlib.suppress(ValidationError):  # a model-level rule refuses empty params: validate each
+                object.__setattr__(self, "no_params", self.params.model_validate({}))
+
+    def validate(self, raw: dict[str, Any] | None) -> BaseModel:
+        if not raw and self.no_params is not None:
+            return self.no_params
+        return self.params.model_validate(raw or {})
 
 
 class Router(Generic[C]):
@@ -170,7 +185,7 @@ class Endpoint:
             raw = dict(zip(fields, raw, strict=False))
         try:
             try:
-                params = spec.params.model_validate(raw or {})
+                params = spec.validate(raw)
             except ValidationError as exc:
                 return _error(request_id, INVALID_PARAMS, "Invalid params", _validation_summary(exc))
             return _success(request_id, await spec.handler(context, params))
@@ -181,13 +196,18 @@ class Endpoint:
             return _error(request_id, INTERNAL, "internal error in the daemon (see its log)", {"kind": "internal"})
 
 
+def _encoded_id(request_id: Any) -> bytes:
+    # the common id, an integer, without the JSON encoder's set-up (same digits as json.dumps writes)
+    return b"%d" % request_id if type(request_id) is int else codec.dumps(request_id)
+
+
 def _success(request_id: Any, result: BaseModel) -> bytes:
     try:
         body = result.model_dump_json().encode("utf-8")
     except (PydanticSerializationError, UnicodeEncodeError):
         # text read from disk may hold surrogate-escaped bytes (a non-UTF-8 file name): escape it instead
         body = codec.dumps(result.model_dump(mode="json"))
-    return b'{"jsonrpc":"2.0","id":' + codec.dumps(request_id) + b',"result":' + body + b"}"
+    return b'{"jsonrpc":"2.0","id":' + _encoded_id(request_id) + b',"result":' + body + b"}"
 
 
 def _validation_summary(exc: ValidationError) -> dict[str, Any]:
