@@ -137,7 +137,11 @@ sid=none
 # the daemon asks `--version` before an orchestration starts; a stand-in for the simulated agent needs no skills
 [ "$1" = --version ] && {{ echo "sleeping stand-in for the simulated agent"; exit 0; }}
 while [ $# -gt 0 ]; do
-  case "$1" in --session-id|--resume) sid="$2"; shift 2 ;; *) shift ;; esac
+  case "$1" in
+    --version) echo "2.1.197 (Claude Code)"; exit 0 ;;  # the daemon checks the agent before a start
+    --session-id|--resume) sid="$2"; shift 2 ;;
+    *) shift ;;
+  esac
 done
 printf '{json.dumps(_SLEEP_INIT, separators=(",", ":"))}\\n' "$PWD" "$sid"
 printf '{json.dumps(_SLEEP_TURN, separators=(",", ":"))}\\n' "$$" "$sid"
@@ -153,10 +157,13 @@ def mark(sign):
     os.write(fd, ("%s %.6f %d\\n" % (sign, time.monotonic(), os.getpid())).encode())
     os.close(fd)
 
-mark("+")
 os.environ["SPECFLOW_SIM_DELAY"] = {delay!r}
+from specflowd.simagent import main
+
+if "--version" in sys.argv:  # the daemon's agent check, not a run: not counted
+    sys.exit(main())
+mark("+")
 try:
-    from specflowd.simagent import main
     code = main()
 finally:
     mark("-")

@@ -99,7 +99,7 @@ async def status(call: Call, _: EmptyParams) -> DaemonStatus:
         uptime_s=round((datetime.now(UTC) - s.started_at).total_seconds(), 3),
         socket=str(s.socket_path),
         socket_activated=s.socket_activated,
-        projects=len(s.registry.projects()),
+        projects=s.registry.count(),
         active_orchestrations=s.orchestrations.active_count(),
         runs=runs,
         subscribers=s.bus.subscriber_count,

@@ -31,10 +31,17 @@ class ProjectEntry(BaseModel):
     group: str | None = Field(None, description="the run scheduler group of its runs (registry key `group`)")
 
 
+@dataclass(frozen=True)
+class _Root:
+    entry: ProjectEntry
+    wide: bool  # the filesystem root, the home directory or above: it matches only its exact path
+
+
 @dataclass
 class _Loaded:
     document: dict[str, Any]
     projects: dict[str, ProjectEntry]
+    roots: dict[Path, _Root] = field(default_factory=dict)  # each entry's resolved path (see _index)
 
 
 # What makes a directory a project root: SpecFlow's own directories, the feature specs, the roadmap, or a git
@@ -50,14 +57,20 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _container_problem(root: Path) -> str | None:
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _container_problem(root: Path, home: Path | None = None) -> str | None:
     """The filesystem root, the home directory and its ancestors hold projects; they never are one (a
-    registered ``/`` would swallow every path)."""
+    registered ``/`` would swallow every path). ``home``: the resolved home directory, when already known."""
     if root == Path(root.anchor):
         return "it is the filesystem root"
-    try:
-        home = Path.home().resolve()
-    except (OSError, RuntimeError, ValueError):
+    home = home or _home()
+    if home is None:
         return None
     if root == home:
         return "it is your home directory"
@@ -101,6 +114,23 @@ def _parse(text: str) -> _Loaded:
     return _Loaded(document, projects)
 
 
+def _index(projects: dict[str, ProjectEntry]) -> dict[Path, _Root]:
+    """Each entry under its resolved path, so a ``{project}`` path is matched by a few dictionary lookups
+    instead of resolving every registered path on every call. Built when the file is (re)loaded; an entry
+    whose path cannot be resolved (a symlink loop, too long) matches nothing; of two entries naming the
+    same directory the first in the file wins."""
+    home = _home()
+    roots: dict[Path, _Root] = {}
+    for entry in projects.values():
+        try:
+            root = Path(entry.path).resolve()
+        except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop (Python 3.11)
+            continue
+        if root not in roots:
+            roots[root] = _Root(entry, wide=_container_problem(root, home) is not None)
+    return roots
+
+
 @dataclass
 class Registry:
     path: Path
@@ -134,6 +164,7 @@ class Registry:
             except (ValueError, TypeError) as exc:
                 self.problem = f"{self.path} is not valid ({exc}); serving the last good view"
                 return False
+        loaded.roots = _index(loaded.projects)
         before = {k: v.path for k, v in self._good.projects.items()}
         self._good = loaded
         self.problem = None
@@ -142,27 +173,27 @@ class Registry:
     def projects(self) -> list[ProjectEntry]:
         return sorted(self._good.projects.values(), key=lambda p: (p.name, p.id))
 
+    def count(self) -> int:
+        return len(self._good.projects)
+
     def resolve(self, ref: str) -> ProjectEntry:
         """A registry id, an absolute path of a registered project, or a path inside one. Any path the OS
         cannot resolve (NUL, a symlink loop, too long) is simply not a registered project: ``NotFound``."""
-        if ref in self._good.projects:
-            return self._good.projects[ref]
+        loaded = self._good
+        if ref in loaded.projects:
+            return loaded.projects[ref]
         if os.path.isabs(ref):
             try:
                 target = Path(ref).resolve()
             except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
                 raise NotFound(f"no registered project matches {ref!r}: {_reason(exc)}", ref=ref) from None
-            best: tuple[int, ProjectEntry] | None = None
-            for entry in self._good.projects.values():
-                try:
-                    root = Path(entry.path).resolve()
-                except (OSError, RuntimeError, ValueError):
-                    continue  # a registry entry that no longer resolves matches nothing
-                inside = target == root or (root in target.parents and not _container_problem(root))
-                if inside and (best is None or len(str(root)) > best[0]):
-                    best = (len(str(root)), entry)
-            if best is not None:
-                return best[1]
+            exact = loaded.roots.get(target)
+            if exact is not None:
+                return exact.entry
+            for parent in target.parents:  # deepest first: the innermost registered project wins
+                root = loaded.roots.get(parent)
+                if root is not None and not root.wide:
+                    return root.entry
             try:
                 missing = not target.exists()
             except OSError:  # e.g. permission denied on a parent: say what is certain
