@@ -37,7 +37,7 @@ from specflowd.protocol.rpc import Endpoint, Router
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
 from specflowd.services.context import Call, Services
-from specflowd.services.events import Event, EventBus
+from specflowd.services.events import DEFAULT_QUEUE_LIMIT, Event, EventBus
 from specflowd.services.scheduling import RunScheduler, account_key
 from specflowd.settings import load_settings
 from specflowd.store.leftovers import sweep_temp
@@ -107,7 +107,7 @@ async def _watch_registry(services: Services) -> None:
             bus.emit(None, RegistryProblem(problem=registry.problem))
         last_problem = registry.problem
 
-    await watch_path(registry.path, reload, initial=registry.fingerprint())
+    await watch_path(registry.path, reload, initial=registry.loaded_fingerprint)  # a change since the load counts
 
 
 def _loop_limits() -> tuple[int, int]:
@@ -131,14 +131,19 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
             stop.set()
 
 
-async def serve(sock_path: Path, activated: socket.socket | None, limits: Limits | None = None) -> None:
+async def serve(
+    sock_path: Path,
+    activated: socket.socket | None,
+    limits: Limits | None = None,
+    event_queue: int = DEFAULT_QUEUE_LIMIT,
+) -> None:
     registry = Registry(registry_path())
     for leftover in sweep_temp(registry.path.parent, targets={registry.path.name}).removed:
         log.info("removed %s, left by a write a crash interrupted", leftover)
     registry.load()
     if registry.problem:
         log.warning("%s", registry.problem)
-    bus = EventBus()
+    bus = EventBus(queue_limit=event_queue)
     stop = anyio.Event()
     settings = load_settings(user_config_path())
     if settings.problem:
@@ -258,6 +263,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help=f"close a connection whose peer reads no reply for this long (default {defaults.write_timeout_s:.0f})",
     )
+    parser.add_argument(
+        "--event-queue",
+        type=_positive(int),
+        default=DEFAULT_QUEUE_LIMIT,
+        metavar="EVENTS",
+        help="events queued for a subscriber that does not read; beyond, they are dropped and it is sent "
+        f"events.lost (default {DEFAULT_QUEUE_LIMIT})",
+    )
     parser.add_argument("--version", action="version", version=f"specflowd {__version__}")
     return parser.parse_args(argv)
 
@@ -294,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(
             max_connections=args.max_connections, idle_timeout_s=args.idle_timeout, write_timeout_s=args.write_timeout
         )
-        anyio.run(serve, sock_path, activated, limits, backend="asyncio")
+        anyio.run(serve, sock_path, activated, limits, args.event_queue, backend="asyncio")
     except KeyboardInterrupt:
         pass
     finally:

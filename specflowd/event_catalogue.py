@@ -4,8 +4,9 @@ After ``events.subscribe`` a connection receives ``{"jsonrpc": "2.0", "method": 
 "project", "data", "time"}}``; ``data`` is one of the payloads below, and each payload class lists in
 ``TYPES`` the event types it is published under. Events are emitted through one function,
 ``EventBus.emit(project, payload)`` (services/events.py), which takes the type from the payload, so an event
-cannot be published with a payload that does not match its type. ``rpc.discover`` publishes this catalogue
-(``x-events``: every type with the JSON schema of its payload), generated from these same models.
+cannot be published with a payload that does not match its type (the one exception, ``events.lost``, is sent
+by the bus to a single subscriber that fell behind instead of being published). ``rpc.discover`` publishes
+this catalogue (``x-events``: every type with the JSON schema of its payload), generated from these models.
 
 **One key for the orchestration id: ``orchestration``**, in every payload that names one (the run events'
 too: a run started by an orchestration names it, a standalone run has ``null``) — the key error data and
@@ -39,6 +40,7 @@ __all__ = [
     "Decision",
     "DecisionLabel",
     "EventPayload",
+    "EventsLost",
     "OrchestrationProblem",
     "OrchestrationStarted",
     "QuestionAsked",
@@ -98,6 +100,11 @@ class EventPayload(BaseModel):
         (only,) = self.TYPES
         return only
 
+    def coalesce_key(self) -> str | None:
+        """Events with the same key supersede each other: a subscriber that has not been sent the older one
+        yet gets only the newer (progress snapshots). None: every event is delivered."""
+        return None
+
 
 # -- the daemon and the registry -----------------------------------------------------------------------------
 
@@ -115,6 +122,16 @@ class DaemonStopping(EventPayload):
 
     TYPES = ("daemon.stopping",)
     reason: str = Field(description="SIGTERM, SIGINT or daemon.shutdown")
+
+
+class EventsLost(EventPayload):
+    """Sent to one subscriber only: it fell so far behind (``--event-queue`` events unread) that the events
+    queued for it were dropped. The events after this one are delivered again; what was missed is not: read
+    the state again (``orchestrate.status``, ``runs.get``, ``daemon.status``) and go on from there."""
+
+    TYPES = ("events.lost",)
+    dropped: int = Field(description="events this subscriber will never receive")
+    since: str = Field(description="ISO time of the first dropped event")
 
 
 class RegistryChanged(EventPayload):
@@ -217,7 +234,8 @@ class RunStarted(EventPayload):
 
 
 class RunProgress(EventPayload):
-    """A live run made progress (at most 2 per second per run)."""
+    """A live run made progress (at most 2 per second per run). Each is a snapshot: a subscriber that has not
+    been sent the previous one yet gets only the newest."""
 
     TYPES = ("run.progress",)
     run_id: str
@@ -233,6 +251,9 @@ class RunProgress(EventPayload):
     last_tool: str | None
     last_text: str | None
     model: str | None
+
+    def coalesce_key(self) -> str:
+        return f"run.progress:{self.run_id}"
 
 
 class RunFinished(EventPayload):
@@ -323,6 +344,7 @@ class SchedulerGroup(EventPayload):
 PAYLOADS: tuple[type[EventPayload], ...] = (
     DaemonStarted,
     DaemonStopping,
+    EventsLost,
     RegistryChanged,
     RegistryProblem,
     OrchestrationProblem,

@@ -31,6 +31,13 @@ _EARLY_S = 0.005  # an event loop may wake a timer this much early; the watch is
 Fingerprint = tuple[int, int, int] | None
 
 
+class _Unset:
+    pass
+
+
+_UNSET = _Unset()
+
+
 def fingerprint(path: Path) -> Fingerprint:
     try:
         st = os.stat(path)
@@ -45,10 +52,12 @@ async def watch_path(
     *,
     interval_s: float = 0.5,
     debounce_s: float = 0.2,
-    initial: Fingerprint = None,
+    initial: Fingerprint | _Unset = _UNSET,
 ) -> None:
-    """Call ``on_change`` after ``path`` changed and then stayed unchanged for ``debounce_s``. Runs forever."""
-    seen = initial if initial is not None else fingerprint(path)
+    """Call ``on_change`` after ``path`` changed and then stayed unchanged for ``debounce_s``. Runs forever.
+    ``initial``: the fingerprint already acted on (None: the path did not exist then); by default, the current
+    one — a change between reading the file and starting to watch it would then go unseen."""
+    seen = fingerprint(path) if isinstance(initial, _Unset) else initial
     while True:
         await anyio.sleep(interval_s)
         current = fingerprint(path)

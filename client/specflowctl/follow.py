@@ -116,17 +116,16 @@ class Follower:
             return self._finish(view)
         if not self.json_out:
             self._write(render.orchestration_line(record, view.get("queued")))
-        run_id = record.get("current_run_id")
-        if run_id:  # a run is already working: show it at once, before its next progress event
-            try:
-                self.run = dict(core.call(self.sock, "runs.get", {"run": run_id}))
-            except core.VerbFailed:
-                self.run = None
-            self._draw_live()
+        self._show_current_run(record)
         while True:
             event = self.events.next_event(_TICK_S if self.tty else None)
             if event is None:
                 self._draw_live()  # the elapsed time ticks between events
+                continue
+            if event.get("type") == "events.lost":  # we read too slowly and the daemon dropped events
+                view = self._resync(event)
+                if view["record"]["status"] in core.STOP_CODES:
+                    return self._finish(view)
                 continue
             if not self._mine(event):
                 continue
@@ -138,6 +137,30 @@ class Follower:
                 view = self._view()
                 if view["record"]["status"] in core.STOP_CODES:
                     return self._finish(view)
+
+    def _show_current_run(self, record: dict[str, Any]) -> None:
+        """A run is already working: show it at once, before its next progress event."""
+        run_id = record.get("current_run_id")
+        self.run = None
+        if run_id:
+            try:
+                self.run = dict(core.call(self.sock, "runs.get", {"run": run_id}))
+            except core.VerbFailed:
+                self.run = None
+            self._draw_live()
+
+    def _resync(self, event: dict[str, Any]) -> dict[str, Any]:
+        """After ``events.lost``: what was missed is read from the status, and following goes on."""
+        if self.json_out:
+            self.out.write(json.dumps(event) + "\n")
+            self.out.flush()
+        view = self._view()
+        if not self.json_out:
+            dropped = (event.get("data") or {}).get("dropped", "some")
+            self._write(f"  {'(resync)':<16} {dropped} events were missed; status read again")
+            self._write(render.orchestration_line(view["record"], view.get("queued")))
+        self._show_current_run(view["record"])
+        return view
 
     def _mine(self, event: dict[str, Any]) -> bool:
         data = event.get("data") or {}

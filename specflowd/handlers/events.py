@@ -38,10 +38,10 @@ async def subscribe(call: Call, params: SubscribeParams) -> Subscribed:
     conn.on_close.append(lambda: bus.unsubscribe(sub))
 
     async def pump(sub: Subscription = sub) -> None:
-        async with sub.receive:
-            async for event in sub.receive:
-                if not await conn.send(notification("event", event.to_params())):
-                    break
+        while (event := await sub.next()) is not None:
+            if not await conn.send(notification("event", event.to_params())):
+                break
+        bus.unsubscribe(sub)  # the connection is gone: stop queueing for it
         if conn.attachments.get(_KEY) in (None, sub):  # not re-subscribed meanwhile: no longer waiting for events
             conn.idle_exempt = False
         await anyio.lowlevel.checkpoint()

@@ -145,6 +145,11 @@ class Registry:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
+    @property
+    def loaded_fingerprint(self) -> tuple[int, int, int] | None:
+        """The file's fingerprint when it was last read (None: it did not exist)."""
+        return self._fingerprint
+
     def changed_on_disk(self) -> bool:
         return self.fingerprint() != self._fingerprint
 

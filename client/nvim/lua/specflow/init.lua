@@ -114,6 +114,10 @@ local function announce(event)
 end
 
 local function on_event(event)
+  if event.type == "events.lost" then
+    -- we read too slowly and the daemon dropped events: what they said is read again from the status
+    return M.refresh()
+  end
   logs.on_event(event)
   local family = event.type:match("^(%w+)%.")
   if (family == "orchestration" or family == "batch" or family == "run" or family == "question") and concerns_us(event) then

@@ -150,6 +150,11 @@ export class SpecflowSession {
     if (typeof event?.type !== "string") {
       return; // not an event this client understands
     }
+    if (event.type === "events.lost") {
+      // we read too slowly and the daemon dropped events: what they said is read again from the status
+      void this.refresh();
+      return;
+    }
     const line = eventDecision(event);
     const id = ((event.data ?? {}) as { orchestration?: string }).orchestration;
     const started = event.type === "orchestration.started";
