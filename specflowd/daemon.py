@@ -98,7 +98,7 @@ async def _watch_registry(services: Services) -> None:
     async def reload() -> None:
         nonlocal last_problem
         before = {p.id for p in registry.projects()}
-        changed = registry.load()
+        changed = await anyio.to_thread.run_sync(registry.load)
         after = {p.id for p in registry.projects()}
         if changed:
             bus.emit(None, RegistryChanged(added=sorted(after - before), removed=sorted(before - after)))

@@ -242,6 +242,7 @@ class JournalStore:
     def __init__(self) -> None:
         self._journals: dict[str, Journal] = {}
         self._indexes: dict[Path, HistoryIndex] = {}
+        self._write_locks: dict[str, anyio.Lock] = {}
 
     def _index(self, root: Path) -> HistoryIndex:
         index = self._indexes.get(root)
@@ -305,16 +306,29 @@ class JournalStore:
         self._note_finished(record)
         return record
 
-    def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
-        self._journal(record).commit(dump_record(record), entry, held=held)
+    # The writes run in a worker thread (fsync off the event loop) and wait until they are durable. One lock per
+    # orchestration keeps its journal's writes in call order (anyio locks are FIFO) and its bookkeeping (seq,
+    # pending) touched by one thread at a time; the document is dumped before waiting, as the record is now.
+
+    def _writing(self, orchestration: str) -> anyio.Lock:
+        return self._write_locks.setdefault(orchestration, anyio.Lock())
+
+    async def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
+        journal, document = self._journal(record), dump_record(record)
+        async with self._writing(record.id):
+            await anyio.to_thread.run_sync(lambda: journal.commit(document, entry, held=held))
         self._note_finished(record)
 
-    def save(self, record: OrchestrationRecord) -> None:
-        self._journal(record).save(dump_record(record))
+    async def save(self, record: OrchestrationRecord) -> None:
+        journal, document = self._journal(record), dump_record(record)
+        async with self._writing(record.id):
+            await anyio.to_thread.run_sync(journal.save, document)
         self._note_finished(record)
 
-    def note(self, record: OrchestrationRecord, entry: dict[str, Any]) -> None:
-        WorkflowDir(Path(record.project_path)).append_event(record.id, entry)
+    async def note(self, record: OrchestrationRecord, entry: dict[str, Any]) -> None:
+        workflow = WorkflowDir(Path(record.project_path))
+        async with self._writing(record.id):
+            await anyio.to_thread.run_sync(workflow.append_event, record.id, entry)
 
     def decisions(self, record: OrchestrationRecord, limit: int) -> list[dict[str, Any]]:
         return WorkflowDir(Path(record.project_path)).read_events(record.id, limit=limit)

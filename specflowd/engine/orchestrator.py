@@ -292,9 +292,9 @@ class Orchestrator:
         # the baselines: tasks already done and the USER GATE's value belong to no run of this orchestration
         observation = observe_project(record, evidence, self._now())
         record = observation.record
-        self._persist(record, None, "start", "orchestration started")
+        await self._persist(record, None, "start", "orchestration started")
         if observation.worth_logging:
-            self._keep_observation(observation)
+            await self._keep_observation(observation)
         self._records[record.id] = record
         self._emit(record, OrchestrationStarted(orchestration=record.id, config=config.model_dump(mode="json")))
         self._launch(record.id)
@@ -319,9 +319,9 @@ class Orchestrator:
         reason: str,
     ) -> OrchestrationRecord:
         async with self._lock(orch_id):
-            return self._change_locked(orch_id, change, label, reason)
+            return await self._change_locked(orch_id, change, label, reason)
 
-    def _change_locked(
+    async def _change_locked(
         self,
         orch_id: str,
         change: Callable[[OrchestrationRecord], OrchestrationRecord],
@@ -330,7 +330,7 @@ class Orchestrator:
     ) -> OrchestrationRecord:
         before = self.get(orch_id)
         after = change(before)
-        self._persist(after, before, label, reason)
+        await self._persist(after, before, label, reason)
         self._records[orch_id] = after
         self._emit(after, self._decision(after, label, reason))
         if after.status != before.status:
@@ -414,8 +414,8 @@ class Orchestrator:
         match payload:
             case RunWarning(orchestration=str(orch_id), run_id=run_id, message=message):
                 record = self._records.get(orch_id)
-                if record is not None:
-                    self._warn(record, run_id, message)
+                if record is not None and self._tg is not None:
+                    self._tg.start_soon(self._warn, record, run_id, message)  # its log line is written off the loop
                 self.wake(orch_id)
             case RunStarted(orchestration=str(orch_id)) | RunProgress(orchestration=str(orch_id)):
                 self.wake(orch_id)
@@ -424,11 +424,11 @@ class Orchestrator:
             case _:
                 pass
 
-    def _warn(self, record: OrchestrationRecord, run_id: str, message: str) -> None:
+    async def _warn(self, record: OrchestrationRecord, run_id: str, message: str) -> None:
         """Not a failure: the user should know (decision log, status, followers); the run goes on."""
         entry = self._entry(record, record, "warning", message, run_id=run_id)
         with contextlib.suppress(StorageError):  # the warning is also in the run record and the daemon log
-            self.store.note(record, entry)  # the record did not change
+            await self.store.note(record, entry)  # the record did not change
         self._emit(record, self._decision(record, "warning", message, run_id=run_id))
 
     async def _sleep(self, orch_id: str, until: datetime | None = None) -> None:
@@ -472,16 +472,16 @@ class Orchestrator:
                 await self._step(orch_id)
         except StorageError as exc:  # disk full, file too large: stop this one, keep the last good record
             log.error("orchestration %s stopped: %s", orch_id, exc.message)
-            self._stop_visibly(orch_id, AttentionKind.STORAGE, f"{exc.message}; free space, then recover retry")
+            await self._stop_visibly(orch_id, AttentionKind.STORAGE, f"{exc.message}; free space, then recover retry")
         except Exception:  # a bug must stop this orchestration visibly, not the daemon
             log.exception("orchestration %s crashed", orch_id)
-            self._stop_visibly(
+            await self._stop_visibly(
                 orch_id, AttentionKind.UNKNOWN_STATE, "internal error in the engine (see the daemon log)"
             )
         finally:
             self._wake.pop(orch_id, None)
 
-    def _stop_visibly(self, orch_id: str, kind: AttentionKind, reason: str) -> None:
+    async def _stop_visibly(self, orch_id: str, kind: AttentionKind, reason: str) -> None:
         """needs_attention on disk when it can be written, else in memory only (the file keeps the last good
         record, which a restart resumes from); either way status and events show it."""
         before = self.get(orch_id)
@@ -489,7 +489,7 @@ class Orchestrator:
             attention_kind=kind, reason=reason, options=[RecoveryOption.RETRY, RecoveryOption.ABORT]
         )
         try:
-            self._record_action(before, action)
+            await self._record_action(before, action)
         except StorageError:  # _record_action holds the new state in memory before it writes; tell followers
             after = self.get(orch_id)
             self._emit(after, self._decision(after, "needs_attention", reason))
@@ -520,36 +520,36 @@ class Orchestrator:
         if record.current_run_id:
             run = self.runs.evidence(record.current_run_id)
             if run.final and run.status == RunStatus.NOT_STARTED:
-                self._not_started(record, run)
+                await self._not_started(record, run)
                 return None  # decide again on the record that gave the attempt back
             observed = transitions.observe_run(record, run, self._now())
             if observed is not record:
-                self._save(observed)
+                await self._save(observed)
                 record = observed
         observation = observe_project(record, project, self._now())
         if observation.record is not record:
             record = observation.record
-            self._keep_observation(observation)
+            await self._keep_observation(observation)
         action = decide(record, project, run, self._now())
         if needs_advice(action, run):
             key = f"{run.run_id if run else '-'}>{getattr(action, 'run_id', '-')}"
             return _Consult(record=record, action=action, run=run, key=key)
         return await self._carry_out(record, action)
 
-    def _not_started(self, record: OrchestrationRecord, run: RunEvidence) -> None:
+    async def _not_started(self, record: OrchestrationRecord, run: RunEvidence) -> None:
         """The current run's agent never started (the daemon stopped before the exec): nothing ran, nothing
         is judged. A first invocation gives its attempt back; a continuation (answers, rate limit) starts its
         unit of work afresh like any session that could not be continued."""
         run_id = run.run_id
         if run.continuations:
-            self._change_locked(
+            await self._change_locked(
                 record.id,
                 lambda r: transitions.resume_failed(r, run_id, self._now()),
                 "resume_failed",
                 f"the continuation of run {run_id} never started; starting its work afresh",
             )
             return
-        self._change_locked(
+        await self._change_locked(
             record.id,
             lambda r: transitions.run_not_started(r, run_id, self._now()),
             "not_started",
@@ -563,7 +563,7 @@ class Orchestrator:
         if _changed(record, asked.record):
             return None
         self._advice.pop(orch_id, None)
-        record = self._log_helper(record, advice)
+        record = await self._log_helper(record, advice)
         return await self._carry_out(record, advice.action)
 
     def _withdraw(self, orch_id: str, keep: str | None = None) -> None:
@@ -579,7 +579,7 @@ class Orchestrator:
         if is_wait(action) and not _is_spawn(action):
             after = transitions.apply(record, action, self._now())
             if _changed(record, after):  # a wait already in force is not logged again on every wake
-                self._record_action(record, action, after)
+                await self._record_action(record, action, after)
             return action.until if isinstance(action, WaitRateLimit) else _FOREVER
         if isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
             # a run starts only once the run port admits it; nothing is recorded before (the same decision
@@ -602,9 +602,9 @@ class Orchestrator:
             stop = state_write_stop(action, written)
             if stop is not None:
                 self.runs.withdraw(action.run_id)  # its slot goes back: nothing starts
-                self._record_action(record, stop)
+                await self._record_action(record, stop)
                 return _FOREVER
-        after = self._record_action(record, action)
+        after = await self._record_action(record, action)
         if spawns:
             assert isinstance(action, SpawnStep | SpawnBatch | Heal)
             fault("after_spawn_decision")
@@ -615,13 +615,15 @@ class Orchestrator:
             return _FOREVER
         return None
 
-    def _record_action(
+    async def _record_action(
         self, before: OrchestrationRecord, action: Action, after: OrchestrationRecord | None = None
     ) -> OrchestrationRecord:
         after = after or transitions.apply(before, action, self._now())
         entry = transitions.log_entry(before, action, after, self._now())
-        self._records[after.id] = after
-        self._persist(after, before, action.kind, action.reason, entry.model_dump(mode="json"), held=True)
+        try:
+            await self._persist(after, before, action.kind, action.reason, entry.model_dump(mode="json"), held=True)
+        finally:  # held: kept in memory even when the write fails; shown only once it is written (or failed)
+            self._records[after.id] = after
         batch_index: int | None = getattr(action, "batch_index", None)
         run_id: str | None = getattr(action, "run_id", None)
         decision = self._decision(after, action.kind, action.reason, batch_index=batch_index, run_id=run_id)
@@ -632,7 +634,7 @@ class Orchestrator:
             self._emit_status(after, before, action.reason)
         return after
 
-    def _keep_observation(self, observation: Observation) -> None:
+    async def _keep_observation(self, observation: Observation) -> None:
         """Save what an observation changed in the record, with a decision-log line (through the journal)
         for each finding worth knowing; a record change alone is only saved."""
         record = observation.record
@@ -650,28 +652,30 @@ class Orchestrator:
             reason = f"userGateStatus changed from {was!r} to {now!r} during the orchestration"
             entries.append(("user_gate", reason, {"was": was, "now": now}))
         if not entries:
-            self._save(record)
+            await self._save(record)
         for action, reason, extra in entries:
-            self._persist(record, record, action, reason, **extra)
+            await self._persist(record, record, action, reason, **extra)
             self._records[record.id] = record
             if action == "unasked_ticks":
                 self._emit(record, self._decision(record, "unasked_ticks", reason))
 
-    def _log_helper(self, record: OrchestrationRecord, advice: Advice) -> OrchestrationRecord:
+    async def _log_helper(self, record: OrchestrationRecord, advice: Advice) -> OrchestrationRecord:
         """Note the helper's spend and append its decision (helper or fallback, and why) to the log."""
         if advice.cost_usd:
             record = transitions.note_helper_cost(record, advice.cost_usd, self._now())
-        self._records[record.id] = record
-        self._persist(
-            record,
-            record,
-            advice.label,
-            advice.reason,
-            held=True,
-            source=advice.source,
-            cost_usd=advice.cost_usd,
-            **advice.extra,
-        )
+        try:
+            await self._persist(
+                record,
+                record,
+                advice.label,
+                advice.reason,
+                held=True,
+                source=advice.source,
+                cost_usd=advice.cost_usd,
+                **advice.extra,
+            )
+        finally:  # held, as in _record_action
+            self._records[record.id] = record
         return record
 
     async def _spawn(self, record: OrchestrationRecord, action: SpawnStep | SpawnBatch | Heal) -> None:
@@ -712,7 +716,7 @@ class Orchestrator:
                 batch_index=None if isinstance(action, SpawnStep) else action.batch_index,
                 context=dict(exc.data),
             )
-            self._record_action(unstarted, missing)
+            await self._record_action(unstarted, missing)
         except SpecflowError as exc:
             log.warning("orchestration %s: cannot start %s: %s", record.id, step, exc.message)
             failure = NeedsAttention(
@@ -720,7 +724,7 @@ class Orchestrator:
                 reason=f"cannot start the {step} run: {exc.message}",
                 context={"kind": exc.kind},
             )
-            self._record_action(self.get(record.id), failure)
+            await self._record_action(self.get(record.id), failure)
 
     async def _resume_run(self, record: OrchestrationRecord, action: ResumeRun) -> None:
         try:
@@ -730,7 +734,7 @@ class Orchestrator:
         except SpecflowError as exc:
             # e.g. its budget is spent or its record is gone: the unit of work starts afresh instead
             log.warning("orchestration %s: cannot continue run %s: %s", record.id, action.run_id, exc.message)
-            self._change_locked(
+            await self._change_locked(
                 record.id,
                 lambda r: transitions.resume_failed(r, action.run_id, self._now()),
                 "resume_failed",
@@ -751,11 +755,11 @@ class Orchestrator:
             **extra,
         }
 
-    def _save(self, record: OrchestrationRecord) -> None:
-        self.store.save(record)
+    async def _save(self, record: OrchestrationRecord) -> None:
+        await self.store.save(record)
         self._records[record.id] = record
 
-    def _persist(
+    async def _persist(
         self,
         record: OrchestrationRecord,
         before: OrchestrationRecord | None,
@@ -770,7 +774,7 @@ class Orchestrator:
         keeps it if the save fails (the decision is then logged with the next save that succeeds); otherwise
         a failed save means the change did not happen."""
         line = entry or self._entry(record, before, action, reason, **extra)
-        self.store.commit(record, line, held=held)
+        await self.store.commit(record, line, held=held)
 
     @staticmethod
     def _decision(

@@ -182,7 +182,8 @@ class FinishedSummary:
 class RecordStore(Protocol):
     """Orchestration records and their decision logs: each change is one ``commit`` (the record saved carrying
     its entry, then the entry appended), so after any crash the log holds every decision the record reflects.
-    Every write raises StorageError when it cannot be made."""
+    Every write raises StorageError when it cannot be made, and returns once it is durable (the writes wait for
+    fsync: they are async so that the event loop does not)."""
 
     def ids(self, root: Path) -> list[str]: ...
 
@@ -199,16 +200,16 @@ class RecordStore(Protocol):
         """Load a record (appending decisions a crash kept from its log). OSError or ValueError when it cannot."""
         ...
 
-    def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
+    async def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
         """Save ``record`` and log ``entry`` (numbered). ``held``: the caller keeps the change in memory even if
         the save fails; the entry then reaches the log with the next save that succeeds."""
         ...
 
-    def save(self, record: OrchestrationRecord) -> None:
+    async def save(self, record: OrchestrationRecord) -> None:
         """Save without a new decision (a noted cost, an observation)."""
         ...
 
-    def note(self, record: OrchestrationRecord, entry: dict[str, Any]) -> None:
+    async def note(self, record: OrchestrationRecord, entry: dict[str, Any]) -> None:
         """Log an entry that changes nothing in the record (unnumbered), e.g. a warning."""
         ...
 

@@ -58,14 +58,15 @@ async def list_projects(call: Call, _: EmptyParams) -> ProjectList:
 
 @router.method("projects.register", params=RegisterParams, result=ProjectEntry, summary="Register a project")
 async def register(call: Call, params: RegisterParams) -> ProjectEntry:
-    entry = call.services.registry.register(params.path, params.name)
+    # read, change and write registry.json (fsync) in a worker thread: the loop serves other clients meanwhile
+    entry = await anyio.to_thread.run_sync(call.services.registry.register, params.path, params.name)
     call.services.bus.emit(entry.path, RegistryChanged(added=[entry.id], removed=[]))
     return entry
 
 
 @router.method("projects.unregister", params=ProjectRef, result=ProjectEntry, summary="Forget a project")
 async def unregister(call: Call, params: ProjectRef) -> ProjectEntry:
-    entry = call.services.registry.unregister(params.project)
+    entry = await anyio.to_thread.run_sync(call.services.registry.unregister, params.project)
     call.services.bus.emit(entry.path, RegistryChanged(added=[], removed=[entry.id]))
     return entry
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,10 +134,14 @@ def _index(projects: dict[str, ProjectEntry]) -> dict[Path, _Root]:
 
 @dataclass
 class Registry:
+    """Reads (``resolve``, ``projects``) use the last good view and never block. Loading and changing the file
+    may run in worker threads (the daemon keeps fsync off its event loop): they are serialised by a lock."""
+
     path: Path
     _good: _Loaded = field(default_factory=lambda: _Loaded({"projects": {}}, {}))
     problem: str | None = None
     _fingerprint: tuple[int, int, int] | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def fingerprint(self) -> tuple[int, int, int] | None:
         try:
@@ -155,6 +160,10 @@ class Registry:
 
     def load(self) -> bool:
         """Re-read the file. Returns True when the set of projects changed. Never raises."""
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> bool:
         self._fingerprint = self.fingerprint()
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -231,6 +240,10 @@ class Registry:
         self.load()
 
     def register(self, path: str, name: str | None = None) -> ProjectEntry:
+        with self._lock:
+            return self._register(path, name)
+
+    def _register(self, path: str, name: str | None) -> ProjectEntry:
         try:
             root = Path(path).expanduser()
             if not root.is_absolute():
@@ -263,6 +276,10 @@ class Registry:
         return self._good.projects[project_id]
 
     def unregister(self, ref: str) -> ProjectEntry:
+        with self._lock:
+            return self._unregister(ref)
+
+    def _unregister(self, ref: str) -> ProjectEntry:
         entry = self.resolve(ref)
         document = self._fresh_document()
         document.get("projects", {}).pop(entry.id, None)

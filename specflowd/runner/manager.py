@@ -211,14 +211,15 @@ class RunManager:
             spec=spec.model_copy(update={"project_root": project_root}),
         )
         try:
-            rundir.create(record, spec.prompt)  # recorded before exec: a crash from here on leaves a findable run
+            # recorded before exec: a crash from here on leaves a findable run
+            await rundir.create_async(record, spec.prompt)
         except FileExistsError:
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id) from None
         self.store.add(record, rundir)
-        self._launch(record, rundir, argv, rundir.prompt)
+        await self._launch(record, rundir, argv, rundir.prompt)
         return record.model_copy(deep=True)
 
-    def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
+    async def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
         spec = record.spec
         assert spec is not None
         env = child_env(os.environ, spec.extra_env, permission_mode=spec.permission_mode, is_root=os.geteuid() == 0)
@@ -242,16 +243,22 @@ class RunManager:
             raise AgentUnavailable(f"could not start {argv[0]}: {exc}", binary=argv[0]) from exc
         fault("after_fork")
         identity = process.identify(popen.pid, record.continuations)
-        fault("before_pid_write")
-        rundir.save_identity(identity)
-        fault("after_pid_write")
-        record.status = RunStatus.RUNNING
-        record.started_at = record.started_at or _now()
-        record.last_activity_at = _now()
-        rundir.save(record)
         state = self._stream_state()
         tail = OutputTail(rundir.output, record.segment_offset)
-        self._watch(self._supervisor(record, rundir, identity, popen, state, tail, time.monotonic()))
+        supervisor = self._supervisor(record, rundir, identity, popen, state, tail, time.monotonic())
+        # Known as live before the writes below are awaited (fsync in a worker thread, the loop serves clients
+        # meanwhile): a cancel in between stops the process through its supervisor. The record shows running
+        # only once that is on disk; its supervision starts after.
+        self._live[record.run_id] = supervisor
+        fault("before_pid_write")
+        await rundir.save_identity_async(identity)
+        fault("after_pid_write")
+        now = _now()
+        running = {"status": RunStatus.RUNNING, "started_at": record.started_at or now, "last_activity_at": now}
+        await rundir.save_async(record.model_copy(update=running))
+        for key, value in running.items():
+            setattr(record, key, value)
+        self._watch(supervisor)
         self._emit(
             record,
             RunStarted(
@@ -276,7 +283,7 @@ class RunManager:
             record.stop_reason = record.stop_reason or StopReason.CANCELLED
             self.store.save(record)  # _identify stops its processes
             return await self.store.wait_final(run_id)
-        if supervisor is None:  # waiting_input: no process to stop
+        if supervisor is None:  # waiting_input: no process to stop; written in one step, so no answer slips in
             self._apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
             return record.model_copy(deep=True)
         supervisor.stop(StopReason.CANCELLED)
@@ -288,7 +295,7 @@ class RunManager:
             raise InvalidState(f"run {run_id} is not waiting for input ({record.status})", run_id=run_id)
         if not answers:
             raise InvalidConfig("answers must not be empty", run_id=run_id)
-        return self._continue(record, continuation_prompt(answers), answers=dict(answers))
+        return await self._continue(record, continuation_prompt(answers), answers=dict(answers))
 
     async def resume(self, run_id: str, prompt: str, budget_usd: float | None = None) -> RunRecord:
         """Continue the session of a run that stopped through no fault of its work (rate limit, stale) with
@@ -299,9 +306,9 @@ class RunManager:
             raise InvalidState(
                 f"run {run_id} is {record.status}; only a rate-limited or stale run can be resumed", run_id=run_id
             )
-        return self._continue(record, prompt, answers=None, cap=budget_usd)
+        return await self._continue(record, prompt, answers=None, cap=budget_usd)
 
-    def _continue(
+    async def _continue(
         self, record: RunRecord, prompt: str, answers: dict[str, str] | None, cap: float | None = None
     ) -> RunRecord:
         run_id = record.run_id
@@ -338,9 +345,11 @@ class RunManager:
             rundir.write_text(prompt_path, prompt)
             rundir.save(updated)
         except (OSError, UnicodeError) as exc:
-            raise StorageError(f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id) from None
-        self.store.add(updated, rundir)
-        self._launch(updated, rundir, updated.argv, prompt_path)
+            raise StorageError(
+                f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id
+            ) from None
+        self.store.add(updated, rundir)  # from here on a second answer() finds the run starting
+        await self._launch(updated, rundir, updated.argv, prompt_path)
         return updated.model_copy(deep=True)
 
     # ------------------------------------------------------------------ queries (the store's)
@@ -503,16 +512,20 @@ class RunManager:
             outcome = await supervisor.run()
         except Exception as exc:
             log.exception("supervising run %s failed", record.run_id)
-            self._live.pop(record.run_id, None)
             failure = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")
             try:
-                self._apply(record, failure, supervisor.exit_code)
+                await self._apply_async(record, failure, supervisor.exit_code)
             except Exception:
                 log.exception("could not record the failure of run %s", record.run_id)
                 self.store.settle(record.run_id)
+            finally:
+                self._live.pop(record.run_id, None)
             return
-        self._live.pop(record.run_id, None)
-        self._apply(record, outcome, supervisor.exit_code)
+        try:
+            # still live while the outcome is written: a cancel meanwhile waits for it instead of racing it
+            await self._apply_async(record, outcome, supervisor.exit_code)
+        finally:
+            self._live.pop(record.run_id, None)
 
     def _progress(self, r: RunRecord) -> None:
         self._emit(
@@ -539,6 +552,21 @@ class RunManager:
 
     def _apply(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
         """Write a run's outcome into its record (and metadata.json), wake its waiters, tell the others."""
+        self._note_outcome(record, outcome, exit_code)
+        self.store.rundir(record.run_id).save(record)
+        self._settled(record, outcome)
+
+    async def _apply_async(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
+        """``_apply`` with metadata.json written in a worker thread. The outcome is shown (the record changed,
+        its waiters woken, its event sent) only once it is durable: nothing acts on an outcome a crash loses."""
+        updated = record.model_copy(deep=True)
+        self._note_outcome(updated, outcome, exit_code)
+        await self.store.rundir(record.run_id).save_async(updated)
+        for name in type(record).model_fields:  # no one else changes a run whose process has ended
+            setattr(record, name, getattr(updated, name))
+        self._settled(record, outcome)
+
+    def _note_outcome(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
         rundir = self.store.rundir(record.run_id)
         record.status = outcome.status
         record.outcome_detail = outcome.detail
@@ -552,7 +580,8 @@ class RunManager:
                 record.error = record.error[: self.settings.stderr_tail_chars]
         if record.final:
             record.finished_at = _now()
-        rundir.save(record)
+
+    def _settled(self, record: RunRecord, outcome: Outcome) -> None:
         self.store.settle(record.run_id)
         if outcome.status == RunStatus.WAITING_INPUT:
             self._emit(

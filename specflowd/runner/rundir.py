@@ -13,12 +13,24 @@ from pydantic import ValidationError
 
 from specflowd.faults import fault
 from specflowd.runner.records import ProcessIdentity, RunRecord
-from specflowd.store.atomic import atomic_create_dir, atomic_write_json, atomic_write_text, read_json
+from specflowd.store.atomic import (
+    atomic_create_dir,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    json_bytes,
+    read_json,
+)
 from specflowd.store.leftovers import Sweep, sweep_temp
+from specflowd.store.offload import OrderedFiles
 
 __all__ = ["RunDir", "iter_run_dirs", "sweep_run_dirs", "workflows_dir"]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # session ids are UUIDs
+
+
+# every RunDir of the daemon (several objects may name one directory): metadata writes stay in call order
+_FILES = OrderedFiles()
 
 
 def workflows_dir(project_root: Path) -> Path:
@@ -54,7 +66,19 @@ class RunDir:
         atomic_create_dir(self.path, fill)
 
     def save(self, record: RunRecord) -> None:
-        atomic_write_json(self.metadata, json.loads(record.model_dump_json()))
+        """Write metadata.json now, on this thread (for callers that cannot wait: prefer ``save_async``)."""
+        data = json_bytes(json.loads(record.model_dump_json()))
+        _FILES.write_now(self.metadata, lambda: atomic_write_bytes(self.metadata, data))
+
+    async def save_async(self, record: RunRecord) -> None:
+        """Write metadata.json as it is now, in a worker thread; returns once it is durable."""
+        data = json_bytes(json.loads(record.model_dump_json()))
+        await _FILES.write(self.metadata, lambda: atomic_write_bytes(self.metadata, data))
+
+    async def create_async(self, record: RunRecord, prompt: str) -> None:
+        """``create`` in a worker thread (the record is serialised first: it may change meanwhile)."""
+        snapshot = record.model_copy(deep=True)
+        await _FILES.write(self.path, lambda: self.create(snapshot, prompt))
 
     def load(self) -> RunRecord:
         return RunRecord.model_validate(read_json(self.metadata))
@@ -64,6 +88,9 @@ class RunDir:
 
     def save_identity(self, identity: ProcessIdentity) -> None:
         atomic_write_json(self.pid_file, identity.model_dump())
+
+    async def save_identity_async(self, identity: ProcessIdentity) -> None:
+        await _FILES.write(self.pid_file, lambda: self.save_identity(identity))
 
     def load_identity(self) -> ProcessIdentity | None:
         try:

@@ -102,7 +102,8 @@ class RunSupervisor:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._await_exit)
                 while True:
-                    self._pump()
+                    if self._pump():  # a checkpoint is due: written in a worker thread (fsync off the loop)
+                        await self.rundir.save_async(record)
                     if self.exited.is_set():
                         break
                     if self.stop_reason is None:
@@ -112,7 +113,7 @@ class RunSupervisor:
                         # persisted first: a daemon restart mid-kill still knows why the run ended
                         record.stop_reason = self.stop_reason
                         self._note_loop()
-                        self.rundir.save(record)
+                        await self.rundir.save_async(record)
                         tg.start_soon(self._kill)
                     with anyio.move_on_after(self._until_stale()):
                         await self.nudged.wait()
@@ -169,12 +170,14 @@ class RunSupervisor:
         if not self.exited.is_set():
             process.signal_group(pgid, signal.SIGKILL)
 
-    def _pump(self) -> None:
+    def _pump(self) -> bool:
+        """Read what the agent wrote; True when the record is due to be saved (a checkpoint of its progress and
+        output offset, every ``persist_interval_s``)."""
         if not self.tail.changed():
-            return
+            return False
         lines = self.tail.read_new()
         if not lines:
-            return
+            return False
         for line in lines:
             self.state.feed(line)
         self.last_activity = time.monotonic()
@@ -182,12 +185,13 @@ class RunSupervisor:
         absorb(self.record, self.state, self.tail)
         self._check_command()
         now = time.monotonic()
-        if now - self.last_persist >= self.settings.persist_interval_s:
-            self.last_persist = now
-            self.rundir.save(self.record)
         if now - self.last_progress >= self.settings.progress_interval_s:
             self.last_progress = now
             self.hooks.progress(self.record)
+        if now - self.last_persist >= self.settings.persist_interval_s:
+            self.last_persist = now
+            return True
+        return False
 
     def _check_command(self) -> None:
         """Warn (once) when the skill the prompt invokes is not installed: the CLI does not fail then, it sends

@@ -24,6 +24,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "json_bytes",
     "read_json",
 ]
 
@@ -63,9 +64,14 @@ def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
+def json_bytes(document: Any) -> bytes:
+    """``document`` as the indented JSON the atomic writers store."""
+    return (json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def atomic_write_json(path: Path, document: Any, *, mode: int = 0o644) -> None:
     """Write ``document`` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n", mode=mode)
+    atomic_write_bytes(path, json_bytes(document), mode=mode)
 
 
 def atomic_create_dir(path: Path, fill: Callable[[Path], None]) -> None:
