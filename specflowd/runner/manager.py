@@ -250,15 +250,17 @@ class RunManager:
         # meanwhile): a cancel in between stops the process through its supervisor. The record shows running
         # only once that is on disk; its supervision starts after.
         self._live[record.run_id] = supervisor
-        fault("before_pid_write")
-        await rundir.save_identity_async(identity)
-        fault("after_pid_write")
-        now = _now()
-        running = {"status": RunStatus.RUNNING, "started_at": record.started_at or now, "last_activity_at": now}
-        await rundir.save_async(record.model_copy(update=running))
-        for key, value in running.items():
-            setattr(record, key, value)
-        self._watch(supervisor)
+        try:
+            fault("before_pid_write")
+            await rundir.save_identity_async(identity)
+            fault("after_pid_write")
+            now = _now()
+            running = {"status": RunStatus.RUNNING, "started_at": record.started_at or now, "last_activity_at": now}
+            await rundir.save_async(record.model_copy(update=running))
+            for key, value in running.items():
+                setattr(record, key, value)
+        finally:  # the process runs whatever the disk said: it is watched (and stopped on a cancel) in any case
+            self._watch(supervisor)
         self._emit(
             record,
             RunStarted(

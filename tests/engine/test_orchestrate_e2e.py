@@ -105,8 +105,14 @@ def test_sigkill_mid_batch_then_restart_finishes_without_rerunning(sim_daemon: D
     orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"auto_merge": True, "skip_analyze": True}})["record"]["id"]
 
     def second_batch_running() -> bool:
-        batches = status(d, orch_id)["batches"]
-        return len(batches) > 1 and batches[0]["status"] == "completed" and batches[1]["status"] == "running"
+        """Its agent runs: the orchestration shows the batch running once the decision is written, its run
+        directory follows a moment later (written off the event loop)."""
+        record = status(d, orch_id)
+        batches = record["batches"]
+        if not (len(batches) > 1 and batches[0]["status"] == "completed" and batches[1]["status"] == "running"):
+            return False
+        runs = d.rpc("runs.list", {"project": str(root)})["runs"]
+        return any(r["run_id"] == record["current_run_id"] and r["status"] == "running" for r in runs)
 
     wait_until(second_batch_running, timeout=60, what="batch 2 running")
     d.stop(signal.SIGKILL)
