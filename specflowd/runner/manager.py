@@ -250,12 +250,12 @@ class RunManager:
         # meanwhile): a cancel in between stops the process through its supervisor. The record shows running
         # only once that is on disk; its supervision starts after.
         self._live[record.run_id] = supervisor
+        record.started_at = record.started_at or _now()  # the process exists: a listing shows when it started
         try:
             fault("before_pid_write")
             await rundir.save_identity_async(identity)
             fault("after_pid_write")
-            now = _now()
-            running = {"status": RunStatus.RUNNING, "started_at": record.started_at or now, "last_activity_at": now}
+            running = {"status": RunStatus.RUNNING, "last_activity_at": _now()}
             await rundir.save_async(record.model_copy(update=running))
             for key, value in running.items():
                 setattr(record, key, value)
