@@ -210,12 +210,16 @@ class RunManager:
             created_at=_now(),
             spec=spec.model_copy(update={"project_root": project_root}),
         )
+        self.store.creating(run_id, True)
         try:
             # recorded before exec: a crash from here on leaves a findable run
             await rundir.create_async(record, spec.prompt)
         except FileExistsError:
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id) from None
-        self.store.add(record, rundir)
+        else:
+            self.store.add(record, rundir)
+        finally:
+            self.store.creating(run_id, False)
         await self._launch(record, rundir, argv, rundir.prompt)
         return record.model_copy(deep=True)
 

@@ -93,6 +93,7 @@ class RunStore:
         self._settled: dict[str, anyio.Event] = {}
         self._indexing: dict[Path, HistoryIndex] = {}  # a project's index while it is scanned and loaded
         self._indexed: set[Path] = set()  # projects scanned: their index is updated as runs finish
+        self._creating: set[str] = set()  # run directories being written (off the loop): not loaded from disk
 
     # ------------------------------------------------------------------ records
 
@@ -171,6 +172,14 @@ class RunStore:
         if root not in self._indexing:
             index.flush()
 
+    def creating(self, run_id: str, busy: bool) -> None:
+        """The run's directory is being created (``busy``) or the run was added or abandoned (not ``busy``):
+        meanwhile a listing does not load the half-known run from disk as a separate record."""
+        if busy:
+            self._creating.add(run_id)
+        else:
+            self._creating.discard(run_id)
+
     def save(self, record: RunRecord) -> None:
         """Write the record's metadata.json (atomically)."""
         self.rundir(record.run_id).save(record)
@@ -248,7 +257,7 @@ class RunStore:
         if project_root in self._indexed:
             return
         fresh = self.scan(project_root)
-        for record, rundir in self.load(project_root, skip=fresh | self._known.keys()):
+        for record, rundir in self.load(project_root, skip=fresh | self._known.keys() | self._creating):
             self.add(record, rundir, settled=record.status not in LIVE_STATUSES)
         self.flush_index(project_root)
 
