@@ -115,6 +115,16 @@ def _parse(text: str) -> _Loaded:
     return _Loaded(document, projects)
 
 
+def _resolved(path: str) -> Path:
+    """``path`` resolved, a missing one included; a symlink loop raises on every Python: 3.11's ``resolve()``
+    raises RuntimeError for one, 3.13's returns a path through it, which would match an entry through the same
+    loop (so the strict resolve goes first, and only a missing file falls back to the lenient one)."""
+    try:
+        return Path(path).resolve(strict=True)
+    except FileNotFoundError:
+        return Path(path).resolve()
+
+
 def _index(projects: dict[str, ProjectEntry]) -> dict[Path, _Root]:
     """Each entry under its resolved path, so a ``{project}`` path is matched by a few dictionary lookups
     instead of resolving every registered path on every call. Built when the file is (re)loaded; an entry
@@ -124,7 +134,7 @@ def _index(projects: dict[str, ProjectEntry]) -> dict[Path, _Root]:
     roots: dict[Path, _Root] = {}
     for entry in projects.values():
         try:
-            root = Path(entry.path).resolve()
+            root = _resolved(entry.path)
         except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop (Python 3.11)
             continue
         if root not in roots:
@@ -198,7 +208,7 @@ class Registry:
             return loaded.projects[ref]
         if os.path.isabs(ref):
             try:
-                target = Path(ref).resolve()
+                target = _resolved(ref)
             except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
                 raise NotFound(f"no registered project matches {ref!r}: {_reason(exc)}", ref=ref) from None
             exact = loaded.roots.get(target)
