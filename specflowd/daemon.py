@@ -45,7 +45,6 @@ from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
 from specflowd.transport.server import Connection, Limits, SocketServer, Weigh
 from specflowd.version import __version__
-from specflowd.vocabulary import LIVE_STATUSES
 from specflowd.watch import watch_path
 
 __all__ = ["HANDLERS", "build_router", "main"]
@@ -223,8 +222,8 @@ async def serve(
                 sock_path.unlink()
 
 
-def _live_runs(runs: RunManager) -> list[tuple[str, Path, str | None, bool]]:
-    return [(r.run_id, r.project_root, r.orchestration_id, r.status in LIVE_STATUSES) for r in runs.list()]
+def _live_runs(runs: RunManager) -> list[tuple[str, Path, str | None]]:
+    return [(r.run_id, r.project_root, r.orchestration_id) for r in runs.live()]
 
 
 def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:

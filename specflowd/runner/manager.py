@@ -375,6 +375,10 @@ class RunManager:
     def log(self, run_id: str, since: int = 0) -> LogChunk:
         return self.store.log(run_id, since)
 
+    def live(self) -> builtins.list[RunRecord]:
+        """The runs with a live process, from memory (never the history on disk)."""
+        return self.store.live()
+
     def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:
         return self.store.pending_questions(project_root)
 

@@ -300,6 +300,11 @@ class RunStore:
             status=record.status,
         )
 
+    def live(self) -> builtins.list[RunRecord]:
+        """Copies of the records of the runs with a live process: held in memory, so nothing is read from disk
+        (the scheduler's slots after a restart; listing every run would load the whole history)."""
+        return [r.model_copy(deep=True) for r in self._open.values() if r.status in LIVE_STATUSES]
+
     def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:
         root = project_root.resolve() if project_root is not None else None
         return [

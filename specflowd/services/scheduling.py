@@ -347,11 +347,10 @@ class RunScheduler:
         self._pump()
         return True
 
-    def adopt_live(self, runs: Iterable[tuple[str, Path, str | None, bool]]) -> None:
-        """After a (re)load of runs: ``(run_id, project, orchestration, live)`` — each live one holds a slot."""
-        for run_id, project, orchestration, live in runs:
-            if live:
-                self.adopt(self.unit(run_id, project, orchestration=orchestration))
+    def adopt_live(self, runs: Iterable[tuple[str, Path, str | None]]) -> None:
+        """After a (re)load of runs: each live run ``(run_id, project, orchestration)`` holds a slot."""
+        for run_id, project, orchestration in runs:
+            self.adopt(self.unit(run_id, project, orchestration=orchestration))
 
     # ------------------------------------------------------------------------------------------ groups
     def groups(self) -> list[GroupView]:

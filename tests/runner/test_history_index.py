@@ -81,6 +81,7 @@ async def test_the_index_is_built_from_disk_then_a_restart_reads_no_finished_rec
     await second.reconcile([harness.project])
     assert reads.count == 0  # every finished run known from the index alone
     assert second.counts() == (0, 30) and second.total(harness.project) == 30
+    assert second.live() == [] and reads.count == 0  # what the scheduler adopts at start: no history read
     old = second.get(ids[3])  # an old run is still there: read on demand
     assert reads.count == 1 and old.status == RunStatus.COMPLETED and old.cost_usd == pytest.approx(0.04)
     page = second.list(harness.project, offset=10, limit=5)

@@ -38,6 +38,7 @@ async def test_readopts_a_live_run_after_a_daemon_kill_without_spawning_again(ha
     async with supervising(second):
         await second.reconcile([harness.project])
         assert second.get(started.run_id).status == RunStatus.RUNNING  # adopted, not finalised
+        assert [r.run_id for r in second.live()] == [started.run_id]  # it holds a scheduler slot
         await second.reconcile([harness.project])  # idempotent: nothing spawned or adopted twice
         record = await second.wait_final(started.run_id)
     assert record.status == RunStatus.COMPLETED, record

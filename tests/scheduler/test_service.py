@@ -197,7 +197,7 @@ async def test_the_queue_its_order_limits_and_gates_survive_a_restart(tmp_path: 
     # the standalone run waited in an RPC call the restart ended: dropped; the rest keeps its order
     assert [u.id for u, _ in again.s.queue()] == [i for i in order if i != "standalone"]
     assert len(order) == 5 and {g.name: g.limit for g in again.s.groups()} == {"default": 0, "gpu": 1}
-    again.s.adopt_live([("running", Path("/z"), "o-running", True)])  # re-adopted: its own group's slot
+    again.s.adopt_live([("running", Path("/z"), "o-running")])  # re-adopted: its own group's slot
     assert [(u.id, u.group) for u, _ in again.s.running()] == [("running", "gpu")]
 
 
