@@ -152,6 +152,11 @@ async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
     summary="Steps, batch plan, warnings, caps and the agent an orchestration would use; no side effects",
 )
 async def preview(call: Call, params: PreviewParams) -> PreviewResult:
+    async with call.services.project_calls:
+        return await _preview(call, params)
+
+
+async def _preview(call: Call, params: PreviewParams) -> PreviewResult:
     root = project_root(call, params.project)
     path = user_config_path()
     settings = load_settings(path)
@@ -172,6 +177,11 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
 
 @router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
 async def start(call: Call, params: StartParams) -> OrchestrationView:
+    async with call.services.project_calls:
+        return await _start(call, params)
+
+
+async def _start(call: Call, params: StartParams) -> OrchestrationView:
     root = project_root(call, params.project)
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, params.config)

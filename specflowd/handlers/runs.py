@@ -53,6 +53,11 @@ class RunList(BaseModel):
 
 @router.method("runs.start", params=StartRunParams, result=RunRecord, summary="Run one skill, supervised")
 async def start(call: Call, params: StartRunParams) -> RunRecord:
+    async with call.services.project_calls:
+        return await _start(call, params)
+
+
+async def _start(call: Call, params: StartRunParams) -> RunRecord:
     root = project_root(call, params.project)
     match = _SKILL.match(params.skill.strip())
     if match is None:

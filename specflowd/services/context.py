@@ -27,6 +27,8 @@ from specflowd.services.events import EventBus
 from specflowd.services.scheduling import RunScheduler
 from specflowd.transport.server import Connection
 
+PROJECT_CALLS_AT_ONCE = 4  # see Services.project_calls
+
 __all__ = ["Call", "Orchestrations", "Runs", "Services"]
 
 
@@ -88,6 +90,10 @@ class Services:
     connection_count: Callable[[], int]  # open client connections (daemon.status)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     openrpc: dict[str, Any] | None = None  # rpc.discover's document, built on first use (~75 ms), then kept
+    # Calls that read a whole project and check the agent (orchestrate.start/preview, runs.start) take a few ms of
+    # CPU each on the event loop: 200 arriving at once ran in one loop iteration and stalled every other client
+    # (0.3 s measured). They take turns; cheap calls (ping, status, lists) never wait for them.
+    project_calls: anyio.Semaphore = field(default_factory=lambda: anyio.Semaphore(PROJECT_CALLS_AT_ONCE))
 
 
 @dataclass(frozen=True)

@@ -559,13 +559,14 @@ async def engine(
     clock: FakeClock | None = None,
     skill_state: FakeSkillState | SkillStateWriter | None = None,
     adviser: Any = None,
+    project: TestProject | None = None,
 ) -> AsyncIterator[Harness]:
     """The orchestrator on ``root`` with fakes, running until the block ends. Leaving the block stops it the way
     a SIGKILL would stop the daemon's engine: nothing more is written (give the next ``engine`` the same
     ``runs`` and ``clock`` to restart)."""
     runs = runs or FakeRuns()
     clock = clock or FakeClock()
-    project = TestProject()
+    project = project or TestProject()
     skill_state = skill_state or FakeSkillState()
     store = JournalStore()
     bus = EventBus()

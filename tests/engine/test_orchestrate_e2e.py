@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
-from tests.engine.common import status
+from tests.engine.common import SIM, status
 from tests.event_schemas import check_event
 from tests.support import Daemon, RawClient, sandbox_env, wait_until
 
@@ -178,3 +179,41 @@ def test_heal_exhausted_needs_attention_then_abort(tmp_path: Path) -> None:
         assert status(d, orch_id)["status"] in ("failed", "cancelled")
     finally:
         d.stop()
+
+
+def test_starts_arriving_together_take_turns_and_cheap_calls_do_not_wait(sim_daemon: Daemon) -> None:
+    """orchestrate.start reads the project and checks the agent: a few at a time (Services.project_calls), so
+    200 starts at once cannot hold the event loop; a ping answers while they wait."""
+    from specflowd.services.context import PROJECT_CALLS_AT_ONCE
+
+    d = sim_daemon
+    marks = d.root / "marks"
+    marks.mkdir()
+    agent = d.root / "slow-version-agent"
+    agent.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then\n'
+        f'  touch "{marks}/version.$$"\n'
+        f'  while [ ! -e "{marks}/release" ]; do sleep 0.01; done\n'  # the agent check waits for the test
+        '  echo "2.1.197 (Claude Code)"; exit 0\n'
+        "fi\n"
+        f'exec "{SIM}" "$@"\n'
+    )
+    agent.chmod(0o755)
+    count = 3 * PROJECT_CALLS_AT_ONCE
+    roots = [create_demo_project(d.root / f"p{n}") for n in range(count)]
+    for root in roots:
+        d.rpc("projects.register", {"path": str(root)})
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(RawClient(d.socket, timeout=60)) for _ in roots]
+        for n, (client, root) in enumerate(zip(clients, roots, strict=True)):
+            client.send({"jsonrpc": "2.0", "id": n, "method": "orchestrate.start",
+                         "params": {"project": str(root), "config": {"agent": str(agent)}}})  # fmt: skip
+        checking = lambda: len(list(marks.glob("version.*")))  # noqa: E731
+        wait_until(lambda: checking() >= PROJECT_CALLS_AT_ONCE, timeout=30, what="the first agent checks")
+        assert d.rpc("daemon.ping") is not None  # answered while the starts hold every turn
+        assert checking() == PROJECT_CALLS_AT_ONCE  # the other starts wait for a turn: no agent check of theirs
+        (marks / "release").touch()
+        replies = [client.read() for client in clients]
+    assert all("result" in r for r in replies), [r.get("error") for r in replies]
+    assert len({r["result"]["record"]["id"] for r in replies}) == count
