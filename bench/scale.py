@@ -487,7 +487,8 @@ def scenario_latency(setup: Setup, calls: int, budget_s: float) -> None:
     report_latency(f"orchestrate.status {{project: registry id}} ({kind})", by_id)
 
 
-def scenario_restart(setup: Setup, sig: int) -> None:
+def scenario_restart(setup: Setup, sig: int) -> float:
+    """One restart; returns the wall seconds until every live run is re-adopted."""
     session = setup.session
     before = session.status()
     want_orch, want_runs = before["active_orchestrations"], before["runs"]["active"]
@@ -522,6 +523,7 @@ def scenario_restart(setup: Setup, sig: int) -> None:
     spawned = after["runs"]["total"] - total_runs
     say(f"  runs total {total_runs} -> {after['runs']['total']} ({'no new run' if spawned == 0 else f'{spawned} new'})")
     say(f"  RSS after restart {psutil.Process(session.pid).memory_info().rss / 2**20:.1f} MB")
+    return done - t0
 
 
 def scheduler_limit_method(session: Session) -> str | None:
@@ -692,6 +694,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--calls", type=int, default=300, help="calls per latency figure")
     p.add_argument("--latency-budget", type=float, default=60.0, help="seconds per latency figure (>= 20 calls)")
     p.add_argument("--restart-signal", choices=["KILL", "TERM"], default="KILL")
+    p.add_argument("--restarts", type=int, default=1, help="restart this many times in a row (wall times vary)")
     p.add_argument("--burst", type=int, default=200, help="orchestrations started at once")
     p.add_argument("--burst-limit", type=int, default=4, help="the scheduler's limit during the burst, if any")
     p.add_argument("--burst-delay", type=float, default=0.2, help="simulated agent seconds per task")
@@ -763,7 +766,13 @@ def run_scenarios(args: argparse.Namespace, target: Target, template: Template |
         if "latency" in args.scenarios:
             scenario_latency(setup, args.calls, args.latency_budget)
         if "restart" in args.scenarios:
-            scenario_restart(setup, getattr(signal, f"SIG{args.restart_signal}"))
+            sig = getattr(signal, f"SIG{args.restart_signal}")
+            walls = [scenario_restart(setup, sig) for _ in range(args.restarts)]
+            if len(walls) > 1:
+                say(
+                    f"restart -> all re-adopted over {len(walls)} restarts: median {ms(percentile(walls, 0.5))}, "
+                    f"min {ms(min(walls))}, max {ms(max(walls))}"
+                )
         if "burst" in args.scenarios:
             scenario_burst(setup, args.burst, args.burst_limit, args.burst_delay, args.burst_timeout)
         say(f"machine after: {conditions()}")

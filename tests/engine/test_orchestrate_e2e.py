@@ -205,6 +205,7 @@ def test_starts_arriving_together_take_turns_and_cheap_calls_do_not_wait(sim_dae
     for root in roots:
         d.rpc("projects.register", {"path": str(root)})
     with contextlib.ExitStack() as stack:
+        stack.callback((marks / "release").touch)  # whatever happens, no agent check waits after the test
         clients = [stack.enter_context(RawClient(d.socket, timeout=60)) for _ in roots]
         for n, (client, root) in enumerate(zip(clients, roots, strict=True)):
             client.send({"jsonrpc": "2.0", "id": n, "method": "orchestrate.start",
@@ -213,7 +214,7 @@ def test_starts_arriving_together_take_turns_and_cheap_calls_do_not_wait(sim_dae
         wait_until(lambda: checking() >= PROJECT_CALLS_AT_ONCE, timeout=30, what="the first agent checks")
         assert d.rpc("daemon.ping") is not None  # answered while the starts hold every turn
         assert checking() == PROJECT_CALLS_AT_ONCE  # the other starts wait for a turn: no agent check of theirs
-        (marks / "release").touch()
+        (marks / "release").touch(exist_ok=True)
         replies = [client.read() for client in clients]
     assert all("result" in r for r in replies), [r.get("error") for r in replies]
     assert len({r["result"]["record"]["id"] for r in replies}) == count
