@@ -1,4 +1,5 @@
-"""specflowctl groups [add|set-limit|remove]: the run scheduler's groups and their parallel limits."""
+"""specflowctl groups [add|set-limit|remove|assign]: the run scheduler's groups and their parallel limits, and
+which group a project's runs use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated
 import typer
 
 from specflowctl import render
-from specflowctl.app import JsonOpt, SocketOpt, emit, rpc
+from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, rpc
+from specflowctl.resolve import project_ref
 
 app = typer.Typer(
     help="Run scheduler groups: how many agents of each group run at once (0 pauses a group).",
@@ -54,3 +56,11 @@ def remove(group: GroupArg, json_out: JsonOpt = False, sock: SocketOpt = None) -
     removed = rpc(sock, "groups.remove", {"group": group})
     moved = f"; {len(removed['moved'])} queued runs moved to default" if removed["moved"] else ""
     emit(json_out, removed, lambda r: f"removed group {r['group']}{moved}")
+
+
+@app.command("assign")
+def assign(group: GroupArg, project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+    """Run PROJECT's agents in GROUP from now on (`default`: the default group); an orchestration started with
+    --group still uses its own."""
+    entry = rpc(sock, "projects.set_group", {"project": project_ref(project), "group": group})
+    emit(json_out, entry, lambda p: f"{p['name']}: its runs use group {p.get('group') or 'default'}")

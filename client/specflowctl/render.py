@@ -118,7 +118,10 @@ def daemon_status(s: dict[str, Any]) -> str:
 
 
 def project_list(data: dict[str, Any]) -> str:
-    rows = [f"{p['id'][:8]}  {p['name']:<24} {p['path']}" for p in data["projects"]]
+    rows = [
+        f"{p['id'][:8]}  {p['name']:<24} {p['path']}" + (f"  (group {p['group']})" if p.get("group") else "")
+        for p in data["projects"]
+    ]
     if not rows:
         rows = ["no projects registered (add one with `specflowctl projects add PATH`)"]
     if data.get("problem"):

@@ -8,12 +8,14 @@ from typing import Annotated
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from specflowd.errors import NotFound
 from specflowd.event_catalogue import RegistryChanged
 from specflowd.project.registry import ProjectEntry
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import ProjectStatus, build_status
 from specflowd.protocol.params import PathRef, Text
 from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.scheduler.units import DEFAULT_GROUP
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()
@@ -33,6 +35,14 @@ class RegisterParams(BaseModel):
 class ProjectRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project: PathRef = Field(description="Registry id or absolute path")
+
+
+class SetGroupParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: PathRef = Field(description="Registry id or absolute path")
+    group: str | None = Field(
+        max_length=200, description="an existing scheduler group; null or `default`: the default group"
+    )
 
 
 class ProjectFilter(BaseModel):
@@ -69,6 +79,18 @@ async def unregister(call: Call, params: ProjectRef) -> ProjectEntry:
     entry = await anyio.to_thread.run_sync(call.services.registry.unregister, params.project)
     call.services.bus.emit(entry.path, RegistryChanged(added=[], removed=[entry.id]))
     return entry
+
+
+@router.method(
+    "projects.set_group", params=SetGroupParams, result=ProjectEntry, summary="Name the scheduler group of its runs"
+)
+async def set_group(call: Call, params: SetGroupParams) -> ProjectEntry:
+    """Runs admitted from now on use it (a run already queued keeps its group); an orchestration's own
+    ``group`` still comes first."""
+    group = None if params.group == DEFAULT_GROUP else params.group
+    if group is not None and not call.services.scheduler.has_group(group):
+        raise NotFound(f"no scheduler group {group!r}; add it with `specflowctl groups add {group}`", group=group)
+    return await anyio.to_thread.run_sync(call.services.registry.set_group, params.project, group)
 
 
 @router.method("projects.status", params=ProjectRef, result=ProjectStatus, summary="Phase, step, tasks, next action")

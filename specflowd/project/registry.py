@@ -285,6 +285,22 @@ class Registry:
         self._write(document)
         return self._good.projects[project_id]
 
+    def set_group(self, ref: str, group: str | None) -> ProjectEntry:
+        """Name the run scheduler group of a project's runs (its entry's ``group`` key; None removes the key:
+        the default group). Every other key of the entry and the file is kept."""
+        with self._lock:
+            entry = self.resolve(ref)
+            document = self._fresh_document()
+            stored = document.get("projects", {}).get(entry.id)
+            if not isinstance(stored, dict):  # removed by another tool since this view was loaded
+                raise NotFound(f"project {entry.id} is no longer in {self.path}", project=entry.id)
+            if group is None:
+                stored.pop("group", None)
+            else:
+                stored["group"] = group
+            self._write(document)
+            return self._good.projects[entry.id]
+
     def unregister(self, ref: str) -> ProjectEntry:
         with self._lock:
             return self._unregister(ref)

@@ -12,7 +12,7 @@ from specflowd.protocol.openrpc import build_openrpc
 METHODS = {
     "daemon.hello", "daemon.status", "daemon.ping", "daemon.shutdown",
     "rpc.discover",
-    "projects.list", "projects.register", "projects.unregister", "projects.status",
+    "projects.list", "projects.register", "projects.unregister", "projects.status", "projects.set_group",
     "orchestrate.preview", "orchestrate.start", "orchestrate.status", "orchestrate.list", "orchestrate.log",
     "orchestrate.pause", "orchestrate.resume", "orchestrate.cancel", "orchestrate.merge", "orchestrate.go_back",
     "orchestrate.recover",

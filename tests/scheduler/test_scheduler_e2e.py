@@ -172,3 +172,27 @@ def test_groups_round_trip_through_the_cli(daemon: Daemon) -> None:
     assert d.ctl_json("groups", "remove", "gpu") == {"group": "gpu", "moved": []}
     assert d.ctl("groups", "remove", "default", check=False).returncode != 0
     assert [g["name"] for g in d.rpc("groups.list")["groups"]] == ["default"]
+
+
+def test_a_project_assigned_to_a_group_queues_its_runs_there(daemon: Daemon) -> None:
+    d = daemon
+    (root,) = projects(d, 1)
+    registry = d.home / "registry.json"
+    document = json.loads(registry.read_text())
+    (entry,) = document["projects"].values()
+    entry["color"] = "teal"  # another SpecFlow tool's key: kept through the assignment
+    registry.write_text(json.dumps(document))
+    refused = d.ctl("groups", "assign", "gpu", str(root), check=False)
+    assert refused.returncode != 0 and "groups add gpu" in refused.stderr
+    d.ctl("groups", "add", "gpu", "--limit", "0")  # paused: what is admitted in it stays queued, visibly
+    assert "its runs use group gpu" in d.ctl("groups", "assign", "gpu", cwd=root).stdout  # the cwd's project
+    (stored,) = json.loads(registry.read_text())["projects"].values()
+    assert stored["group"] == "gpu" and stored["color"] == "teal"
+    assert "(group gpu)" in d.ctl("projects", "list").stdout
+    orch = start(d, root)
+    queued = wait_until(lambda: d.rpc("orchestrate.status", {"id": orch})["queued"], timeout=30, what="queued")
+    assert queued["group"] == "gpu" and not runs_of(d, root)
+    d.rpc("orchestrate.cancel", {"id": orch})
+    assert d.ctl_json("groups", "assign", "default", str(root))["group"] is None
+    (stored,) = json.loads(registry.read_text())["projects"].values()
+    assert "group" not in stored and stored["color"] == "teal"
