@@ -23,7 +23,7 @@ from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Router
 from specflowd.runner.agentcheck import AgentCheck, check_agent, require_agent
 from specflowd.scheduler.units import QueuePosition
-from specflowd.services.context import Call
+from specflowd.services.context import Call, project_call
 from specflowd.settings import config_sources, load_settings, merge_config
 from specflowd.store.workflows import WorkflowDir
 
@@ -151,12 +151,8 @@ async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
     result=PreviewResult,
     summary="Steps, batch plan, warnings, caps and the agent an orchestration would use; no side effects",
 )
+@project_call
 async def preview(call: Call, params: PreviewParams) -> PreviewResult:
-    async with call.services.project_calls:
-        return await _preview(call, params)
-
-
-async def _preview(call: Call, params: PreviewParams) -> PreviewResult:
     root = project_root(call, params.project)
     path = user_config_path()
     settings = load_settings(path)
@@ -176,12 +172,8 @@ async def _preview(call: Call, params: PreviewParams) -> PreviewResult:
 
 
 @router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
+@project_call
 async def start(call: Call, params: StartParams) -> OrchestrationView:
-    async with call.services.project_calls:
-        return await _start(call, params)
-
-
-async def _start(call: Call, params: StartParams) -> OrchestrationView:
     root = project_root(call, params.project)
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, params.config)

@@ -13,7 +13,7 @@ from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text
 from specflowd.protocol.rpc import Router
 from specflowd.runner.records import LogChunk, RunRecord, RunSpec
-from specflowd.services.context import Call
+from specflowd.services.context import Call, project_call
 from specflowd.settings import load_settings, merge_config
 from specflowd.vocabulary import RESULT_SCHEMA
 
@@ -52,12 +52,8 @@ class RunList(BaseModel):
 
 
 @router.method("runs.start", params=StartRunParams, result=RunRecord, summary="Run one skill, supervised")
+@project_call
 async def start(call: Call, params: StartRunParams) -> RunRecord:
-    async with call.services.project_calls:
-        return await _start(call, params)
-
-
-async def _start(call: Call, params: StartRunParams) -> RunRecord:
     root = project_root(call, params.project)
     match = _SKILL.match(params.skill.strip())
     if match is None:

@@ -9,11 +9,12 @@ is reached the same way (``Runs``, fitted by ``RunManager``), which keeps handle
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
@@ -28,6 +29,9 @@ from specflowd.services.scheduling import RunScheduler
 from specflowd.transport.server import Connection
 
 PROJECT_CALLS_AT_ONCE = 4  # see Services.project_calls
+
+P = TypeVar("P")
+R = TypeVar("R")
 
 __all__ = ["Call", "Orchestrations", "Runs", "Services"]
 
@@ -100,3 +104,14 @@ class Services:
 class Call:
     services: Services
     conn: Connection
+
+
+def project_call(handler: Callable[[Call, P], Awaitable[R]]) -> Callable[[Call, P], Awaitable[R]]:
+    """The handler reads a whole project and checks the agent: it runs in a turn of ``Services.project_calls``."""
+
+    @functools.wraps(handler)
+    async def in_turn(call: Call, params: P) -> R:
+        async with call.services.project_calls:
+            return await handler(call, params)
+
+    return in_turn
