@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from specflowd.errors import NotFound
 from specflowd.protocol.rpc import EmptyParams, Router
 from specflowd.scheduler.units import DEFAULT_LIMIT, MAX_LIMIT, GroupView
 from specflowd.services.context import Call
@@ -12,6 +13,12 @@ router: Router[Call] = Router()
 
 # Names and limits are checked by the scheduler itself, whose invalid_config error says what is allowed (a
 # schema bound here would answer only "Invalid params").
+
+
+def require_group(call: Call, name: str) -> None:
+    """A group an orchestration or a project names must exist: NotFound says how to add it."""
+    if not call.services.scheduler.has_group(name):
+        raise NotFound(f"no scheduler group {name!r}; add it with `specflowctl groups add {name}`", group=name)
 
 
 class GroupList(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from specflowd.domain.config import Step
 from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
-from specflowd.errors import NotFound
+from specflowd.handlers.groups import require_group
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
@@ -179,11 +179,8 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
     config = merge_config(settings.orchestrate, params.config)
     if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
         config = config.model_copy(update={"agent": settings.agent.claude})
-    if config.group is not None and not call.services.scheduler.has_group(config.group):
-        raise NotFound(
-            f"no scheduler group {config.group!r}; add it with `specflowctl groups add {config.group}`",
-            group=config.group,
-        )
+    if config.group is not None:
+        require_group(call, config.group)
     # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
     await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
     return await _view(call, await call.services.orchestrations.start(root, config))

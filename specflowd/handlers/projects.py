@@ -8,8 +8,8 @@ from typing import Annotated
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from specflowd.errors import NotFound
 from specflowd.event_catalogue import RegistryChanged
+from specflowd.handlers.groups import require_group
 from specflowd.project.registry import ProjectEntry
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import ProjectStatus, build_status
@@ -88,8 +88,8 @@ async def set_group(call: Call, params: SetGroupParams) -> ProjectEntry:
     """Runs admitted from now on use it (a run already queued keeps its group); an orchestration's own
     ``group`` still comes first."""
     group = None if params.group == DEFAULT_GROUP else params.group
-    if group is not None and not call.services.scheduler.has_group(group):
-        raise NotFound(f"no scheduler group {group!r}; add it with `specflowctl groups add {group}`", group=group)
+    if group is not None:
+        require_group(call, group)
     return await anyio.to_thread.run_sync(call.services.registry.set_group, params.project, group)
 
 
