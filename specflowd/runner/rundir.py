@@ -3,7 +3,6 @@ I/O only."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Container, Iterator
@@ -60,19 +59,19 @@ class RunDir:
 
         def fill(staging: Path) -> None:
             atomic_write_text(staging / self.prompt.name, prompt)
-            atomic_write_json(staging / self.metadata.name, json.loads(record.model_dump_json()))
+            atomic_write_json(staging / self.metadata.name, record)
             fault("before_run_dir")
 
         atomic_create_dir(self.path, fill)
 
     def save(self, record: RunRecord) -> None:
         """Write metadata.json now, on this thread (for callers that cannot wait: prefer ``save_async``)."""
-        data = json_bytes(json.loads(record.model_dump_json()))
+        data = json_bytes(record)
         _FILES.write_now(self.metadata, lambda: atomic_write_bytes(self.metadata, data))
 
     async def save_async(self, record: RunRecord) -> None:
         """Write metadata.json as it is now, in a worker thread; returns once it is durable."""
-        data = json_bytes(json.loads(record.model_dump_json()))
+        data = json_bytes(record)
         await _FILES.write(self.metadata, lambda: atomic_write_bytes(self.metadata, data))
 
     async def create_async(self, record: RunRecord, prompt: str) -> None:

@@ -67,7 +67,8 @@ def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
 
 
 def json_bytes(document: Any) -> bytes:
-    """``document`` as the indented JSON (UTF-8, keys in their order) the atomic writers store.
+    """``document`` (JSON values, or a pydantic model: written as its JSON dump, no detour through dicts) as the
+    indented JSON (UTF-8, keys in their order) the atomic writers store.
 
     pydantic-core's encoder (Rust) writes it: the standard library's encoder is pure Python as soon as it
     indents, slow on a 20 KB record, and every call leaves a cycle of closures behind for the garbage collector
