@@ -70,7 +70,9 @@ def test_live_line_between_spawn_and_finish(sim_daemon: Daemon) -> None:
     root = demo_project(d)
     env = dict(d.env, COLUMNS="200")
     d.stop()
-    d.env["SPECFLOW_SIM_DELAY"] = "0.3"  # a batch takes a second or two: progress events arrive meanwhile
+    # a batch takes a few seconds: progress events arrive meanwhile, even when the run's first (fsynced) writes
+    # delay the start of its supervision by a second on a busy disk (seen once in CI at 0.3 s per task)
+    d.env["SPECFLOW_SIM_DELAY"] = "0.6"
     d.start()
     code, out = run_in_pty(
         [SPECFLOWCTL, "orchestrate", str(root), "--yes", "--skip-analyze", "--auto-merge"], env, timeout=180
