@@ -265,9 +265,8 @@ class JournalStore:
         index.put(record.id, self._key(root, record.id), summary)
         index.flush()
 
-    def finished(self, root: Path) -> dict[str, FinishedSummary]:
+    def finished(self, root: Path, ids: list[str]) -> dict[str, FinishedSummary]:
         index = self._index(root)
-        ids = self.ids(root)
         index.retain(set(ids))
         found: dict[str, FinishedSummary] = {}
         workflows = str(WorkflowDir(root).root)

@@ -171,8 +171,9 @@ class Orchestrator:
     def load_project(self, root: Path) -> None:
         """Resume every non-final orchestration recorded in ``root`` (after a restart or a registration). The
         finished ones its history index names are known without being read."""
-        finished = self.store.finished(root)
-        for orch_id in self.store.ids(root):
+        ids = self.store.ids(root)
+        finished = self.store.finished(root, ids)
+        for orch_id in ids:
             if orch_id in self._records:
                 continue
             if orch_id in finished:

@@ -187,9 +187,9 @@ class RecordStore(Protocol):
 
     def ids(self, root: Path) -> list[str]: ...
 
-    def finished(self, root: Path) -> dict[str, FinishedSummary]:
-        """The finished orchestrations of ``root`` whose files are those its history index names: known without
-        reading them (``load`` reads one when it is asked for)."""
+    def finished(self, root: Path, ids: list[str]) -> dict[str, FinishedSummary]:
+        """Among ``ids`` (``ids(root)``, listed once by the caller), the finished orchestrations whose files are
+        those the project's history index names: known without reading them (``load`` reads one when asked)."""
         ...
 
     def location(self, root: Path, orchestration: str) -> str:

@@ -59,8 +59,8 @@ from specflowd.runner.records import (
     RunSpec,
     StopReason,
 )
-from specflowd.runner.run_store import RunStore
-from specflowd.runner.rundir import RunDir, sweep_run_dirs
+from specflowd.runner.run_store import RunStore, RunSummary
+from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
 from specflowd.runner.stream import StreamState
 from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
 from specflowd.runner.tail import OutputTail
@@ -349,11 +349,10 @@ class RunManager:
         prompt_path = rundir.continuation_prompt(updated.continuations)
         try:
             rundir.write_text(prompt_path, prompt)
+            self.store.unindex(record)  # first: a crash from here on must find the run by its record, live
             rundir.save(updated)
         except (OSError, UnicodeError) as exc:
-            raise StorageError(
-                f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id
-            ) from None
+            raise StorageError(f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id) from None
         self.store.add(updated, rundir)  # from here on a second answer() finds the run starting
         await self._launch(updated, rundir, updated.argv, prompt_path)
         return updated.model_copy(deep=True)
@@ -375,7 +374,7 @@ class RunManager:
     def log(self, run_id: str, since: int = 0) -> LogChunk:
         return self.store.log(run_id, since)
 
-    def live(self) -> builtins.list[RunRecord]:
+    def live(self) -> builtins.list[RunSummary]:
         """The runs with a live process, from memory (never the history on disk)."""
         return self.store.live()
 
@@ -391,14 +390,16 @@ class RunManager:
     async def reconcile(self, project_roots: builtins.list[Path]) -> None:
         """Load every run of these projects: re-adopt the live ones, finalise the others from their output, mark
         the ones that never started; first remove leftovers of interrupted writes. Never spawns anything.
-        Finished runs whose files are those the project's run index names are known from the index alone:
-        neither read nor swept (nothing was written in their directories since)."""
+        Finished runs the project's run index names are known from the index alone: neither read nor swept
+        (nothing is written in their directories). One listing of each workflows directory serves all three."""
         for root in project_roots:
             root = root.resolve()
-            indexed = self.store.scan(root)
-            self._sweep(root, indexed)
+            listing = list_workflows(root)
+            indexed = self.store.scan(root, listing)
             watched = self._live.keys() | self._identifying
-            for record, rundir in self.store.load(root, skip=watched | indexed):
+            others = [name for name in listing.directories if name not in indexed and name not in watched]
+            self._sweep(root, listing, others)
+            for record, rundir in self.store.load(root, others):
                 live = record.status in LIVE_STATUSES
                 self.store.add(record, rundir, settled=not live)
                 if live:
@@ -414,8 +415,8 @@ class RunManager:
         """How many runs are known (of one project)."""
         return len(self.store.summaries(project_root))
 
-    def _sweep(self, root: Path, skip: set[str]) -> None:
-        swept = sweep_run_dirs(root, skip)
+    def _sweep(self, root: Path, listing: WorkflowsListing, names: builtins.list[str]) -> None:
+        swept = sweep_run_dirs(root, listing, names)
         for path in swept.removed:
             log.info("removed %s, left by a write a crash interrupted", path)
         for problem in swept.problems:

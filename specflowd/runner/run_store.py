@@ -9,17 +9,17 @@ History is lazy. Every known run has a small ``RunSummary`` (id, project, status
 ids resolve, runs count and list from those. Full records are held for the runs that are not finished (live,
 waiting for answers: the manager changes them in place) and for the last ``CACHED_RECORDS`` finished ones read;
 any other finished record is read from its ``metadata.json`` when asked for. A finished run is known at start
-from the project's ``runs.index.json`` (store/history_index.py) without reading its record, as long as its
-files are those indexed; the index is updated when a run finishes.
+from the project's ``runs.index.json`` (store/history_index.py) without reading or even stat'ing its files: the
+store indexes a run once its final record is durable and takes it out of the index, durably, before the run is
+continued (``unindex``), so an entry always names a finished run whose files have not changed since.
 """
 
 from __future__ import annotations
 
 import builtins
 import logging
-import os
 from collections import OrderedDict
-from collections.abc import Container, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,10 +30,10 @@ import anyio
 from specflowd.errors import NotFound, StorageError
 from specflowd.ids import resolve_prefix
 from specflowd.runner.records import LogChunk, LogItem, PendingQuestion, RunRecord
-from specflowd.runner.rundir import RunDir, iter_run_dirs, workflows_dir
+from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, run_dirs, workflows_dir
 from specflowd.runner.stream import readable_items
 from specflowd.runner.tail import read_lines
-from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
+from specflowd.store.history_index import HistoryIndex, index_path
 from specflowd.vocabulary import FINAL_STATUSES, LIVE_STATUSES, RunStatus
 
 __all__ = ["CACHED_RECORDS", "RunStore", "RunSummary"]
@@ -78,11 +78,6 @@ class RunSummary:
         if orchestration is not None and not isinstance(orchestration, str):
             return None
         return cls(run_id, project_root, status, created, orchestration)
-
-
-def _run_key(rundir: RunDir) -> FileKey | None:
-    """The run's metadata and its directory (a file created or removed in it changes the directory)."""
-    return file_key(rundir.metadata, rundir.path)
 
 
 class RunStore:
@@ -160,17 +155,26 @@ class RunStore:
             self._open[run_id] = record
 
     def _index(self, record: RunRecord) -> None:
-        """Note a finished record, as it is on disk now, in its project's index (not kept in memory between
-        scans: read, changed and written again; it is small)."""
+        """Note a finished record, durable on disk, in its project's index (not kept in memory between scans:
+        read, changed and written again; it is small)."""
         root = record.project_root
         index = self._indexing.get(root)
         if index is None and root not in self._indexed:
             return  # a project never scanned: its next scan indexes the run
         if index is None:
             index = HistoryIndex.open(index_path(workflows_dir(root), "runs"))
-        index.put(record.run_id, _run_key(RunDir(root, record.run_id)), self._known[record.run_id].indexed())
+        index.put_trusted(record.run_id, self._known[record.run_id].indexed())
         if root not in self._indexing:
             index.flush()
+
+    def unindex(self, record: RunRecord) -> None:
+        """Take a finished run out of its project's index, durably, before its record is written again (it is
+        being continued): a restart must never take a live run for the finished one the index names. Raises
+        OSError; the run must then not be continued."""
+        root = record.project_root
+        index = self._indexing.get(root) or HistoryIndex.open(index_path(workflows_dir(root), "runs"))
+        index.drop(record.run_id)
+        index.write()
 
     def creating(self, run_id: str, busy: bool) -> None:
         """The run's directory is being created (``busy``) or the run was added or abandoned (not ``busy``):
@@ -206,33 +210,22 @@ class RunStore:
 
     # ------------------------------------------------------------------ disk
 
-    def scan(self, project_root: Path) -> set[str]:
-        """Open the project's run index and know every finished run whose files are those indexed, without
-        reading its record; returns their ids (the caller loads the others with ``load``)."""
+    def scan(self, project_root: Path, listing: WorkflowsListing) -> set[str]:
+        """Open the project's run index and know every finished run it names among the ``listing``'s directories,
+        without reading its record; returns their ids (the caller loads the others with ``load``)."""
         index = self._indexing[project_root] = HistoryIndex.open(index_path(workflows_dir(project_root), "runs"))
         self._indexed.add(project_root)
-        names: set[str] = set()
         fresh: set[str] = set()
-        workflows = str(workflows_dir(project_root))
-        try:
-            entries = builtins.list(os.scandir(workflows))
-        except OSError:
-            entries = []
-        for entry in entries:  # plain strings: thousands of runs, and a Path costs more than the stats
-            name = entry.name
-            if name.startswith(".") or not entry.is_dir():
-                continue
-            names.add(name)
+        for name in listing.directories:
             if name in self._open:
                 continue
-            path = f"{workflows}/{name}"
-            indexed = index.fresh(name, file_key(f"{path}/metadata.json", path))
+            indexed = index.trusted(name)
             summary = RunSummary.from_index(name, project_root, indexed) if indexed is not None else None
             if summary is None:
                 continue
             self._known[name] = summary
             fresh.add(name)
-        index.retain(names)
+        index.retain(set(listing.directories))
         return fresh
 
     def flush_index(self, project_root: Path) -> None:
@@ -241,10 +234,10 @@ class RunStore:
         if index is not None:
             index.flush()
 
-    def load(self, project_root: Path, skip: Container[str]) -> Iterator[tuple[RunRecord, RunDir]]:
-        """Every run directory of ``project_root`` whose id is not in ``skip``, loaded from disk (an unreadable
-        one is logged and skipped). The caller decides whether a run is live and ``add``s it."""
-        for rundir in iter_run_dirs(project_root, skip):
+    def load(self, project_root: Path, names: Iterable[str]) -> Iterator[tuple[RunRecord, RunDir]]:
+        """The runs among ``names`` (directories of the project's workflows directory), loaded from disk (an
+        unreadable one is logged and skipped). The caller decides whether a run is live and ``add``s it."""
+        for rundir in run_dirs(project_root, names):
             try:
                 record = rundir.load()
             except (OSError, ValueError) as exc:
@@ -256,8 +249,10 @@ class RunStore:
         """Know the runs of a project this daemon has not reconciled (e.g. listed by path before registering)."""
         if project_root in self._indexed:
             return
-        fresh = self.scan(project_root)
-        for record, rundir in self.load(project_root, skip=fresh | self._known.keys() | self._creating):
+        listing = list_workflows(project_root)
+        fresh = self.scan(project_root, listing)
+        skip = fresh | self._known.keys() | self._creating
+        for record, rundir in self.load(project_root, (n for n in listing.directories if n not in skip)):
             self.add(record, rundir, settled=record.status not in LIVE_STATUSES)
         self.flush_index(project_root)
 
@@ -278,6 +273,7 @@ class RunStore:
         that page's finished records are read from disk."""
         page = self.summaries(project_root)[offset : None if limit is None else offset + limit]
         return [self.record(s.run_id).model_copy(deep=True) for s in page]
+
     def log(self, run_id: str, since: int = 0) -> LogChunk:
         record = self.record(run_id)
         output = self.rundir(run_id).output
@@ -300,10 +296,10 @@ class RunStore:
             status=record.status,
         )
 
-    def live(self) -> builtins.list[RunRecord]:
-        """Copies of the records of the runs with a live process: held in memory, so nothing is read from disk
-        (the scheduler's slots after a restart; listing every run would load the whole history)."""
-        return [r.model_copy(deep=True) for r in self._open.values() if r.status in LIVE_STATUSES]
+    def live(self) -> builtins.list[RunSummary]:
+        """The runs with a live process: from memory, nothing read from disk, no record copied (the scheduler's
+        slots after a restart; listing every run would load the whole history)."""
+        return [RunSummary.of(r) for r in self._open.values() if r.status in LIVE_STATUSES]
 
     def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:
         root = project_root.resolve() if project_root is not None else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -22,18 +23,15 @@ from specflowd.store.atomic import (
 )
 from specflowd.store.leftovers import Sweep, sweep_temp
 from specflowd.store.offload import OrderedFiles
+from specflowd.store.workflows import workflows_dir
 
-__all__ = ["RunDir", "iter_run_dirs", "sweep_run_dirs", "workflows_dir"]
+__all__ = ["RunDir", "WorkflowsListing", "list_workflows", "run_dirs", "sweep_run_dirs", "workflows_dir"]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # session ids are UUIDs
 
 
 # every RunDir of the daemon (several objects may name one directory): metadata writes stay in call order
 _FILES = OrderedFiles()
-
-
-def workflows_dir(project_root: Path) -> Path:
-    return project_root / ".specflow" / "workflows"
 
 
 class RunDir:
@@ -104,43 +102,52 @@ class RunDir:
             return 0
 
 
-def iter_run_dirs(project_root: Path, skip: Container[str] = ()) -> Iterator[RunDir]:
-    """Every run directory that has a metadata.json, but those named in ``skip`` (the caller loads it and
-    handles a broken one). Hidden names are temporary directories of an interrupted ``RunDir.create``, never
-    runs."""
-    root = workflows_dir(project_root)
+@dataclass(frozen=True)
+class WorkflowsListing:
+    """One pass over a project's workflows directory (a restart lists hundreds of them: once each)."""
+
+    directories: list[str]  # not hidden, sorted: the run directories, and whatever else another tool put there
+    hidden: list[str]  # among them the temporary names of interrupted writes
+
+
+def list_workflows(project_root: Path) -> WorkflowsListing:
+    """The entries of the project's workflows directory; an empty listing when it cannot be read."""
+    directories: list[str] = []
+    hidden: list[str] = []
     try:
-        names = sorted(os.listdir(root))
+        with os.scandir(workflows_dir(project_root)) as entries:
+            for entry in entries:  # names and types from the directory itself: no stat per entry
+                if entry.name.startswith("."):
+                    hidden.append(entry.name)
+                elif entry.is_dir():
+                    directories.append(entry.name)
     except OSError:
-        return
+        pass
+    return WorkflowsListing(sorted(directories), sorted(hidden))
+
+
+def run_dirs(project_root: Path, names: Iterable[str]) -> Iterator[RunDir]:
+    """The run directories among ``names`` (directories of the workflows directory): those with a
+    metadata.json. Hidden names are temporary directories of an interrupted ``RunDir.create``, never runs."""
+    root = workflows_dir(project_root)
     for name in names:
-        if name.startswith(".") or name in skip:
-            continue
-        child = root / name
-        if child.is_dir() and (child / "metadata.json").is_file():
+        if not name.startswith(".") and (root / name / "metadata.json").is_file():
             yield RunDir(project_root, name)
 
 
-def sweep_run_dirs(project_root: Path, skip: Container[str] = ()) -> Sweep:
-    """Leftovers of interrupted writes in the workflows directory and in every run directory (but those named
-    in ``skip``: finished runs whose directory did not change since they were indexed) are removed.
-    A directory named like a run but without metadata.json cannot be an interrupted ``create`` (those stay
-    hidden until complete): it is reported and left alone — it may belong to another tool."""
+def sweep_run_dirs(project_root: Path, listing: WorkflowsListing, names: Iterable[str]) -> Sweep:
+    """Leftovers of interrupted writes in the workflows directory and in the directories ``names`` of its
+    ``listing`` (the caller leaves out finished runs known from the project's index: nothing is written in
+    their directories) are removed. A directory named like a run but without metadata.json cannot be an
+    interrupted ``create`` (those stay hidden until complete): it is reported and left alone — it may belong
+    to another tool."""
     root = workflows_dir(project_root)
-    result = sweep_temp(root)
-    try:
-        names = sorted(os.listdir(root))
-    except OSError:
-        return result
+    result = sweep_temp(root, names=listing.hidden)
     for name in names:
-        if name.startswith(".") or name in skip:
-            continue
         child = root / name
-        if not child.is_dir():
-            continue
         if (child / "metadata.json").is_file():
             result.extend(sweep_temp(child))
-        elif _RUN_ID.match(child.name):
+        elif _RUN_ID.match(name):
             result.problems.append(
                 f"{child}: a run directory without metadata.json (not written by this specflowd); left untouched"
             )

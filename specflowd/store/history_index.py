@@ -1,14 +1,22 @@
 """A project's history index: ``{project}/.specflow/workflows/{kind}.index.json`` (``runs.index.json``,
 ``orchestrations.index.json``). I/O only; what a summary holds is the caller's.
 
-A cache, never the truth. For every *finished* record (a run's ``metadata.json``, an orchestration's
-``orchestration-{id}.json``) it keeps the fingerprint of the record's files when they were indexed and a small
-summary (what listing, counting and id prefixes need). At start the daemon stats each record's files: one whose
-fingerprint matches its entry is known from the summary alone, and read from disk only when asked for; any
-other — new, changed, not finished, missing from the index, or the index itself missing, corrupt or from another
-version — is loaded from its files as without an index, and indexed again. So a lost, stale or corrupt index
-costs one slower start, never a record. Writes are atomic (temp file and rename); a failed write is logged and
-changes nothing else.
+For every *finished* record (a run's ``metadata.json``, an orchestration's ``orchestration-{id}.json``) it keeps a
+small summary (what listing, counting and id prefixes need); at start a record with an entry is known from the
+summary alone and read from disk only when asked for. Any other — new, not finished, missing from the index, or
+the index itself missing, corrupt or from another version — is loaded from its files as without an index, and
+indexed again. So a lost or corrupt index costs one slower start, never a record.
+
+Two kinds of entries, by what guarantees them:
+- *fingerprinted* (orchestrations): the entry also keeps the (inode, mtime, size) of the record's files, and is
+  used only while they match — an orchestration's files change after it finished (a note appended to its log);
+- *trusted* (runs): no stat at start (10 000 finished runs were 20 000 stats, most of a restart). It holds because
+  the daemon is the only writer of a run's files, a finished run's files change only when it is continued, and
+  the run store takes the run out of the index, durably (``write``), before it writes the continued record; a
+  run is indexed again only after its final record is durable.
+
+Writes are atomic (temp file and rename). ``flush`` logs a failed write (the next start rebuilds); ``write`` raises
+it, for a change the caller must not go past without.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ __all__ = ["INDEX_VERSION", "FileKey", "HistoryIndex", "file_key", "index_path"]
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: run entries are trusted (a version-1 index did not drop a continued run)
 
 FileKey = tuple[int, ...]
 
@@ -84,6 +92,18 @@ class HistoryIndex:
         summary = entry.get("summary")
         return summary if isinstance(summary, dict) else None
 
+    def trusted(self, name: str) -> dict[str, Any] | None:
+        """The summary of ``name``'s trusted entry."""
+        entry = self.entries.get(name)
+        summary = entry.get("summary") if isinstance(entry, dict) else None
+        return summary if isinstance(summary, dict) else None
+
+    def put_trusted(self, name: str, summary: dict[str, Any]) -> None:
+        entry = {"summary": summary}
+        if self.entries.get(name) != entry:
+            self.entries[name] = entry
+            self.dirty = True
+
     def put(self, name: str, key: FileKey | None, summary: dict[str, Any]) -> None:
         if key is None:
             self.drop(name)
@@ -104,15 +124,14 @@ class HistoryIndex:
 
     def flush(self) -> None:
         """Write the index if it changed (atomically; a failure is logged: the next start rebuilds)."""
-        if not self.dirty or not self.path.parent.is_dir():
-            return
-        document = {
-            "version": INDEX_VERSION,
-            "entries": self.entries,
-        }
         try:
-            atomic_write_json(self.path, document)
+            self.write()
         except OSError as exc:
             log.warning("cannot write the history index %s: %s (the next start reads the records)", self.path, exc)
+
+    def write(self) -> None:
+        """Write the index if it changed, atomically and durably; raises OSError."""
+        if not self.dirty or not self.path.parent.is_dir():
             return
+        atomic_write_json(self.path, {"version": INDEX_VERSION, "entries": self.entries})
         self.dirty = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,17 +37,19 @@ class Sweep:
         self.problems.extend(other.problems)
 
 
-def sweep_temp(directory: Path, targets: Collection[str] | None = None) -> Sweep:
+def sweep_temp(directory: Path, targets: Collection[str] | None = None, names: Iterable[str] | None = None) -> Sweep:
     """Remove the temporary files and directories of interrupted atomic writes directly in ``directory``;
-    with ``targets``, only those of writes to these names (in a directory other programs write to as well)."""
+    with ``targets``, only those of writes to these names (in a directory other programs write to as well);
+    with ``names``, among these entries of a listing the caller already made."""
     result = Sweep()
-    try:
-        names = sorted(os.listdir(directory))  # names first: a Path per entry of a big directory costs more
-    except (FileNotFoundError, NotADirectoryError):
-        return result
-    except OSError as exc:
-        result.problems.append(f"{directory}: cannot look for leftovers: {exc.strerror}")
-        return result
+    if names is None:
+        try:
+            names = sorted(os.listdir(directory))  # names first: a Path per entry of a big directory costs more
+        except (FileNotFoundError, NotADirectoryError):
+            return result
+        except OSError as exc:
+            result.problems.append(f"{directory}: cannot look for leftovers: {exc.strerror}")
+            return result
     for name in names:
         match = _TEMP.match(name)
         if match is None or (targets is not None and match["target"] not in targets):

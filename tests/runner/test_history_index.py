@@ -1,6 +1,7 @@
 """Lazy history (runner/run_store.py + store/history_index.py): finished runs are known at start from the
-project's runs.index.json without reading their records; a missing, corrupt or stale index is rebuilt from the
-run directories and loses nothing; ids resolve over the whole history; a run that finishes is indexed."""
+project's runs.index.json without reading (or stat'ing) their files; a missing, corrupt or old index is rebuilt
+from the run directories and loses nothing; a run leaves the index before it is continued; ids resolve over the
+whole history; a run that finishes is indexed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from specflowd.errors import AmbiguousId
+from specflowd.errors import AmbiguousId, StorageError
 from specflowd.runner import run_store
 from specflowd.runner.records import RunRecord
 from specflowd.runner.rundir import RunDir, workflows_dir
-from specflowd.store.history_index import index_path
+from specflowd.store.history_index import HistoryIndex, index_path
 from specflowd.vocabulary import RunStatus
 from tests.runner.conftest import Harness, supervising, wait_for
 
@@ -94,7 +95,7 @@ async def test_a_corrupt_index_is_rebuilt_and_loses_nothing(harness: Harness, mo
     ids = history(harness.project, 12)
     await harness.manager().reconcile([harness.project])
     path = index_path(workflows_dir(harness.project.resolve()), "runs")
-    for broken in ('{"version": 1, "entries": ', '[1, 2]', '{"version": 99, "entries": {}}'):
+    for broken in ('{"version": 1, "entries": ', "[1, 2]", '{"version": 99, "entries": {}}'):
         path.write_text(broken)
         reads = Reads(monkeypatch)
         manager = harness.manager()
@@ -103,26 +104,93 @@ async def test_a_corrupt_index_is_rebuilt_and_loses_nothing(harness: Harness, mo
         assert sorted(index_of(harness.project)) == ids  # written afresh
 
 
-async def test_runs_new_or_changed_since_the_index_was_written_are_read_from_disk(
+async def test_runs_new_since_the_index_was_written_are_read_from_disk(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = history(harness.project, 5)
     await harness.manager().reconcile([harness.project])
-    # after the index was written: a run an earlier daemon finished without indexing it (a SIGKILL), and a
-    # record changed on disk
+    # after the index was written: a run an earlier daemon finished without indexing it (a SIGKILL)
     late = finished_run(harness.project, "ffffffff-0000-4000-8000-000000000099", 99, RunStatus.FAILED)
-    changed = RunDir(harness.project.resolve(), ids[0])
-    record = changed.load()
-    record.status = RunStatus.CANCELLED
-    changed.save(record)
     reads = Reads(monkeypatch)
     manager = harness.manager()
     await manager.reconcile([harness.project])
-    assert reads.count == 2
+    assert reads.count == 1  # the five indexed runs are neither read nor stat'ed
     assert manager.get(late.run_id).status == RunStatus.FAILED
-    assert manager.get(ids[0]).status == RunStatus.CANCELLED
+    assert manager.get(ids[0]).status == RunStatus.COMPLETED
     assert manager.counts() == (0, 6)
-    assert index_of(harness.project)[late.run_id] is not None
+    assert sorted(index_of(harness.project)) == sorted([*ids, late.run_id])
+
+
+async def test_an_index_of_the_version_that_checked_fingerprints_is_rebuilt(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 1 kept a continued run's entry (its fingerprint then no longer matched): never trusted."""
+    ids = history(harness.project, 3)
+    path = index_path(workflows_dir(harness.project.resolve()), "runs")
+    entry = {"key": [1, 2, 3], "summary": {"status": "rate_limited", "created_at": T0.isoformat()}}
+    path.write_text(json.dumps({"version": 1, "entries": dict.fromkeys(ids, entry)}))
+    reads = Reads(monkeypatch)
+    manager = harness.manager()
+    await manager.reconcile([harness.project])
+    assert reads.count == 3 and {r.status for r in manager.list()} == {RunStatus.COMPLETED}
+    assert json.loads(path.read_text())["version"] == 2
+
+
+async def test_a_continued_run_leaves_the_index_before_its_record_is_written_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.script_steps({"action": "rate_limit", "reset_epoch": 1764000000}, {"action": "hang"})
+    async with supervising(harness.manager()) as manager:
+        await manager.reconcile([harness.project])  # the project is indexed from here on
+        started = await manager.start(harness.spec())
+        limited = await manager.wait_final(started.run_id)
+        assert limited.status == RunStatus.RATE_LIMITED
+        assert index_of(harness.project)[started.run_id] == {
+            "summary": {
+                "status": "rate_limited",
+                "created_at": limited.created_at.isoformat(),
+                "orchestration_id": limited.orchestration_id,
+            }
+        }
+        seen: list[bool] = []
+        original = RunDir.save
+
+        def save(rundir: RunDir, record: RunRecord) -> None:
+            if record.run_id == started.run_id and record.status == RunStatus.STARTING:
+                seen.append(started.run_id in index_of(harness.project))
+            original(rundir, record)
+
+        monkeypatch.setattr(RunDir, "save", save)
+        await manager.resume(started.run_id, "The rate limit has reset. Continue.")
+        assert seen == [False]  # out of the index, durably, before the continued record was written
+        # what a daemon starting now (this one SIGKILLed) would find: no entry, so the record, which is live
+        assert started.run_id not in index_of(harness.project)
+        on_disk = RunDir(harness.project.resolve(), started.run_id).load()
+        assert on_disk.status in (RunStatus.STARTING, RunStatus.RUNNING) and on_disk.continuations == 1
+        await manager.cancel(started.run_id)
+    final = RunDir(harness.project.resolve(), started.run_id).load()
+    assert final.status == RunStatus.CANCELLED and index_of(harness.project)[started.run_id] is not None
+
+
+async def test_a_run_whose_index_cannot_be_written_is_not_continued(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.script_steps({"action": "rate_limit", "reset_epoch": 1764000000})
+    async with supervising(harness.manager()) as manager:
+        await manager.reconcile([harness.project])
+        started = await manager.start(harness.spec())
+        await manager.wait_final(started.run_id)
+
+        def full(index: HistoryIndex) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(HistoryIndex, "write", full)
+        with pytest.raises(StorageError, match="No space left on device"):
+            await manager.resume(started.run_id, "The rate limit has reset. Continue.")
+        after = manager.get(started.run_id)
+        assert after.status == RunStatus.RATE_LIMITED and after.continuations == 0
+        assert RunDir(harness.project.resolve(), started.run_id).load().status == RunStatus.RATE_LIMITED
+    assert len(harness.invocations()) == 1
 
 
 async def test_a_run_directory_removed_since_is_forgotten(harness: Harness) -> None:
