@@ -170,7 +170,10 @@ async def serve(
     async def handle(payload: bytes, conn: Connection, weigh: Weigh) -> bytes | None:
         return await endpoint.handle(payload, Call(services, conn), weigh)
 
-    server = SocketServer(handle, limits=limits)
+    def quick(payload: bytes, conn: Connection) -> tuple[bool, bytes | None]:
+        return endpoint.answer_now(payload, Call(services, conn))
+
+    server = SocketServer(handle, limits=limits, quick=quick)
     services = Services(
         socket_path=sock_path,
         socket_activated=activated is not None,

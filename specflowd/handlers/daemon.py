@@ -12,7 +12,7 @@ from specflowd.event_catalogue import DaemonStopping
 from specflowd.handlers.scheduler import RateLimitGate
 from specflowd.protocol.rpc import EmptyParams, Router
 from specflowd.scheduler.units import GroupView
-from specflowd.services.context import Call
+from specflowd.services.context import Call, Services
 from specflowd.version import PROTOCOL_VERSION, __version__
 
 router: Router[Call] = Router()
@@ -84,7 +84,16 @@ async def hello(call: Call, _: EmptyParams) -> Hello:
 
 @router.method("daemon.status", params=EmptyParams, result=DaemonStatus, summary="Health and counters")
 async def status(call: Call, _: EmptyParams) -> DaemonStatus:
-    s = call.services
+    return _status(call.services)
+
+
+@router.quick("daemon.status")
+def status_now(call: Call, _: EmptyParams) -> DaemonStatus:
+    return _status(call.services)
+
+
+def _status(s: Services) -> DaemonStatus:
+    """Counted from memory, nothing awaited: answered where the request was read (a statusline polls it)."""
     # the registry's, then records that could not be loaded, then leftovers that could not be cleaned up
     problems = [s.registry.problem] if s.registry.problem else []
     problems += s.orchestrations.problems() + s.runs.problems()
@@ -118,6 +127,11 @@ async def ping(call: Call, params: PingParams) -> Pong:
     if params.delay_ms:
         await anyio.sleep(params.delay_ms / 1000)
     return Pong(time=datetime.now(UTC))
+
+
+@router.quick("daemon.ping")
+def ping_now(call: Call, params: PingParams) -> Pong | None:
+    return None if params.delay_ms else Pong(time=datetime.now(UTC))
 
 
 @router.method("daemon.shutdown", params=EmptyParams, result=ShutdownResult, summary="Stop the daemon")

@@ -9,13 +9,18 @@ with an Invalid Request whose id was lost, and echoed ``NaN`` ids as non-JSON):
 - params are validated with each method's pydantic model (no per-request JSON-schema pass);
 - ``SpecflowError`` becomes an application error (-32000…-32099) with a stable ``data.kind``; any other
   exception becomes a generic internal error; a traceback never reaches the client;
-- non-finite numbers are refused on the way in and never written on the way out (``codec``).
+- non-finite numbers are refused on the way in and never written on the way out (``codec``);
+- a method may also have a *quick* handler: synchronous, for answers that need no waiting (``daemon.ping``,
+  ``daemon.status``). ``Endpoint.answer_now`` runs it where the message was read, without the task, cancel
+  scope and scheduling a request otherwise costs (a third of a ping's CPU: bench/rpc.py); it may decline
+  (``None``), and batches always take the ordinary path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ R = TypeVar("R", bound=BaseModel)
 C = TypeVar("C")
 
 Handler = Callable[[Any, Any], Awaitable[BaseModel]]
+QuickHandler = Callable[[Any, Any], BaseModel | None]  # None: cannot answer at once, take the ordinary path
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -57,6 +63,7 @@ class MethodSpec:
     result: type[BaseModel]
     handler: Handler
     summary: str
+    quick: QuickHandler | None = None
 
     no_params: BaseModel | None = field(default=None, init=False, compare=False)
 
@@ -86,6 +93,20 @@ class Router(Generic[C]):
             if name in self.specs:
                 raise ValueError(f"method {name} registered twice")
             self.specs[name] = MethodSpec(name, params, result, func, summary)
+            return func
+
+        return register
+
+    def quick(self, name: str) -> Callable[[Callable[[C, Any], R | None]], Callable[[C, Any], R | None]]:
+        """Give the registered method ``name`` a synchronous handler for the calls it can answer without
+        waiting; it returns ``None`` for a call it cannot (the async handler then answers it). It runs on the
+        event loop where the request was read: it must not block, and not need a task (no anyio primitives)."""
+
+        def register(func: Callable[[C, Any], R | None]) -> Callable[[C, Any], R | None]:
+            spec = self.specs[name]
+            if spec.quick is not None:
+                raise ValueError(f"method {name} has a quick handler already")
+            self.specs[name] = dataclasses.replace(spec, quick=func)
             return func
 
         return register
@@ -172,28 +193,66 @@ class Endpoint:
         reply = await self._call(spec, request.get("params"), request_id, context)
         return reply if is_call else None
 
+    def answer_now(self, payload: bytes, context: Any) -> tuple[bool, bytes | None]:
+        """Answer a single request at once when its method has a quick handler that accepts it: ``(True,
+        reply)`` (reply ``None`` for a notification). ``(False, None)``: dispatch it with ``handle`` (a batch, a
+        parse error, an invalid request, a method without a quick handler, or one that declined). Never raises
+        for what the peer sent."""
+        try:
+            request = codec.loads(payload)
+        except codec.ParseError:
+            return False, None
+        if not isinstance(request, dict) or not isinstance(method := request.get("method"), str):
+            return False, None
+        spec = self.specs.get(method)
+        request_id = request.get("id")
+        if spec is None or spec.quick is None or not _valid_id(request_id) or _structure_problem(request):
+            return False, None
+        params = _params(spec, request.get("params"), request_id)
+        if isinstance(params, bytes):
+            return False, None  # the ordinary path answers the same error
+        try:
+            result = spec.quick(context, params)
+            if result is None:
+                return False, None
+            reply = _success(request_id, result)
+        except Exception as exc:  # every failure becomes an error reply, as on the ordinary path
+            reply = _failure(spec.name, request_id, exc)
+        return True, reply if "id" in request else None
+
     async def _call(
         self, spec: MethodSpec, raw: dict[str, Any] | list[Any] | None, request_id: Any, context: Any
     ) -> bytes:
-        if isinstance(raw, list):
-            fields = list(spec.params.model_fields)
-            if len(raw) > len(fields):
-                detail = f"{spec.name} takes at most {len(fields)} positional params"
-                return _error(
-                    request_id, INVALID_PARAMS, "Invalid params", {"kind": "invalid_params", "detail": detail}
-                )
-            raw = dict(zip(fields, raw, strict=False))
+        params = _params(spec, raw, request_id)
+        if isinstance(params, bytes):
+            return params
         try:
-            try:
-                params = spec.validate(raw)
-            except ValidationError as exc:
-                return _error(request_id, INVALID_PARAMS, "Invalid params", _validation_summary(exc))
             return _success(request_id, await spec.handler(context, params))
-        except SpecflowError as exc:
-            return _error(request_id, exc.code, exc.message, exc.to_data())
-        except Exception:  # a bug, wherever it is: an error reply, never an exception out of the dispatcher
-            log.exception("method %s failed", spec.name)
-            return _error(request_id, INTERNAL, "internal error in the daemon (see its log)", {"kind": "internal"})
+        except Exception as exc:  # every failure becomes an error reply
+            return _failure(spec.name, request_id, exc)
+
+
+def _params(spec: MethodSpec, raw: dict[str, Any] | list[Any] | None, request_id: Any) -> BaseModel | bytes:
+    """The call's params validated by the method's model, or the Invalid params reply."""
+    if isinstance(raw, list):
+        fields = list(spec.params.model_fields)
+        if len(raw) > len(fields):
+            detail = f"{spec.name} takes at most {len(fields)} positional params"
+            return _error(request_id, INVALID_PARAMS, "Invalid params", {"kind": "invalid_params", "detail": detail})
+        raw = dict(zip(fields, raw, strict=False))
+    try:
+        return spec.validate(raw)
+    except ValidationError as exc:
+        return _error(request_id, INVALID_PARAMS, "Invalid params", _validation_summary(exc))
+
+
+def _failure(method: str, request_id: Any, exc: Exception) -> bytes:
+    """The error reply for a handler's exception (called in its ``except`` block: the traceback is logged)."""
+    if isinstance(exc, SpecflowError):
+        return _error(request_id, exc.code, exc.message, exc.to_data())
+    # a bug, wherever it is: an error reply, never an exception out of the dispatcher, never a traceback out
+    log.exception("method %s failed", method)
+    return _error(request_id, INTERNAL, "internal error in the daemon (see its log)", {"kind": "internal"})
 
 
 def _encoded_id(request_id: Any) -> bytes:

@@ -1,6 +1,7 @@
 """Unix-socket server: connections, framing detection, concurrent requests, flow control, graceful stop.
 
-The endpoint (``handle(payload, connection, weigh) -> reply | None``) knows nothing of sockets; this module
+The endpoint (``handle(payload, connection, weigh) -> reply | None``, and optionally ``quick(payload, connection)
+-> (answered, reply)`` for messages it can answer without waiting) knows nothing of sockets; this module
 knows nothing of JSON-RPC beyond the few error frames it must send when a message cannot even be framed or
 a connection cannot be served.
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 Weigh = Callable[[int], None]
 Handler = Callable[[bytes, "Connection", Weigh], Awaitable[bytes | None]]
+# answers a message synchronously where it was read, or declines (False): then it gets its own task
+Quick = Callable[[bytes, "Connection"], tuple[bool, bytes | None]]
 
 _READ_CHUNK = 256 * 1024
 _MAX_REFUSING = 32  # refusals in progress (each waits briefly for the peer's first bytes); beyond: plain close
@@ -253,6 +256,18 @@ class Connection(asyncio.Protocol):
             return False
         return not self.closed
 
+    def can_write_now(self) -> bool:
+        """Open, and its write buffer under the high-water mark: a reply written now needs no waiting."""
+        transport = self._transport
+        return not (self.closed or self._eof_sent or transport is None or transport.is_closing()) and (
+            self._writable.is_set()
+        )
+
+    def write_now(self, payload: bytes) -> None:
+        """Write one message at once (``can_write_now`` was checked: nothing to wait for)."""
+        if self._transport is not None:
+            self._transport.write(encode_frame(self.framing, payload))
+
     # -- lifetime -----------------------------------------------------------------------------------------
     def start_background(self, func: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._task_group.start_soon(func)
@@ -321,8 +336,11 @@ def _framing_error(exc: FramingError) -> bytes:
 
 
 class SocketServer:
-    def __init__(self, handler: Handler, *, grace_s: float = 3.0, limits: Limits | None = None) -> None:
+    def __init__(
+        self, handler: Handler, *, grace_s: float = 3.0, limits: Limits | None = None, quick: Quick | None = None
+    ) -> None:
         self._handler = handler
+        self._quick = quick
         self._grace_s = grace_s
         self.limits = limits or Limits()
         self._live: set[Connection] = set()
@@ -376,7 +394,19 @@ class SocketServer:
             tg.start_soon(self._connection, stream)
 
     def _start(self, conn: Connection, message: bytes) -> None:
-        """One message read from ``conn``: its own task, so a slow call never blocks a ping behind it."""
+        """One message read from ``conn``: answered at once when the endpoint can (and the reply can be written
+        without waiting: a peer that does not read gets its replies through tasks, which wait and count against
+        its in-flight cap), else its own task, so a slow call never blocks a ping behind it."""
+        if self._quick is not None and conn.can_write_now():
+            try:
+                answered, reply = self._quick(message, conn)
+            except Exception:  # a bug: the ordinary path answers it (with an internal error if it fails again)
+                log.exception("answering a message at once failed")
+                answered, reply = False, None
+            if answered:
+                if reply is not None:
+                    conn.write_now(reply)
+                return
         self._inflight += 1
         conn.request_started()
         conn.spawn_request(self._process, conn, message)

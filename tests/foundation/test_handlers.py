@@ -48,3 +48,10 @@ def test_no_two_models_of_the_rpc_contract_share_a_name() -> None:
     schemas = build_openrpc(build_router().specs)["components"]["schemas"]
     assert len(schemas) >= 60
     assert [name for name in schemas if "__" in name] == []
+
+
+def test_only_calls_that_never_wait_are_answered_where_they_are_read() -> None:
+    """A quick handler runs in the transport's read callback, outside any task: only methods that answer from
+    memory may have one (a new one is a decision, documented in docs/daemon.md)."""
+    quick = {name for name, spec in build_router().specs.items() if spec.quick is not None}
+    assert quick == {"daemon.ping", "daemon.status"}
