@@ -1,32 +1,41 @@
 """RPC latency and throughput of the real daemon, the CLI's cold start, and the request cost against a bare
 asyncio server.
 
-Run: python bench/rpc.py [--repo PATH] [--only daemon|compare]
+Run: python bench/rpc.py [--repo PATH] [--only daemon|compare] [--client native|python]
   targets: p99 <= 5 ms at 50 clients, >= 3000 req/s, CLI cold start <= 80 ms;
   request cost (issue 15): saturated >= 0.25x the bare server, in-step p99 <= 5 ms.
 
 ``compare`` runs ``daemon.ping`` side by side against specflowd and a bare asyncio NDJSON server started from
 this file (``--bare-server SOCKET``: it parses the same request, checks it is JSON-RPC 2.0 and answers it —
-the floor of any Python server). Both get the same load from the same asyncio client processes:
+the floor of any Python server). Both get the same load from the same client processes:
 - saturated: 50 concurrent clients, each sending its next request when the reply arrives (req/s);
 - in step: 50 paced clients all sending at the same tick, 60 ticks/s (3 000 req/s offered): p50/p99 of the
   reply time, which shows how the server copes with 50 requests arriving at once.
 ``--repo PATH`` measures another checkout's daemon (``PATH/.venv/bin/specflowd``).
+
+The clients are ``bench/loadgen.c`` (``--client native``, the default), compiled once per source version with
+the system's ``cc`` into a cache under the temp dir, or, without a C compiler, asyncio processes of this file
+(``--client python``, ``--load-worker``). Why a native client: on 2 cores the Python clients' own CPU and
+scheduling delay dominated the in-step figure (even the bare server showed p99 7.6–8.4 ms), so they measured
+themselves more than the server. Every line of ``compare`` names the client that measured it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -152,6 +161,81 @@ async def _load(
     return {"count": count, "latencies": latencies, "late": late}
 
 
+# ------------------------------------------------------------------------------------------ the native client
+LOADGEN_SOURCE = Path(__file__).resolve().parent / "loadgen.c"
+LOADGEN_FLAGS = ("-O2", "-Wall", "-Wextra", "-std=c11", "-D_GNU_SOURCE")
+
+
+def _private_cache_dir() -> Path:
+    """``$TMP/specflowd-bench-UID``, ours alone: a binary another user could plant is never run."""
+    path = Path(tempfile.gettempdir()) / f"specflowd-bench-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return Path(tempfile.mkdtemp(prefix="specflowd-bench-"))  # not ours: build in a fresh one
+    return path
+
+
+def build_loadgen() -> Path | None:
+    """The compiled ``loadgen.c``, cached under a name keyed by the source and flags (compiled once per
+    version); None when there is no C compiler or the build fails (the reason goes to stderr; so do
+    warnings, which another compiler may find)."""
+    cc = shutil.which("cc")
+    if cc is None:
+        return None
+    key = hashlib.sha256(LOADGEN_SOURCE.read_bytes() + " ".join(LOADGEN_FLAGS).encode()).hexdigest()[:16]
+    binary = _private_cache_dir() / f"loadgen-{key}"
+    if binary.exists():
+        return binary
+    partial = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")  # concurrent runs never see half a file
+    build = subprocess.run(
+        [cc, *LOADGEN_FLAGS, "-o", str(partial), str(LOADGEN_SOURCE)], capture_output=True, text=True
+    )
+    if build.returncode != 0:
+        print(f"bench/loadgen.c does not compile, using the Python client:\n{build.stderr}", file=sys.stderr)
+        partial.unlink(missing_ok=True)
+        return None
+    if build.stderr.strip():
+        print(f"bench/loadgen.c compiled with warnings:\n{build.stderr}", file=sys.stderr)
+    partial.replace(binary)
+    return binary
+
+
+@dataclass(frozen=True)
+class LoadClient:
+    """Which program runs a share of the clients: the native ``loadgen`` or this file's ``--load-worker``."""
+
+    name: str  # "native" | "python"
+    binary: Path | None = None  # the compiled loadgen, for "native"
+    procs: int = 1  # client processes sharing the clients
+
+    def argv(
+        self, sock: Path, mode: str, clients: int, seconds: float, pace: float, start_at: float, depth: int
+    ) -> list[str]:
+        job = [str(sock), mode, clients, seconds, pace, start_at, depth]
+        if self.binary is None:
+            return [sys.executable, __file__, "--load-worker", json.dumps(job)]
+        return [str(self.binary), *(repr(x) if isinstance(x, float) else str(x) for x in job)]
+
+    def describe(self) -> str:
+        plural = "es" if self.procs > 1 else ""
+        program = "bench/loadgen.c" if self.binary else "asyncio"
+        return f"{self.name} client ({program}, {self.procs} process{plural})"
+
+
+def choose_client(wanted: str | None, procs: int | None) -> LoadClient:
+    """``wanted`` None: native when it compiles, else python. One native process keeps up with any Python
+    server; the Python clients need two to saturate one."""
+    binary = build_loadgen() if wanted in (None, "native") else None
+    if wanted == "native" and binary is None:
+        raise SystemExit("--client native needs a C compiler (cc) that builds bench/loadgen.c")
+    if binary is not None:
+        return LoadClient("native", binary, procs or 1)
+    return LoadClient("python", None, procs or 2)
+
+
 def _cpu_s(pid: int | None) -> float:
     if pid is None:
         return 0.0
@@ -163,21 +247,25 @@ def drive(
     sock: Path,
     mode: str,
     clients: int,
-    procs: int,
+    client: LoadClient,
     seconds: float,
     pace: float = 0.0,
     depth: int = 1,
     server_pid: int | None = None,
 ) -> dict[str, Any]:
-    """Spread ``clients`` over ``procs`` client processes (one Python process cannot saturate a fast server).
-    ``server_pid``: also report the server's own CPU time per request (moves little with the machine's load)."""
+    """Spread ``clients`` over ``client.procs`` client processes (one Python process cannot saturate a fast
+    server). ``server_pid``: also report the server's own CPU time per request (moves little with the
+    machine's load)."""
+    procs = client.procs
     start_at = time.monotonic() + 1.0 + 0.2 * procs  # time for every process to connect first
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    jobs = [json.dumps([str(sock), mode, n, seconds, pace, start_at, depth]) for n in shares if n]
-    worker = [sys.executable, __file__, "--load-worker"]
-    workers = [subprocess.Popen([*worker, job], stdout=subprocess.PIPE) for job in jobs]
+    argvs = [client.argv(sock, mode, n, seconds, pace, start_at, depth) for n in shares if n]
+    workers = [subprocess.Popen(argv, stdout=subprocess.PIPE) for argv in argvs]
     cpu_before = _cpu_s(server_pid)
-    results = [json.loads(w.communicate()[0]) for w in workers]
+    outputs = [w.communicate()[0] for w in workers]
+    if failed := [w.returncode for w in workers if w.returncode != 0]:
+        raise SystemExit(f"a {client.name} load client failed (exit status {failed[0]}) against {sock}")
+    results = [json.loads(out) for out in outputs]
     cpu = _cpu_s(server_pid) - cpu_before  # includes the connect/warm-up moments: a small overestimate
     latencies = [x for r in results for x in r["latencies"]]
     requests = sum(r["count"] for r in results) + len(latencies)
@@ -189,8 +277,8 @@ def drive(
     }
 
 
-def compare(daemon: Daemon, base: Path, args: argparse.Namespace) -> None:
-    clients, procs, seconds, rate = args.clients, args.client_procs, args.seconds, args.rate
+def compare(daemon: Daemon, base: Path, args: argparse.Namespace, client: LoadClient) -> None:
+    clients, seconds, rate = args.clients, args.seconds, args.rate
     bare_sock = base / "bare.sock"
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_sock)])
     try:
@@ -198,24 +286,24 @@ def compare(daemon: Daemon, base: Path, args: argparse.Namespace) -> None:
         assert daemon.proc is not None
         servers = (("specflowd", daemon.socket, daemon.proc.pid), ("bare asyncio", bare_sock, bare.pid))
         saturated = {
-            name: drive(sock, "saturate", clients, procs, seconds, depth=args.depth, server_pid=pid)
+            name: drive(sock, "saturate", clients, client, seconds, depth=args.depth, server_pid=pid)
             for name, sock, pid in servers
         }
         ours, theirs = saturated["specflowd"], saturated["bare asyncio"]
         in_flight = f", {args.depth} in flight each" if args.depth > 1 else ""
         print(
-            f"daemon.ping, {clients} clients saturated{in_flight} ({procs} client processes, {seconds:.0f} s): "
+            f"daemon.ping, {clients} clients saturated{in_flight} ({client.describe()}, {seconds:g} s): "
             f"specflowd {ours['rate']:,.0f} req/s | bare asyncio {theirs['rate']:,.0f} req/s "
             f"| specflowd = {ours['rate'] / theirs['rate']:.2f}x the bare server; server CPU per request: "
             f"specflowd {ours['cpu_per_request_us']:.0f} us | bare {theirs['cpu_per_request_us']:.0f} us"
         )
         pace = clients / rate
         for name, sock, pid in servers:
-            result = drive(sock, "in_step", clients, procs, seconds, pace, server_pid=pid)
+            result = drive(sock, "in_step", clients, client, seconds, pace, server_pid=pid)
             lat = result["latencies"]
             print(
                 f"daemon.ping, {clients} clients in step, {1 / pace:.0f} ticks/s ({rate:,.0f} req/s offered, "
-                f"{seconds:.0f} s) — {name}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
+                f"{seconds:g} s, {client.describe()}) — {name}: p50 {percentile(lat, 0.5) * 1e3:.2f} ms  "
                 f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms  max {max(lat) * 1e3:.2f} ms  "
                 f"({len(lat)} requests, {result['late']} sent late; server CPU {result['cpu_per_request_us']:.0f} us"
                 " per request)"
@@ -253,7 +341,14 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, help="checkout whose daemon to measure (uses REPO/.venv)")
     parser.add_argument("--only", choices=["daemon", "compare"], help="one part only")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--client-procs", type=int, default=2, help="client processes sharing the clients")
+    parser.add_argument(
+        "--client",
+        choices=["native", "python"],
+        help="compare's load client: native (bench/loadgen.c; the default when cc builds it) or python (asyncio)",
+    )
+    parser.add_argument(
+        "--client-procs", type=int, help="client processes sharing the clients (default: native 1, python 2)"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="per compare measurement")
     parser.add_argument("--rate", type=float, default=3000.0, help="offered req/s of the in-step pattern")
     parser.add_argument(
@@ -271,14 +366,19 @@ def main() -> None:
     if args.repo:
         bin_dir = args.repo.resolve() / ".venv" / "bin"
         support.SPECFLOWD, support.SPECFLOWCTL = str(bin_dir / "specflowd"), str(bin_dir / "specflowctl")
-    print(f"daemon: {support.SPECFLOWD}; machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    client = choose_client(args.client, args.client_procs) if args.only in (None, "compare") else None
+    measured_by = f"; compare's load: {client.describe()}" if client else ""
+    print(
+        f"daemon: {support.SPECFLOWD}; machine: {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f}{measured_by}"
+    )
     root = Path(tempfile.mkdtemp(prefix="sfbench-"))
     daemon = Daemon(root, sandbox_env(root)).start("--log-level", "WARNING")
     try:
         if args.only in (None, "daemon"):
             daemon_figures(daemon)
-        if args.only in (None, "compare"):
-            compare(daemon, root, args)
+        if client is not None:
+            compare(daemon, root, args, client)
     finally:
         daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
