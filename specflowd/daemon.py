@@ -192,7 +192,7 @@ async def serve(
             tg.start_soon(_signals, stop, bus)
             tg.start_soon(_watch_registry, services)
             tg.start_soon(runs.run)
-            await runs.reconcile([Path(p.path) for p in registry.projects()])  # runs first, then their owners
+            await runs.reconcile(registry.resolved_roots(), resolved=True)  # runs first, then their owners
             scheduler.adopt_live(_live_runs(runs))  # re-adopted runs hold their slots before anything is admitted
             tg.start_soon(scheduler.run)
             tg.start_soon(orchestrator.run, [Path(p.path) for p in registry.projects()])

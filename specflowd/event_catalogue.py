@@ -91,7 +91,8 @@ NOTE_LABELS: tuple[str, ...] = get_args(NoteLabel)
 class EventPayload(BaseModel):
     """The ``data`` of one event. ``TYPES``: every event type published with this payload."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built on first use: most payloads are never sent while the daemon starts (see protocol.rpc.Message)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     TYPES: ClassVar[tuple[str, ...]] = ()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from specflowd.domain.config import Step
 from specflowd.domain.record import AttentionKind, RecoveryOption
@@ -44,6 +44,9 @@ __all__ = [
 
 
 class _Action(BaseModel):
+    # built on first use: a start decides only what its orchestrations need (see protocol.rpc.Message)
+    model_config = ConfigDict(defer_build=True)
+
     # After a waiting action the engine sleeps until an event wakes it; after any other it decides again at
     # once. Spawns wait too: the next decision needs the run's evidence. Waiting is the default because a
     # new action that forgot to say so then makes the engine sleep rather than spin.
@@ -211,7 +214,7 @@ Action = Annotated[
 # Every member of the union, in declaration order.
 ACTION_TYPES: tuple[type[_Action], ...] = get_args(get_args(Action)[0])
 
-ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action, config=ConfigDict(defer_build=True))  # built on first use
 
 
 def is_wait(action: Action) -> bool:

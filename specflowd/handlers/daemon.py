@@ -6,11 +6,11 @@ import os
 from datetime import UTC, datetime
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from specflowd.event_catalogue import DaemonStopping
 from specflowd.handlers.scheduler import RateLimitGate
-from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.scheduler.units import GroupView
 from specflowd.services.context import Call, Services
 from specflowd.version import PROTOCOL_VERSION, __version__
@@ -20,7 +20,7 @@ router: Router[Call] = Router()
 CAPABILITIES = ["framing.content-length", "framing.newline", "events", "registry.watch"]
 
 
-class Hello(BaseModel):
+class Hello(Message):
     name: str = "specflowd"
     version: str
     protocol_version: int
@@ -29,18 +29,18 @@ class Hello(BaseModel):
     started_at: datetime
 
 
-class RunCounts(BaseModel):
+class RunCounts(Message):
     active: int = 0
     total: int = 0
 
 
-class SchedulerSummary(BaseModel):
+class SchedulerSummary(Message):
     groups: list[GroupView] = Field(description="per group: limit, running, queued")
     queued: int = Field(description="agent runs waiting in the queue, all groups")
     gates: list[RateLimitGate] = Field(description="rate-limit waits in force")
 
 
-class DaemonStatus(BaseModel):
+class DaemonStatus(Message):
     version: str
     pid: int
     started_at: datetime
@@ -56,17 +56,17 @@ class DaemonStatus(BaseModel):
     scheduler: SchedulerSummary
 
 
-class PingParams(BaseModel):
+class PingParams(Message):
     model_config = ConfigDict(extra="forbid")
     delay_ms: int = Field(0, ge=0, le=10_000, description="Answer after this long (latency/concurrency checks)")
 
 
-class Pong(BaseModel):
+class Pong(Message):
     pong: bool = True
     time: datetime
 
 
-class ShutdownResult(BaseModel):
+class ShutdownResult(Message):
     stopping: bool
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import anyio
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from specflowd.errors import InvalidState
 from specflowd.protocol.params import PathRef
-from specflowd.protocol.rpc import EmptyParams, Router, notification
+from specflowd.protocol.rpc import EmptyParams, Message, Router, notification
 from specflowd.services.context import Call
 from specflowd.services.events import Subscription
 
@@ -16,12 +16,12 @@ router: Router[Call] = Router()
 _KEY = "subscription"
 
 
-class SubscribeParams(BaseModel):
+class SubscribeParams(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef | None = None
 
 
-class Subscribed(BaseModel):
+class Subscribed(Message):
     subscribed: bool
     project: str | None = None
 

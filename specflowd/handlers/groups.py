@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from specflowd.errors import NotFound
-from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.scheduler.units import DEFAULT_LIMIT, MAX_LIMIT, GroupView
 from specflowd.services.context import Call
 
@@ -21,11 +21,11 @@ def require_group(call: Call, name: str) -> None:
         raise NotFound(f"no scheduler group {name!r}; add it with `specflowctl groups add {name}`", group=name)
 
 
-class GroupList(BaseModel):
+class GroupList(Message):
     groups: list[GroupView]
 
 
-class GroupRef(BaseModel):
+class GroupRef(Message):
     model_config = ConfigDict(extra="forbid")
     group: str = Field(max_length=200, description="1-64 letters, digits, '.', '_' or '-'; a letter or digit first")
 
@@ -38,7 +38,7 @@ class GroupAddParams(GroupRef):
     limit: int = Field(DEFAULT_LIMIT, description=f"agents of this group at once, 0-{MAX_LIMIT}; 0 pauses the group")
 
 
-class GroupRemoved(BaseModel):
+class GroupRemoved(Message):
     group: str
     moved: list[str] = Field(description="run ids that were queued in it, now queued in default (in order)")
 

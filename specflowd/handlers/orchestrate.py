@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from specflowd.domain.config import Step
 from specflowd.domain.progress import Progress
@@ -20,7 +20,7 @@ from specflowd.paths import user_config_path
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import OrchestrationPreview, build_preview
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
-from specflowd.protocol.rpc import Router
+from specflowd.protocol.rpc import Message, Router
 from specflowd.runner.agentcheck import AgentCheck, check_agent, require_agent
 from specflowd.scheduler.units import QueuePosition
 from specflowd.services.context import Call, project_call
@@ -30,14 +30,14 @@ from specflowd.store.workflows import WorkflowDir
 router: Router[Call] = Router()
 
 
-class PreviewParams(BaseModel):
+class PreviewParams(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef = Field(description="Registry id or absolute path")
     config: JsonObject = Field(default_factory=dict, description="OrchestrationConfig overrides")
     check_agent: bool = Field(True, description="also resolve the agent binary, run `--version`, look for skills")
 
 
-class SettingsView(BaseModel):
+class SettingsView(Message):
     file: str = Field(description="the settings file (it may not exist)")
     sources: dict[str, str] = Field(description="setting (dotted) -> where its non-default value came from")
     problem: str | None = None
@@ -50,13 +50,13 @@ class PreviewResult(OrchestrationPreview):
     settings: SettingsView
 
 
-class StartParams(BaseModel):
+class StartParams(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef = Field(description="Registry id or absolute path")
     config: JsonObject = Field(default_factory=dict, description="OrchestrationConfig overrides")
 
 
-class Target(BaseModel):
+class Target(Message):
     """``{id}`` or ``{project}`` (that project's active or latest orchestration)."""
 
     model_config = ConfigDict(
@@ -90,7 +90,7 @@ class RecoverParams(Target):
     budget: float | None = Field(None, gt=0, le=10_000)
 
 
-class ListParams(BaseModel):
+class ListParams(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef | None = None
     include_finished: bool = False
@@ -98,7 +98,7 @@ class ListParams(BaseModel):
     limit: int | None = Field(None, ge=1, le=10_000, description="at most this many; none = every one")
 
 
-class OrchestrationView(BaseModel):
+class OrchestrationView(Message):
     record: OrchestrationRecord
     decisions: list[dict[str, Any]]
     progress: Progress
@@ -109,7 +109,7 @@ class OrchestrationView(BaseModel):
     )
 
 
-class OrchestrationList(BaseModel):
+class OrchestrationList(Message):
     orchestrations: list[OrchestrationRecord]
     total: int = Field(description="orchestrations listed without a page: pages are taken from these, oldest first")
 
@@ -119,7 +119,7 @@ class DecisionLogParams(Target):
     limit: int = Field(500, ge=1, le=5000, description="at most this many entries per call")
 
 
-class DecisionLog(BaseModel):
+class DecisionLog(Message):
     orchestration: str
     entries: list[dict[str, Any]]
     next_offset: int = Field(description="pass as `since` for the next page (or to follow new entries)")

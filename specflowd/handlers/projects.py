@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from specflowd.event_catalogue import RegistryChanged
 from specflowd.handlers.groups import require_group
@@ -14,30 +14,30 @@ from specflowd.project.registry import ProjectEntry
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import ProjectStatus, build_status
 from specflowd.protocol.params import PathRef, Text
-from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.scheduler.units import DEFAULT_GROUP
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()
 
 
-class ProjectList(BaseModel):
+class ProjectList(Message):
     projects: list[ProjectEntry]
     problem: str | None = None
 
 
-class RegisterParams(BaseModel):
+class RegisterParams(Message):
     model_config = ConfigDict(extra="forbid")
     path: PathRef = Field(description="Absolute path of the project root")
     name: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
-class ProjectRef(BaseModel):
+class ProjectRef(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef = Field(description="Registry id or absolute path")
 
 
-class SetGroupParams(BaseModel):
+class SetGroupParams(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef = Field(description="Registry id or absolute path")
     group: str | None = Field(
@@ -45,7 +45,7 @@ class SetGroupParams(BaseModel):
     )
 
 
-class ProjectFilter(BaseModel):
+class ProjectFilter(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef | None = None
 

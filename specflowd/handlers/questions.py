@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from specflowd.errors import InvalidParams
 from specflowd.handlers.projects import ProjectFilter, project_root_or_none
 from specflowd.protocol.params import Identifier, Text, given
-from specflowd.protocol.rpc import Router
+from specflowd.protocol.rpc import Message, Router
 from specflowd.runner.records import PendingQuestion, RunRecord
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()
 
 
-class AnswerParams(BaseModel):
+class AnswerParams(Message):
     """``{run | orchestration, answers}``: answering an orchestration answers its waiting run and lets the
     engine follow the resumed session."""
 
@@ -33,7 +33,7 @@ class AnswerParams(BaseModel):
         return self
 
 
-class QuestionList(BaseModel):
+class QuestionList(Message):
     questions: list[PendingQuestion]
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from specflowd.event_catalogue import CATALOGUE
 from specflowd.protocol.openrpc import build_openrpc
-from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()
 
 
-class OpenRpcDocument(BaseModel):
+class OpenRpcDocument(Message):
     model_config = ConfigDict(populate_by_name=True)
     openrpc: str
     info: dict[str, Any]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from specflowd.errors import InvalidState
 from specflowd.handlers.projects import ProjectFilter, project_root, project_root_or_none
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text
-from specflowd.protocol.rpc import Router
+from specflowd.protocol.rpc import Message, Router
 from specflowd.runner.records import LogChunk, RunRecord, RunSpec
 from specflowd.services.context import Call, project_call
 from specflowd.settings import load_settings, merge_config
@@ -24,7 +24,7 @@ MAX_OFFSET = 2**53 - 1  # the largest integer every JSON client (JavaScript's do
 _SKILL = re.compile(r"^/?(?:flow\.)?(?P<name>[a-z][a-z0-9_-]*)$")
 
 
-class StartRunParams(BaseModel):
+class StartRunParams(Message):
     model_config = ConfigDict(extra="forbid")
     project: PathRef = Field(description="Registry id or absolute path")
     skill: Text = Field(min_length=1, max_length=200, description="verify, flow.verify or /flow.verify")
@@ -32,7 +32,7 @@ class StartRunParams(BaseModel):
     budget_usd: float | None = Field(None, gt=0, le=10_000)
 
 
-class RunRef(BaseModel):
+class RunRef(Message):
     model_config = ConfigDict(extra="forbid")
     run: Identifier
 
@@ -46,7 +46,7 @@ class RunListParams(ProjectFilter):
     limit: int | None = Field(None, ge=1, le=10_000, description="at most this many runs; none = every one")
 
 
-class RunList(BaseModel):
+class RunList(Message):
     runs: list[RunRecord]
     total: int = Field(description="runs known (of the project): pages are taken from these, oldest first")
 

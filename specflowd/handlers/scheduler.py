@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.scheduler.units import GroupView, WaitReason
 from specflowd.services.context import Call
 from specflowd.services.scheduling import RunScheduler
@@ -15,7 +15,7 @@ from specflowd.services.scheduling import RunScheduler
 router: Router[Call] = Router()
 
 
-class QueuedRun(BaseModel):
+class QueuedRun(Message):
     run_id: str
     project: str = Field(description="the project's path")
     orchestration: str | None = Field(description="null for a standalone run")
@@ -29,7 +29,7 @@ class QueuedRun(BaseModel):
     enqueued_at: datetime
 
 
-class RunningSlot(BaseModel):
+class RunningSlot(Message):
     run_id: str
     project: str
     orchestration: str | None
@@ -38,12 +38,12 @@ class RunningSlot(BaseModel):
     started: bool = Field(description="false: admitted, its run is starting")
 
 
-class RateLimitGate(BaseModel):
+class RateLimitGate(Message):
     account: str
     until: datetime
 
 
-class SchedulerStatus(BaseModel):
+class SchedulerStatus(Message):
     account: str = Field(description="the account key this daemon's agents run with (docs/scheduler.md#accounts)")
     groups: list[GroupView]
     queue: list[QueuedRun] = Field(description="per group (by name), in admission order")

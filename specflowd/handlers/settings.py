@@ -6,17 +6,17 @@ checks a proposed file with the very models it will read it with.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from specflowd.paths import user_config_path
-from specflowd.protocol.rpc import EmptyParams, Router
+from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.services.context import Call
 from specflowd.settings import check_text, load_settings, merge_config, set_in_file
 
 router: Router[Call] = Router()
 
 
-class SettingsState(BaseModel):
+class SettingsState(Message):
     file: str = Field(description="the settings file the daemon reads (it may not exist)")
     exists: bool
     problem: str | None = Field(None, description="why the file is ignored (then the built-in defaults apply)")
@@ -24,12 +24,12 @@ class SettingsState(BaseModel):
     set_in_file: list[str] = Field(description="the settings (dotted) the file itself sets")
 
 
-class CheckParams(BaseModel):
+class CheckParams(Message):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(max_length=1_000_000, description="a whole settings file (TOML)")
 
 
-class CheckResult(BaseModel):
+class CheckResult(Message):
     ok: bool
     problem: str | None = Field(None, description="why the daemon would refuse it (one line per problem)")
 

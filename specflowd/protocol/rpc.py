@@ -32,7 +32,7 @@ from pydantic_core import PydanticSerializationError
 from specflowd.errors import SpecflowError
 from specflowd.protocol import codec
 
-__all__ = ["MAX_BATCH", "EmptyParams", "Endpoint", "MethodSpec", "Router", "notification"]
+__all__ = ["MAX_BATCH", "EmptyParams", "Endpoint", "Message", "MethodSpec", "Router", "notification"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,16 @@ INTERNAL = -32000
 MAX_BATCH = 100  # entries per batch; every entry counts against the connection's in-flight cap
 
 
-class EmptyParams(BaseModel):
+class Message(BaseModel):
+    """Base of the RPC methods' params and results: built on first use (``defer_build``), like the event
+    payloads and the engine's actions. A start then builds only the models its own work touches: ~50 of the
+    daemon's ~140 models are params, results, events and actions nothing uses before the first calls, and
+    building a model's validator and serializer was most of its cost (bench/scale.py restart figures)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class EmptyParams(Message):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -387,13 +387,14 @@ class RunManager:
 
     # ------------------------------------------------------------------ restart
 
-    async def reconcile(self, project_roots: builtins.list[Path]) -> None:
+    async def reconcile(self, project_roots: builtins.list[Path], *, resolved: bool = False) -> None:
         """Load every run of these projects: re-adopt the live ones, finalise the others from their output, mark
         the ones that never started; first remove leftovers of interrupted writes. Never spawns anything.
         Finished runs the project's run index names are known from the index alone: neither read nor swept
-        (nothing is written in their directories). One listing of each workflows directory serves all three."""
+        (nothing is written in their directories). One listing of each workflows directory serves all three.
+        ``resolved``: the roots are resolved already (the registry's index), so no realpath per project."""
         for root in project_roots:
-            root = root.resolve()
+            root = root if resolved else root.resolve()
             listing = list_workflows(root)
             indexed = self.store.scan(root, listing)
             watched = self._live.keys() | self._identifying
