@@ -65,17 +65,30 @@ def _home() -> Path | None:
         return None
 
 
-def _container_problem(root: Path, home: Path | None = None) -> str | None:
+@dataclass(frozen=True)
+class _Home:
+    """The resolved home directory and its ancestors, looked up once for a whole registry."""
+
+    path: Path
+    ancestors: frozenset[Path]
+
+    @classmethod
+    def find(cls) -> _Home | None:
+        home = _home()
+        return None if home is None else cls(home, frozenset(home.parents))
+
+
+def _container_problem(root: Path, home: _Home | None = None) -> str | None:
     """The filesystem root, the home directory and its ancestors hold projects; they never are one (a
-    registered ``/`` would swallow every path). ``home``: the resolved home directory, when already known."""
+    registered ``/`` would swallow every path). ``home``: when already known."""
     if root == Path(root.anchor):
         return "it is the filesystem root"
-    home = home or _home()
+    home = home or _Home.find()
     if home is None:
         return None
-    if root == home:
+    if root == home.path:
         return "it is your home directory"
-    if root in home.parents:
+    if root in home.ancestors:
         return "it contains your home directory"
     return None
 
@@ -130,7 +143,7 @@ def _index(projects: dict[str, ProjectEntry]) -> dict[Path, _Root]:
     instead of resolving every registered path on every call. Built when the file is (re)loaded; an entry
     whose path cannot be resolved (a symlink loop, too long) matches nothing; of two entries naming the
     same directory the first in the file wins."""
-    home = _home()
+    home = _Home.find()
     roots: dict[Path, _Root] = {}
     for entry in projects.values():
         try:
