@@ -336,7 +336,8 @@ class RunManager:
         updated.continuations += 1
         if answers is not None:
             updated.answers.append(answers)
-        updated.questions = []
+        # the questions stay until the continuation's outcome replaces them: if the daemon dies before the
+        # continuation's agent starts, the run goes back to waiting for these answers (_recover)
         updated.cost_prior_usd = updated.cost_usd
         updated.segment_offset = updated.output_offset
         updated.outcome_detail = None
@@ -449,7 +450,21 @@ class RunManager:
         # No process of this invocation is alive. No lock: never forked; a free lock and no output of this
         # invocation: the child died before its first line (or the daemon before forking) — nothing ran.
         never = state is process.LockState.MISSING or rundir.output_size() <= record.segment_offset
+        if never and record.continuations and record.questions:
+            self._ask_again(record)
+            return
         self._finalise_dead(record, rundir, never_started=never)
+
+    def _ask_again(self, record: RunRecord) -> None:
+        """The continuation that answered the run's questions never started (the daemon died between writing
+        it and the exec). The session is intact and nothing ran since the questions: the run waits for its
+        answers again, as before they were given (the client that gave them got no reply), instead of ending
+        ``not_started`` and losing the session's work."""
+        record.continuations -= 1
+        if record.answers:
+            record.answers.pop()
+        detail = "asking again: the daemon stopped before the answers' continuation started"
+        self._apply(record, Outcome(RunStatus.WAITING_INPUT, detail, questions=list(record.questions)), None)
 
     async def _identify(self, record: RunRecord, rundir: RunDir) -> None:
         """The lock is held but no holder is the agent yet (between fork and setsid, or only descendants of a

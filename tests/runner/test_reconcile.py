@@ -19,7 +19,9 @@ from tests.runner.conftest import Harness, abandoned_hanging_run, supervising, w
 
 pytestmark = pytest.mark.anyio
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"  # real CLI output (tests/fixtures/README.md)
+REFERENCE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "claude-cli"
+)  # real CLI output (tests/fixtures/README.md)
 
 
 async def test_readopts_a_live_run_after_a_daemon_kill_without_spawning_again(harness: Harness) -> None:
@@ -132,3 +134,72 @@ async def test_list_reads_runs_of_a_project_from_disk(harness: Harness) -> None:
     assert manager.list() == []
     assert [r.run_id for r in manager.list(harness.project)] == [record.run_id]
     assert manager.get(record.run_id).status == RunStatus.COMPLETED
+
+
+class _DaemonKilled(BaseException):
+    """Stands for a SIGKILL of the daemon: nothing after it runs."""
+
+
+async def test_answers_whose_continuation_never_started_are_asked_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon dies after writing the answered run's continued record, before the agent's exec: the run
+    waits for its answers again, in the same session (not ``not_started``: that would drop the session)."""
+    harness.script_steps({"action": "ask"}, {"action": "complete", "message": "used SQLite"})
+    first = harness.manager()
+    async with supervising(first):
+        started = await first.start(harness.spec())
+        waiting = await first.wait_final(started.run_id)
+        assert waiting.status == RunStatus.WAITING_INPUT
+
+        async def killed(*args: object) -> None:
+            raise _DaemonKilled
+
+        monkeypatch.setattr(type(first), "_launch", killed)
+        with pytest.raises(_DaemonKilled):
+            await first.answer(started.run_id, {"Which database should we use?": "SQLite"})
+        monkeypatch.undo()
+    on_disk = RunDir(harness.project, started.run_id).load()
+    assert on_disk.status == RunStatus.STARTING and on_disk.continuations == 1 and on_disk.answers
+
+    second = harness.manager()
+    async with supervising(second):
+        await second.reconcile([harness.project])
+        again = second.get(started.run_id)
+        assert again.status == RunStatus.WAITING_INPUT and again.continuations == 0 and again.answers == []
+        assert [q.question for q in again.questions] == ["Which database should we use?"]
+        assert "asking again" in (again.outcome_detail or "")
+        (pending,) = second.pending_questions(harness.project)
+        assert pending.run_id == started.run_id
+        asked = [e[2] for e in harness.events if e[0] == "question.asked"]
+        assert len(asked) == 2 and "asking again" in asked[-1]["message"]  # clients are told again
+        await second.answer(started.run_id, {"Which database should we use?": "SQLite"})
+        final = await second.wait_final(started.run_id)
+    assert final.status == RunStatus.COMPLETED and final.continuations == 1 and final.questions == []
+    _, second_call = harness.invocations()  # the killed continuation never ran an agent
+    assert second_call["argv"][second_call["argv"].index("--resume") + 1] == started.run_id
+    assert "SQLite" in second_call["prompt"]
+
+
+async def test_a_resume_that_never_started_still_ends_not_started(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only answered questions are asked again; a resume's continuation that never started is ``not_started``
+    (the engine then gives the attempt back)."""
+    harness.script_steps({"action": "rate_limit", "reset_epoch": 1764000000})
+    first = harness.manager()
+    async with supervising(first):
+        started = await first.start(harness.spec())
+        await first.wait_final(started.run_id)
+
+        async def killed(*args: object) -> None:
+            raise _DaemonKilled
+
+        monkeypatch.setattr(type(first), "_launch", killed)
+        with pytest.raises(_DaemonKilled):
+            await first.resume(started.run_id, "The rate limit has reset. Continue.")
+        monkeypatch.undo()
+    second = harness.manager()
+    async with supervising(second):
+        await second.reconcile([harness.project])
+        assert second.get(started.run_id).status == RunStatus.NOT_STARTED

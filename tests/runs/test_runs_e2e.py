@@ -146,3 +146,43 @@ def test_cancel_from_cli(agent_daemon: Daemon) -> None:
     run_id = d.rpc("runs.start", {"project": str(root), "skill": "implement"})["run_id"]
     cancelled = d.ctl_json("run-cancel", run_id)
     assert cancelled["status"] == "cancelled"
+
+
+def test_answers_lost_to_a_kill_before_the_exec_are_asked_again(agent_daemon: Daemon) -> None:
+    """SIGKILL after the answered run's continued record is written, before the agent's exec (crash point
+    before_fork, 2nd spawn): after the restart the run waits for its answers again, in the same session."""
+    d = agent_daemon
+    set_script(
+        d,
+        [
+            {"action": "ask", "questions": [{"question": "Which DB?", "header": "db", "options": [{"label": "pg"}]}]},
+            {"action": "complete", "tasks": ["T003"]},
+        ],
+    )
+    d.stop()
+    d.env["SPECFLOWD_FAULT"] = "before_fork@2"
+    d.start()
+    root = make_project(d)
+    run_id = d.rpc("runs.start", {"project": str(root), "skill": "implement"})["run_id"]
+    wait_until(lambda: run_status(d, run_id) == "waiting_input", what="question asked")
+    with RawClient(d.socket, timeout=30) as client:
+        client.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "questions.answer",
+                "params": {"run": run_id, "answers": {"Which DB?": "pg"}},
+            }
+        )
+        assert client.read() is None  # the daemon dies before it answers: the connection just closes
+    assert d.proc is not None and d.proc.wait(timeout=30) == -signal.SIGKILL
+    del d.env["SPECFLOWD_FAULT"]
+    d.start()
+    assert run_status(d, run_id) == "waiting_input"
+    (pending,) = d.rpc("questions.list", {})["questions"]
+    assert pending["run_id"] == run_id and pending["questions"][0]["header"] == "db"
+    d.rpc("questions.answer", {"run": run_id, "answers": {"Which DB?": "pg"}})
+    wait_until(lambda: run_status(d, run_id) == "completed", what="the answered run completes")
+    invocations = [json.loads(line) for line in (d.root / "argv.jsonl").read_text().splitlines()]
+    assert len(invocations) == 2  # the killed continuation never ran an agent
+    assert invocations[1]["argv"][invocations[1]["argv"].index("--resume") + 1] == run_id
