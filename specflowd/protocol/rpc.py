@@ -53,10 +53,10 @@ MAX_BATCH = 100  # entries per batch; every entry counts against the connection'
 
 
 class Message(BaseModel):
-    """Base of the RPC methods' params and results: built on first use (``defer_build``), like the event
-    payloads and the engine's actions. A start then builds only the models its own work touches: ~50 of the
-    daemon's ~140 models are params, results, events and actions nothing uses before the first calls, and
-    building a model's validator and serializer was most of its cost (bench/scale.py restart figures)."""
+    """Base of the RPC methods' params and results: their validator and serializer are built on first use
+    (``defer_build``), like the event payloads' and the engine's actions'. ~50 of the daemon's ~140 models are
+    params, results, events and actions nothing uses before the first calls; deferring them saved ~0.04 s of a
+    0.65 s import (docs/scale.md: most of a model's cost is collecting its fields, which is not deferred)."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -179,10 +179,11 @@ class Endpoint:
         parts = [reply for reply in replies if reply is not None]
         return b"[" + b",".join(parts) + b"]" if parts else None
 
-    async def _request(self, request: Any, context: Any) -> bytes | None:
+    def _route(self, request: Any) -> MethodSpec | bytes | None:
+        """The method a request object calls, or the reply that ends it here: an Invalid Request, a Method not
+        found (``None`` for a notification of an unknown method: no reply)."""
         if not isinstance(request, dict):
             return _invalid_request(None, "a request is a JSON object")
-        is_call = "id" in request
         request_id = request.get("id")
         if not _valid_id(request_id):
             return _invalid_request(None, '"id" must be a string, a number or null')
@@ -191,7 +192,7 @@ class Endpoint:
             return _invalid_request(request_id, problem)
         spec = self.specs.get(request["method"])
         if spec is None:
-            if not is_call:
+            if "id" not in request:
                 return None
             return _error(
                 request_id,
@@ -199,8 +200,14 @@ class Endpoint:
                 "Method not found",
                 {"kind": "method_not_found", "method": request["method"]},
             )
-        reply = await self._call(spec, request.get("params"), request_id, context)
-        return reply if is_call else None
+        return spec
+
+    async def _request(self, request: Any, context: Any) -> bytes | None:
+        spec = self._route(request)
+        if not isinstance(spec, MethodSpec):
+            return spec
+        reply = await self._call(spec, request.get("params"), request.get("id"), context)
+        return reply if "id" in request else None
 
     def answer_now(self, payload: bytes, context: Any) -> tuple[bool, bytes | None]:
         """Answer a single request at once when its method has a quick handler that accepts it: ``(True,
@@ -211,12 +218,10 @@ class Endpoint:
             request = codec.loads(payload)
         except codec.ParseError:
             return False, None
-        if not isinstance(request, dict) or not isinstance(method := request.get("method"), str):
-            return False, None
-        spec = self.specs.get(method)
+        spec = self._route(request)
+        if not isinstance(spec, MethodSpec) or spec.quick is None:
+            return False, None  # the ordinary path gives the same answer (an error, a batch's, the async handler's)
         request_id = request.get("id")
-        if spec is None or spec.quick is None or not _valid_id(request_id) or _structure_problem(request):
-            return False, None
         params = _params(spec, request.get("params"), request_id)
         if isinstance(params, bytes):
             return False, None  # the ordinary path answers the same error

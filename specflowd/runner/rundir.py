@@ -127,11 +127,11 @@ def list_workflows(project_root: Path) -> WorkflowsListing:
 
 
 def run_dirs(project_root: Path, names: Iterable[str]) -> Iterator[RunDir]:
-    """The run directories among ``names`` (directories of the workflows directory): those with a
-    metadata.json. Hidden names are temporary directories of an interrupted ``RunDir.create``, never runs."""
+    """The run directories among ``names`` (a listing's ``directories``, which leaves out the hidden temporary
+    directories of an interrupted ``RunDir.create``): those with a metadata.json."""
     root = workflows_dir(project_root)
     for name in names:
-        if not name.startswith(".") and (root / name / "metadata.json").is_file():
+        if (root / name / "metadata.json").is_file():
             yield RunDir(project_root, name)
 
 

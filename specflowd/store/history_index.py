@@ -85,30 +85,28 @@ class HistoryIndex:
         return index
 
     def fresh(self, name: str, key: FileKey | None) -> dict[str, Any] | None:
-        """The summary of ``name`` when its files are still those indexed."""
+        """The summary of ``name``'s fingerprinted entry when its files are still those indexed."""
         entry = self.entries.get(name)
         if key is None or not isinstance(entry, dict) or entry.get("key") != list(key):
             return None  # a broken entry too: that record is read and indexed again
-        summary = entry.get("summary")
-        return summary if isinstance(summary, dict) else None
+        return self.trusted(name)
 
     def trusted(self, name: str) -> dict[str, Any] | None:
-        """The summary of ``name``'s trusted entry."""
+        """The summary of ``name``'s entry, without looking at its files."""
         entry = self.entries.get(name)
         summary = entry.get("summary") if isinstance(entry, dict) else None
         return summary if isinstance(summary, dict) else None
 
     def put_trusted(self, name: str, summary: dict[str, Any]) -> None:
-        entry = {"summary": summary}
-        if self.entries.get(name) != entry:
-            self.entries[name] = entry
-            self.dirty = True
+        self._set(name, {"summary": summary})
 
     def put(self, name: str, key: FileKey | None, summary: dict[str, Any]) -> None:
         if key is None:
             self.drop(name)
             return
-        entry = {"key": list(key), "summary": summary}
+        self._set(name, {"key": list(key), "summary": summary})
+
+    def _set(self, name: str, entry: dict[str, Any]) -> None:
         if self.entries.get(name) != entry:
             self.entries[name] = entry
             self.dirty = True

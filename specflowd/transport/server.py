@@ -242,8 +242,8 @@ class Connection(asyncio.Protocol):
     async def send(self, payload: bytes) -> bool:
         """Write one message in the connection's framing; False when the peer is gone or stopped reading.
         A whole frame goes to the transport at once, so concurrent replies never interleave."""
-        transport = self._transport
-        if self.closed or self._eof_sent or transport is None or transport.is_closing():
+        transport = self._open_transport()
+        if transport is None:
             return False
         transport.write(encode_frame(self.framing, payload))
         if self._writable.is_set():
@@ -256,17 +256,22 @@ class Connection(asyncio.Protocol):
             return False
         return not self.closed
 
+    def _open_transport(self) -> asyncio.Transport | None:
+        """The transport while replies can still be written to it."""
+        transport = self._transport
+        if self.closed or self._eof_sent or transport is None or transport.is_closing():
+            return None
+        return transport
+
     def can_write_now(self) -> bool:
         """Open, and its write buffer under the high-water mark: a reply written now needs no waiting."""
-        transport = self._transport
-        return not (self.closed or self._eof_sent or transport is None or transport.is_closing()) and (
-            self._writable.is_set()
-        )
+        return self._open_transport() is not None and self._writable.is_set()
 
     def write_now(self, payload: bytes) -> None:
         """Write one message at once (``can_write_now`` was checked: nothing to wait for)."""
-        if self._transport is not None:
-            self._transport.write(encode_frame(self.framing, payload))
+        transport = self._open_transport()
+        if transport is not None:
+            transport.write(encode_frame(self.framing, payload))
 
     # -- lifetime -----------------------------------------------------------------------------------------
     def start_background(self, func: Callable[[], Coroutine[Any, Any, None]]) -> None:
