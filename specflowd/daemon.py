@@ -37,6 +37,7 @@ from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
+from specflowd.runner.sandbox import SandboxSettings as RunSandboxSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import DEFAULT_QUEUE_LIMIT, Event, EventBus
 from specflowd.services.scheduling import RunScheduler, account_key
@@ -117,6 +118,12 @@ def _loop_limits() -> tuple[int, int]:
     return agent.loop_repeats, agent.loop_window
 
 
+def _sandbox_settings(root: Path) -> RunSandboxSettings:
+    """``[sandbox]`` for a project's run as the settings file says now (read at each invocation's start)."""
+    settings = load_settings(user_config_path())
+    return settings.sandbox.for_project(root, settings.agent.settings)
+
+
 async def _watchdog(interval: float) -> None:
     while True:
         systemd.notify("WATCHDOG=1")
@@ -153,7 +160,9 @@ async def serve(
     runner_settings = RunnerSettings(
         claude=agent.claude, loop_repeats=agent.loop_repeats, loop_window=agent.loop_window
     )
-    runs = RunManager(emit=bus.emit, settings=runner_settings, loop_limits=_loop_limits)
+    runs = RunManager(
+        emit=bus.emit, settings=runner_settings, loop_limits=_loop_limits, sandbox_settings=_sandbox_settings
+    )
     scheduler = RunScheduler(scheduler_path(), bus.emit, account=account_key(os.environ))
     bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # slots follow the runs
 

@@ -22,6 +22,14 @@ events = ["question", "merge_ready", "needs_attention", "completed", "failed"]
 
 [specflow]
 cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH; "" = none
+
+[sandbox]                            # docs/sandbox.md; `[orchestrate] sandbox = false` turns it off
+allowed_domains = ["pypi.org", "files.pythonhosted.org", "github.com"]
+memory_max = "50%"                   # each run's systemd scope, under a systemd user manager only
+cpu_quota = ""                       # "" = no limit
+tasks_max = 4096
+[sandbox.projects."~/src/web"]
+allowed_domains = ["registry.npmjs.org"]   # replaces the list above for that project
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -31,19 +39,22 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
+from specflowd.runner.sandbox import DOMAIN_PATTERN, SandboxLimits
+from specflowd.runner.sandbox import SandboxSettings as RunSandboxSettings
 
 __all__ = [
     "NOTIFY_KINDS",
     "SECTIONS",
     "AgentSettings",
     "NotifySettings",
+    "SandboxSettings",
     "Settings",
     "SpecflowSettings",
     "check_text",
@@ -71,6 +82,51 @@ class AgentSettings(BaseModel):
     loop_window: int = Field(
         DEFAULT_WINDOW, ge=0, le=100_000, description="the calls a repeated cycle of calls must fit in"
     )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Claude Code settings passed to every run with --settings; the sandbox's keys are merged on top",
+    )
+
+
+Domain = Annotated[str, StringConstraints(pattern=DOMAIN_PATTERN, max_length=253)]
+
+
+class SandboxProjectSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allowed_domains: list[Domain] | None = Field(None, description="this project's domains (replaces the default)")
+
+
+class SandboxSettings(BaseModel):
+    """``[sandbox]``: what Claude Code's sandbox lets runs reach, and the resources one run may use."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_domains: list[Domain] = Field(
+        default_factory=list, description="hosts sandboxed commands may reach through the CLI's proxy"
+    )
+    memory_max: str = Field("50%", pattern=r"^(\d+[KMGT]?|\d{1,3}%|infinity)?$", description="MemoryMax; \"\" = none")
+    cpu_quota: str = Field("", pattern=r"^(\d{1,5}%)?$", description="CPUQuota (100% = one core); \"\" = none")
+    tasks_max: int = Field(4096, ge=0, le=4_194_304, description="TasksMax; 0 = none")
+    projects: dict[str, SandboxProjectSettings] = Field(
+        default_factory=dict, description="per project (its path, ~ allowed): settings that replace the above"
+    )
+
+    def for_project(self, root: Path, claude_settings: dict[str, Any]) -> RunSandboxSettings:
+        """The settings for runs in ``root`` (resolved); a project's own table wins."""
+        domains = list(self.allowed_domains)
+        for key, override in self.projects.items():
+            if override.allowed_domains is not None and _same_dir(key, root):
+                domains = list(override.allowed_domains)
+        limits = SandboxLimits(
+            memory_max=self.memory_max or None, cpu_quota=self.cpu_quota or None, tasks_max=self.tasks_max or None
+        )
+        return RunSandboxSettings(allowed_domains=domains, limits=limits, claude_settings=claude_settings)
+
+
+def _same_dir(key: str, root: Path) -> bool:
+    try:
+        return Path(key).expanduser().resolve() == root
+    except (OSError, RuntimeError):
+        return False
 
 
 class NotifySettings(BaseModel):
@@ -100,10 +156,11 @@ class Settings(BaseModel):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "sandbox")
 
 
 def load_settings(path: Path) -> Settings:

@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--disallowedTools", "--disallowed-tools", nargs="+")
     p.add_argument("--tools", nargs="+")
     p.add_argument("--append-system-prompt")
+    p.add_argument("--settings")
     p.add_argument("--add-dir", nargs="+")
     p.add_argument("--no-session-persistence", action="store_true")
     p.add_argument("--version", action="version", version=_VERSION)

@@ -58,7 +58,9 @@ class OrchestrationConfig(BaseModel):
     fallback_model: str | None = None
     stale_after_s: float = Field(600.0, ge=5.0, le=86_400.0, description="No output this long = stale run")
     max_step_attempts: int = Field(2, ge=1, le=10)
-    permission_mode: PermissionMode = PermissionMode.BYPASS
+    # acceptEdits confines the Write/Edit tools to the project; bypassPermissions only when asked for (docs/sandbox.md)
+    permission_mode: PermissionMode = PermissionMode.ACCEPT_EDITS
+    sandbox: bool = Field(True, description="run every agent's shell commands in Claude Code's sandbox")
     resume_after_rate_limit: bool = True
     agent: str | None = Field(
         None, description="agent binary for this orchestration (default: settings file, $SPECFLOW_CLAUDE, claude)"

@@ -118,6 +118,7 @@ class RunnerPort:
             json_schema=RESULT_SCHEMA,
             append_system_prompt=request.system_prompt,
             binary=request.agent,
+            sandbox=request.sandbox,
         )
         try:
             await self.runs.start(spec)

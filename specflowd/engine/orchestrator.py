@@ -707,6 +707,7 @@ class Orchestrator:
             permission_mode=config.permission_mode,
             stale_after_s=config.stale_after_s,
             agent=config.agent,
+            sandbox=config.sandbox,
         )
         try:
             await self.runs.start(request)

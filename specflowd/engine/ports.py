@@ -70,6 +70,7 @@ class RunRequest:
     permission_mode: PermissionMode
     stale_after_s: float
     agent: str | None  # the orchestration's agent binary; None = the daemon's
+    sandbox: bool = True  # in Claude Code's sandbox (docs/sandbox.md)
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,17 @@ from pydantic import ConfigDict, Field, model_validator
 from specflowd.domain.config import Step
 from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
+from specflowd.errors import InvalidConfig
 from specflowd.handlers.groups import require_group
 from specflowd.handlers.projects import project_root, project_root_or_none
-from specflowd.handlers.runs import MAX_OFFSET
+from specflowd.handlers.runs import MAX_OFFSET, preview_sandbox
 from specflowd.paths import user_config_path
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import OrchestrationPreview, build_preview
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Message, Router
 from specflowd.runner.agentcheck import AgentCheck, check_agent, require_agent
+from specflowd.runner.sandbox import RunSandbox, mode_problem
 from specflowd.scheduler.units import QueuePosition
 from specflowd.services.context import Call, project_call
 from specflowd.settings import config_sources, load_settings, merge_config
@@ -48,6 +50,7 @@ class PreviewResult(OrchestrationPreview):
 
     agent: AgentCheck | None = Field(None, description="the agent binary, its version, skills (check_agent=true)")
     settings: SettingsView
+    sandbox: RunSandbox = Field(description="how each run would be confined: write paths, domains, limits")
 
 
 class StartParams(Message):
@@ -164,11 +167,17 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     agent = None
     if params.check_agent:
         skills = [f"flow.{s.step.value}" for s in plan.steps if s.runs or s.step == Step.MERGE]
-        check = partial(check_agent, config.agent, settings.agent.claude, dict(os.environ), root, skills)
+        environ, sandboxed = dict(os.environ), config.sandbox
+        check = partial(check_agent, config.agent, settings.agent.claude, environ, root, skills, sandboxed=sandboxed)
         agent = await anyio.to_thread.run_sync(check)
+    sandbox = preview_sandbox(config, settings, root)
+    if sandbox.note:
+        plan.warnings.append(sandbox.note)
+    if problem := mode_problem(config.sandbox, config.permission_mode, os.geteuid() == 0):
+        plan.warnings.append(problem)
     sources = config_sources(settings.orchestrate, params.config, str(path)) if not settings.problem else {}
     view = SettingsView(file=str(path), sources=sources, problem=settings.problem)
-    return PreviewResult(**dict(plan), agent=agent, settings=view)
+    return PreviewResult(**dict(plan), agent=agent, settings=view, sandbox=sandbox)
 
 
 @router.method("orchestrate.start", params=StartParams, result=OrchestrationView, summary="Start completing the phase")
@@ -181,8 +190,12 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
         config = config.model_copy(update={"agent": settings.agent.claude})
     if config.group is not None:
         require_group(call, config.group)
-    # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
-    await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
+    if problem := mode_problem(config.sandbox, config.permission_mode, os.geteuid() == 0):
+        raise InvalidConfig(problem)
+    # nothing starts without a working agent (and a machine that can sandbox it): refused here
+    # (agent_unavailable) rather than as a failed first run
+    require = partial(require_agent, config.agent, None, dict(os.environ), sandboxed=config.sandbox)
+    await anyio.to_thread.run_sync(require)
     return await _view(call, await call.services.orchestrations.start(root, config))
 
 

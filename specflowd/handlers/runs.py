@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import uuid
+from functools import partial
+from pathlib import Path
 
+import anyio
 from pydantic import ConfigDict, Field
 
-from specflowd.errors import InvalidState
+from specflowd.domain.config import OrchestrationConfig
+from specflowd.errors import InvalidConfig, InvalidState
 from specflowd.handlers.projects import ProjectFilter, project_root, project_root_or_none
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text
 from specflowd.protocol.rpc import Message, Router
+from specflowd.runner.agentcheck import require_agent
 from specflowd.runner.records import LogChunk, RunRecord, RunSpec
+from specflowd.runner.sandbox import RunSandbox, mode_problem, run_sandbox, run_temp_dir
+from specflowd.runner.sandboxcheck import systemd_run_path
 from specflowd.services.context import Call, project_call
-from specflowd.settings import load_settings, merge_config
+from specflowd.settings import Settings, load_settings, merge_config
 from specflowd.vocabulary import RESULT_SCHEMA
 
 router: Router[Call] = Router()
@@ -30,6 +39,20 @@ class StartRunParams(Message):
     skill: Text = Field(min_length=1, max_length=200, description="verify, flow.verify or /flow.verify")
     context: Text | None = Field(None, max_length=20_000, description="appended to the prompt")
     budget_usd: float | None = Field(None, gt=0, le=10_000)
+    sandbox: bool | None = Field(None, description="in Claude Code's sandbox (default: the settings', else true)")
+
+
+def preview_sandbox(config: OrchestrationConfig, settings: Settings, root: Path) -> RunSandbox:
+    """How a run in ``root`` would be confined now; its temp dir is named by a placeholder run id."""
+    return run_sandbox(
+        enabled=config.sandbox,
+        project_root=root,
+        temp_dir=run_temp_dir(Path(tempfile.gettempdir()), os.geteuid(), "<run>") if config.sandbox else None,
+        uid=os.geteuid(),
+        permission_mode=config.permission_mode,
+        settings=settings.sandbox.for_project(root, settings.agent.settings),
+        limits_enforced=systemd_run_path(os.environ) is not None,
+    )
 
 
 class RunRef(Message):
@@ -60,13 +83,18 @@ async def start(call: Call, params: StartRunParams) -> RunRecord:
         raise InvalidState(f"not a skill name: {params.skill!r}")
     skill = match["name"]
     settings = load_settings(user_config_path())
-    config = merge_config(settings.orchestrate, {})
+    config = merge_config(settings.orchestrate, {} if params.sandbox is None else {"sandbox": params.sandbox})
+    if problem := mode_problem(config.sandbox, config.permission_mode, os.geteuid() == 0):
+        raise InvalidConfig(problem)
+    require = partial(require_agent, None, settings.agent.claude, dict(os.environ), sandboxed=config.sandbox)
+    await anyio.to_thread.run_sync(require)  # a missing agent or a machine that cannot sandbox: refused now
     spec = RunSpec(
         project_root=root,
         prompt=f"/flow.{skill}" + (f"\n\n{params.context}" if params.context else ""),
         step=skill,
         budget_usd=params.budget_usd or config.budget.per_batch,
         permission_mode=config.permission_mode,
+        sandbox=config.sandbox,
         stale_after_s=config.stale_after_s,
         model=next((m for step, m in config.models.items() if step.value == skill), None),
         fallback_model=config.fallback_model,

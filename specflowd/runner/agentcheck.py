@@ -5,7 +5,8 @@ missing or broken agent is caught at the prompt rather than as a failed first ru
 the runner does: the orchestration's ``agent``, else ``[agent] claude``, else ``$SPECFLOW_CLAUDE``, else
 ``claude`` on PATH. Skills: the real CLI expands ``/flow.<step>`` from ``~/.claude/commands/flow.<step>.md``
 or ``<project>/.claude/commands/flow.<step>.md``; a missing one is not fatal (the run would get the words
-verbatim, and a plugin may provide it), so it is reported, not refused.
+verbatim, and a plugin may provide it), so it is reported, not refused. A sandboxed run needs a machine
+that can sandbox (runner/sandboxcheck.py): without one nothing starts, so no run is half-protected.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from specflowd.errors import AgentUnavailable
 from specflowd.runner.process import resolve_binary
+from specflowd.runner.sandboxcheck import sandbox_problem
 
 __all__ = ["AgentCheck", "agent_source", "check_agent", "require_agent"]
 
@@ -37,6 +39,7 @@ class AgentCheck(BaseModel):
     skills_dirs: list[str] = Field(default_factory=list, description="where the CLI looks for /flow.* commands")
     skills_missing: list[str] = Field(default_factory=list, description="/flow.* commands the plan needs, not found")
     skills_note: str | None = None
+    sandbox_ok: bool | None = Field(None, description="this machine can sandbox the runs (null: not sandboxed)")
 
 
 def agent_source(override: str | None, configured: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -83,13 +86,26 @@ def _version(path: str, environ: Mapping[str, str]) -> str:
     return version
 
 
-def require_agent(override: str | None, configured: str | None, environ: Mapping[str, str]) -> str:
-    """The resolved binary, after checking that it runs; AgentUnavailable (one line, naming every way to set
-    it) otherwise."""
+def _sandbox_refusal(version: str, sandboxed: bool, environ: Mapping[str, str]) -> str | None:
+    """Why a sandboxed run could not start here; None when it can (or needs no sandbox: the simulated agent
+    runs no commands)."""
+    if not sandboxed or _SIMULATED in version:
+        return None
+    problem = sandbox_problem(environ)
+    if problem is None:
+        return None
+    return f"the runs are sandboxed and {problem}; or set sandbox = false to run unconfined"
+
+
+def require_agent(
+    override: str | None, configured: str | None, environ: Mapping[str, str], *, sandboxed: bool = True
+) -> str:
+    """The resolved binary, after checking that it runs (and that this machine can sandbox it);
+    AgentUnavailable (one line, naming every way to set it, or what to install) otherwise."""
     binary, source = agent_source(override, configured, environ)
     try:
         path = resolve_binary(binary, environ)
-        _version(path, environ)
+        version = _version(path, environ)
     except AgentUnavailable as exc:
         problem = exc.message if exc.data.get("source") is None else f"{binary!r} is not found or not executable"
         raise AgentUnavailable(
@@ -98,6 +114,9 @@ def require_agent(override: str | None, configured: str | None, environ: Mapping
             binary=binary,
             source=source,
         ) from None
+    refusal = _sandbox_refusal(version, sandboxed, environ)
+    if refusal:
+        raise AgentUnavailable(refusal, binary=binary, source=source, sandbox=False)
     return path
 
 
@@ -107,6 +126,8 @@ def check_agent(
     environ: Mapping[str, str],
     project_root: Path,
     skills: Iterable[str],
+    *,
+    sandboxed: bool = True,
 ) -> AgentCheck:
     """Everything the preview shows about the agent; never raises."""
     binary, source = agent_source(override, configured, environ)
@@ -125,6 +146,11 @@ def check_agent(
     except AgentUnavailable as exc:
         check.problem = exc.message
         return check
+    refusal = _sandbox_refusal(check.version, sandboxed, environ)
+    if sandboxed:
+        check.sandbox_ok = refusal is None
+    if refusal:
+        check.ok, check.problem = False, refusal
     if _SIMULATED in (check.version or ""):
         check.skills_note = "not needed: the simulated agent does not read skill files"
         return check

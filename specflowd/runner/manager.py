@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -61,6 +62,8 @@ from specflowd.runner.records import (
 )
 from specflowd.runner.run_store import RunStore, RunSummary
 from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
+from specflowd.runner.sandbox import RunSandbox, SandboxSettings, run_sandbox, run_temp_dir, scope_argv
+from specflowd.runner.sandboxcheck import make_temp_dir, systemd_run_path
 from specflowd.runner.stream import StreamState
 from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
 from specflowd.runner.tail import OutputTail
@@ -82,9 +85,19 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, resume: bool) -> list[str]:
+def _argv_for(
+    binary: str,
+    spec: RunSpec,
+    run_id: str,
+    budget_usd: float,
+    *,
+    resume: bool,
+    sandbox: RunSandbox,
+    user_settings: dict[str, Any],
+    prefix: list[str],
+) -> list[str]:
     """One command line for a first invocation and its continuations (same flags, ``--resume`` instead of
-    ``--session-id``)."""
+    ``--session-id``; the sandbox as the settings say at each invocation's start)."""
     return build_argv(
         binary,
         session_id=run_id,
@@ -95,6 +108,9 @@ def _argv_for(binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, res
         json_schema=spec.json_schema,
         append_system_prompt=spec.append_system_prompt,
         resume=resume,
+        sandbox=sandbox,
+        user_settings=user_settings,
+        prefix=prefix,
     )
 
 
@@ -106,16 +122,19 @@ class RunManager:
         settings: RunnerSettings | None = None,
         poller: Poller | None = None,
         loop_limits: Callable[[], tuple[int, int]] | None = None,
+        sandbox_settings: Callable[[Path], SandboxSettings] | None = None,
     ) -> None:
         """``poller``: the daemon's shared file poller, which its owner runs; without one the manager makes its
         own and runs it in ``run()``. ``loop_limits``: (repeats, window) of loop detection, asked at each
         invocation's start (the daemon reads the settings file then, so a change applies to the next run
-        without a restart); default: the settings' values."""
+        without a restart); default: the settings' values. ``sandbox_settings``: the allowed domains, resource
+        limits and the user's own Claude Code settings for a project's run, asked the same way."""
         self._emit_cb = emit
         self.settings = settings or RunnerSettings()
         self.poller = poller or Poller()
         self._owns_poller = poller is None
         self._loop_limits = loop_limits or (lambda: (self.settings.loop_repeats, self.settings.loop_window))
+        self._sandbox_settings = sandbox_settings or (lambda _root: SandboxSettings())
         self.store = RunStore()
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
@@ -194,7 +213,7 @@ class RunManager:
         rundir = RunDir(project_root, run_id)
         if run_id in self.store or rundir.path.exists():
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
-        argv = _argv_for(binary, spec, run_id, spec.budget_usd, resume=False)
+        argv = self._invocation(binary, spec, run_id, spec.budget_usd, resume=False)
         record = RunRecord(
             run_id=run_id,
             project_root=project_root,
@@ -203,6 +222,7 @@ class RunManager:
             batch=spec.batch,
             attempt=spec.attempt,
             argv=argv,
+            sandbox=self._confinement(spec, project_root, run_id),
             status=RunStatus.STARTING,
             budget_usd=spec.budget_usd,
             stale_after_s=spec.stale_after_s,
@@ -223,11 +243,54 @@ class RunManager:
         await self._launch(record, rundir, argv, rundir.prompt)
         return record.model_copy(deep=True)
 
+    def _confinement(self, spec: RunSpec, project_root: Path, run_id: str) -> RunSandbox:
+        """How this invocation is confined, as the settings say now (docs/sandbox.md)."""
+        return run_sandbox(
+            enabled=spec.sandbox,
+            project_root=project_root,
+            temp_dir=self._temp_dir(run_id) if spec.sandbox else None,
+            uid=os.geteuid(),
+            permission_mode=spec.permission_mode,
+            settings=self._sandbox_settings(project_root),
+            limits_enforced=systemd_run_path(os.environ) is not None,
+        )
+
+    @staticmethod
+    def _temp_dir(run_id: str) -> Path:
+        return run_temp_dir(Path(tempfile.gettempdir()), os.geteuid(), run_id)
+
+    def _invocation(self, binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, resume: bool) -> list[str]:
+        sandbox = self._confinement(spec, spec.project_root.resolve(), run_id)
+        settings = self._sandbox_settings(spec.project_root.resolve())
+        systemd_run = systemd_run_path(os.environ)
+        properties = settings.limits.properties()
+        prefix = scope_argv(systemd_run, run_id, properties) if systemd_run and properties else []
+        return _argv_for(
+            binary,
+            spec,
+            run_id,
+            budget_usd,
+            resume=resume,
+            sandbox=sandbox,
+            user_settings=settings.claude_settings,
+            prefix=prefix,
+        )
+
     async def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
         spec = record.spec
         assert spec is not None
-        env = child_env(os.environ, spec.extra_env, permission_mode=spec.permission_mode, is_root=os.geteuid() == 0)
+        temp_dir = self._temp_dir(record.run_id) if spec.sandbox else None
+        env = child_env(
+            os.environ,
+            spec.extra_env,
+            permission_mode=spec.permission_mode,
+            is_root=os.geteuid() == 0,
+            sandboxed=spec.sandbox,
+            temp_dir=temp_dir,
+        )
         try:
+            if temp_dir is not None:
+                make_temp_dir(temp_dir)
             lock_fd = process.take_lock(rundir.lock_path(record.continuations))
             try:
                 fault("before_fork")
@@ -346,7 +409,8 @@ class RunManager:
         updated.stop_reason = None
         updated.loop = None
         updated.finished_at = None
-        updated.argv = _argv_for(binary, spec, run_id, remaining, resume=True)
+        updated.argv = self._invocation(binary, spec, run_id, remaining, resume=True)
+        updated.sandbox = self._confinement(spec, record.project_root, run_id)
         prompt_path = rundir.continuation_prompt(updated.continuations)
         try:
             rundir.write_text(prompt_path, prompt)

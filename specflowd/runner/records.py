@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
+from specflowd.runner.sandbox import RunSandbox
 from specflowd.vocabulary import FINAL_STATUSES, PermissionMode, Question, RunStatus, ToolLoop
 
 __all__ = [
@@ -90,7 +91,8 @@ class RunSpec(BaseModel):
     model: str | None = None
     fallback_model: str | None = None
     budget_usd: float = Field(5.0, gt=0)
-    permission_mode: PermissionMode = PermissionMode.BYPASS
+    permission_mode: PermissionMode = PermissionMode.ACCEPT_EDITS
+    sandbox: bool = Field(True, description="run in Claude Code's sandbox (docs/sandbox.md)")
     append_system_prompt: str | None = None
     json_schema: dict[str, Any] | None = None
     stale_after_s: float = Field(600.0, gt=0)
@@ -141,6 +143,7 @@ class RunRecord(BaseModel):
     stop_reason: StopReason | None = None
     loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")
     spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")
+    sandbox: RunSandbox | None = Field(None, description="how the current invocation is confined (docs/sandbox.md)")
 
     @property
     def final(self) -> bool:

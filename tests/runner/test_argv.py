@@ -22,8 +22,9 @@ def test_minimal_argv_has_the_headless_flags_in_order() -> None:
     assert argv[:6] == ["/bin/claude", "-p", "--output-format", "stream-json", "--verbose", "--session-id"]
     assert _value(argv, "--session-id") == SID
     assert _value(argv, "--max-budget-usd") == "5"
-    assert _value(argv, "--permission-mode") == "bypassPermissions"
+    assert _value(argv, "--permission-mode") == "acceptEdits"  # bypassPermissions only when asked for
     assert _value(argv, "--disallowedTools") == "AskUserQuestion"
+    assert _value(argv, "--allowedTools") == "Bash"
     assert json.loads(_value(argv, "--json-schema")) == RESULT_SCHEMA
     for absent in ("--model", "--fallback-model", "--append-system-prompt", "--resume"):
         assert absent not in argv
@@ -60,19 +61,29 @@ def test_result_schema_shape() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "is_root", "expected"),
+    ("mode", "is_root", "sandboxed", "expected"),
     [
-        (PermissionMode.BYPASS, True, "1"),
-        (PermissionMode.BYPASS, False, None),
-        (PermissionMode.ACCEPT_EDITS, True, None),
+        (PermissionMode.BYPASS, True, True, "1"),
+        (PermissionMode.BYPASS, True, False, None),  # no sandbox, no claim of one
+        (PermissionMode.BYPASS, False, True, None),
+        (PermissionMode.ACCEPT_EDITS, True, True, None),
     ],
 )
-def test_child_env_sets_is_sandbox_only_for_root_bypass(
-    mode: PermissionMode, is_root: bool, expected: str | None
+def test_child_env_sets_is_sandbox_only_for_a_sandboxed_root_bypass(
+    mode: PermissionMode, is_root: bool, sandboxed: bool, expected: str | None
 ) -> None:
-    env = child_env({"PATH": "/bin"}, {"X": "y"}, permission_mode=mode, is_root=is_root)
+    base = {"PATH": "/bin", "IS_SANDBOX": "1"}  # the daemon's own environment never makes the claim for a run
+    env = child_env(base, {"X": "y"}, permission_mode=mode, is_root=is_root, sandboxed=sandboxed)
     assert env.get("IS_SANDBOX") == expected
     assert env["X"] == "y" and env["PATH"] == "/bin"
+
+
+def test_child_env_gives_the_run_its_temp_dir(tmp_path: Path) -> None:
+    env = child_env(
+        {"TMPDIR": "/tmp"}, {}, permission_mode=PermissionMode.ACCEPT_EDITS, is_root=False, sandboxed=True,
+        temp_dir=tmp_path,
+    )
+    assert env["TMPDIR"] == str(tmp_path)
 
 
 def test_continuation_prompt_lists_every_answer() -> None:

@@ -56,7 +56,11 @@ async def test_completed_run_checks_off_exactly_its_task(harness: Harness) -> No
     (call,) = harness.invocations()
     assert call["argv"][call["argv"].index("--session-id") + 1] == record.run_id
     assert call["cwd"] == str(harness.project) and call["prompt"] == "/flow.implement Execute T001 only."
-    assert call["is_sandbox"] == ("1" if os.geteuid() == 0 else None)
+    assert call["is_sandbox"] is None  # acceptEdits, the default: no claim needed, none made
+    argv = call["argv"]
+    assert argv[argv.index("--permission-mode") + 1] == "acceptEdits" and "--settings" in argv
+    assert record.sandbox is not None and record.sandbox.enabled
+    assert record.sandbox.write_paths[0] == str(harness.project)
     assert harness.event_types()[0] == "run.started" and harness.event_types()[-1] == "run.finished"
     assert harness.events[-1][2]["status"] == "completed" and harness.events[-1][1] == str(harness.project)
     # readable log, incremental
