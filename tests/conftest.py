@@ -21,6 +21,7 @@ E2E_PATHS = (
     "e2e/test_real_cli.py",
     "e2e/test_real_cli_lock.py",
     "e2e/test_real_cli_orchestration.py",
+    "e2e/test_real_cli_sandbox.py",
     "foundation/test_cli.py",
     "foundation/test_lifecycle.py",
     "runner/test_crash_windows.py",

@@ -205,6 +205,7 @@ def preview(p: dict[str, Any]) -> str:
     b = p["budget"]
     lines.append(f"budget: ${b['per_batch']:.2f}/batch, ${b['heal']:.2f}/heal, ${b['total']:.2f} total")
     lines += agent_lines(p.get("agent"), p.get("config") or {})
+    lines += sandbox_lines(p.get("sandbox"))
     lines += _settings_lines(p)
     return "\n".join(lines)
 
@@ -231,6 +232,23 @@ def agent_lines(check: dict[str, Any] | None, config: dict[str, Any]) -> list[st
         lines.append(f"  skills: {check['skills_note']}")
     else:
         lines.append("  skills: /flow.* found")
+    return lines
+
+
+def sandbox_lines(sandbox: dict[str, Any] | None) -> list[str]:
+    """How the runs are confined (docs/sandbox.md): write paths, network domains, limits, what is not."""
+    if not sandbox:
+        return []
+    if not sandbox["enabled"]:
+        lines = ["sandbox: OFF — shell commands can write anywhere you can (sandbox = false)"]
+    else:
+        domains = ", ".join(sandbox.get("allowed_domains") or []) or "none ([sandbox] allowed_domains)"
+        lines = ["sandbox: Claude Code's, on every run", f"  writes: {', '.join(sandbox.get('write_paths') or [])}"]
+        lines.append(f"  network: {domains}")
+    limits = sandbox.get("limits") or []
+    lines.append(f"  limits: {' '.join(limits)}" if sandbox.get("limits_enforced") else "  limits: not enforced")
+    if sandbox.get("note"):
+        lines.append(f"  ! {sandbox['note']}")
     return lines
 
 

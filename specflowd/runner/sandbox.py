@@ -120,8 +120,9 @@ class RunSandbox(BaseModel):
 
 def run_temp_dir(temp_root: Path, uid: int, run_id: str) -> Path:
     """The run's own temp dir, given to the agent as ``$TMPDIR``; the CLI's sandbox makes its
-    ``claude-<uid>`` subdirectory writable and points sandboxed commands' ``$TMPDIR`` there."""
-    return temp_root / f"specflowd-{uid}" / run_id
+    ``claude-<uid>`` subdirectory writable and points sandboxed commands' ``$TMPDIR`` there. Short: the CLI
+    puts its network bridge's Unix sockets directly in it, and a socket path has at most 107 bytes."""
+    return temp_root / f"specflowd-{uid}" / run_id.replace("-", "")[:16]
 
 
 def _sandbox_write_dir(temp_dir: Path, uid: int) -> Path:

@@ -17,7 +17,9 @@ def test_preview_shows_the_agent_models_mode_and_missing_skills(tmp_path: Path) 
     with running_daemon(tmp_path, SPECFLOW_CLAUDE=FAKE) as d:
         root = demo_project(d)
         shown = d.ctl("orchestrate", str(root), "--dry-run", "--model", "implement=claude-sonnet-4-6").stdout
-        assert f"agent: {FAKE}  (from SPECFLOW_CLAUDE)\n  version 2.1.197 (Claude Code) · permission mode bypassPermissions" in shown
+        assert f"agent: {FAKE}  (from SPECFLOW_CLAUDE)\n  version 2.1.197 (Claude Code) · permission mode acceptEdits" in shown
+        assert f"sandbox: Claude Code's, on every run\n  writes: {root}, " in shown
+        assert "  network: none ([sandbox] allowed_domains)\n  limits: not enforced\n" in shown
         assert "  models: implement=claude-sonnet-4-6\n" in shown
         assert "! skills not found: /flow.analyze, /flow.implement, /flow.verify, /flow.merge" in shown
         home_commands = Path(d.env["HOME"]) / ".claude" / "commands"

@@ -147,7 +147,8 @@ def _daemon_env(tmp_path: Path, claude_cli: Path, base_url: str) -> dict[str, st
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_TELEMETRY="1",
         DISABLE_AUTOUPDATER="1",
-        # No IS_SANDBOX: as root, specflowd's child_env must add it for bypassPermissions.
+        # No IS_SANDBOX: as root, specflowd's child_env adds it for an explicit bypassPermissions, and only
+        # because the run is sandboxed (docs/sandbox.md).
     )
     return env
 
@@ -182,7 +183,9 @@ def _diagnosis(d: Daemon, root: Path, record: Mapping[str, Any]) -> str:
     )
 
 
-def test_whole_orchestration_with_the_real_cli(tmp_path: Path, claude_cli: Path) -> None:
+@pytest.mark.parametrize("mode", [None, "bypassPermissions"], ids=["default", "bypass"])
+def test_whole_orchestration_with_the_real_cli(tmp_path: Path, claude_cli: Path, mode: str | None) -> None:
+    """The whole phase in Claude Code's sandbox (the default): acceptEdits, or bypassPermissions when asked."""
     root = _create_project(tmp_path / "project")
     with ScriptedMessagesAPI(SCRIPT) as api:
         env = _daemon_env(tmp_path, claude_cli, api.base_url)
@@ -195,6 +198,8 @@ def test_whole_orchestration_with_the_real_cli(tmp_path: Path, claude_cli: Path)
                 "auto_merge": True,
                 "budget": {"per_batch": 2.0, "total": 10.0, "heal": 1.0},
             }
+            if mode:
+                config["permission_mode"] = mode
             orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": config})["record"]["id"]
 
             seen: dict[str, Any] = {}
@@ -244,7 +249,13 @@ def test_whole_orchestration_with_the_real_cli(tmp_path: Path, claude_cli: Path)
             init = next(ln for ln in lines if ln.get("type") == "system" and ln.get("subtype") == "init")
             result = lines[-1]
             assert init["session_id"] == run_id
-            assert init["permissionMode"] == "bypassPermissions"  # accepted as root: child_env set IS_SANDBOX
+            # the CLI took our mode; bypassPermissions as root only because the run is sandboxed (IS_SANDBOX)
+            assert init["permissionMode"] == (mode or "acceptEdits")
+            settings = json.loads(argv[argv.index("--settings") + 1])["sandbox"]
+            assert settings["enabled"] and settings["failIfUnavailable"] and not settings["allowUnsandboxedCommands"]
+            assert argv[argv.index("--allowedTools") + 1] == "Bash"
+            assert run["sandbox"]["enabled"] and run["sandbox"]["write_paths"][0] == str(root.resolve())
+            assert run["sandbox"]["edit_tools_confined"] is (mode is None)
             assert result["type"] == "result" and result["subtype"] == "success", lines[-1]
             assert result["session_id"] == run_id
             assert result["structured_output"]["status"] == "completed"
@@ -266,7 +277,9 @@ def test_whole_orchestration_with_the_real_cli(tmp_path: Path, claude_cli: Path)
         # the headless rule travels in the system prompt (--append-system-prompt), not in $ARGUMENTS
         for request in (main_loop[sessions.index(run_id)] for run_id in run_ids):
             system = (request.body or {}).get("system") or []
-            assert any("You run headless" in str(block.get("text", "")) for block in system if isinstance(block, Mapping))
+            texts = [str(block.get("text", "")) for block in system if isinstance(block, Mapping)]
+            assert any("You run headless" in text for text in texts)
+            assert any("Your shell commands run in a sandbox" in text for text in texts)
         assert "You run headless" not in merge
         assert api.remaining_turns == 0
         assert api.exhausted_hits == 0

@@ -24,6 +24,7 @@ from specflowd.vocabulary import PermissionMode
 SID = "11111111-2222-4333-8444-555555555555"
 ROOT = Path("/home/u/app")
 TEMP = run_temp_dir(Path("/tmp"), 1000, SID)
+SHORT = SID.replace("-", "")[:16]
 
 
 def _value(argv: list[str], flag: str) -> str:
@@ -47,7 +48,7 @@ def _sandbox(**kw: object) -> RunSandbox:
 def test_a_sandboxed_run_writes_in_the_project_and_its_temp_dir_only() -> None:
     sandbox = _sandbox()
     assert sandbox.enabled and sandbox.edit_tools_confined
-    assert sandbox.write_paths == [str(ROOT), f"/tmp/specflowd-1000/{SID}/claude-1000"]
+    assert sandbox.write_paths == [str(ROOT), f"/tmp/specflowd-1000/{SHORT}/claude-1000"]
     assert sandbox.allowed_domains == ["pypi.org", "github.com"]  # repeats dropped
     assert sandbox.note == "resource limits are not enforced (no systemd user manager)"
     assert "sandboxed: writes in /home/u/app, /tmp/specflowd-1000/" in sandbox.describe()
@@ -62,7 +63,7 @@ def test_the_settings_turn_the_sandbox_on_with_every_safety_key() -> None:
     assert settings["failIfUnavailable"] is True
     assert settings["autoAllowBashIfSandboxed"] is True
     assert settings["allowUnsandboxedCommands"] is False
-    assert settings["filesystem"] == {"allowWrite": [f"/tmp/specflowd-1000/{SID}/claude-1000"]}
+    assert settings["filesystem"] == {"allowWrite": [f"/tmp/specflowd-1000/{SHORT}/claude-1000"]}
     assert settings["network"] == {"allowedDomains": ["pypi.org", "github.com"]}
     assert SANDBOX_PROMPT_NOTE in _value(argv, "--append-system-prompt")
 
