@@ -63,6 +63,15 @@ def _reset_time(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _last_messages(record: RunRecord) -> list[str]:
+    """The run's last text; before it, for a run that completed (its error is not quoted to a heal), what the
+    sandbox refused, so that a heal of its open tasks does not try that again."""
+    messages = [record.last_text] if record.last_text else []
+    if record.sandbox_denials and record.status == RunStatus.COMPLETED:
+        messages.insert(0, "The sandbox refused: " + "; ".join(record.sandbox_denials))
+    return messages
+
+
 def run_evidence(record: RunRecord) -> RunEvidence:
     return RunEvidence(
         run_id=record.run_id,
@@ -73,7 +82,7 @@ def run_evidence(record: RunRecord) -> RunEvidence:
         final=record.final,
         error=record.error,
         stderr_tail=record.stderr_tail or "",
-        last_messages=[record.last_text] if record.last_text else [],
+        last_messages=_last_messages(record),
         cost_usd=record.cost_usd,
         rate_limit_reset=_reset_time(record.rate_limit_reset),
         questions=list(record.questions),

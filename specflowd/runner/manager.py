@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -49,6 +50,7 @@ from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, 
 from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
+from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.loops import LoopDetector
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
 from specflowd.runner.records import (
@@ -114,6 +116,17 @@ def _argv_for(
     )
 
 
+def _with_denials(record: RunRecord, outcome: Outcome, state: StreamState) -> Outcome:
+    """What the sandbox refused goes into the record, and into the error of a run that did not complete: the
+    heal prompt quotes that error, so the heal knows not to try it again."""
+    denials = state.denials
+    record.sandbox_denials = list(denials.items) if denials is not None else []
+    said = denials.describe() if denials is not None else None
+    if said is None or outcome.status in (RunStatus.COMPLETED, RunStatus.WAITING_INPUT, RunStatus.CANCELLED):
+        return outcome
+    return dataclasses.replace(outcome, error="; ".join(filter(None, [outcome.error, said])))
+
+
 class RunManager:
     def __init__(
         self,
@@ -176,7 +189,9 @@ class RunManager:
     def _stream_state(self) -> StreamState:
         """A fresh picture of one invocation's stream, with the configured loop detector."""
         loops = LoopDetector(*self._loop_limits())
-        return StreamState(prices=self.settings.prices, loops=loops if loops.enabled else None)
+        return StreamState(
+            prices=self.settings.prices, loops=loops if loops.enabled else None, denials=SandboxDenials()
+        )
 
     def _supervisor(
         self,
@@ -600,7 +615,7 @@ class RunManager:
         run's supervision, never the daemon's task group."""
         record = supervisor.record
         try:
-            outcome = await supervisor.run()
+            outcome = _with_denials(record, await supervisor.run(), supervisor.state)
         except Exception as exc:
             log.exception("supervising run %s failed", record.run_id)
             failure = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")

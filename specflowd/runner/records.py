@@ -144,6 +144,9 @@ class RunRecord(BaseModel):
     loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")
     spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")
     sandbox: RunSandbox | None = Field(None, description="how the current invocation is confined (docs/sandbox.md)")
+    sandbox_denials: list[str] = Field(
+        default_factory=list, description="what the sandbox refused in the last invocation (docs/sandbox.md#denials)"
+    )
 
     @property
     def final(self) -> bool:

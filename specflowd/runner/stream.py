@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.loops import LoopDetector, LoopReport, ToolCall
 
 __all__ = [
@@ -126,6 +127,7 @@ class StreamState:
     result: ResultInfo | None = None
     slash_commands: list[str] | None = None  # from the init line; None = the agent did not say
     loops: LoopDetector | None = None  # fed every tool call, in stream order; None = no loop detection
+    denials: SandboxDenials | None = None  # fed every event: what the sandbox refused (runner/denials.py)
     _usage_cost: dict[str, float] = field(default_factory=dict)  # message id → estimate (lines repeat ids)
 
     @property
@@ -162,6 +164,8 @@ class StreamState:
             self.malformed += 1
             return True
         kind = event.get("type")
+        if self.denials is not None:
+            self.denials.feed(event)
         if kind == "system":
             self._system(event)
         elif kind == "assistant":

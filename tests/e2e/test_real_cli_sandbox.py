@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from specflowd.runner.argv import build_argv, child_env
+from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.sandbox import RunSandbox, SandboxSettings, run_sandbox, run_temp_dir
 from specflowd.runner.sandboxcheck import make_temp_dir, sandbox_problem
 from specflowd.vocabulary import PermissionMode
@@ -119,7 +120,7 @@ def _fetch(host: str) -> str:
         "try:\n"
         f"    urllib.request.urlopen('https://{host}/', timeout=10); print('FETCH {host} ok')\n"
         "except Exception as exc:\n"
-        f"    print('FETCH {host}', exc)\n"
+        f"    print('FETCH {host}', exc); raise SystemExit(1)\n"
     )
     return _python(code)
 
@@ -178,6 +179,14 @@ def test_the_sandbox_confines_bash_and_the_write_tool(
     denied = run.result["permission_denials"]
     assert [d["tool_input"]["file_path"] for d in denied] == [str(written_outside)]
     assert sorted(os.listdir(project)) == [".git", "inside-bash", "inside-write", "specs"]  # no placeholders left
+    # the runner reads the refusals from the real stream, as it does for a run's outcome and its heal
+    denials = SandboxDenials()
+    for line in run.lines:
+        denials.feed(line)
+    assert len(denials.items) == 3, denials.items  # the allowed host's 502 is no refusal of the sandbox
+    assert denials.items[0] == f"writing {outside} was refused by the sandbox (Bash: touch {outside})"
+    assert denials.items[1].startswith("a network connection was refused by the sandbox: its host is not allowed")
+    assert denials.items[2] == f"writing {written_outside} was refused: outside the project (Write tool)"
 
 
 def test_bypass_permissions_keeps_bash_sandboxed_but_not_the_write_tool(
