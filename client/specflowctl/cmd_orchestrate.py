@@ -66,6 +66,10 @@ def orchestrate(
     pause_between_batches: Annotated[
         bool | None, tri_state("pause-between-batches", f"Pause after every batch {_CONFIG_DEFAULT}")
     ] = None,
+    sandbox: Annotated[
+        bool | None,
+        tri_state("sandbox", "Run every agent in Claude Code's sandbox [default: on, or the config file's]"),
+    ] = None,
     context: Annotated[
         str | None,
         typer.Option("--context", metavar="TEXT", help="Text appended to every step's prompt", show_default=False),
@@ -133,6 +137,7 @@ def orchestrate(
         auto_heal=auto_heal, max_heal_attempts=max_heal_attempts, batch_size_fallback=batch_size,
         pause_between_batches=pause_between_batches, budget_per_batch=budget_batch, budget_total=budget_total,
         budget_heal=budget_heal, agent=agent, models=models or None, group=group, priority=priority,
+        sandbox=sandbox,
     )  # fmt: skip
     ref = project_ref(project)
     if not dry_run:
@@ -166,7 +171,9 @@ def _control(method: str, project: str | None, sock: Path | None, json_out: bool
     emit(
         json_out,
         view,
-        lambda v: render.orchestration(v["record"], v["decisions"][-3:], v.get("progress"), v.get("queued")),
+        lambda v: render.orchestration(
+            v["record"], v["decisions"][-3:], v.get("progress"), v.get("queued"), v.get("sandbox")
+        ),
     )
 
 

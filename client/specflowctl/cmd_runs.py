@@ -37,6 +37,13 @@ def run(
         float | None,
         typer.Option("--budget", metavar="USD", help="USD cap for this run [default: [orchestrate.budget] per_batch]"),
     ] = None,
+    sandbox: Annotated[
+        bool | None,
+        typer.Option(
+            "--sandbox/--no-sandbox", help="In Claude Code's sandbox [default: on, or [orchestrate] sandbox]",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
@@ -46,6 +53,8 @@ def run(
         params["context"] = context
     if budget:
         params["budget_usd"] = budget
+    if sandbox is not None:
+        params["sandbox"] = sandbox
     started = rpc(sock, "runs.start", params)
     emit(json_out, started, lambda r: f"started run {r['run_id'][: render.RUN_ID_LEN]} ({r['step']})")
 

@@ -66,7 +66,9 @@ def status(
         out = render.project_status(r["project"])
         if r["orchestration"]:
             v = r["orchestration"]
-            out += "\n" + render.orchestration(v["record"], v["decisions"][-5:], v.get("progress"), v.get("queued"))
+            out += "\n" + render.orchestration(
+                v["record"], v["decisions"][-5:], v.get("progress"), v.get("queued"), v.get("sandbox")
+            )
         elif r["project"].get("queued"):  # a standalone run waits for its slot
             out += "\nrun queued: " + render.queued_text(r["project"]["queued"])
         for pending in standalone:

@@ -113,8 +113,36 @@ def daemon_status(s: dict[str, Any]) -> str:
     ]
     if s.get("scheduler"):
         lines += ["groups: " + line for line in group_lines(s["scheduler"]["groups"], s["scheduler"]["gates"])]
+    if s.get("sandbox"):
+        lines.append(daemon_sandbox_line(s["sandbox"]))
     lines += [f"problem: {p}" for p in s.get("problems", [])]
     return "\n".join(lines)
+
+
+def daemon_sandbox_line(sb: dict[str, Any]) -> str:
+    """``sandbox: on by default · network: pypi.org · limits: not enforced`` — or what this machine lacks."""
+    if not sb["enabled"]:
+        head = "sandbox: OFF by default (sandbox = false): runs are not confined"
+    elif not sb["available"]:
+        head = f"sandbox: on by default, but this machine cannot sandbox: {sb.get('problem')} (runs are refused)"
+    else:
+        head = "sandbox: on by default (Claude Code's)"
+    domains = ", ".join(sb.get("allowed_domains") or []) or "none"
+    limits = " ".join(sb.get("limits") or []) if sb.get("limits_enforced") else "not enforced"
+    return f"{head} · network: {domains} · limits: {limits}"
+
+
+def sandbox_line(sb: dict[str, Any] | None) -> list[str]:
+    """One status line: how the orchestration's next run is confined."""
+    if not sb:
+        return []
+    if not sb["enabled"]:
+        return ["sandbox: OFF (sandbox = false): shell commands can write anywhere you can"]
+    domains = ", ".join(sb.get("allowed_domains") or []) or "none"
+    line = f"sandbox: writes {', '.join(sb.get('write_paths') or [])} · network: {domains}"
+    if not sb.get("edit_tools_confined", True):
+        line += " · Write/Edit NOT confined (bypassPermissions)"
+    return [line]
 
 
 def project_list(data: dict[str, Any]) -> str:
@@ -371,6 +399,7 @@ def orchestration(
     decisions: list[dict[str, Any]],
     progress: dict[str, Any] | None = None,
     queued: dict[str, Any] | None = None,
+    sandbox: dict[str, Any] | None = None,
 ) -> str:
     batches = record.get("batches") or []
     lines = [orchestration_line(record, queued), step_bar(record)]
@@ -391,6 +420,7 @@ def orchestration(
     if totals.get("helper_usd"):
         spend += f" · helper ${totals['helper_usd']:.4f}"
     lines.append(spend)
+    lines += sandbox_line(sandbox)
     lines += _ticks_and_unrun(record)
     lines += _heal_causes(batches)
     status = record["status"]

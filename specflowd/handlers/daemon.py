@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 from pydantic import ConfigDict, Field
 
 from specflowd.event_catalogue import DaemonStopping
 from specflowd.handlers.scheduler import RateLimitGate
+from specflowd.paths import user_config_path
 from specflowd.protocol.rpc import EmptyParams, Message, Router
+from specflowd.runner.sandboxcheck import sandbox_problem, systemd_run_path
 from specflowd.scheduler.units import GroupView
 from specflowd.services.context import Call, Services
+from specflowd.settings import load_settings, merge_config
 from specflowd.version import PROTOCOL_VERSION, __version__
 
 router: Router[Call] = Router()
@@ -54,6 +59,42 @@ class DaemonStatus(Message):
     connections: int
     problems: list[str]
     scheduler: SchedulerSummary
+    sandbox: SandboxSummary
+
+
+class SandboxSummary(Message):
+    """Whether agent runs are sandboxed by default here, and whether this machine can (docs/sandbox.md)."""
+
+    enabled: bool = Field(description="runs are sandboxed unless told otherwise ([orchestrate] sandbox)")
+    available: bool = Field(description="this machine can sandbox a run (bubblewrap, socat, user namespaces)")
+    problem: str | None = Field(None, description="why it cannot, with what to install")
+    allowed_domains: list[str] = Field(description="the default network allow-list ([sandbox] allowed_domains)")
+    limits: list[str] = Field(description="systemd scope properties of each run ([sandbox])")
+    limits_enforced: bool = Field(description="a systemd user manager answers, so each run gets its own scope")
+
+
+_SANDBOX_TTL_S = 10.0
+_sandbox_cache: list[tuple[float, SandboxSummary]] = []
+
+
+def _sandbox_summary() -> SandboxSummary:
+    """Asked at most every few seconds: daemon.status is answered where it is read, and a statusline polls it."""
+    now = time.monotonic()
+    if _sandbox_cache and now - _sandbox_cache[0][0] < _SANDBOX_TTL_S:
+        return _sandbox_cache[0][1]
+    settings = load_settings(user_config_path())
+    problem = sandbox_problem(os.environ)
+    limits = settings.sandbox.for_project(Path("/"), {}).limits.properties()
+    summary = SandboxSummary(
+        enabled=merge_config(settings.orchestrate, {}).sandbox if not settings.problem else True,
+        available=problem is None,
+        problem=problem,
+        allowed_domains=list(settings.sandbox.allowed_domains),
+        limits=limits,
+        limits_enforced=systemd_run_path(os.environ) is not None and bool(limits),
+    )
+    _sandbox_cache[:] = [(now, summary)]
+    return summary
 
 
 class PingParams(Message):
@@ -119,6 +160,7 @@ def _status(s: Services) -> DaemonStatus:
             queued=sum(g.queued for g in groups),
             gates=[RateLimitGate(account=a, until=until) for a, until in sorted(s.scheduler.gates().items())],
         ),
+        sandbox=_sandbox_summary(),
     )
 
 

@@ -110,6 +110,9 @@ class OrchestrationView(Message):
         description="its next agent run waits in the run scheduler's queue: group, position (1 = next), reason "
         "(slot | paused | rate_limit) and the reset it waits for; the record's status is unchanged meanwhile",
     )
+    sandbox: RunSandbox | None = Field(
+        None, description="how its next agent run is confined, as its config and the settings file say now"
+    )
 
 
 class OrchestrationList(Message):
@@ -145,6 +148,7 @@ async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
         decisions=engine.decisions(record),
         progress=await engine.progress(record),
         queued=call.services.scheduler.queued_for(record.id),
+        sandbox=preview_sandbox(record.config, load_settings(user_config_path()), Path(record.project_path)),
     )
 
 

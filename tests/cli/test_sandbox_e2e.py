@@ -1,0 +1,53 @@
+"""Whether runs are sandboxed, where they may write and what they may reach is visible everywhere a user looks:
+the preview, status, daemon status, the run record and rpc.discover's schema (real daemon, fake agent)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import QUESTIONS, demo_project
+from tests.engine.common import FAKE
+from tests.support import running_daemon
+
+
+def test_sandbox_is_shown_and_reaches_every_run(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"action": "ask", "questions": QUESTIONS}]))  # the first run waits: a stable view
+    argv_log = tmp_path / "argv.jsonl"
+    env = {"SPECFLOW_CLAUDE": FAKE, "FAKE_CLAUDE_SCRIPT": str(script), "FAKE_CLAUDE_ARGV_LOG": str(argv_log)}
+    with running_daemon(tmp_path, **env) as d:
+        root = demo_project(d)
+        settings = Path(d.env["XDG_CONFIG_HOME"]) / "specflow" / "specflowd.toml"
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(
+            '[sandbox]\nallowed_domains = ["pypi.org", "files.pythonhosted.org"]\n'
+            f'[sandbox.projects."{root}"]\nallowed_domains = ["registry.npmjs.org"]\n'
+        )
+        shown = d.ctl("daemon", "status").stdout
+        assert "sandbox: on by default (Claude Code's) · network: pypi.org, files.pythonhosted.org" in shown
+        assert "limits: not enforced" in shown  # no systemd user manager here
+
+        off = d.ctl("orchestrate", str(root), "--dry-run", "--no-sandbox").stdout
+        assert "sandbox: OFF — shell commands can write anywhere you can" in off
+        on = d.ctl("orchestrate", str(root), "--dry-run").stdout
+        assert "  network: registry.npmjs.org\n" in on  # the project's own list replaces the default
+
+        asked = d.ctl("orchestrate", str(root), "--yes", "--skip-analyze", check=False, timeout=120)
+        assert asked.returncode == 5, asked.stdout + asked.stderr  # waiting for the answer
+        status = d.ctl("status", str(root)).stdout
+        assert f"sandbox: writes {root}, " in status and "network: registry.npmjs.org" in status
+
+        (run,) = d.rpc("runs.list", {"project": str(root)})["runs"]
+        assert run["sandbox"]["enabled"] and run["sandbox"]["allowed_domains"] == ["registry.npmjs.org"]
+        assert run["sandbox"]["write_paths"][0] == str(root)
+        assert run["sandbox_denials"] == []
+        (call,) = [json.loads(line) for line in argv_log.read_text().splitlines()]
+        argv = call["argv"]
+        sent = json.loads(argv[argv.index("--settings") + 1])["sandbox"]
+        assert sent["network"]["allowedDomains"] == ["registry.npmjs.org"]  # the allow-list reached the CLI
+        assert sent["filesystem"]["allowWrite"] == run["sandbox"]["write_paths"][1:]
+        assert call["is_sandbox"] is None  # acceptEdits: no claim needed, none made
+
+        schema = json.dumps(d.rpc("rpc.discover"))
+        assert '"sandbox_denials"' in schema and '"edit_tools_confined"' in schema and '"limits_enforced"' in schema
