@@ -78,6 +78,11 @@ def test_no_daemon_and_the_pure_parts(tmp_path: Path) -> None:
     [message] = [n["message"] for n in seen["notifications"]]
     assert message.startswith(f"specflow: no specflowd is answering on {missing}. Start one with `systemctl --user start specflowd` or `specflowd &`.")
     assert "\n" not in message
+    assert seen["sandbox_lines"] == [
+        "sandbox: writes /p/demo, /t/claude-0 · network: pypi.org",
+        "sandbox: writes /p/demo · network: none · Write/Edit NOT confined (bypassPermissions)",
+        "sandbox: OFF (sandbox = false): shell commands can write anywhere you can",
+    ]
     assert seen["statusline"] == ""  # never connected: the statusline stays quiet
     assert seen["frames"] == ['{"jsonrpc":"2.0","id":1,"result":{"ok":"é"}}', "{}"]
     assert "exceeds the 4194304-byte limit" in seen["framing_errors"][0]

@@ -27,6 +27,11 @@ H.run(function()
   H.result.framing_errors = { oversized, headerless }
   H.result.config = view.parse_config({ "auto_merge", "no_auto_heal", "budget.total=2.5", "context=be brief", "batch_size=3" })
   H.result.bad_config = select(2, view.parse_config({ "--auto-merge" }))
+  H.result.sandbox_lines = {
+    view.sandbox_line({ enabled = true, write_paths = { "/p/demo", "/t/claude-0" }, allowed_domains = { "pypi.org" } }),
+    view.sandbox_line({ enabled = true, write_paths = { "/p/demo" }, allowed_domains = {}, edit_tools_confined = false }),
+    view.sandbox_line({ enabled = false }),
+  }
 
   local specflow = require("specflow")
   H.result.completions = {

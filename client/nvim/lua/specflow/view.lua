@@ -104,6 +104,20 @@ function M.orchestration_line(record)
 end
 
 -- Lines for `:Specflow status`: the project (projects.status) and its orchestration (orchestrate.status).
+-- How the runs are confined (docs/sandbox.md), as specflowctl says it.
+function M.sandbox_line(sandbox)
+  if not sandbox.enabled then
+    return "sandbox: OFF (sandbox = false): shell commands can write anywhere you can"
+  end
+  local domains = table.concat(sandbox.allowed_domains or {}, ", ")
+  local line = "sandbox: writes " .. table.concat(sandbox.write_paths or {}, ", ") .. " · network: "
+    .. (domains ~= "" and domains or "none")
+  if sandbox.edit_tools_confined == false then
+    line = line .. " · Write/Edit NOT confined (bypassPermissions)"
+  end
+  return line
+end
+
 function M.status_lines(project, view)
   local lines = {}
   if project then
@@ -143,6 +157,9 @@ function M.status_lines(project, view)
   end
   local budget = ((record.config or {}).budget or {}).total
   lines[#lines + 1] = "spent " .. money((record.totals or {}).spent_usd) .. (budget and (" of " .. money(budget)) or "")
+  if type(view.sandbox) == "table" then
+    lines[#lines + 1] = M.sandbox_line(view.sandbox)
+  end
   if record.attention then
     lines[#lines + 1] = string.format(
       "needs attention (%s): %s · options: %s",

@@ -51,10 +51,20 @@ export interface Decision {
   reason?: string;
 }
 
+/** How an agent run is confined (docs/sandbox.md): Claude Code's sandbox, its write paths and domains. */
+export interface RunSandbox {
+  enabled: boolean;
+  write_paths?: string[];
+  allowed_domains?: string[];
+  edit_tools_confined?: boolean;
+  note?: string | null;
+}
+
 export interface OrchestrationView {
   record: OrchestrationRecord;
   decisions: Decision[];
   progress: Progress;
+  sandbox?: RunSandbox | null;
 }
 
 export interface QuestionOption {
@@ -93,4 +103,5 @@ export interface Preview {
   summary: string;
   warnings: string[];
   budget: Record<string, number>;
+  sandbox?: RunSandbox;
 }

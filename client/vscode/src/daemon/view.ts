@@ -7,6 +7,7 @@ import type {
   Preview,
   ProjectStatus,
   Question,
+  RunSandbox,
 } from "./protocol";
 import type { ConnectionState } from "./client";
 
@@ -139,6 +140,9 @@ export function statusLines(project: ProjectStatus | undefined, view: Orchestrat
   lines.push(`tasks ${progress.tasks_done}/${progress.tasks_total} · elapsed ${duration(progress.elapsed_s)}${left}`);
   const total = record.config?.budget?.total;
   lines.push(`spent ${money(record.totals?.spent_usd)}${total === undefined ? "" : ` of ${money(total)}`}`);
+  if (view.sandbox) {
+    lines.push(sandboxLine(view.sandbox));
+  }
   if (record.attention) {
     const a = record.attention;
     lines.push(`needs attention (${a.kind}): ${a.reason} · options: ${(a.options ?? []).join(", ")}`);
@@ -155,7 +159,20 @@ export function previewLines(preview: Preview): string[] {
   lines.push(preview.summary, ...preview.warnings.map((w) => `warning: ${w}`));
   const b = preview.budget;
   lines.push(`budget: ${money(b.per_batch)}/batch, ${money(b.heal)}/heal, ${money(b.total)} total`);
+  if (preview.sandbox) {
+    lines.push(sandboxLine(preview.sandbox));
+  }
   return lines;
+}
+
+/** One line, as specflowctl says it: whether runs are sandboxed, where they may write, what they may reach. */
+export function sandboxLine(sandbox: RunSandbox): string {
+  if (!sandbox.enabled) {
+    return "sandbox: OFF (sandbox = false): shell commands can write anywhere you can";
+  }
+  const domains = (sandbox.allowed_domains ?? []).join(", ") || "none";
+  const edits = sandbox.edit_tools_confined === false ? " · Write/Edit NOT confined (bypassPermissions)" : "";
+  return `sandbox: writes ${(sandbox.write_paths ?? []).join(", ")} · network: ${domains}${edits}`;
 }
 
 export type NoticeKind = "answer" | "merge" | "attention" | "finished";

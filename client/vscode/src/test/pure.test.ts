@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { SpecflowClient } from "../daemon/client";
 import type { DaemonEvent, OrchestrationView } from "../daemon/protocol";
 import { notAnswering, socketPath } from "../daemon/socket";
-import { answerKey, eventDecision, notice, noticeKind, statusText } from "../daemon/view";
+import { answerKey, eventDecision, notice, noticeKind, sandboxLine, statusText } from "../daemon/view";
 
 test("the socket is found exactly as specflowctl finds it", { skip: !process.env.SPECFLOW_SOCKET_CASES && "cases come from pytest" }, () => {
   const cases = JSON.parse(readFileSync(String(process.env.SPECFLOW_SOCKET_CASES), "utf8")) as {
@@ -74,4 +74,11 @@ test("events: which ask for the user, and how the decision log reads them", () =
   assert.equal(eventDecision(event("orchestration.status", { status: "running" })), undefined);
   assert.equal(answerKey({ question: "Which DB?", header: "db" }), "db");
   assert.equal(answerKey({ question: "Which DB?", header: "" }), "Which DB?");
+});
+
+test("the sandbox line says where runs may write and what they may reach, or that they are not confined", () => {
+  const on = { enabled: true, write_paths: ["/p/demo", "/tmp/specflowd-0/ab/claude-0"], allowed_domains: ["pypi.org"] };
+  assert.equal(sandboxLine(on), "sandbox: writes /p/demo, /tmp/specflowd-0/ab/claude-0 · network: pypi.org");
+  assert.match(sandboxLine({ ...on, allowed_domains: [], edit_tools_confined: false }), /network: none · Write\/Edit NOT confined/);
+  assert.equal(sandboxLine({ enabled: false }), "sandbox: OFF (sandbox = false): shell commands can write anywhere you can");
 });
