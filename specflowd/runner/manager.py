@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -686,6 +687,8 @@ class RunManager:
                 record.error = record.error[: self.settings.stderr_tail_chars]
         if record.final:
             record.finished_at = _now()
+            # the run's scratch space goes with it; a waiting run keeps it for its continuation
+            shutil.rmtree(self._temp_dir(record.run_id), ignore_errors=True)
 
     def _settled(self, record: RunRecord, outcome: Outcome) -> None:
         self.store.settle(record.run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 import psutil
 import pytest
@@ -61,6 +62,8 @@ async def test_completed_run_checks_off_exactly_its_task(harness: Harness) -> No
     assert argv[argv.index("--permission-mode") + 1] == "acceptEdits" and "--settings" in argv
     assert record.sandbox is not None and record.sandbox.enabled
     assert record.sandbox.write_paths[0] == str(harness.project)
+    temp_dir = Path(record.sandbox.write_paths[1]).parent  # the run's own TMPDIR: gone with the finished run
+    assert temp_dir.name == record.run_id.replace("-", "")[:16] and not temp_dir.exists()
     assert harness.event_types()[0] == "run.started" and harness.event_types()[-1] == "run.finished"
     assert harness.events[-1][2]["status"] == "completed" and harness.events[-1][1] == str(harness.project)
     # readable log, incremental
