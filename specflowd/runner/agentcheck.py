@@ -22,7 +22,7 @@ from specflowd.errors import AgentUnavailable
 from specflowd.runner.process import resolve_binary
 from specflowd.runner.sandboxcheck import sandbox_problem
 
-__all__ = ["AgentCheck", "agent_source", "check_agent", "require_agent"]
+__all__ = ["AgentCheck", "agent_source", "check_agent", "require_agent", "sandbox_refusal"]
 
 VERSION_TIMEOUT_S = 15.0
 _SIMULATED = "simulated agent"  # specflowd-sim-agent's --version says so; it needs no skill files
@@ -95,6 +95,16 @@ def _sandbox_refusal(version: str, sandboxed: bool, environ: Mapping[str, str]) 
     if problem is None:
         return None
     return f"the runs are sandboxed and {problem}; or set sandbox = false to run unconfined"
+
+
+def sandbox_refusal(path: str, environ: Mapping[str, str]) -> str | None:
+    """Why a sandboxed run of this (resolved, working) agent could not start here; None when it can. Cheap
+    once asked: the version and a machine that can sandbox are remembered."""
+    try:
+        version = _version(path, environ)
+    except AgentUnavailable:
+        return None  # not this check's business: the start itself reports a broken binary
+    return _sandbox_refusal(version, True, environ)
 
 
 def require_agent(

@@ -50,6 +50,7 @@ from specflowd.errors import (
 from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, RunProgress, RunStarted, RunWarning
 from specflowd.faults import fault
 from specflowd.runner import process
+from specflowd.runner.agentcheck import sandbox_refusal
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.loops import LoopDetector
@@ -221,6 +222,7 @@ class RunManager:
     # ------------------------------------------------------------------ commands
 
     async def start(self, spec: RunSpec) -> RunRecord:
+        await self._require_sandbox(spec)
         binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
         project_root = spec.project_root.resolve()
         if not project_root.is_dir():
@@ -229,7 +231,7 @@ class RunManager:
         rundir = RunDir(project_root, run_id)
         if run_id in self.store or rundir.path.exists():
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
-        argv = self._invocation(binary, spec, run_id, spec.budget_usd, resume=False)
+        argv, sandbox = self._invocation(binary, spec, project_root, run_id, spec.budget_usd, resume=False)
         record = RunRecord(
             run_id=run_id,
             project_root=project_root,
@@ -238,7 +240,7 @@ class RunManager:
             batch=spec.batch,
             attempt=spec.attempt,
             argv=argv,
-            sandbox=self._confinement(spec, project_root, run_id),
+            sandbox=sandbox,
             status=RunStatus.STARTING,
             budget_usd=spec.budget_usd,
             stale_after_s=spec.stale_after_s,
@@ -259,29 +261,39 @@ class RunManager:
         await self._launch(record, rundir, argv, rundir.prompt)
         return record.model_copy(deep=True)
 
-    def _confinement(self, spec: RunSpec, project_root: Path, run_id: str) -> RunSandbox:
-        """How this invocation is confined, as the settings say now (docs/sandbox.md)."""
-        return run_sandbox(
-            enabled=spec.sandbox,
-            project_root=project_root,
-            temp_dir=self._temp_dir(run_id) if spec.sandbox else None,
-            uid=os.geteuid(),
-            permission_mode=spec.permission_mode,
-            settings=self._sandbox_settings(project_root),
-            limits_enforced=systemd_run_path(os.environ) is not None,
-        )
+    async def _require_sandbox(self, spec: RunSpec | None) -> None:
+        """A sandboxed invocation on a machine that cannot sandbox is refused before anything is written
+        (AgentUnavailable, with what to install): an orchestration stops at once instead of failing run after
+        run. Asked in a worker thread (a first ``--version`` of the binary); cheap once it has answered."""
+        if spec is None or not spec.sandbox:
+            return
+        binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
+        refusal = await anyio.to_thread.run_sync(sandbox_refusal, binary, dict(os.environ))
+        if refusal:
+            raise AgentUnavailable(refusal, binary=binary, sandbox=False)
 
     @staticmethod
     def _temp_dir(run_id: str) -> Path:
         return run_temp_dir(Path(tempfile.gettempdir()), os.geteuid(), run_id)
 
-    def _invocation(self, binary: str, spec: RunSpec, run_id: str, budget_usd: float, *, resume: bool) -> list[str]:
-        sandbox = self._confinement(spec, spec.project_root.resolve(), run_id)
-        settings = self._sandbox_settings(spec.project_root.resolve())
+    def _invocation(
+        self, binary: str, spec: RunSpec, project_root: Path, run_id: str, budget_usd: float, *, resume: bool
+    ) -> tuple[list[str], RunSandbox]:
+        """One invocation's command line and how it is confined, as the settings say now (docs/sandbox.md)."""
+        settings = self._sandbox_settings(project_root)
         systemd_run = systemd_run_path(os.environ)
+        sandbox = run_sandbox(
+            enabled=spec.sandbox,
+            project_root=project_root,
+            temp_dir=self._temp_dir(run_id) if spec.sandbox else None,
+            uid=os.geteuid(),
+            permission_mode=spec.permission_mode,
+            settings=settings,
+            limits_enforced=systemd_run is not None,
+        )
         properties = settings.limits.properties()
         prefix = scope_argv(systemd_run, run_id, properties) if systemd_run and properties else []
-        return _argv_for(
+        argv = _argv_for(
             binary,
             spec,
             run_id,
@@ -291,6 +303,7 @@ class RunManager:
             user_settings=settings.claude_settings,
             prefix=prefix,
         )
+        return argv, sandbox
 
     async def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
         spec = record.spec
@@ -375,6 +388,7 @@ class RunManager:
         return await self.store.wait_final(run_id)
 
     async def answer(self, run_id: str, answers: dict[str, str]) -> RunRecord:
+        await self._require_sandbox(self.store.record(run_id).spec)  # before the checks: no await after them
         record = self.store.record(run_id)
         if record.status != RunStatus.WAITING_INPUT:
             raise InvalidState(f"run {run_id} is not waiting for input ({record.status})", run_id=run_id)
@@ -386,6 +400,7 @@ class RunManager:
         """Continue the session of a run that stopped through no fault of its work (rate limit, stale) with
         ``prompt``; the run keeps its id, its budget and its cost so far. ``budget_usd`` caps the continuation
         further (the orchestration's remaining total)."""
+        await self._require_sandbox(self.store.record(run_id).spec)  # before the checks: no await after them
         record = self.store.record(run_id)
         if record.status not in RESUMABLE_STATUSES:
             raise InvalidState(
@@ -425,8 +440,9 @@ class RunManager:
         updated.stop_reason = None
         updated.loop = None
         updated.finished_at = None
-        updated.argv = self._invocation(binary, spec, run_id, remaining, resume=True)
-        updated.sandbox = self._confinement(spec, record.project_root, run_id)
+        updated.argv, updated.sandbox = self._invocation(
+            binary, spec, record.project_root, run_id, remaining, resume=True
+        )
         prompt_path = rundir.continuation_prompt(updated.continuations)
         try:
             rundir.write_text(prompt_path, prompt)
