@@ -175,8 +175,10 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
         check = partial(check_agent, config.agent, settings.agent.claude, environ, root, skills, sandboxed=sandboxed)
         agent = await anyio.to_thread.run_sync(check)
     sandbox = preview_sandbox(config, settings, root)
-    if sandbox.note:
-        plan.warnings.append(sandbox.note)
+    if not sandbox.enabled:  # what is not confined is a warning; that limits are not enforced is in `sandbox`
+        plan.warnings.append("agent runs are not sandboxed (sandbox = false): shell commands can write anywhere")
+    elif not sandbox.edit_tools_confined:
+        plan.warnings.append("bypassPermissions: the agents' Write/Edit tools are not confined to the project")
     if problem := mode_problem(config.sandbox, config.permission_mode, os.geteuid() == 0):
         plan.warnings.append(problem)
     sources = config_sources(settings.orchestrate, params.config, str(path)) if not settings.problem else {}

@@ -32,6 +32,13 @@ def test_sandbox_is_shown_and_reaches_every_run(tmp_path: Path) -> None:
         assert "sandbox: OFF — shell commands can write anywhere you can" in off
         on = d.ctl("orchestrate", str(root), "--dry-run").stdout
         assert "  network: registry.npmjs.org\n" in on  # the project's own list replaces the default
+        warned = d.rpc("orchestrate.preview", {"project": str(root), "config": {"sandbox": False}})["warnings"]
+        assert any("not sandboxed" in w for w in warned)
+        bypass = d.rpc("orchestrate.preview", {"project": str(root), "config": {"permission_mode": "bypassPermissions"}})
+        assert any("Write/Edit tools are not confined" in w for w in bypass["warnings"])
+        assert bypass["sandbox"]["edit_tools_confined"] is False
+        quiet = d.rpc("orchestrate.preview", {"project": str(root)})
+        assert not any("sandbox" in w or "confined" in w for w in quiet["warnings"])
 
         asked = d.ctl("orchestrate", str(root), "--yes", "--skip-analyze", check=False, timeout=120)
         assert asked.returncode == 5, asked.stdout + asked.stderr  # waiting for the answer
