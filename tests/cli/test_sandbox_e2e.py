@@ -24,6 +24,10 @@ def test_sandbox_is_shown_and_reaches_every_run(tmp_path: Path) -> None:
             '[sandbox]\nallowed_domains = ["pypi.org", "files.pythonhosted.org"]\n'
             f'[sandbox.projects."{root}"]\nallowed_domains = ["registry.npmjs.org"]\n'
         )
+        bad = d.ctl("config", "set", "sandbox.allowed_domains", '["https://pypi.org/simple"]', check=False)
+        assert bad.returncode != 0 and "sandbox.allowed_domains" in bad.stderr, bad.stderr  # refused, file kept
+        assert "registry.npmjs.org" in settings.read_text()
+        assert "allowed_domains = [" in d.ctl("config", "show").stdout
         shown = d.ctl("daemon", "status").stdout
         assert "sandbox: on by default (Claude Code's) · network: pypi.org, files.pythonhosted.org" in shown
         assert "limits: not enforced" in shown  # no systemd user manager here
