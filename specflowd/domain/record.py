@@ -100,6 +100,7 @@ class AttentionKind(StrEnum):
     SKILL_VERDICT = "skill_verdict"  # the skill itself set step.status blocked or failed in the state file
     STATE_WRITE = "state_write"  # the running step could not be recorded in the skills' state file
     AGENT_UNAVAILABLE = "agent_unavailable"  # the agent binary is missing or cannot be executed
+    MERGE_BLOCKED = "merge_blocked"  # a check /flow.merge makes before it acts fails: merge was not started
     UNKNOWN_STATE = "unknown_state"
 
 

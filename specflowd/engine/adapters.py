@@ -17,6 +17,7 @@ import anyio
 
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import RunEvidence
+from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import (
     TERMINAL_STATUSES,
     OrchestrationRecord,
@@ -46,7 +47,7 @@ from specflowd.runner.records import RunSpec
 from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
 from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
-from specflowd.store.skill_state import find_specflow_cli, set_state_values
+from specflowd.store.skill_state import check_gate, find_specflow_cli, set_state_values
 from specflowd.store.workflows import Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import Fingerprint, Poller, fingerprint
@@ -342,6 +343,14 @@ class SkillStateFile:
         cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
         result = await set_state_values(root, running_step_values(step), cli)
         return StateWrite(ok=result.ok, via=result.via, output=result.output)
+
+    async def implement_gate(self, root: Path) -> GateCheck | None:
+        settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
+        cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
+        if cli is None:
+            return None
+        result = await check_gate(root, cli, "implement")
+        return GateCheck(passed=result.ok, via=result.via, output=result.output)
 
 
 def engine_ports(
