@@ -128,6 +128,7 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
         async for signum in signals:
             log.info("received %s, stopping", signal.Signals(signum).name)
             bus.emit(None, DaemonStopping(reason=signal.Signals(signum).name))
+            await bus.flush()  # subscribers are written the event before their connections close
             stop.set()
 
 
