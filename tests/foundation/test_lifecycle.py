@@ -171,3 +171,14 @@ def test_shutdown_writes_daemon_stopping_to_subscribers_before_its_reply(daemon:
             others.append(message["params"]["type"] if message.get("method") == "event" else "other")
         assert "daemon.stopping" in others
     assert daemon.proc.wait(10) == 0  # type: ignore[union-attr]
+
+
+def test_sigterm_writes_daemon_stopping_to_subscribers_before_closing_them(daemon: Daemon) -> None:
+    with RawClient(daemon.socket) as sub:
+        assert sub.request("events.subscribe")["result"]["subscribed"]
+        daemon.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        types: list[str] = []
+        while (message := sub.read()) is not None:
+            types.append(message["params"]["type"])
+        assert "daemon.stopping" in types
+    assert daemon.proc.wait(10) == 0  # type: ignore[union-attr]

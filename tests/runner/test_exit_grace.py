@@ -8,7 +8,7 @@ import pytest
 
 from specflowd.runner.rundir import RunDir
 from specflowd.vocabulary import RunStatus
-from tests.runner.conftest import Harness, supervising
+from tests.runner.conftest import Harness, supervising, wait_for
 from tests.runner.test_runs import group_gone
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +74,33 @@ async def test_grace_zero_never_ends_a_lingering_process(harness: Harness) -> No
     _, rundir = await finished(harness, exit_grace_s=0.0)
     record = rundir.load()
     assert record.status == RunStatus.COMPLETED and record.exit_code == 0 and not record.ended_after_result
+
+
+async def test_one_that_ignores_sigterm_is_killed_and_a_cancel_meanwhile_changes_nothing(harness: Harness) -> None:
+    harness.script_steps({"action": "complete", "linger": LINGER_S, "ignore_sigterm": True})
+    async with supervising(harness.manager(exit_grace_s=0.3, kill_grace_s=1.0)) as manager:
+        started = await manager.start(harness.spec("Execute T001 only.", stale_after_s=600))
+        await wait_for(lambda: "run.warning" in harness.event_types(), timeout=30, what="the forced end to begin")
+        with anyio.fail_after(30):
+            record = await manager.cancel(started.run_id)  # the result is in: it stands
+    assert record.status == RunStatus.COMPLETED and record.stop_reason is None and record.ended_after_result
+    assert record.exit_code == -9  # SIGTERM was ignored: SIGKILL after kill_grace_s
+    assert RunDir(harness.project, started.run_id).load().status == RunStatus.COMPLETED
+
+
+async def test_a_run_found_lingering_after_a_restart_is_ended_by_the_next_daemon(harness: Harness) -> None:
+    harness.script_steps({"action": "complete", "linger": LINGER_S})
+    first = harness.manager(exit_grace_s=0.0)  # this daemon waits for the exit, then goes away
+    async with supervising(first):
+        started = await first.start(harness.spec("Execute T001 only.", stale_after_s=600))
+        rundir = RunDir(harness.project, started.run_id)
+        await wait_for(lambda: "lingering" in rundir.stderr.read_text(), timeout=30, what="the agent to linger")
+    assert not first.get(started.run_id).final
+    second = harness.manager(exit_grace_s=0.3)
+    async with supervising(second):
+        await second.reconcile([harness.project])
+        with anyio.fail_after(30):
+            record = await second.wait_final(started.run_id)
+    assert record.status == RunStatus.COMPLETED and record.ended_after_result and record.stop_reason is None
+    identity = rundir.load_identity()
+    assert identity is not None and group_gone(identity.pgid)
