@@ -4,6 +4,7 @@ agent: the figures match the runs, the labels are bounded, a restart neither res
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,8 @@ def test_no_listener_by_default_and_a_port_in_use_is_a_problem_not_a_stop(tmp_pa
     with running_daemon(tmp_path / "off") as d:
         assert "metrics" not in d.log()
         assert value(samples(d.rpc("daemon.metrics")["text"]), "specflowd_projects") == 0
-    import socket
-
+        printed = d.ctl("daemon", "metrics").stdout  # the same text from specflowctl
+        assert printed.endswith("# EOF\n") and value(samples(printed), "specflowd_projects") == 0
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
