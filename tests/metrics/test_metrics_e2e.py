@@ -102,5 +102,6 @@ def test_no_listener_by_default_and_a_port_in_use_is_a_problem_not_a_stop(tmp_pa
             problems = d.rpc("daemon.status")["problems"]
             assert any(f"[metrics] listen 127.0.0.1:{port}" in p for p in problems), json.dumps(problems)
             assert d.rpc("daemon.ping")["pong"] is True
+            assert d.rpc("settings.get")["effective"]["metrics"] == {"listen": str(port)}
         finally:
             d.stop()
