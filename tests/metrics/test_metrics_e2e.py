@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from specflowctl.demo import create_demo_project
-from tests.engine.common import SIM, status
+from tests.engine.common import FAKE, SIM, status
 from tests.metrics.common import free_port, samples, value, write_settings
 from tests.support import Daemon, running_daemon, sandbox_env, wait_until
 
@@ -105,3 +105,31 @@ def test_no_listener_by_default_and_a_port_in_use_is_a_problem_not_a_stop(tmp_pa
             assert d.rpc("settings.get")["effective"]["metrics"] == {"listen": str(port)}
         finally:
             d.stop()
+
+
+def test_stops_and_heals_are_counted_by_project_and_kind(tmp_path: Path) -> None:
+    """Standalone runs the fake CLI stops at a rate limit, at its budget cap, in a loop; then an orchestration
+    whose batch fails twice (one heal). Each shows in its own series, under the project's registry id."""
+    script = tmp_path / "script.json"
+    loop = {"action": "loop", "tool": "Bash", "input": {"command": "npm test"}, "delay": 0.01}
+    fail = {"action": "fail", "message": "tests failed"}
+    behaviours = [{"action": "rate_limit", "retries": 0, "reset_epoch": 1764000000}, {"action": "over_budget"}, loop]
+    script.write_text(json.dumps([*behaviours, fail, fail]))
+    with running_daemon(tmp_path, SPECFLOW_CLAUDE=FAKE, FAKE_CLAUDE_SCRIPT=str(script)) as d:
+        root = create_demo_project(d.root / "demo")
+        project = d.rpc("projects.register", {"path": str(root)})["id"]
+        for expected in ("rate_limited", "budget_exceeded", "looping"):
+            run_id = d.rpc("runs.start", {"project": str(root), "skill": "verify"})["run_id"]
+            wait_until(lambda r=run_id, e=expected: d.rpc("runs.get", {"run": r})["status"] == e, timeout=60, what=expected)
+        orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
+        wait_until(lambda: status(d, orch_id)["status"] == "needs_attention", timeout=60, what="heal exhausted")
+        found = samples(d.rpc("daemon.metrics")["text"])
+        assert value(found, "specflowd_rate_limit_waits_total", project=project) == 1
+        assert value(found, "specflowd_budget_stops_total", project=project, scope="run") == 1
+        assert value(found, "specflowd_loop_stops_total", project=project) == 1
+        assert value(found, "specflowd_heals_total", project=project) == 1
+        for final in ("rate_limited", "budget_exceeded", "looping"):
+            assert value(found, "specflowd_agent_runs_finished_total", project=project, status=final) == 1
+        assert value(found, "specflowd_agent_runs_finished_total", project=project, status="failed") == 2
+        assert value(found, "specflowd_orchestrations", project=project, status="needs_attention") == 1
+        assert sum(s.value for s in found if s.name == "specflowd_run_cost_usd_count" and s.labels["step"] == "heal") == 1
