@@ -15,6 +15,7 @@ them, so no record is read while the loop changes it.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
@@ -109,7 +110,8 @@ def _histogram(
 ) -> HistogramMetricFamily:
     family = HistogramMetricFamily(name, doc, labels=["step", "model"])
     for labels, values in sorted(observations.items()):
-        cumulative = [(_le(bound), sum(1 for v in values if v <= bound)) for bound in bounds]
+        values.sort()
+        cumulative = [(_le(bound), bisect.bisect_right(values, bound)) for bound in bounds]
         cumulative.append(("+Inf", len(values)))
         family.add_metric(list(labels), cumulative, sum_value=sum(values))
     return family
