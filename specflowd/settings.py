@@ -105,6 +105,12 @@ class MetricsSettings(BaseModel):
         None, description="HOST:PORT (or PORT: loopback) to serve /metrics on over HTTP; unset = no listener"
     )
 
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _port_alone(cls, listen: object) -> object:
+        # `listen = 9464` (and `specflowctl config set metrics.listen 9464`, which writes a TOML integer) is a port
+        return str(listen) if isinstance(listen, int) and not isinstance(listen, bool) else listen
+
     @field_validator("listen")
     @classmethod
     def _address(cls, listen: str | None) -> str | None:

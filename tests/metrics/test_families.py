@@ -125,5 +125,7 @@ def test_a_bad_listen_address_is_refused_with_the_reason(text: str) -> None:
 def test_the_metrics_section_is_checked_like_the_others() -> None:
     assert check_text('[metrics]\nlisten = "127.0.0.1:9464"\n') is None
     assert check_text("[metrics]\n") is None
+    assert check_text("[metrics]\nlisten = 9464\n") is None  # what `config set metrics.listen 9464` writes
+    assert check_text("[metrics]\nlisten = true\n") is not None
     problem = check_text('[metrics]\nport = 9464\n')
     assert problem is not None and "metrics.port" in problem
