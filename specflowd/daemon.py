@@ -39,8 +39,10 @@ from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import DEFAULT_QUEUE_LIMIT, Event, EventBus
+from specflowd.services.metrics import DaemonMetrics, on_loop
+from specflowd.services.metrics_sources import count_event, snapshot
 from specflowd.services.scheduling import RunScheduler, account_key
-from specflowd.settings import load_settings
+from specflowd.settings import listen_address, load_settings
 from specflowd.store.leftovers import sweep_temp
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
@@ -195,7 +197,16 @@ async def serve(
         scheduler=scheduler,
         connection_count=lambda: server.connections,
     )
+    metrics = services.metrics = DaemonMetrics(on_loop(lambda: snapshot(services)))
+    endpoint.observe = metrics.observe_rpc
+    bus.listeners.append(lambda event: count_event(services, metrics, event))
     listener = await _open_listener(sock_path, activated)
+    if settings.metrics.listen:  # read at start: a change takes a restart (docs/metrics.md)
+        metrics.listen(*listen_address(settings.metrics.listen))
+        if metrics.problem:
+            log.warning("%s", metrics.problem)
+        else:
+            log.info("serving /metrics on http://%s:%d", *(metrics.address or ("?", 0)))
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, stop, bus)
@@ -230,6 +241,7 @@ async def serve(
             systemd.notify("STOPPING=1\nSTATUS=stopping")
             tg.cancel_scope.cancel()
     finally:
+        await anyio.to_thread.run_sync(metrics.close)
         if activated is None:
             with contextlib.suppress(FileNotFoundError):
                 sock_path.unlink()

@@ -23,6 +23,9 @@ events = ["question", "merge_ready", "needs_attention", "completed", "failed"]
 
 [specflow]
 cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH; "" = none
+
+[metrics]
+listen = "127.0.0.1:9464"            # serve /metrics over HTTP (read at start; off by default; docs/metrics.md)
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -45,11 +48,13 @@ __all__ = [
     "NOTIFY_KINDS",
     "SECTIONS",
     "AgentSettings",
+    "MetricsSettings",
     "NotifySettings",
     "Settings",
     "SpecflowSettings",
     "check_text",
     "config_sources",
+    "listen_address",
     "load_settings",
     "merge_config",
     "set_in_file",
@@ -100,16 +105,48 @@ class SpecflowSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listen: str | None = Field(
+        None, description="HOST:PORT (or PORT: loopback) to serve /metrics on over HTTP; unset = no listener"
+    )
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _port_alone(cls, listen: object) -> object:
+        # `listen = 9464` (and `specflowctl config set metrics.listen 9464`, which writes a TOML integer) is a port
+        return str(listen) if isinstance(listen, int) and not isinstance(listen, bool) else listen
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, listen: str | None) -> str | None:
+        if listen is not None:
+            listen_address(listen)  # raises ValueError with the reason
+        return listen
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``[metrics] listen`` as (host, port): ``PORT`` or ``:PORT`` is loopback, ``[::1]:PORT`` an IPv6 host."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        host, port_text = "", text.strip()
+    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"listen {text!r}: expected HOST:PORT or PORT, with a port from 1 to 65535")
+    return host, int(port_text)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     orchestrate: dict[str, Any] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics")
 
 
 def load_settings(path: Path) -> Settings:

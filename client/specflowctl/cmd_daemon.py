@@ -1,4 +1,4 @@
-"""specflowctl daemon status|stop|install-unit."""
+"""specflowctl daemon status|metrics|start|stop|install-unit."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ app = typer.Typer(help="The daemon itself.", no_args_is_help=True)
 def status(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
     """Show whether the daemon runs, its version, uptime and counters."""
     emit(json_out, rpc(sock, "daemon.status"), render.daemon_status)
+
+
+@app.command("metrics")
+def metrics(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+    """Print the daemon's Prometheus metrics (OpenMetrics text, what a scrape of [metrics] listen reads)."""
+    emit(json_out, rpc(sock, "daemon.metrics"), lambda d: str(d["text"]).rstrip("\n"))
 
 
 def ensure_daemon(sock: Path | None, timeout: float = 15.0) -> tuple[dict[str, Any], bool]:

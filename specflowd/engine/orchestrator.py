@@ -211,6 +211,12 @@ class Orchestrator:
     def active_count(self) -> int:
         return sum(1 for r in self._records.values() if r.status not in TERMINAL_STATUSES)
 
+    def census(self) -> list[tuple[str, str]]:
+        """(project path, status) of every orchestration known, read or not, from memory (daemon.metrics)."""
+        seen = [(r.project_path, r.status.value) for r in self._records.values()]
+        seen += [(s.project_path, s.status.value) for i, s in self._finished.items() if i not in self._records]
+        return seen
+
     # -- queries ---------------------------------------------------------------------------------------
     def get(self, orch_id: str) -> OrchestrationRecord:
         record = self._records.get(orch_id) or self._cache.get(orch_id)

@@ -417,6 +417,10 @@ class RunManager:
         """(runs not finished, runs known), without reading or copying a record (for daemon.status)."""
         return self.store.counts()
 
+    def census(self) -> builtins.list[RunSummary]:
+        """Every known run's figures, from memory (daemon.metrics)."""
+        return self.store.census()
+
     def total(self, project_root: Path | None = None) -> int:
         """How many runs are known (of one project)."""
         return len(self.store.summaries(project_root))

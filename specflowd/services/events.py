@@ -64,9 +64,12 @@ class _Slot:
 class Subscription:
     """One subscriber's queue: ``put`` never blocks (the bus calls it for every event), ``next`` waits."""
 
-    def __init__(self, project: str | None, limit: int = DEFAULT_QUEUE_LIMIT) -> None:
+    def __init__(
+        self, project: str | None, limit: int = DEFAULT_QUEUE_LIMIT, on_drop: Callable[[int], None] | None = None
+    ) -> None:
         self.project = project
         self.limit = limit
+        self._on_drop = on_drop  # told how many events it drops (the bus counts them for daemon.metrics)
         self._slots: deque[_Slot] = deque()
         self._queued = 0  # slots still holding an event
         self._latest: dict[str, _Slot] = {}  # coalesce key -> its queued snapshot
@@ -106,6 +109,8 @@ class Subscription:
             log.warning("a subscriber is %d events behind: dropping them, it is sent events.lost", self._queued)
             self._lost_since = first
         self._lost += self._queued
+        if self._on_drop is not None:
+            self._on_drop(self._queued)
         self._slots.clear()
         self._latest.clear()
         self._queued = 0
@@ -156,11 +161,15 @@ class EventBus:
     queue_limit: int = DEFAULT_QUEUE_LIMIT  # per subscriber (``specflowd --event-queue``)
     _subscriptions: set[Subscription] = field(default_factory=set)
     listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    dropped: int = 0  # events dropped for subscribers that fell behind, since the daemon started
 
     def subscribe(self, project: str | None) -> Subscription:
-        sub = Subscription(project, self.queue_limit)
+        sub = Subscription(project, self.queue_limit, self._count_dropped)
         self._subscriptions.add(sub)
         return sub
+
+    def _count_dropped(self, count: int) -> None:
+        self.dropped += count
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)
