@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from specflowctl import core, render
+from specflowctl import answering, core, render
 from specflowctl.app import AnyProjectArg, JsonOpt, SocketOpt, emit, fail, rpc, subscribed
 from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
@@ -114,6 +114,18 @@ def _waiting_run(sock: Path | None) -> str:
     return str(pending[0]["run_id"])
 
 
+def _ask(question: dict[str, Any]) -> str:
+    """One question at the terminal, asked again until the reply is one it takes; the answer is echoed."""
+    typer.echo(question["question"])
+    for line in answering.option_lines(question):
+        typer.echo(line)
+    while True:
+        value, said = answering.read_reply(question, typer.prompt(answering.prompt_text(question)))
+        typer.echo(f"  {said}" if value is not None else f"specflowctl: {said}", err=value is None)
+        if value is not None:
+            return value
+
+
 def answer(
     run_id: Annotated[
         str | None,
@@ -142,17 +154,7 @@ def answer(
         if record["status"] != "waiting_input":
             fail(f"run {run_id} is not waiting for answers ({record['status']})")
         for question in record["questions"]:
-            options = question.get("options") or []
-            typer.echo(question["question"])
-            for number, option in enumerate(options, 1):
-                typer.echo(
-                    f"  {number}. {option['label']}"
-                    + (f" - {option['description']}" if option.get("description") else "")
-                )
-            reply = typer.prompt("answer" + (" (number or text)" if options else ""))
-            if reply.isdigit() and 1 <= int(reply) <= len(options):
-                reply = options[int(reply) - 1]["label"]
-            answers[question.get("header") or question["question"]] = reply
+            answers[question.get("header") or question["question"]] = _ask(question)
     emit(
         json_out,
         rpc(sock, "questions.answer", {"run": run_id, "answers": answers}),

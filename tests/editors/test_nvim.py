@@ -46,7 +46,13 @@ def test_questions_are_notified_and_answered_through_vim_ui(tmp_path: Path) -> N
     notice = next(n for n in seen["notifications"] if "asks" in n["message"])
     assert notice["message"] == "specflow demo: the implement run asks: Which storage? (+1 more)  →  :Specflow answer"
     assert seen["waiting_statusline"].startswith("specflow implement (answer needed) · batch 1/4 · ")
-    assert seen["choices"] == ["json", "sqlite", "Other…"]
+    assert seen["choices"] == ["json", "sqlite"]  # no "Other…": the question takes only its options
+    assert seen["problems"] == {
+        "postgres": "'postgres' is not an option: answer one of 'json', 'sqlite'",
+        "SQLite": None,
+        "other": None,
+        "multi": "'redis' is not an option: answer one or more of 'json', 'sqlite'",
+    }
     assert [p["kind"] for p in seen["prompts"]] == ["select", "input"]
     assert seen["prompts"][1]["prompt"].startswith("Which table?")
     assert_resumed_with_answers(tmp_path)

@@ -216,6 +216,39 @@ function M.answer_key(question)
   return (question.header and question.header ~= "") and question.header or question.question
 end
 
+-- Whether a question takes the user's own words: no options, or the "Other" choice (allowOther).
+function M.accepts_free_text(question)
+  return #(question.options or {}) == 0 or question.allowOther == true
+end
+
+-- Why the daemon would refuse `value` for `question` (its rule, domain/answers.py), or nil.
+function M.answer_problem(question, value)
+  if vim.trim(value or "") == "" then
+    return "the answer is empty"
+  end
+  if M.accepts_free_text(question) then
+    return nil
+  end
+  local labels, quoted = {}, {}
+  for _, option in ipairs(question.options) do
+    labels[option.label:lower()] = true
+    table.insert(quoted, "'" .. option.label .. "'")
+  end
+  local picked = question.multiSelect and vim.split(value, ",", { plain = true }) or { value }
+  local unknown = {}
+  for _, part in ipairs(picked) do
+    part = vim.trim(part)
+    if not labels[part:lower()] then
+      table.insert(unknown, "'" .. part .. "'")
+    end
+  end
+  if #unknown == 0 then
+    return nil
+  end
+  local several = question.multiSelect and "one or more of" or "one of"
+  return table.concat(unknown, ", ") .. " is not an option: answer " .. several .. " " .. table.concat(quoted, ", ")
+end
+
 -- `:Specflow orchestrate` arguments: `auto_merge`, `no_auto_heal`, `budget.total=5`, `context=some text`.
 -- Returns the config table or nil and an error.
 local ALIASES = { context = "additional_context", batch_size = "batch_size_fallback" }

@@ -67,6 +67,8 @@ export interface Question {
   header?: string;
   options?: QuestionOption[];
   multiSelect?: boolean;
+  /** the "Other" choice: the user's own words besides the options */
+  allowOther?: boolean;
 }
 
 export interface PendingQuestion {

@@ -241,3 +241,26 @@ export function notice(kind: NoticeKind, event: DaemonEvent, record: Orchestrati
 export function answerKey(question: Question): string {
   return question.header ? question.header : question.question;
 }
+
+/** Whether a question takes the user's own words: no options, or the "Other" choice (`allowOther`). */
+export function acceptsFreeText(question: Question): boolean {
+  return (question.options ?? []).length === 0 || question.allowOther === true;
+}
+
+/** Why the daemon would refuse `value` for `question` (its rule, domain/answers.py), or undefined. */
+export function answerProblem(question: Question, value: string): string | undefined {
+  if (value.trim() === "") {
+    return "the answer is empty";
+  }
+  if (acceptsFreeText(question)) {
+    return undefined;
+  }
+  const labels = (question.options ?? []).map((o) => o.label);
+  const picked = question.multiSelect ? value.split(",").map((p) => p.trim()) : [value.trim()];
+  const unknown = picked.filter((p) => !labels.some((l) => l.toLowerCase() === p.toLowerCase()));
+  if (unknown.length === 0) {
+    return undefined;
+  }
+  const several = question.multiSelect ? "one or more of" : "one of";
+  return `${unknown.map((u) => `'${u}'`).join(", ")} is not an option: answer ${several} ${labels.map((l) => `'${l}'`).join(", ")}`;
+}
