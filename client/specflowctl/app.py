@@ -20,9 +20,6 @@ ProjectArg = Annotated[
         show_default=False,
     ),
 ]
-AnyProjectArg = Annotated[
-    str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
-]
 SocketOpt = Annotated[
     Path | None,
     typer.Option(

@@ -148,7 +148,8 @@ def orchestrate(
         return
     _refuse_without_agent(preview)
     total = preview["budget"]["total"]
-    if not yes and not typer.confirm(f"Start this orchestration (spending at most ${total:.2f} in total)?", True):
+    question = f"Start this orchestration (spending at most {render.money(total)} in total)?"
+    if not yes and not typer.confirm(question, True):
         raise typer.Exit(1)
     events = None if detach else subscribed(sock, ref)  # before start: no decision is missed
     started = rpc(sock, "orchestrate.start", {"project": ref, "config": config})

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from specflowctl import answering, core, render
-from specflowctl.app import AnyProjectArg, JsonOpt, SocketOpt, emit, fail, rpc, subscribed
+from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, rpc, subscribed
 from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
+from specflowctl.scope import AllOpt, scoped_call
 
 FINAL = {
     "completed",
@@ -51,13 +52,14 @@ def run(
 
 
 def runs(
-    project: AnyProjectArg = None,
+    project: ProjectArg = None,
+    every: AllOpt = False,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
-    """List agent runs."""
-    params = {"project": project_ref(project)} if project else {}
-    emit(json_out, rpc(sock, "runs.list", params), render.run_table)
+    """List a project's agent runs (--all: every project's)."""
+    listed, all_projects = scoped_call(sock, "runs.list", project, every, "the runs")
+    emit(json_out, listed, lambda d: render.run_table(d, with_project=all_projects))
 
 
 def run_cancel(
@@ -94,7 +96,7 @@ def logs(
             continue
         if events is None or chunk["status"] in FINAL:
             if not json_out:
-                typer.echo(f"-- {chunk['status']}, cost ${chunk['cost_usd']:.4f}")
+                typer.echo(f"-- {chunk['status']}, cost {render.money(chunk['cost_usd'])}")
             return
         try:  # wake on this run's events rather than polling blindly
             while (events.next_event(None) or {}).get("data", {}).get("run_id") != run["run_id"]:

@@ -33,6 +33,12 @@ ORCH_ID_LEN = 6
 RUN_ID_LEN = 8
 
 
+
+def money(usd: float) -> str:
+    """Every amount in one rule, by magnitude (the editors use it too): cents from a cent up (`$0.13`,
+    `$5.00`), four decimals below a cent, where cents would round a run's cost away (`$0.0080`)."""
+    return f"${usd:.2f}" if usd >= 0.01 or usd == 0 else f"${usd:.4f}"
+
 def short_ids(ids: list[str], minimum: int) -> dict[str, str]:
     """Each id's shortest prefix (at least ``minimum`` long) that no other id in ``ids`` shares."""
     out: dict[str, str] = {}
@@ -163,18 +169,22 @@ def batch_table(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_table(data: dict[str, Any]) -> str:
+def run_table(data: dict[str, Any], *, with_project: bool = False) -> str:
+    """`specflowctl runs`; ``with_project``: the listing covers several projects, so name each run's."""
     rows = data["runs"]
     if not rows:
         return "no runs"
     short = short_ids([r["run_id"] for r in rows], RUN_ID_LEN)
     width = max(len(v) for v in short.values())
-    lines = [f"{'run':<{width}}  {'step':<10} {'status':<15} {'cost':>8}  started"]
+    names = {r["run_id"]: str(r["project_root"]).rstrip("/").rsplit("/", 1)[-1] for r in rows}
+    pwidth = max([len("project"), *(len(n) for n in names.values())])
+    project_head = f"{'project':<{pwidth}}  " if with_project else ""
+    lines = [f"{'run':<{width}}  {project_head}{'step':<10} {'status':<15} {'cost':>8}  started"]
     for r in rows:
         started = (r.get("started_at") or "-")[:19].replace("T", " ")
-        lines.append(
-            f"{short[r['run_id']]:<{width}}  {r['step']:<10} {r['status']:<15} ${r['cost_usd']:>7.4f}  {started}"
-        )
+        project = f"{names[r['run_id']]:<{pwidth}}  " if with_project else ""
+        cost = money(r["cost_usd"])
+        lines.append(f"{short[r['run_id']]:<{width}}  {project}{r['step']:<10} {r['status']:<15} {cost:>8}  {started}")
     return "\n".join(lines)
 
 
@@ -203,7 +213,7 @@ def preview(p: dict[str, Any]) -> str:
         lines.append(f"  {mark} {step['step']:<10} {step['reason']}")
     lines.append(batch_table(p))
     b = p["budget"]
-    lines.append(f"budget: ${b['per_batch']:.2f}/batch, ${b['heal']:.2f}/heal, ${b['total']:.2f} total")
+    lines.append(f"budget: {money(b['per_batch'])}/batch, {money(b['heal'])}/heal, {money(b['total'])} total")
     lines += agent_lines(p.get("agent"), p.get("config") or {})
     lines += _settings_lines(p)
     return "\n".join(lines)
@@ -365,13 +375,13 @@ def orchestration(
     if progress is not None:
         lines.append(progress_line(progress, record["status"]))
     totals, budget = record["totals"], record["config"]["budget"]
-    spend = f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}"
+    spend = f"spent {money(totals['spent_usd'])} of {money(budget['total'])}"
     running = next((b for b in batches if b["status"] == "running"), None)
     if running is not None:
         cap = budget["heal"] if record["status"] == "healing" else budget["per_batch"]
-        spend += f" · this batch ${running.get('cost_usd', 0.0):.4f} (cap ${cap:.2f} per run)"
+        spend += f" · this batch {money(running.get('cost_usd', 0.0))} (cap {money(cap)} per run)"
     if totals.get("helper_usd"):
-        spend += f" · helper ${totals['helper_usd']:.4f}"
+        spend += f" · helper {money(totals['helper_usd'])}"
     lines.append(spend)
     lines += _ticks_and_unrun(record)
     lines += _heal_causes(batches)
@@ -419,7 +429,7 @@ def decision_line(entry: dict[str, Any]) -> str:
     when = str(entry.get("time", ""))[:19].replace("T", " ")
     extra = ""
     if entry.get("source"):
-        extra = f"  [{entry['source']}" + (f" ${entry['cost_usd']:.4f}" if entry.get("cost_usd") else "") + "]"
+        extra = f"  [{entry['source']}" + (f" {money(entry['cost_usd'])}" if entry.get("cost_usd") else "") + "]"
     return f"{when}  {entry.get('action', ''):<18} {entry.get('reason', '')}{extra}"
 
 
@@ -434,8 +444,8 @@ def live_line(run: dict[str, Any], elapsed_s: float, batches_total: int = 0) -> 
     parts = [f"  ⋯ {what}", duration(elapsed_s), f"{run.get('tool_calls', 0)} tool calls"]
     if run.get("last_tool"):
         parts.append(f"last {run['last_tool']}")
-    cap = f" of ${run['budget_usd']:.2f} cap" if run.get("budget_usd") else ""
-    parts.append(f"{spend} ${run.get('cost_usd', 0.0):.4f}{cap}")
+    cap = f" of {money(run['budget_usd'])} cap" if run.get("budget_usd") else ""
+    parts.append(f"{spend} {money(run.get('cost_usd', 0.0))}{cap}")
     return " · ".join(parts)
 
 
@@ -482,7 +492,7 @@ def orchestration_table(
                 else STATE_WORDS.get(r["status"], r["status"]),
                 r["step"],
                 f"{done}/{total}" if total else "-",
-                f"${r['totals']['spent_usd']:.2f}",
+                money(r["totals"]["spent_usd"]),
                 age(now_epoch - created(r)),
             )
         )

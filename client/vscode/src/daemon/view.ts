@@ -31,7 +31,11 @@ export function basename(path: string | null | undefined): string {
   return parts[parts.length - 1] ?? "?";
 }
 
-const money = (usd: number | undefined): string => `$${(usd ?? 0).toFixed(2)}`;
+/** specflowctl's money rule: cents from a cent up, four decimals below one (`$0.0080`). */
+export const money = (usd: number | undefined): string => {
+  const value = usd ?? 0;
+  return `$${value.toFixed(value >= 0.01 || value === 0 ? 2 : 4)}`;
+};
 
 /** "batch N/M": the batch being worked on while implementing, else how many are done. */
 function batchPosition(view: OrchestrationView): string | undefined {
