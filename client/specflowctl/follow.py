@@ -32,7 +32,9 @@ def subscribe(sock: Path | str | None, project: str | None) -> RpcClient:
     try:
         client.subscribe(project)
     except DaemonUnavailable:
-        raise core.VerbFailed(f"no specflowd is answering on {path}", core.EXIT_NO_DAEMON) from None
+        from specflowctl.paths import not_answering
+
+        raise core.VerbFailed(not_answering(path), core.EXIT_NO_DAEMON) from None
     except RpcError as exc:  # e.g. an unknown project
         detail = f" [{exc.kind}]" if exc.kind else ""
         raise core.VerbFailed(f"{exc.message}{detail}", core.EXIT_RPC_ERROR, exc.kind) from None

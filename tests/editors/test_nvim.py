@@ -82,7 +82,7 @@ def test_no_daemon_and_the_pure_parts(tmp_path: Path) -> None:
     seen = run_script("offline", env, tmp_path, tmp_path)
     assert seen["paths"] == [case["expected"] for case in cases]  # found exactly as specflowctl finds it
     [message] = [n["message"] for n in seen["notifications"]]
-    assert message.startswith(f"specflow: no specflowd is answering on {missing}. Start one with `systemctl --user start specflowd` or `specflowd &`.")
+    assert message.startswith(f"specflow: no specflowd is answering on {missing}. Start one with `specflowctl daemon start` (or `specflowctl daemon install-unit` once, so systemd starts it on use).")
     assert "\n" not in message
     assert seen["statusline"] == ""  # never connected: the statusline stays quiet
     assert seen["frames"] == ['{"jsonrpc":"2.0","id":1,"result":{"ok":"é"}}', "{}"]
