@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -161,14 +162,35 @@ def orchestrate(
     follow_to_exit(sock, events, record["id"], json_out, project)
 
 
-def _control(method: str, project: str | None, sock: Path | None, json_out: bool, **params: Any) -> None:
+def _control(
+    method: str, project: str | None, sock: Path | None, json_out: bool, headline: Any = None, **params: Any
+) -> None:
+    """One steering verb; ``headline(record)``: a first line saying what the verb did or will do."""
     payload = {"project": project_ref(project), **{k: v for k, v in params.items() if v is not None}}
     view = rpc(sock, method, payload)
-    emit(
-        json_out,
-        view,
-        lambda v: render.orchestration(v["record"], v["decisions"][-3:], v.get("progress"), v.get("queued")),
-    )
+
+    def text(v: dict[str, Any]) -> str:
+        shown = _view_text(v)
+        first = headline(v["record"]) if headline else None
+        return f"{first}\n{shown}" if first else shown
+
+    emit(json_out, view, text)
+
+
+def _view_text(view: dict[str, Any]) -> str:
+    return render.orchestration(view["record"], view["decisions"][-3:], view.get("progress"), view.get("queued"))
+
+
+def _pause_headline(project: str | None) -> Any:
+    def headline(record: dict[str, Any]) -> str | None:
+        pausing = render.pending_pause(record)
+        if pausing:
+            return f"pauses {pausing} (use --now to stop it now)"
+        if record["status"] == "paused":
+            return f"paused: `specflowctl resume{f' {project}' if project else ''}` continues"
+        return None
+
+    return headline
 
 
 def pause(
@@ -178,7 +200,7 @@ def pause(
     sock: SocketOpt = None,
 ) -> None:
     """Pause after the running run ends (or --now)."""
-    _control("orchestrate.pause", project, sock, json_out, now=now)
+    _control("orchestrate.pause", project, sock, json_out, _pause_headline(project), now=now)
 
 
 def resume(
@@ -191,7 +213,29 @@ def resume(
     sock: SocketOpt = None,
 ) -> None:
     """Resume a paused or stopped orchestration, optionally raising the total budget."""
-    _control("orchestrate.resume", project, sock, json_out, budget=budget)
+    payload = {"project": project_ref(project), **({"budget": budget} if budget is not None else {})}
+    try:
+        view = core.call(sock, "orchestrate.resume", payload)
+    except core.VerbFailed as exc:
+        if exc.kind == "invalid_state":
+            _explain_no_resume(sock, project, exc)
+        fail(exc.message, exc.code)
+    emit(json_out, view, _view_text)
+
+
+def _explain_no_resume(sock: Path | None, project: str | None, refused: core.VerbFailed) -> None:
+    """A finished orchestration does not resume: say what does instead (a new one for the open tasks)."""
+    with contextlib.suppress(core.VerbFailed):
+        record = core.call(sock, "orchestrate.status", {"project": project_ref(project)})["record"]
+        short, status, target = record["id"][: render.ORCH_ID_LEN], record["status"], f" {project}" if project else ""
+        if status in ("cancelled", "failed"):
+            fail(
+                f"orchestration {short} is {status} and cannot resume: `specflowctl orchestrate{target}` starts a "
+                "new one for the open tasks [invalid_state]"
+            )
+        if status == "completed":
+            fail(f"orchestration {short} is completed: nothing to resume; see `specflowctl status{target}`")
+    fail(refused.message, refused.code)
 
 
 def cancel(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt = None) -> None:

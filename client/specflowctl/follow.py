@@ -23,6 +23,7 @@ from specflowctl.connection import DaemonUnavailable, RpcClient, RpcError
 __all__ = ["Follower", "subscribe"]
 
 _TICK_S = 1.0
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
 
 
 def subscribe(sock: Path | str | None, project: str | None) -> RpcClient:
@@ -104,6 +105,15 @@ class Follower:
         """Print until the orchestration stops or waits for the user; returns the exit code."""
         try:
             return self._follow()
+        except KeyboardInterrupt:  # the user stops watching, not the orchestration: say so, and how to come back
+            self._clear_live()
+            target = f" {self.project_hint}" if self.project_hint else ""
+            sys.stderr.write(
+                f"\nstopped following; orchestration {self.orch_id[: render.ORCH_ID_LEN]} goes on in the daemon. "
+                f"Follow it again with `specflowctl status --watch{target}`; "
+                f"`specflowctl pause{target}` or `cancel{target}` stops it.\n"
+            )
+            return EXIT_INTERRUPTED
         except DaemonUnavailable:
             self._clear_live()
             raise core.VerbFailed(f"lost the daemon on {self.events.socket_path}", core.EXIT_NO_DAEMON) from None

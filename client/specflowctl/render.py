@@ -29,8 +29,8 @@ __all__ = [
 ]
 
 # Short ids (pueue/git style): the daemon accepts any unique prefix; these are the lengths shown
-ORCH_ID_LEN = 6
-RUN_ID_LEN = 8
+SHORT_ID_LEN = 8  # one length for orchestrations and runs, in every client (the editors' SHORT_ID_LEN)
+ORCH_ID_LEN = RUN_ID_LEN = SHORT_ID_LEN
 
 
 
@@ -303,8 +303,23 @@ def step_bar(record: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def pending_pause(record: dict[str, Any]) -> str | None:
+    """"after batch 2 ends" while a pause without --now waits for the running run; None otherwise."""
+    if not record.get("pause_requested") or record["status"] not in ("running", "healing"):
+        return None
+    running = next((b for b in record.get("batches") or [] if b["status"] == "running"), None)
+    if running is not None and record["step"] == "implement":
+        what = f"batch {running['index'] + 1}" + (" (healing)" if record["status"] == "healing" else "")
+    else:
+        what = f"the {record['step']} run"
+    return f"after {what} ends"
+
+
 def orchestration_line(record: dict[str, Any], queued: dict[str, Any] | None = None) -> str:
     word = STATE_WORDS.get(record["status"], record["status"])
+    pausing = pending_pause(record)
+    if pausing:  # a pause waits for the running run: say so until it takes effect
+        word = f"Pausing {pausing}"
     if queued:  # its next agent run waits in the run scheduler's queue
         word = f"Queued {queued_text(queued)}"
     return f"orchestration {record['id'][:ORCH_ID_LEN]}: {word}, step {record['step']}"

@@ -82,4 +82,4 @@ def test_live_line_between_spawn_and_finish(sim_daemon: Daemon) -> None:
     assert {batch for batch, _, _ in live} >= {"1", "4"}, out
     assert any(float(cost) > 0 and int(calls) > 0 for _, calls, cost in live)  # the figure moves
     assert "\r\x1b[K" in out  # the live line is rewritten in place, then cleared
-    assert re.search(r"orchestration \w{6}: Completed, step merge", out)
+    assert re.search(r"orchestration \w{8}: Completed, step merge", out)

@@ -93,11 +93,11 @@ def test_ls_puts_active_orchestrations_first() -> None:
                 "batches": batches, "totals": {"spent_usd": 1.5}}  # fmt: skip
 
     rows = render.orchestration_table(
-        [rec("aaaaaa1", "completed", "2026-11-27T10:00:00Z"), rec("bbbbbb1", "running", "2026-11-27T09:00:00Z")],
+        [rec("aaaaaaaa1", "completed", "2026-11-27T10:00:00Z"), rec("bbbbbbbb1", "running", "2026-11-27T09:00:00Z")],
         now_epoch=1795777200.0,  # 2026-11-27T11:00:00Z
     ).splitlines()
-    assert rows[1].split() == ["bbbbbb", "bbbbbb1", "Running", "implement", "2/3", "$1.50", "2h", "ago"]
-    assert rows[2].split()[:3] == ["aaaaaa", "aaaaaa1", "Completed"] and rows[2].endswith("1h ago")
+    assert rows[1].split() == ["bbbbbbbb", "bbbbbbbb1", "Running", "implement", "2/3", "$1.50", "2h", "ago"]
+    assert rows[2].split()[:3] == ["aaaaaaaa", "aaaaaaaa1", "Completed"] and rows[2].endswith("1h ago")
 
 
 def test_one_money_rule_by_magnitude() -> None:

@@ -5,7 +5,7 @@ import { SpecflowClient } from "./daemon/client";
 import type { PendingQuestion } from "./daemon/protocol";
 import { SpecflowSession } from "./daemon/session";
 import { socketPath } from "./daemon/socket";
-import { acceptsFreeText, answerKey, answerProblem, type Notice, type NoticeAction, orchestrationLine, previewLines, statusLines } from "./daemon/view";
+import { acceptsFreeText, answerKey, answerProblem, shortId, type Notice, type NoticeAction, orchestrationLine, previewLines, statusLines } from "./daemon/view";
 
 const OTHER = "Other…";
 
@@ -175,7 +175,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const answers = chosen && (await ask(chosen));
     if (chosen && answers) {
       const record = await session.answer(chosen.run_id, answers);
-      await vscode.window.showInformationMessage(`specflow: answered; run ${record.run_id} resumes`);
+      await vscode.window.showInformationMessage(`specflow: answered; run ${shortId(record.run_id)} resumes`);
     }
   }
 

@@ -15,6 +15,9 @@ H.run(function()
   -- the daemon's answer rule, as the plugin applies it to typed text before sending
   local view = require("specflow.view")
   local storage = { question = "Which storage?", options = { { label = "json" }, { label = "sqlite" } } }
+  local pausing = { record = { id = "0123456789ab", status = "running", step = "implement", pause_requested = true,
+    totals = { spent_usd = 0.0042 } } }
+  H.result.pausing = { view.statusline(pausing, "connected", true), view.orchestration_line(pausing.record) }
   H.result.problems = {
     postgres = view.answer_problem(storage, "postgres") or vim.NIL,
     SQLite = view.answer_problem(storage, "SQLite") or vim.NIL,

@@ -17,6 +17,20 @@ M.STATE_WORDS = {
 
 local STEPS = { "design", "analyze", "implement", "verify", "merge" }
 
+-- One short id length for orchestrations and runs, in every client (specflowctl's SHORT_ID_LEN).
+M.SHORT_ID_LEN = 8
+function M.short_id(id)
+  return tostring(id or ""):sub(1, M.SHORT_ID_LEN)
+end
+
+-- The state word, "pausing" while a pause waits for the running run to end (pause_requested).
+function M.state_word(record)
+  if record.pause_requested and (record.status == "running" or record.status == "healing") then
+    return "pausing"
+  end
+  return M.STATE_WORDS[record.status] or record.status
+end
+
 local function basename(path)
   return (path or ""):match("([^/]+)/*$") or path or "?"
 end
@@ -53,8 +67,9 @@ function M.statusline(view, connection, ever_connected, prefix)
   end
   local record = view.record
   local head = prefix .. " " .. record.step
-  if record.status ~= "running" then
-    head = head .. " (" .. (M.STATE_WORDS[record.status] or record.status) .. ")"
+  local word = M.state_word(record)
+  if word ~= "running" then
+    head = head .. " (" .. word .. ")"
   end
   local items = { head }
   items[#items + 1] = batch_position(view)
@@ -102,7 +117,7 @@ function M.decision_line(entry)
 end
 
 function M.orchestration_line(record)
-  return string.format("orchestration %s: %s, step %s", record.id, M.STATE_WORDS[record.status] or record.status, record.step)
+  return string.format("orchestration %s: %s, step %s", M.short_id(record.id), M.state_word(record), record.step)
 end
 
 -- Lines for `:Specflow status`: the project (projects.status) and its orchestration (orchestrate.status).

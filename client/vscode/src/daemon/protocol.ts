@@ -25,6 +25,8 @@ export interface BatchRecord {
 
 export interface OrchestrationRecord {
   id: string;
+  /** a pause without --now waits for the running run to end */
+  pause_requested?: boolean;
   project_path: string;
   status: string;
   step: string;

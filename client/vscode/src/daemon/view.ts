@@ -26,6 +26,18 @@ export const STATE_WORDS: Record<string, string> = {
 
 const STEPS = ["design", "analyze", "implement", "verify", "merge"];
 
+/** One short id length for orchestrations and runs, in every client (specflowctl's SHORT_ID_LEN). */
+export const SHORT_ID_LEN = 8;
+export const shortId = (id: string | null | undefined): string => (id ?? "").slice(0, SHORT_ID_LEN);
+
+/** The state word, "pausing" while a pause waits for the running run to end (`pause_requested`). */
+export function stateWord(record: OrchestrationRecord): string {
+  if (record.pause_requested && (record.status === "running" || record.status === "healing")) {
+    return "pausing";
+  }
+  return STATE_WORDS[record.status] ?? record.status;
+}
+
 export function basename(path: string | null | undefined): string {
   const parts = (path ?? "").split("/").filter(Boolean);
   return parts[parts.length - 1] ?? "?";
@@ -63,8 +75,9 @@ export function statusText(
   }
   const record = view.record;
   let head = record.step;
-  if (record.status !== "running") {
-    head += ` (${STATE_WORDS[record.status] ?? record.status})`;
+  const word = stateWord(record);
+  if (word !== "running") {
+    head += ` (${word})`;
   }
   const items = [head];
   const position = batchPosition(view);
@@ -98,7 +111,7 @@ export function stepBar(record: OrchestrationRecord): string {
 }
 
 export function orchestrationLine(record: OrchestrationRecord): string {
-  return `orchestration ${record.id}: ${STATE_WORDS[record.status] ?? record.status}, step ${record.step}`;
+  return `orchestration ${shortId(record.id)}: ${stateWord(record)}, step ${record.step}`;
 }
 
 export function decisionLine(entry: Decision, project?: string | null): string {
