@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specflowd.domain.config import OrchestrationConfig
+from specflowd.domain.config import OrchestrationConfig, budget_conflicts
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
 
@@ -149,8 +149,19 @@ def validate_document(document: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
-    merge_config(settings.orchestrate, {})
+    refused, _ = budget_conflicts(merge_config(settings.orchestrate, {}).budget, "orchestrate.budget.")
+    if refused:  # each value within its bounds, but together they contradict each other
+        raise InvalidConfig(f"invalid settings: {'; '.join(refused)}", errors="; ".join(refused))
     return settings
+
+
+def doubts_text(text: str) -> list[str]:
+    """Settings of a valid file that look wrong together but may be meant (warned, not refused)."""
+    try:
+        settings = validate_document(tomllib.loads(text))
+        return budget_conflicts(merge_config(settings.orchestrate, {}).budget, "orchestrate.budget.")[1]
+    except (tomllib.TOMLDecodeError, InvalidConfig):
+        return []
 
 
 def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,7 +15,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 ProjectArg = Annotated[
     str | None,
     typer.Argument(
-        metavar="[PROJECT]",
+        metavar="PROJECT",  # optional: the usage line adds the brackets
         help="Registry id or path (default: the project containing the current directory)",
         show_default=False,
     ),

@@ -251,7 +251,9 @@ def merge(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt
 def go_back(
     step: Annotated[
         Literal["design", "analyze", "implement", "verify", "merge"],
-        typer.Argument(help="The step to return to (the current or an earlier one)", show_default=False),
+        typer.Argument(
+            metavar="STEP", help="The step to return to (the current or an earlier one)", show_default=False
+        ),
     ],
     project: ProjectArg = None,
     json_out: JsonOpt = False,
@@ -264,7 +266,9 @@ def go_back(
 def recover(
     action: Annotated[
         Literal["retry", "skip", "abort"],
-        typer.Argument(help="What to do about the stop (status lists the options)", show_default=False),
+        typer.Argument(
+            metavar="ACTION", help="What to do about the stop (status lists the options)", show_default=False
+        ),
     ],
     project: ProjectArg = None,
     budget: Annotated[
@@ -282,6 +286,7 @@ def demo(
     directory: Annotated[
         Path | None,
         typer.Argument(
+            metavar="DIRECTORY",
             help="Where to create the demo project [default: ./specflow-demo, or ~/specflow-demo inside a git "
             "checkout]",
             show_default=False,

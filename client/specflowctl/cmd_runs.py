@@ -131,7 +131,7 @@ def _ask(question: dict[str, Any]) -> str:
 def answer(
     run_id: Annotated[
         str | None,
-        typer.Argument(metavar="[RUN]", help="Run id or unique prefix (default: this project's waiting run)"),
+        typer.Argument(metavar="RUN", help="Run id or unique prefix (default: this project's waiting run)"),
     ] = None,
     answer_opt: Annotated[
         list[str] | None,

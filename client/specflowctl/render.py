@@ -85,7 +85,12 @@ def group_lines(groups: list[dict[str, Any]], gates: list[dict[str, Any]]) -> li
 
 
 def groups_table(data: dict[str, Any]) -> str:
-    return "\n".join([f"{'group':<16} {'running':<14} queued", *group_lines(data["groups"], [])])
+    """`specflowctl groups`: the header names each column once, the cells hold only numbers (or paused)."""
+    lines = [f"{'group':<16} {'running':<16} queued"]
+    for g in data["groups"]:
+        running = "paused (limit 0)" if g["limit"] == 0 else f"{g['running']}/{g['limit']}"
+        lines.append(f"{g['name']:<16} {running:<16} {g['queued']}")
+    return "\n".join(lines)
 
 
 def queue_table(status: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from pydantic import ConfigDict, Field, model_validator
 
-from specflowd.domain.config import Step
+from specflowd.domain.config import Step, budget_conflicts
 from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
 from specflowd.handlers.groups import require_group
@@ -161,6 +161,7 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     plan = build_preview(snapshot, config)
     if settings.problem:
         plan.warnings.append(settings.problem)
+    plan.warnings += [w for ws in budget_conflicts(config.budget) for w in ws]  # the caps as they will apply
     agent = None
     if params.check_agent:
         skills = [f"flow.{s.step.value}" for s in plan.steps if s.runs or s.step == Step.MERGE]
