@@ -45,13 +45,36 @@ def _refuse_if_busy(sock: Path | None, ref: str) -> None:
 
 
 def _refuse_without_agent(preview: dict[str, Any]) -> None:
+    """No working agent: say where its value came from and how to fix it there (as the preview names sources)."""
     check = preview.get("agent")
     if check and not check["ok"]:
-        fail(
-            f"no working agent ({check['source']}): {check['problem']}. Set [agent] claude "
-            "(`specflowctl config set agent.claude PATH`) or SPECFLOW_CLAUDE, or put claude on PATH "
-            "[agent_unavailable]"
-        )
+        source = check["source"]
+        if source == "--agent":  # the orchestration's `agent` setting: the command line or the settings file
+            origin = (preview.get("settings") or {}).get("sources", {}).get("agent", "command line")
+            if origin == "command line":
+                fix = (
+                    "Check the path given to --agent, or leave --agent out to use [agent] claude, SPECFLOW_CLAUDE "
+                    "or claude on PATH"
+                )
+            else:
+                source = f"orchestrate.agent in {origin}"
+                fix = (
+                    "Fix it (`specflowctl config set orchestrate.agent PATH`) or remove it (`specflowctl config "
+                    "unset orchestrate.agent`)"
+                )
+        else:
+            fix = _AGENT_FIX[source]
+        fail(f"no working agent ({source}): {check['problem']}. {fix} [agent_unavailable]")
+
+
+_AGENT_FIX = {
+    "[agent] claude": "Fix it (`specflowctl config set agent.claude PATH`) or remove it (`specflowctl config unset "
+    "agent.claude`) to use SPECFLOW_CLAUDE or claude on PATH",
+    "SPECFLOW_CLAUDE": "Fix or unset SPECFLOW_CLAUDE in the daemon's environment and restart it (`specflowctl "
+    "daemon stop`), or set [agent] claude (`specflowctl config set agent.claude PATH`)",
+    "PATH": "Install Claude Code so that claude is on the daemon's PATH, or name the binary: `specflowctl config set "
+    "agent.claude PATH` or SPECFLOW_CLAUDE",
+}
 
 
 def orchestrate(

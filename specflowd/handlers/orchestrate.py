@@ -178,12 +178,13 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
     root = project_root(call, params.project)
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, params.config)
-    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
-        config = config.model_copy(update={"agent": settings.agent.claude})
     if config.group is not None:
         require_group(call, config.group)
-    # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
-    await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
+    # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run,
+    # naming where the failing value came from
+    await anyio.to_thread.run_sync(require_agent, config.agent, settings.agent.claude, dict(os.environ))
+    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
+        config = config.model_copy(update={"agent": settings.agent.claude})
     return await _view(call, await call.services.orchestrations.start(root, config))
 
 
