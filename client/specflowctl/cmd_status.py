@@ -64,6 +64,14 @@ def status(
     result: dict[str, Any] = {"project": project_status, "orchestration": view, "questions": questions}
 
     def text(r: dict[str, Any]) -> str:
+        v = r["orchestration"]
+        if v and v["record"]["status"] == "completed" and r["project"].get("phase_status") != "in_progress":
+            # the phase it completed is closed: lead with what was done and what comes next, not "not_started"
+            import shutil
+
+            done = render.completed_phase(v["record"], r["project"], time.time(), bool(shutil.which("specflow")))
+            shown = render.orchestration(v["record"], v["decisions"][-5:], v.get("progress"), v.get("queued"))
+            return f"{r['project']['project']}\n{done}\n{shown}"
         out = render.project_status(r["project"])
         if r["orchestration"]:
             v = r["orchestration"]

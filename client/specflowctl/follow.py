@@ -223,7 +223,7 @@ class Follower:
         if record["status"] == "completed":
             try:
                 project = core.call(self.sock, "projects.status", {"project": record["project_path"]})
-                self._write(f"next: {project['next_action']}")
+                self._write(render.next_after_phase(project, bool(shutil.which("specflow"))))
             except core.VerbFailed:
                 pass
         return code

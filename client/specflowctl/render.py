@@ -10,11 +10,13 @@ __all__ = [
     "agent_lines",
     "answer_command",
     "batch_table",
+    "completed_phase",
     "daemon_status",
     "decision_line",
     "flatten",
     "live_line",
     "log_entry",
+    "next_after_phase",
     "orchestration",
     "orchestration_line",
     "orchestration_table",
@@ -539,3 +541,44 @@ def what_now(record: dict[str, Any], project: str | None) -> str:
     if status == "waiting_input":
         return f"after answering, follow again with `specflowctl status --watch{target}`"
     return ""
+
+
+def _iso_epoch(iso: str | None) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp() if iso else None
+    except ValueError:
+        return None
+
+
+def completed_phase(record: dict[str, Any], project: dict[str, Any], now_epoch: float, specflow_found: bool) -> str:
+    """`status` after an orchestration completed its phase: what was done (merged, when, tasks, spend), then
+    what comes next, naming SpecFlow's own command as SpecFlow's (and whether it is on PATH here)."""
+    batches = record.get("batches") or []
+    total = sum(len(b["task_ids"]) for b in batches)
+    done = sum(len(b["task_ids"]) for b in batches if b["status"] in _SETTLED[:2])
+    merge = (record.get("steps") or {}).get("merge") or {}
+    merged = merge.get("status") == "completed"
+    ended = _iso_epoch(merge.get("finished_at") or record.get("updated_at"))
+    began = _iso_epoch(record.get("created_at"))
+    phase = record.get("phase_number") or project.get("phase_number") or "?"
+    name = f" {project['phase_name']}" if project.get("phase_name") and project.get("phase_number") == phase else ""
+    facts = [f"orchestration {record['id'][:ORCH_ID_LEN]}"]
+    facts += [f"tasks {done}/{total}"] if total else []
+    facts.append(f"spent {money(record['totals']['spent_usd'])}")
+    facts += [f"took {duration(ended - began)}"] if ended is not None and began is not None else []
+    when = f" {age(max(0.0, now_epoch - ended))}" if ended is not None else ""
+    lines = [f"phase {phase}{name} {'merged' if merged else 'completed'}{when} · {' · '.join(facts)}"]
+    lines.append(next_after_phase(project, specflow_found))
+    return "\n".join(lines)
+
+
+def next_after_phase(project: dict[str, Any], specflow_found: bool) -> str:
+    """The `next:` line once a phase is done: opening the next one is SpecFlow's own command, said so."""
+    upcoming = project.get("next_phase")
+    if not str(project.get("next_action", "")).startswith("start_phase"):
+        return f"next: {project['next_action']}"
+    which = f"the next phase, {upcoming}," if upcoming else "the next phase"
+    where = "" if specflow_found else " (specflow is not on PATH here: install SpecFlow's CLI first)"
+    return f"next: open {which} with SpecFlow's `specflow phase open`{where}, then `specflowctl orchestrate`"
