@@ -185,6 +185,25 @@ def orchestrate(
     follow_to_exit(sock, events, record["id"], json_out, project)
 
 
+def _follow(sock: Path | None, events: Any, orch_id: str, json_out: bool, hint: str, inline: bool) -> int:
+    from specflowctl.follow import Follower
+
+    try:
+        return Follower(sock, events, orch_id, json_out=json_out, project_hint=hint, inline_answers=inline).follow()
+    except core.VerbFailed as exc:
+        fail(exc.message, exc.code)
+
+
+def _answer_inline(sock: Path | None, orch_id: str) -> None:
+    """The orchestration's waiting questions, asked at the terminal; the same session resumes with them."""
+    from specflowctl.cmd_runs import ask_question
+
+    record = rpc(sock, "orchestrate.status", {"id": orch_id})["record"]
+    answers = {q.get("header") or q["question"]: ask_question(q) for q in record.get("pending_questions") or []}
+    rpc(sock, "questions.answer", {"orchestration": orch_id, "answers": answers})
+    typer.echo("answered: the same session goes on")
+
+
 def _control(
     method: str, project: str | None, sock: Path | None, json_out: bool, headline: Any = None, **params: Any
 ) -> None:
@@ -204,9 +223,11 @@ def _view_text(view: dict[str, Any]) -> str:
     return render.orchestration(view["record"], view["decisions"][-3:], view.get("progress"), view.get("queued"))
 
 
-def _pause_headline(project: str | None) -> Any:
+def _pause_headline(project: str | None, now: bool) -> Any:
     def headline(record: dict[str, Any]) -> str | None:
         pausing = render.pending_pause(record)
+        if pausing and now:  # the daemon stops the run; the record says paused once it has
+            return "pausing now: the running run is being stopped"
         if pausing:
             return f"pauses {pausing} (use --now to stop it now)"
         if record["status"] == "paused":
@@ -223,7 +244,7 @@ def pause(
     sock: SocketOpt = None,
 ) -> None:
     """Pause after the running run ends (or --now)."""
-    _control("orchestrate.pause", project, sock, json_out, _pause_headline(project), now=now)
+    _control("orchestrate.pause", project, sock, json_out, _pause_headline(project, now), now=now)
 
 
 def resume(
@@ -319,10 +340,24 @@ def demo(
     in_git: Annotated[
         bool, typer.Option("--in-git", help="Allow DIRECTORY inside a git checkout (it adds files there)")
     ] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Start, print how to follow and steer it, return")] = False,
+    pace: Annotated[
+        float | None,
+        typer.Option(
+            "--pace",
+            metavar="SECONDS",
+            min=0,
+            max=60,
+            help="Seconds between simulated tool calls, to try pause/resume/cancel [default: 0.2]",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
-    """Create a sample project and complete its phase with the built-in simulated agent, live."""
+    """Create a sample project and complete its phase with the built-in simulated agent, live.
+
+    With --ask on a terminal the agent's question is asked here and the demo goes on with the answer."""
     from specflowctl.cmd_daemon import ensure_daemon
     from specflowctl.demo import create_demo_project, default_demo_dir, git_work_tree
     from specflowctl.paths import specflow_home
@@ -341,7 +376,7 @@ def demo(
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             fail(f"{target} is not empty; pass another directory")
     status, started = ensure_daemon(sock)
-    root = create_demo_project(target, ask=ask)
+    root = create_demo_project(target, ask=ask, pace=pace)
     rpc(sock, "projects.register", {"path": str(root), "name": root.name})
     if json_out:
         info = {"project": str(root), "daemon_pid": status["pid"], "daemon_started": started}
@@ -350,10 +385,22 @@ def demo(
     agent = str(Path(sys.executable).parent / "specflowd-sim-agent")
     config = {"auto_merge": True, "agent": agent}
     say(render.preview(rpc(sock, "orchestrate.preview", {"project": str(root), "config": config})))
-    events = subscribed(sock, str(root))
+    events = None if detach else subscribed(sock, str(root))
     record = rpc(sock, "orchestrate.start", {"project": str(root), "config": config})["record"]
     try:
-        follow_to_exit(sock, events, record["id"], json_out, str(root))
+        if events is None:
+            emit(json_out, {"type": "demo.started", "data": {"orchestration": record["id"]}}, lambda _: "")
+            say(f"started orchestration {record['id'][: render.ORCH_ID_LEN]} (detached)")
+            say(f"  follow: specflowctl status --watch {root}")
+            say(f"  steer:  specflowctl pause|resume|cancel {root}")
+            return
+        inline = ask and not json_out and sys.stdin.isatty()
+        code = _follow(sock, events, record["id"], json_out, str(root), inline)
+        while code == core.EXIT_WAITING_INPUT and inline:
+            events = subscribed(sock, str(root))  # before answering: the resumed session's events are not missed
+            _answer_inline(sock, record["id"])
+            code = _follow(sock, events, record["id"], json_out, str(root), inline)
+        raise typer.Exit(code)
     finally:
         log = specflow_home() / "specflowd.log"
         state = "is now running in the background (started for this demo)" if started else "keeps running"

@@ -116,7 +116,7 @@ def _waiting_run(sock: Path | None) -> str:
     return str(pending[0]["run_id"])
 
 
-def _ask(question: dict[str, Any]) -> str:
+def ask_question(question: dict[str, Any]) -> str:
     """One question at the terminal, asked again until the reply is one it takes; the answer is echoed."""
     typer.echo(question["question"])
     for line in answering.option_lines(question):
@@ -156,7 +156,7 @@ def answer(
         if record["status"] != "waiting_input":
             fail(f"run {run_id} is not waiting for answers ({record['status']})")
         for question in record["questions"]:
-            answers[question.get("header") or question["question"]] = _ask(question)
+            answers[question.get("header") or question["question"]] = ask_question(question)
     emit(
         json_out,
         rpc(sock, "questions.answer", {"run": run_id, "answers": answers}),

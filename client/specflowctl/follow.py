@@ -61,12 +61,14 @@ class Follower:
         json_out: bool = False,
         project_hint: str | None = None,
         out: TextIO | None = None,
+        inline_answers: bool = False,
     ) -> None:
         self.sock = sock
         self.events = events
         self.orch_id = orch_id
         self.json_out = json_out
         self.project_hint = project_hint  # how the user named the project, for the commands we suggest
+        self.inline_answers = inline_answers  # the caller asks the questions itself: no "answer with" view
         self.out = out or sys.stdout
         self.tty = self.out.isatty() and not json_out
         self.run: dict[str, Any] | None = None  # the live run's last progress
@@ -215,6 +217,9 @@ class Follower:
             end = {"orchestration": record["id"], "status": record["status"], "exit_code": code}
             self.out.write(json.dumps({"type": "follow.end", "data": end}) + "\n")
             self.out.flush()
+            return code
+        if record["status"] == "waiting_input" and self.inline_answers:
+            self._write(f"  {'question':<16} the agent asks; answer here and it goes on")
             return code
         self._write(render.orchestration(record, [], view.get("progress"), view.get("queued")))
         hint = render.what_now(record, self.project_hint)
