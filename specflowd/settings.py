@@ -149,7 +149,12 @@ def validate_document(document: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
-    refused, _ = budget_conflicts(merge_config(settings.orchestrate, {}).budget, "orchestrate.budget.")
+    try:
+        config = merge_config(settings.orchestrate, {})
+    except InvalidConfig as exc:  # name the keys as the file spells them: orchestrate.budget.total
+        problems = "; ".join(f"orchestrate.{p}" for p in str(exc.data.get("errors", "")).split("; ") if p)
+        raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
+    refused, _ = budget_conflicts(config.budget, "orchestrate.budget.")
     if refused:  # each value within its bounds, but together they contradict each other
         raise InvalidConfig(f"invalid settings: {'; '.join(refused)}", errors="; ".join(refused))
     return settings

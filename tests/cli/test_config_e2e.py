@@ -98,7 +98,7 @@ def test_settings_are_checked_as_a_whole_and_dash_values_are_values(sim_daemon: 
     config_file = Path(d.ctl("config", "path").stdout.strip())
     negative = d.ctl("config", "set", "orchestrate.budget.total", "-5", check=False)
     assert negative.returncode == 1 and "No such option" not in negative.stderr
-    assert negative.stderr.startswith("specflowctl: invalid orchestration config: budget.total: Input should be greater than 0")
+    assert negative.stderr.startswith("specflowctl: invalid settings: orchestrate.budget.total: Input should be greater than 0")
     contradiction = d.ctl("config", "set", "orchestrate.budget.per_batch", "100", check=False)
     assert contradiction.returncode == 1
     assert contradiction.stderr == (
