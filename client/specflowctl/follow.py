@@ -113,7 +113,7 @@ class Follower:
             sys.stderr.write(
                 f"\nstopped following; orchestration {self.orch_id[: render.ORCH_ID_LEN]} goes on in the daemon. "
                 f"Follow it again with `specflowctl status --watch{target}`; "
-                f"`specflowctl pause{target}` or `cancel{target}` stops it.\n"
+                f"stop it with `specflowctl pause{target}` or `specflowctl cancel{target}`.\n"
             )
             return EXIT_INTERRUPTED
         except DaemonUnavailable:

@@ -55,7 +55,7 @@ def test_pause_says_when_resume_after_cancel_says_what_does_and_ctrl_c_says_it_g
         assert watch.returncode == 130 and record["status"] == "running"
         assert err == (
             f"\nstopped following; orchestration {short} goes on in the daemon. Follow it again with "
-            "`specflowctl status --watch`; `specflowctl pause` or `cancel` stops it.\n"
+            "`specflowctl status --watch`; stop it with `specflowctl pause` or `specflowctl cancel`.\n"
         )
         paused = d.ctl("pause", cwd=root).stdout.splitlines()
         assert paused[:2] == [
