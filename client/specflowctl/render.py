@@ -441,6 +441,8 @@ def questions_block(questions: list[dict[str, Any]], run_id: str) -> str:
         for number, option in enumerate(q.get("options") or [], 1):
             note = f" — {option['description']}" if option.get("description") else ""
             lines.append(f"    {number}. {option['label']}{note}")
+        if q.get("options") and q.get("allowOther"):  # else only the options are taken
+            lines.append("    or your own words")
     lines.append(f"  answer: {answer_command(run_id, questions)}")
     lines.append(f"      or: specflowctl answer {run_id[:RUN_ID_LEN]}   (asks each question)")
     return "\n".join(lines)

@@ -72,6 +72,8 @@ def test_questions_show_options_and_the_exact_command() -> None:
     assert "answer: specflowctl answer 3f2a9c1b --answer storage=json --answer 'Name it how?=…'" in block
     shown = render.orchestration(_record(status="waiting_input", pending_questions=questions, questions_run_id="3f2a9c1b-0"), [])
     assert "[storage] Which storage?" in shown
+    other = render.questions_block([{**questions[0], "allowOther": True}], "3f2a9c1b")
+    assert "    1. json — a file\n    or your own words\n  answer:" in other  # only where the question takes them
 
 
 def test_short_ids_grow_until_unique() -> None:
