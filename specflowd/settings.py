@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specflowd.domain.config import OrchestrationConfig
+from specflowd.domain.config import OrchestrationConfig, budget_conflicts
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
 from specflowd.runner.records import DEFAULT_EXIT_GRACE_S
@@ -192,8 +192,24 @@ def validate_document(document: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
-    merge_config(settings.orchestrate, {})
+    try:
+        config = merge_config(settings.orchestrate, {})
+    except InvalidConfig as exc:  # name the keys as the file spells them: orchestrate.budget.total
+        problems = "; ".join(f"orchestrate.{p}" for p in str(exc.data.get("errors", "")).split("; ") if p)
+        raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
+    refused, _ = budget_conflicts(config.budget, "orchestrate.budget.")
+    if refused:  # each value within its bounds, but together they contradict each other
+        raise InvalidConfig(f"invalid settings: {'; '.join(refused)}", errors="; ".join(refused))
     return settings
+
+
+def doubts_text(text: str) -> list[str]:
+    """Settings of a valid file that look wrong together but may be meant (warned, not refused)."""
+    try:
+        settings = validate_document(tomllib.loads(text))
+        return budget_conflicts(merge_config(settings.orchestrate, {}).budget, "orchestrate.budget.")[1]
+    except (tomllib.TOMLDecodeError, InvalidConfig):
+        return []
 
 
 def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

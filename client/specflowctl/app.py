@@ -15,13 +15,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 ProjectArg = Annotated[
     str | None,
     typer.Argument(
-        metavar="[PROJECT]",
+        metavar="PROJECT",  # optional: the usage line adds the brackets
         help="Registry id or path (default: the project containing the current directory)",
         show_default=False,
     ),
-]
-AnyProjectArg = Annotated[
-    str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
 ]
 SocketOpt = Annotated[
     Path | None,

@@ -79,10 +79,9 @@ def call(sock: Path | str | None, method: str, params: dict[str, Any] | None = N
         with RpcClient(path) as client:
             hello, result = client.call_with_hello(method, params)
     except DaemonUnavailable:
-        raise VerbFailed(
-            f"no specflowd is answering on {path}. Start one with `systemctl --user start specflowd` or `specflowd &`.",
-            EXIT_NO_DAEMON,
-        ) from None
+        from specflowctl.paths import not_answering
+
+        raise VerbFailed(not_answering(path), EXIT_NO_DAEMON) from None
     except RpcError as exc:
         detail = f" [{exc.kind}]" if exc.kind else ""
         raise VerbFailed(f"{exc.message}{detail}", EXIT_RPC_ERROR, exc.kind) from None
