@@ -22,6 +22,11 @@ events = ["question", "merge_ready", "needs_attention", "completed", "failed"]
 
 [specflow]
 cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `specflow` on PATH; "" = none
+
+[client]                             # read by specflowctl and the editor plugins (docs/remote.md)
+host = "build-box"                   # every verb goes to this host's daemon through ssh
+hosts = ["build-box", "gpu1"]        # `specflowctl ls` shows these together
+ssh = "ssh -F ~/.ssh/work_config"    # the ssh command line
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -43,6 +48,7 @@ __all__ = [
     "NOTIFY_KINDS",
     "SECTIONS",
     "AgentSettings",
+    "ClientSettings",
     "NotifySettings",
     "Settings",
     "SpecflowSettings",
@@ -94,16 +100,29 @@ class SpecflowSettings(BaseModel):
     )
 
 
+class ClientSettings(BaseModel):
+    """What specflowctl and the editor plugins read (docs/remote.md); the daemon only validates it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(None, description="[user@]HOST[:PORT] every verb talks to over ssh; unset = here")
+    hosts: list[str] = Field(default_factory=list, description="the hosts `specflowctl ls` shows together")
+    ssh: str | None = Field(None, description="the ssh command line (e.g. `ssh -F ~/.ssh/work_config`); unset = ssh")
+    remote_specflowctl: str | None = Field(
+        None, description="the specflowctl a remote login runs for `bridge`; unset = specflowctl on its PATH"
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     orchestrate: dict[str, Any] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "client")
 
 
 def load_settings(path: Path) -> Settings:

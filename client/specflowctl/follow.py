@@ -27,12 +27,13 @@ _TICK_S = 1.0
 
 def subscribe(sock: Path | str | None, project: str | None) -> RpcClient:
     """A connection subscribed to ``project``'s events (all events when None), before anything is read."""
-    path = core.socket_path(sock)
+    path = core.target(sock)
     client = RpcClient(path, timeout=None)
     try:
         client.subscribe(project)
-    except DaemonUnavailable:
-        raise core.VerbFailed(f"no specflowd is answering on {path}", core.EXIT_NO_DAEMON) from None
+    except DaemonUnavailable as exc:
+        where = exc.reason if not isinstance(path, Path) else f"no specflowd is answering on {path}"
+        raise core.VerbFailed(where, core.EXIT_NO_DAEMON) from None
     except RpcError as exc:  # e.g. an unknown project
         detail = f" [{exc.kind}]" if exc.kind else ""
         raise core.VerbFailed(f"{exc.message}{detail}", core.EXIT_RPC_ERROR, exc.kind) from None

@@ -45,6 +45,7 @@ async def get(call: Call, _: EmptyParams) -> SettingsState:
         "agent": settings.agent.model_dump(mode="json"),
         "notify": settings.notify.model_dump(mode="json"),
         "specflow": settings.specflow.model_dump(mode="json"),
+        "client": settings.client.model_dump(mode="json"),
     }
     return SettingsState(
         file=str(path),
