@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_socket_path", "specflow_home"]
+__all__ = ["default_socket_path", "specflow_home", "user_config_path"]
 
 
 def specflow_home() -> Path:
@@ -27,3 +27,9 @@ def default_socket_path() -> Path:
     if runtime:
         return Path(runtime) / "specflowd" / "specflowd.sock"
     return specflow_home() / "run" / "specflowd.sock"
+
+
+def user_config_path() -> Path:
+    """The settings file; its ``[client]`` table is the client's (docs/remote.md)."""
+    base = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "specflow" / "specflowd.toml"

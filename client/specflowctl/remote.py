@@ -50,10 +50,10 @@ class SshTarget(NamedTuple):
 def client_settings() -> dict[str, Any]:
     """The ``[client]`` table of the settings file (``$XDG_CONFIG_HOME/specflow/specflowd.toml``); {} when
     the file is absent, unreadable or has none. The daemon validates the table (``config set``)."""
-    base = os.environ.get("XDG_CONFIG_HOME")
-    path = (Path(base) if base else Path.home() / ".config") / "specflow" / "specflowd.toml"
+    from specflowctl.paths import user_config_path
+
     try:
-        data = path.read_bytes()
+        data = user_config_path().read_bytes()
     except OSError:
         return {}
     if b"client" not in data:  # the common case: no tomllib import on the polled fast path
