@@ -25,6 +25,7 @@ SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exist
 SSH = shutil.which("ssh")
 SSH_KEYGEN = shutil.which("ssh-keygen")
 VENV_BIN = Path(sys.executable).parent
+_AGENT_VARIABLES = ("SPECFLOW_CLAUDE", "SPECFLOW_SIM_DELAY", "FAKE_CLAUDE_SCRIPT", "FAKE_CLAUDE_ARGV_LOG")
 
 
 def missing() -> str | None:
@@ -77,6 +78,8 @@ class Sshd:
         key = self.root / f"key_{name}"
         subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
         login = {k: env[k] for k in ("HOME", "SPECFLOW_HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "SPECFLOWD_SOCKET")}
+        # the agent a daemon started on demand by the bridge must use, as the test's own daemon does
+        login.update({k: env[k] for k in _AGENT_VARIABLES if k in env})
         login["PATH"] = path if path is not None else f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"
         login["SPECFLOWCTL_NO_VERSION_WARNING"] = ""
         options = ",".join(f'environment="{k}={v}"' for k, v in login.items())
