@@ -189,3 +189,24 @@ def test_the_bridge_answers_what_was_asked_before_its_input_ended(remote: Remote
         [SPECFLOWCTL, "bridge"], input=request, env=remote.daemon.env, capture_output=True, text=True, timeout=30
     )
     assert piped.returncode == 0 and json.loads(piped.stdout)["id"] == 7 and piped.stderr == ""
+
+
+def test_ls_hosts_asks_the_hosts_at_the_same_time(remote: Remote, tmp_path: Path) -> None:
+    # an ssh wrapper that lets no connection through until all three have started: asked one at a time, the
+    # first would give up (ssh-like exit 255) and its host would show as unreachable
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    wrapper = tmp_path / "barrier-ssh"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'touch "{marks}/started.$$"\n'
+        "i=0\n"
+        f'while [ "$(ls "{marks}" | wc -l)" -lt 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n'
+        f'[ "$(ls "{marks}" | wc -l)" -ge 3 ] || {{ echo "ssh: barrier: the hosts were asked one at a time" >&2; exit 255; }}\n'
+        'exec ssh "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {**remote.env, "SPECFLOWCTL_SSH": f"{wrapper} -F {remote.sshd.ssh_config}"}
+    hosts = json.loads(remote.ctl("ls", "--json", "--hosts", f"hosta,{remote.host},down", env=env).stdout)["hosts"]
+    assert [(h["host"], h["ok"]) for h in hosts] == [("hosta", True), (remote.host, True), ("down", False)], hosts
+    assert "Connection refused" in hosts[2]["error"]
