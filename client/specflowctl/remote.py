@@ -183,7 +183,10 @@ def open_stream(where: SshTarget, timeout: float | None) -> tuple[socket.socket,
     except OSError as exc:
         ours.close()
         errors.close()
-        raise ConnectionError(f"cannot run {where.argv[0]!r} ({exc.strerror or exc}): set SPECFLOWCTL_SSH") from None
+        raise ConnectionError(
+            f"cannot run {where.argv[0]!r} to reach {where.host} ({exc.strerror or exc}): "
+            "set SPECFLOWCTL_SSH or [client] ssh"
+        ) from None
     finally:
         theirs.close()
     ours.settimeout(timeout)

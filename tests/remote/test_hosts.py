@@ -11,6 +11,7 @@ import pytest
 from specflowctl import multihost, remote
 from specflowctl import paths as client_paths
 from specflowd import paths as daemon_paths
+from specflowd.settings import check_text
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +140,11 @@ def test_the_hosts_table() -> None:
     assert active[:5] == ["c", "cccc22", "api", "Queued", "#1"] and "2/3" in active
     assert rows.index(active) < rows.index(next(r for r in rows if r[0] == "a"))  # active first
     assert lines[-1] == "bb: cannot reach bb over ssh (timed out); check …"
+
+
+def test_the_daemon_validates_the_client_section() -> None:
+    assert (
+        check_text('[client]\nhost = "box"\nhosts = ["a", "b"]\nssh = "ssh -F x"\nremote_specflowctl = "sc"\n') is None
+    )
+    assert "hostz" in (check_text('[client]\nhostz = "box"\n') or "")
+    assert "hosts" in (check_text('[client]\nhosts = "a,b"\n') or "")
