@@ -129,7 +129,18 @@ class RpcClient:
                 raise self._unavailable("connection closed by the daemon")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            if isinstance(self.socket_path, Path):
+                raise
+            # through ssh: typically a login script of the far host printing on stdout, ahead of the bridge
+            self.close()
+            raise DaemonUnavailable(
+                self.socket_path,
+                f"{self.socket_path} sent text that is not JSON-RPC ({line[:60]!r}); a login script there printing "
+                "on stdout? Make it quiet for non-interactive shells",
+            ) from None
 
     def _request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}

@@ -13,9 +13,12 @@ from tests.support import SPECFLOWCTL, sandbox_env
 FAKE_SSH = Path(__file__).with_name("fake_ssh.py")
 
 
-def _run(tmp_path: Path, *args: str, protocol: int = 2) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+def _run(
+    tmp_path: Path, *args: str, protocol: int = 2, greeting: str = ""
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     log = tmp_path / "ssh.log"
     env = {
+        "FAKE_SSH_GREETING": greeting,
         **sandbox_env(tmp_path),
         "SPECFLOWCTL_SSH": f"{sys.executable} {FAKE_SSH}",
         "FAKE_SSH_LOG": str(log),
@@ -39,3 +42,9 @@ def test_another_protocol_on_the_far_side_is_refused_in_one_line(tmp_path: Path)
     assert done.stderr.count("\n") == 1
     assert "box speaks protocol 3 (specflowd 9.9.9), this client protocol 2" in done.stderr
     assert "upgrade specflowd on the older side" in done.stderr
+
+
+def test_a_login_script_printing_on_stdout_is_named_not_a_traceback(tmp_path: Path) -> None:
+    done, _ = _run(tmp_path, "--host", "box", "ls", greeting="Welcome to box!")
+    assert done.returncode == 3 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "box sent text that is not JSON-RPC (b'Welcome to box!'); a login script there" in done.stderr
