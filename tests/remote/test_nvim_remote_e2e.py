@@ -3,11 +3,14 @@ loopback port): the same scenarios as on the local socket (tests/editors), the p
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.editors.nvim_support import run_script, skip_reason
+from tests.editors.nvim_support import NVIM, REPO, run_script, skip_reason
 from tests.editors.scenarios import SIM_AGENT, asking_agent, assert_resumed_with_answers, demo_daemon
 from tests.remote.sshd import Sshd
 from tests.support import can_connect, sandbox_env, wait_until
@@ -49,3 +52,43 @@ def test_reconnects_through_the_bridge_which_starts_the_daemon_again(sshd: Sshd,
     assert seen["generation"] == 2
     assert seen["final_statusline"].startswith("specflow merge (completed) · batch 4/4 · tasks 20/20 · $")
     assert not can_connect(d.socket), "the daemon the bridge started is still running"
+
+
+def test_an_unreachable_host_is_one_line_naming_it(sshd: Sshd, tmp_path: Path) -> None:
+    assert NVIM is not None
+    result = tmp_path / "down.json"
+    env = {
+        **sandbox_env(tmp_path),
+        "TEST_SSH": sshd.ssh_command,
+        "SPECFLOW_REPO": str(REPO),
+        "SPECFLOW_NVIM_RESULT": str(result),
+    }
+    script = Path(__file__).with_name("nvim_down.lua")
+    subprocess.run(
+        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {script}"],
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    seen = json.loads(result.read_text())
+    assert not seen.get("error"), seen["error"]
+    assert re.fullmatch(
+        r"cannot reach down over ssh \(ssh: connect to host 127\.0\.0\.1 port \d+: Connection refused\); .+",
+        seen["message"],
+    )
+    assert seen["connection"] == "offline" and seen["host"] == "down"
+    assert seen["argv"] == [
+        "ssh",
+        "-F",
+        "cfg",
+        "-o",
+        "ConnectTimeout=10",
+        "-p",
+        "2222",
+        "-T",
+        "--",
+        "me@box",
+        "'/opt/my env/specflowctl' bridge",
+    ]
+    assert seen["ipv6"] == ["::1", 22]
+    assert all("host" in why.lower() or "port" in why for why in seen["bad"]), seen["bad"]
