@@ -210,3 +210,33 @@ def test_ls_hosts_asks_the_hosts_at_the_same_time(remote: Remote, tmp_path: Path
     hosts = json.loads(remote.ctl("ls", "--json", "--hosts", f"hosta,{remote.host},down", env=env).stdout)["hosts"]
     assert [(h["host"], h["ok"]) for h in hosts] == [("hosta", True), (remote.host, True), ("down", False)], hosts
     assert "Connection refused" in hosts[2]["error"]
+
+
+def test_steering_and_following_verbs_through_host(remote: Remote) -> None:
+    root = create_demo_project(remote.daemon.root / "steered")
+    h = ("--host", remote.host)
+    remote.ok(*h, "projects", "add", str(root))
+    assert "added group held (limit 0)" in remote.ok(*h, "groups", "add", "held", "--limit", "0").stdout
+    by_env = remote.ctl("groups", env={**remote.env, "SPECFLOWCTL_HOST": remote.host})  # the fast path goes there too
+    assert by_env.returncode == 0 and "held" in by_env.stdout
+    started = remote.ok(*h, "orchestrate", str(root), "--yes", "--detach", "--group", "held", "--agent", SIM_AGENT)
+    record = remote.daemon.rpc("orchestrate.status", {"project": str(root)})["record"]
+    assert f"started orchestration {record['id'][:6]}" in started.stdout
+    assert "Queued #1 (held)" in remote.ok(*h, "ls").stdout  # a paused group: its run waits, deterministically
+    log = subprocess.Popen(
+        [SPECFLOWCTL, *h, "log", "-f", record["id"][:8]],
+        env=remote.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert json.loads(remote.ok(*h, "pause", str(root), "--json").stdout)["record"]["status"] == "paused"
+        assert json.loads(remote.ok(*h, "resume", str(root), "--json").stdout)["record"]["status"] != "paused"
+        assert json.loads(remote.ok(*h, "cancel", str(root), "--json").stdout)["record"]["status"] == "cancelled"
+        out, err = log.communicate(timeout=60)  # log -f ends with the orchestration
+    finally:
+        if log.poll() is None:
+            log.kill()
+    assert log.returncode == 0, err
+    assert "cancel" in out and "pause" in out
