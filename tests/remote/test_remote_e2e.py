@@ -89,6 +89,8 @@ def test_a_question_answered_remotely(remote: Remote) -> None:
     listed = remote.ok(*h, "questions").stdout
     assert "[storage]" in listed and run.group(1) in listed
     assert remote.ok(*h, "answer", run.group(1), "--answer", "storage=sqlite").stdout.startswith("resumed run ")
+    followed = remote.ok(*h, "logs", "-f", run.group(1), timeout=120).stdout  # until the resumed run ends
+    assert followed.rstrip().splitlines()[-1].startswith("-- completed, cost $"), followed
     done = remote.ctl(*h, "status", "--watch", "--json", str(root), timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["data"]["status"] == "completed"
