@@ -117,6 +117,11 @@ def _loop_limits() -> tuple[int, int]:
     return agent.loop_repeats, agent.loop_window
 
 
+def _exit_grace() -> float:
+    """``[agent] exit_grace_s`` as the settings file says now (read when a run's supervision starts)."""
+    return load_settings(user_config_path()).agent.exit_grace_s
+
+
 async def _watchdog(interval: float) -> None:
     while True:
         systemd.notify("WATCHDOG=1")
@@ -128,6 +133,7 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
         async for signum in signals:
             log.info("received %s, stopping", signal.Signals(signum).name)
             bus.emit(None, DaemonStopping(reason=signal.Signals(signum).name))
+            await bus.flush()  # subscribers are written the event before their connections close
             stop.set()
 
 
@@ -151,9 +157,12 @@ async def serve(
     bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
     agent = settings.agent
     runner_settings = RunnerSettings(
-        claude=agent.claude, loop_repeats=agent.loop_repeats, loop_window=agent.loop_window
+        claude=agent.claude,
+        loop_repeats=agent.loop_repeats,
+        loop_window=agent.loop_window,
+        exit_grace_s=agent.exit_grace_s,
     )
-    runs = RunManager(emit=bus.emit, settings=runner_settings, loop_limits=_loop_limits)
+    runs = RunManager(emit=bus.emit, settings=runner_settings, loop_limits=_loop_limits, exit_grace=_exit_grace)
     scheduler = RunScheduler(scheduler_path(), bus.emit, account=account_key(os.environ))
     bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # slots follow the runs
 

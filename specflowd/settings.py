@@ -15,6 +15,7 @@ claude = "/usr/local/bin/claude"     # else $SPECFLOW_CLAUDE, else `claude` on P
 on_event = ["my-notifier", "{title}", "{message}"]   # run for the events [notify] events selects
 loop_repeats = 8                     # stop a run whose tool calls repeat 8 times in a row; 0 = off
 loop_window = 32                     # …or whose cycle of calls, repeated that often, fits in 32 calls
+exit_grace_s = 5.0                   # end an agent still running 5 s after its result line (its result stands)
 
 [notify]
 desktop = true                       # notify-send when a desktop session bus exists
@@ -43,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
+from specflowd.runner.records import DEFAULT_EXIT_GRACE_S
 
 __all__ = [
     "NOTIFY_KINDS",
@@ -76,6 +78,10 @@ class AgentSettings(BaseModel):
     )
     loop_window: int = Field(
         DEFAULT_WINDOW, ge=0, le=100_000, description="the calls a repeated cycle of calls must fit in"
+    )
+    exit_grace_s: float = Field(
+        DEFAULT_EXIT_GRACE_S, ge=0.0, le=3600.0,
+        description="an agent still running this long after its result line is ended, its result used; 0 = never",
     )
 
 

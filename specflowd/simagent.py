@@ -198,6 +198,19 @@ def _set_state(root: Path, step: str, status: str, *, close_phase: bool = False)
     tmp.replace(path)
 
 
+def _merge_refusal(root: Path) -> str | None:
+    """/flow.merge's first check: the step must say verify/complete (else it blocks, changing nothing)."""
+    try:
+        step = json.loads((root / ".specflow" / "orchestration-state.json").read_text(encoding="utf-8"))
+        step = step["orchestration"]["step"]
+        if step.get("current") == "verify" and step.get("status") == "complete":
+            return None
+        said = f"{step.get('current')}/{step.get('status')}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        said = "unreadable"
+    return f"BLOCKED: the step is {said}, not verify/complete: run `/flow.verify` first"
+
+
 def _sim_dir(root: Path) -> Path:
     return root / ".specflow" / "sim-agent"
 
@@ -330,6 +343,9 @@ def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
         time.sleep(delay)
         stream.assistant([{"type": "text", "text": f"{skill}: all checks passed."}])
         _set_state(root, skill.removeprefix("/flow."), "complete")
+    elif skill == "/flow.merge" and (refusal := _merge_refusal(root)) is not None:
+        stream.tool("Bash", {"command": "specflow status --json"}, refusal)
+        stream.assistant([{"type": "text", "text": refusal}])
     elif skill == "/flow.merge":
         time.sleep(delay)
         stream.tool("Bash", {"command": "specflow phase close"}, "phase closed")

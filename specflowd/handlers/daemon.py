@@ -136,6 +136,9 @@ def ping_now(call: Call, params: PingParams) -> Pong | None:
 
 @router.method("daemon.shutdown", params=EmptyParams, result=ShutdownResult, summary="Stop the daemon")
 async def shutdown(call: Call, _: EmptyParams) -> ShutdownResult:
+    # the event is written to every subscriber (this connection too) before the reply: a client that reads
+    # nothing after a synchronous reply until more bytes arrive (Emacs' jsonrpc.el) would otherwise never see it
     call.services.bus.emit(None, DaemonStopping(reason="daemon.shutdown"))
+    await call.services.bus.flush()
     call.services.stop.set()
     return ShutdownResult(stopping=True)

@@ -106,16 +106,19 @@ class RunManager:
         settings: RunnerSettings | None = None,
         poller: Poller | None = None,
         loop_limits: Callable[[], tuple[int, int]] | None = None,
+        exit_grace: Callable[[], float] | None = None,
     ) -> None:
         """``poller``: the daemon's shared file poller, which its owner runs; without one the manager makes its
         own and runs it in ``run()``. ``loop_limits``: (repeats, window) of loop detection, asked at each
         invocation's start (the daemon reads the settings file then, so a change applies to the next run
-        without a restart); default: the settings' values."""
+        without a restart); ``exit_grace``: likewise, the seconds a process may live on after its result
+        line; default: the settings' values."""
         self._emit_cb = emit
         self.settings = settings or RunnerSettings()
         self.poller = poller or Poller()
         self._owns_poller = poller is None
         self._loop_limits = loop_limits or (lambda: (self.settings.loop_repeats, self.settings.loop_window))
+        self._exit_grace = exit_grace or (lambda: self.settings.exit_grace_s)
         self.store = RunStore()
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
@@ -181,6 +184,7 @@ class RunManager:
             hooks=self._hooks,
             poller=self.poller,
             stop_reason=record.stop_reason,
+            exit_grace_s=self._exit_grace(),
         )
 
     # ------------------------------------------------------------------ commands

@@ -86,7 +86,7 @@ def test_verify_on_user_gate_phase_stops_for_the_user_then_merge_passes_it() -> 
     assert isinstance(a, WaitForUserGate) and r.status == OrchestrationStatus.WAITING_USER_GATE
     assert r.steps[Step.VERIFY].status == StepStatus.COMPLETED
     r = request_merge(r, NOW)
-    r, a = drive(r, gated, None)
+    r, a = drive(r, project(ALL, user_gate=True, skill=("verify", "complete")), None)
     assert isinstance(a, SpawnStep) and a.step == Step.MERGE
 
 
@@ -97,7 +97,7 @@ def test_without_auto_merge_waits_for_merge_then_user_merge_runs_it() -> None:
     r2, a = drive(r, project(ALL), None)
     assert isinstance(a, WaitForMerge), "waiting is stable"
     r = request_merge(r2, NOW)
-    r, a = drive(r, project(ALL), None)
+    r, a = drive(r, project(ALL, skill=("verify", "complete")), None)
     assert isinstance(a, SpawnStep) and a.step == Step.MERGE
 
 
