@@ -148,3 +148,17 @@ def test_the_daemon_validates_the_client_section() -> None:
     )
     assert "hostz" in (check_text('[client]\nhostz = "box"\n') or "")
     assert "hosts" in (check_text('[client]\nhosts = "a,b"\n') or "")
+
+
+def test_a_kept_connection_closed_by_the_other_side_is_not_reused() -> None:
+    import socket
+
+    from specflowctl.connection import RpcClient
+
+    ours, theirs = socket.socketpair()
+    client = RpcClient(Path("/unused"))
+    client._sock = ours  # as after a call: connected, nothing pending
+    assert client.alive()
+    theirs.close()  # e.g. the daemon's idle timeout ended the far bridge
+    assert not client.alive()
+    client.close()
