@@ -26,6 +26,10 @@ cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `
 
 [metrics]
 listen = "127.0.0.1:9464"            # serve /metrics over HTTP (read at start; off by default; docs/metrics.md)
+[client]                             # read by specflowctl and the editor plugins (docs/remote.md)
+host = "build-box"                   # every verb goes to this host's daemon through ssh
+hosts = ["build-box", "gpu1"]        # `specflowctl ls` shows these together
+ssh = "ssh -F ~/.ssh/work_config"    # the ssh command line
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -48,6 +52,7 @@ __all__ = [
     "NOTIFY_KINDS",
     "SECTIONS",
     "AgentSettings",
+    "ClientSettings",
     "MetricsSettings",
     "NotifySettings",
     "Settings",
@@ -135,6 +140,17 @@ def listen_address(text: str) -> tuple[str, int]:
         raise ValueError(f"listen {text!r}: expected HOST:PORT or PORT, with a port from 1 to 65535")
     return host, int(port_text)
 
+class ClientSettings(BaseModel):
+    """What specflowctl and the editor plugins read (docs/remote.md); the daemon only validates it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(None, description="[user@]HOST[:PORT] every verb talks to over ssh; unset = here")
+    hosts: list[str] = Field(default_factory=list, description="the hosts `specflowctl ls` shows together")
+    ssh: str | None = Field(None, description="the ssh command line (e.g. `ssh -F ~/.ssh/work_config`); unset = ssh")
+    remote_specflowctl: str | None = Field(
+        None, description="the specflowctl a remote login runs for `bridge`; unset = specflowctl on its PATH"
+    )
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -143,10 +159,11 @@ class Settings(BaseModel):
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "client")
 
 
 def load_settings(path: Path) -> Settings:

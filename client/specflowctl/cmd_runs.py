@@ -79,7 +79,7 @@ def logs(
 ) -> None:
     """A run's transcript: assistant text, one line per tool call, cost so far."""
     since = 0
-    path = core.socket_path(sock)
+    path = core.target(sock)  # for the message: a socket, or a host
     run = rpc(sock, "runs.get", {"run": run_id})  # the full id; prefixes are resolved by the daemon
     events = subscribed(sock, str(run["project_root"])) if follow else None  # before the first read
     while True:

@@ -100,9 +100,30 @@ def batches(
     emit(json_out, rpc(sock, "orchestrate.preview", params), render.batch_table)
 
 
-def orchestrations(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+def orchestrations(
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+    hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--hosts",
+            metavar="A,B,C",
+            help="Every listed host's orchestrations in one table with a host column, asked concurrently over ssh "
+            "(default: [client] hosts of the settings file, unless --host is given)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Every project's orchestrations, active first: short id, status, step, tasks, spend, age; then the agent
     runs waiting in the run scheduler's queue (position, group, project, what they wait for)."""
+    from specflowctl import remote
+
+    several = remote.host_list(hosts) if hosts is not None or not remote.host_given() else []
+    if several:
+        from specflowctl.cmd_remote import ls_hosts
+
+        ls_hosts(several, json_out)
+        return
     listed = rpc(sock, "orchestrate.list", {"include_finished": True})
     scheduler = rpc(sock, "scheduler.status")
     queued = {q["orchestration"]: q for q in scheduler["queue"] if q.get("orchestration")}

@@ -28,11 +28,13 @@ EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
 
 def subscribe(sock: Path | str | None, project: str | None) -> RpcClient:
     """A connection subscribed to ``project``'s events (all events when None), before anything is read."""
-    path = core.socket_path(sock)
+    path = core.target(sock)
     client = RpcClient(path, timeout=None)
     try:
         client.subscribe(project)
-    except DaemonUnavailable:
+    except DaemonUnavailable as exc:
+        if not isinstance(path, Path):  # through ssh: the bridge's own one line names the host
+            raise core.VerbFailed(exc.reason, core.EXIT_NO_DAEMON) from None
         from specflowctl.paths import not_answering
 
         raise core.VerbFailed(not_answering(path), core.EXIT_NO_DAEMON) from None

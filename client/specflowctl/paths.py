@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_socket_path", "not_answering", "specflow_home", "user_unit_installed"]
+__all__ = ["default_socket_path", "not_answering", "specflow_home", "user_config_path", "user_unit_installed"]
 
 
 def specflow_home() -> Path:
@@ -45,3 +45,9 @@ def not_answering(socket: Path) -> str:
     else:
         how = "`specflowctl daemon start` (or `specflowctl daemon install-unit` once, so systemd starts it on use)"
     return f"no specflowd is answering on {socket}. Start one with {how}."
+
+
+def user_config_path() -> Path:
+    """The settings file; its ``[client]`` table is the client's (docs/remote.md)."""
+    base = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "specflow" / "specflowd.toml"

@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import { SpecflowClient } from "./daemon/client";
 import type { PendingQuestion } from "./daemon/protocol";
 import { SpecflowSession } from "./daemon/session";
+import { remoteTarget } from "./daemon/bridge";
 import { socketPath } from "./daemon/socket";
 import { acceptsFreeText, answerKey, answerProblem, shortId, type Notice, type NoticeAction, orchestrationLine, previewLines, statusLines } from "./daemon/view";
 
@@ -21,7 +22,15 @@ function projectRef(): string | undefined {
 }
 
 export function activate(context: vscode.ExtensionContext): void {
-  const client = new SpecflowClient({ socketPath: () => settings().get<string>("socket") || socketPath() });
+  const client = new SpecflowClient({
+    socketPath: () => settings().get<string>("socket") || socketPath(),
+    remote: () =>
+      remoteTarget({
+        host: settings().get<string>("host"),
+        ssh: settings().get<string>("ssh"),
+        remoteSpecflowctl: settings().get<string>("remoteSpecflowctl"),
+      }),
+  });
   const session = new SpecflowSession(client, {
     projectRef,
     notify: () => settings().get<boolean>("notifications", true),
@@ -246,7 +255,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.onDidChangeActiveTextEditor(projectMaybeChanged),
     vscode.workspace.onDidChangeWorkspaceFolders(projectMaybeChanged),
     vscode.workspace.onDidChangeConfiguration((change) => {
-      if (change.affectsConfiguration("specflow.socket")) {
+      if (["socket", "host", "ssh", "remoteSpecflowctl"].some((name) => change.affectsConfiguration(`specflow.${name}`))) {
         session.stop();
         session.start();
       }
