@@ -137,7 +137,7 @@ def test_the_hosts_table() -> None:
     rows = [line.split() for line in lines[1:5]]
     assert ["bb", "-", "-", "UNREACHABLE"] in rows and ["d", "-", "-", "no", "orchestrations"] in rows
     active = next(r for r in rows if r[0] == "c")
-    assert active[:5] == ["c", "cccc22", "api", "Queued", "#1"] and "2/3" in active
+    assert active[:5] == ["c", "cccc2222", "api", "Queued", "#1"] and "2/3" in active
     assert rows.index(active) < rows.index(next(r for r in rows if r[0] == "a"))  # active first
     assert lines[-1] == "bb: cannot reach bb over ssh (timed out); check …"
 
