@@ -40,8 +40,10 @@ from specflowd.runner.records import RunnerSettings
 from specflowd.runner.sandbox import SandboxSettings as RunSandboxSettings
 from specflowd.services.context import Call, Services
 from specflowd.services.events import DEFAULT_QUEUE_LIMIT, Event, EventBus
+from specflowd.services.metrics import DaemonMetrics, on_loop
+from specflowd.services.metrics_sources import count_event, snapshot
 from specflowd.services.scheduling import RunScheduler, account_key
-from specflowd.settings import load_settings
+from specflowd.settings import listen_address, load_settings
 from specflowd.store.leftovers import sweep_temp
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
@@ -118,6 +120,11 @@ def _loop_limits() -> tuple[int, int]:
     return agent.loop_repeats, agent.loop_window
 
 
+def _exit_grace() -> float:
+    """``[agent] exit_grace_s`` as the settings file says now (read when a run's supervision starts)."""
+    return load_settings(user_config_path()).agent.exit_grace_s
+
+
 def _sandbox_settings(root: Path) -> RunSandboxSettings:
     """``[sandbox]`` for a project's run as the settings file says now (read at each invocation's start)."""
     settings = load_settings(user_config_path())
@@ -135,6 +142,7 @@ async def _signals(stop: anyio.Event, bus: EventBus) -> None:
         async for signum in signals:
             log.info("received %s, stopping", signal.Signals(signum).name)
             bus.emit(None, DaemonStopping(reason=signal.Signals(signum).name))
+            await bus.flush()  # subscribers are written the event before their connections close
             stop.set()
 
 
@@ -158,10 +166,17 @@ async def serve(
     bus.listeners.append(Notifier(user_config_path(), os.environ))  # desktop and [agent] on_event
     agent = settings.agent
     runner_settings = RunnerSettings(
-        claude=agent.claude, loop_repeats=agent.loop_repeats, loop_window=agent.loop_window
+        claude=agent.claude,
+        loop_repeats=agent.loop_repeats,
+        loop_window=agent.loop_window,
+        exit_grace_s=agent.exit_grace_s,
     )
     runs = RunManager(
-        emit=bus.emit, settings=runner_settings, loop_limits=_loop_limits, sandbox_settings=_sandbox_settings
+        emit=bus.emit,
+        settings=runner_settings,
+        loop_limits=_loop_limits,
+        exit_grace=_exit_grace,
+        sandbox_settings=_sandbox_settings,
     )
     scheduler = RunScheduler(scheduler_path(), bus.emit, account=account_key(os.environ))
     bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # slots follow the runs
@@ -195,7 +210,16 @@ async def serve(
         scheduler=scheduler,
         connection_count=lambda: server.connections,
     )
+    metrics = services.metrics = DaemonMetrics(on_loop(lambda: snapshot(services)))
+    endpoint.observe = metrics.observe_rpc
+    bus.listeners.append(lambda event: count_event(services, metrics, event))
     listener = await _open_listener(sock_path, activated)
+    if settings.metrics.listen:  # read at start: a change takes a restart (docs/metrics.md)
+        metrics.listen(*listen_address(settings.metrics.listen))
+        if metrics.problem:
+            log.warning("%s", metrics.problem)
+        else:
+            log.info("serving /metrics on http://%s:%d", *(metrics.address or ("?", 0)))
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, stop, bus)
@@ -230,6 +254,7 @@ async def serve(
             systemd.notify("STOPPING=1\nSTATUS=stopping")
             tg.cancel_scope.cancel()
     finally:
+        await anyio.to_thread.run_sync(metrics.close)
         if activated is None:
             with contextlib.suppress(FileNotFoundError):
                 sock_path.unlink()

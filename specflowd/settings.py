@@ -15,6 +15,7 @@ claude = "/usr/local/bin/claude"     # else $SPECFLOW_CLAUDE, else `claude` on P
 on_event = ["my-notifier", "{title}", "{message}"]   # run for the events [notify] events selects
 loop_repeats = 8                     # stop a run whose tool calls repeat 8 times in a row; 0 = off
 loop_window = 32                     # …or whose cycle of calls, repeated that often, fits in 32 calls
+exit_grace_s = 5.0                   # end an agent still running 5 s after its result line (its result stands)
 
 [notify]
 desktop = true                       # notify-send when a desktop session bus exists
@@ -30,6 +31,12 @@ cpu_quota = ""                       # "" = no limit
 tasks_max = 4096
 [sandbox.projects."~/src/web"]
 allowed_domains = ["registry.npmjs.org"]   # replaces the list above for that project
+[metrics]
+listen = "127.0.0.1:9464"            # serve /metrics over HTTP (read at start; off by default; docs/metrics.md)
+[client]                             # read by specflowctl and the editor plugins (docs/remote.md)
+host = "build-box"                   # every verb goes to this host's daemon through ssh
+hosts = ["build-box", "gpu1"]        # `specflowctl ls` shows these together
+ssh = "ssh -F ~/.ssh/work_config"    # the ssh command line
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -43,9 +50,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from specflowd.domain.config import OrchestrationConfig
+from specflowd.domain.config import OrchestrationConfig, budget_conflicts
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
+from specflowd.runner.records import DEFAULT_EXIT_GRACE_S
 from specflowd.runner.sandbox import DOMAIN_PATTERN, SandboxLimits
 from specflowd.runner.sandbox import SandboxSettings as RunSandboxSettings
 
@@ -53,12 +61,15 @@ __all__ = [
     "NOTIFY_KINDS",
     "SECTIONS",
     "AgentSettings",
+    "ClientSettings",
+    "MetricsSettings",
     "NotifySettings",
     "SandboxSettings",
     "Settings",
     "SpecflowSettings",
     "check_text",
     "config_sources",
+    "listen_address",
     "load_settings",
     "merge_config",
     "set_in_file",
@@ -81,6 +92,10 @@ class AgentSettings(BaseModel):
     )
     loop_window: int = Field(
         DEFAULT_WINDOW, ge=0, le=100_000, description="the calls a repeated cycle of calls must fit in"
+    )
+    exit_grace_s: float = Field(
+        DEFAULT_EXIT_GRACE_S, ge=0.0, le=3600.0,
+        description="an agent still running this long after its result line is ended, its result used; 0 = never",
     )
     settings: dict[str, Any] = Field(
         default_factory=dict,
@@ -150,17 +165,61 @@ class SpecflowSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listen: str | None = Field(
+        None, description="HOST:PORT (or PORT: loopback) to serve /metrics on over HTTP; unset = no listener"
+    )
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _port_alone(cls, listen: object) -> object:
+        # `listen = 9464` (and `specflowctl config set metrics.listen 9464`, which writes a TOML integer) is a port
+        return str(listen) if isinstance(listen, int) and not isinstance(listen, bool) else listen
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, listen: str | None) -> str | None:
+        if listen is not None:
+            listen_address(listen)  # raises ValueError with the reason
+        return listen
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``[metrics] listen`` as (host, port): ``PORT`` or ``:PORT`` is loopback, ``[::1]:PORT`` an IPv6 host."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        host, port_text = "", text.strip()
+    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"listen {text!r}: expected HOST:PORT or PORT, with a port from 1 to 65535")
+    return host, int(port_text)
+
+class ClientSettings(BaseModel):
+    """What specflowctl and the editor plugins read (docs/remote.md); the daemon only validates it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(None, description="[user@]HOST[:PORT] every verb talks to over ssh; unset = here")
+    hosts: list[str] = Field(default_factory=list, description="the hosts `specflowctl ls` shows together")
+    ssh: str | None = Field(None, description="the ssh command line (e.g. `ssh -F ~/.ssh/work_config`); unset = ssh")
+    remote_specflowctl: str | None = Field(
+        None, description="the specflowctl a remote login runs for `bridge`; unset = specflowctl on its PATH"
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     orchestrate: dict[str, Any] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow", "sandbox")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "client", "sandbox")
 
 
 def load_settings(path: Path) -> Settings:
@@ -206,8 +265,24 @@ def validate_document(document: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
-    merge_config(settings.orchestrate, {})
+    try:
+        config = merge_config(settings.orchestrate, {})
+    except InvalidConfig as exc:  # name the keys as the file spells them: orchestrate.budget.total
+        problems = "; ".join(f"orchestrate.{p}" for p in str(exc.data.get("errors", "")).split("; ") if p)
+        raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
+    refused, _ = budget_conflicts(config.budget, "orchestrate.budget.")
+    if refused:  # each value within its bounds, but together they contradict each other
+        raise InvalidConfig(f"invalid settings: {'; '.join(refused)}", errors="; ".join(refused))
     return settings
+
+
+def doubts_text(text: str) -> list[str]:
+    """Settings of a valid file that look wrong together but may be meant (warned, not refused)."""
+    try:
+        settings = validate_document(tomllib.loads(text))
+        return budget_conflicts(merge_config(settings.orchestrate, {}).budget, "orchestrate.budget.")[1]
+    except (tomllib.TOMLDecodeError, InvalidConfig):
+        return []
 
 
 def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,6 +15,10 @@ schema's shape; ``specflowctl demo --ask`` writes one), the first implement run 
 them, once. ``--resume <session>`` continues the session's first prompt (saved per session under
 ``.specflow/sim-agent/sessions/``), after noting the answers in ``.specflow/sim-agent/answers.md``.
 
+Pace: ``.specflow/sim-agent/pace`` (seconds between simulated tool calls; ``specflowctl demo --pace`` writes
+it) wins over the environment's ``SPECFLOW_SIM_DELAY``, so one demo can be slowed down to try pause, resume
+and cancel on a daemon started without it.
+
 Knobs (environment): ``SPECFLOW_SIM_DELAY`` seconds per task (default 0.2);
 ``SPECFLOW_SIM_FAIL_ONCE`` text: the first batch whose prompt contains it fails half-way, once (so the
 demo shows healing); ``SPECFLOW_SIM_COST`` USD per turn (default 0.004).
@@ -199,6 +203,19 @@ def _set_state(root: Path, step: str, status: str, *, close_phase: bool = False)
     tmp.replace(path)
 
 
+def _merge_refusal(root: Path) -> str | None:
+    """/flow.merge's first check: the step must say verify/complete (else it blocks, changing nothing)."""
+    try:
+        step = json.loads((root / ".specflow" / "orchestration-state.json").read_text(encoding="utf-8"))
+        step = step["orchestration"]["step"]
+        if step.get("current") == "verify" and step.get("status") == "complete":
+            return None
+        said = f"{step.get('current')}/{step.get('status')}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        said = "unreadable"
+    return f"BLOCKED: the step is {said}, not verify/complete: run `/flow.verify` first"
+
+
 def _sim_dir(root: Path) -> Path:
     return root / ".specflow" / "sim-agent"
 
@@ -265,8 +282,16 @@ def _fail_once(root: Path, prompt: str) -> bool:
     return True
 
 
+def _pace(root: Path) -> float:
+    """Seconds between simulated tool calls: the project's pace file, else SPECFLOW_SIM_DELAY, else 0.2."""
+    try:
+        return max(0.0, float((_sim_dir(root) / "pace").read_text(encoding="utf-8").strip()))
+    except (OSError, ValueError):
+        return float(os.environ.get("SPECFLOW_SIM_DELAY", "0.2"))
+
+
 def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
-    delay = float(os.environ.get("SPECFLOW_SIM_DELAY", "0.2"))
+    delay = _pace(root)
     stream = Stream(
         args.resume or args.session_id or str(uuid.uuid4()), float(os.environ.get("SPECFLOW_SIM_COST", "0.004"))
     )
@@ -331,6 +356,9 @@ def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
         time.sleep(delay)
         stream.assistant([{"type": "text", "text": f"{skill}: all checks passed."}])
         _set_state(root, skill.removeprefix("/flow."), "complete")
+    elif skill == "/flow.merge" and (refusal := _merge_refusal(root)) is not None:
+        stream.tool("Bash", {"command": "specflow status --json"}, refusal)
+        stream.assistant([{"type": "text", "text": refusal}])
     elif skill == "/flow.merge":
         time.sleep(delay)
         stream.tool("Bash", {"command": "specflow phase close"}, "phase closed")

@@ -37,6 +37,7 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import STEP_ORDER, Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
 from specflowd.domain.gate import merge_wait_reason, user_gate_passed
+from specflowd.domain.merge_ready import merge_blocked, verify_passed
 from specflowd.domain.record import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
@@ -136,6 +137,8 @@ def _skill_reported_complete(project: ProjectEvidence, step: Step) -> bool:
     """The skill's own completion signal: its step marked complete, or the state file already moved on to a
     later step (a skill that advances the step has finished its own). Earlier steps never count: ``phase
     close`` resets to design."""
+    if step == Step.VERIFY:  # only verify/complete: what /flow.merge, the step after it, requires
+        return verify_passed(project)
     s = project.skill_step
     if s is None or s.current is None:
         return False
@@ -458,6 +461,8 @@ def _spawn_step(
     run: RunEvidence | None = None,
     last_error: str | None = None,
 ) -> Action:
+    if step == Step.MERGE and (blocked := merge_blocked(project)) is not None:
+        return blocked  # /flow.merge would refuse: no attempt is spent on the refusal
     rec = record.step_record(step)
     allowed = record.config.max_step_attempts + rec.extra_attempts
     if rec.attempts >= allowed:

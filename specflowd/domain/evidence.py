@@ -55,6 +55,7 @@ class ProjectEvidence(BaseModel):
     phase_number: str | None = None
     phase_status: str | None = None
     phase_branch: str | None = None
+    git_branch: str | None = Field(None, description="the branch checked out in the project (None: no git, detached)")
     user_gate: bool = Field(False, description="USER GATE in the phase's ROADMAP row (where the CLI reads it)")
     user_gate_status: str | None = Field(None, description="orchestration.phase.userGateStatus, as written")
     last_error: str | None = Field(None, description="orchestration.lastError of the state file")

@@ -8,11 +8,16 @@ before, a changed ``userGateStatus``.
 
 Attribution: an id that turns done is credited to the run current at that moment (``current_run_id``; the
 engine observes before judging a run that ended, so a run's own ticks are always seen while it is current),
-or to no run when none is (the user, another tool). Task states are read only while the phase's tasks.md
-is there and belongs to the orchestration's phase: once ``phase close`` has archived it, ``done_ids`` keeps
-what was last seen (the completed orchestration's progress comes from it, never from a missing file). The
-first reading of tasks.md is the baseline: ids done then were done before this orchestration (or written
-done by design) and are credited to no run.
+or to no run when none is (the user, another tool). Agents, editors and ``specflow mark`` rewrite tasks.md in
+place (truncate, then write), so a reading can be of a half-written file whose later lines are missing: a
+reading that loses done ids is not taken as the truth until the next one confirms it (until then they still
+count as done, ``unconfirmed_lost``), and an id that turns done again keeps the credit it had first (its tick,
+or none for an id done at the baseline: ``reopened``) — never credited to whichever run is current then.
+
+Task states are read only while the phase's tasks.md is there and belongs to the orchestration's phase: once
+``phase close`` has archived it, ``done_ids`` keeps what was last seen (the completed orchestration's progress
+comes from it, never from a missing file). The first reading of tasks.md is the baseline: ids done then were
+done before this orchestration (or written done by design) and are credited to no run.
 """
 
 from __future__ import annotations
@@ -65,6 +70,39 @@ def done_ids(record: OrchestrationRecord) -> list[str] | None:
     return list(record.observed.done_ids) if record.observed is not None else None
 
 
+def _follow_ticks(
+    record: OrchestrationRecord, observed: Observed, done_now: list[str], now: datetime
+) -> list[tuple[str, Tick]]:
+    """Fold one reading of tasks.md into ``observed`` (a copy of the last observation): credit the ids that
+    turned done, hold back the ids this reading lost until the next confirms it. The new unasked ticks."""
+    done_set = set(done_now)
+    lost = [i for i in observed.done_ids if i not in done_set]
+    held = set(observed.unconfirmed_lost)
+    known = set(observed.done_ids) | set(observed.ticks)
+    unasked: list[tuple[str, Tick]] = []
+    for task_id in done_now:
+        if task_id in known:
+            continue
+        if task_id in observed.reopened:  # done again: the credit it had first
+            first = observed.reopened.pop(task_id)
+            if first is not None:
+                observed.ticks[task_id] = first
+            continue
+        run_id = record.current_run_id
+        ref = record.runs.get(run_id) if run_id else None
+        asked = ref is not None and task_id in ref.task_ids
+        tick = Tick(run_id=run_id, asked=asked, by=run_label(record, run_id), at=now)
+        observed.ticks[task_id] = tick
+        if not tick.asked:
+            unasked.append((task_id, tick))
+    for task_id in lost:
+        if task_id in held:  # lost in two readings in a row: it is open (or gone) now
+            observed.reopened[task_id] = observed.ticks.pop(task_id, None)
+    observed.unconfirmed_lost = [i for i in lost if i not in held]
+    observed.done_ids = done_now + observed.unconfirmed_lost
+    return unasked
+
+
 def observe_project(record: OrchestrationRecord, project: ProjectEvidence, now: datetime) -> Observation:
     if record.status in TERMINAL_STATUSES:
         return Observation(record)
@@ -80,20 +118,9 @@ def observe_project(record: OrchestrationRecord, project: ProjectEvidence, now: 
     if project.tasks and not other_phase:
         done_now = [t for t, s in project.task_states.items() if s is TaskState.DONE]
         if before.tasks_seen:
-            known = set(before.done_ids) | set(before.ticks)
-            for task_id in done_now:
-                if task_id in known:
-                    continue
-                run_id = record.current_run_id
-                ref = record.runs.get(run_id) if run_id else None
-                tick = Tick(run_id=run_id, asked=ref is not None and task_id in ref.task_ids,
-                            by=run_label(record, run_id), at=now)  # fmt: skip
-                observed.ticks[task_id] = tick
-                if not tick.asked:
-                    unasked.append((task_id, tick))
-            done_set = set(done_now)
-            observed.ticks = {i: t for i, t in observed.ticks.items() if i in done_set}  # reopened: credit anew
-        observed.done_ids = done_now
+            unasked = _follow_ticks(record, observed, done_now, now)
+        else:
+            observed.done_ids = done_now
         observed.tasks_seen = True
     new_ignored = [line for line in project.ignored_lines if line not in before.ignored_lines]
     observed.ignored_lines = list(project.ignored_lines)

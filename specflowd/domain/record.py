@@ -100,6 +100,7 @@ class AttentionKind(StrEnum):
     SKILL_VERDICT = "skill_verdict"  # the skill itself set step.status blocked or failed in the state file
     STATE_WRITE = "state_write"  # the running step could not be recorded in the skills' state file
     AGENT_UNAVAILABLE = "agent_unavailable"  # the agent binary is missing or cannot be executed
+    MERGE_BLOCKED = "merge_blocked"  # a check /flow.merge makes before it acts fails: merge was not started
     UNKNOWN_STATE = "unknown_state"
 
 
@@ -183,6 +184,16 @@ class Observed(BaseModel):
         default_factory=list, description="ids done in the phase's tasks.md when last seen (kept once it is archived)"
     )
     ticks: dict[str, Tick] = Field(default_factory=dict, description="ids that turned done during the orchestration")
+    unconfirmed_lost: list[str] = Field(
+        default_factory=list,
+        description="done ids the last reading did not show done: still counted done until a reading confirms it "
+        "(a tasks.md being rewritten in place reads half-written for a moment)",
+    )
+    reopened: dict[str, Tick | None] = Field(
+        default_factory=dict,
+        description="ids seen done, then not done in two readings in a row: the credit each had (null: done before "
+        "the orchestration), which it keeps when it turns done again",
+    )
     user_gate_at_start: str | None = Field(None, description="userGateStatus when the orchestration started")
     user_gate_changed: bool = Field(False, description="userGateStatus was seen different from its start value")
     ignored_lines: list[str] = Field(

@@ -17,6 +17,7 @@ import anyio
 
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import RunEvidence
+from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import (
     TERMINAL_STATUSES,
     OrchestrationRecord,
@@ -46,7 +47,7 @@ from specflowd.runner.records import RunSpec
 from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
 from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
-from specflowd.store.skill_state import find_specflow_cli, set_state_values
+from specflowd.store.skill_state import check_gate, find_specflow_cli, set_state_values
 from specflowd.store.workflows import Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import Fingerprint, Poller, fingerprint
@@ -67,6 +68,11 @@ FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at after a
 QUIET_FILE_POLL_S = 2.0  # ... backing off to this while they do not change
 DEBOUNCE_S = 0.2  # a change is reported this long after it is seen: let the writer finish
 TRUSTED_AGE_S = 2.0  # a project read is reused only when every file it covers is older than this
+# tasks.md is rewritten in place (truncate, then write) by agents, editors and `specflow mark`: a read of a file
+# written just now is used once its files are still the same this long after it (a writer between its truncate
+# and its write takes microseconds, one writing in chunks milliseconds)
+RECHECK_S = 0.02
+MAX_READS = 4  # reads of one view while the files keep changing; then the last is used (observe holds losses)
 
 
 class RunnerPort:
@@ -197,7 +203,12 @@ class ProjectFiles:
     A read is reused while the project's fingerprint is unchanged (a status call, a decision that nothing
     changed for: no parse, no thread), but only once every file it covers is older than ``TRUSTED_AGE_S``: a
     file's mtime has a coarse granularity (a few ms), so a file written just now could be written again with the
-    same size and mtime, and only an older one is known not to have changed unseen (git's "racy" rule)."""
+    same size and mtime, and only an older one is known not to have changed unseen (git's "racy" rule).
+
+    A read is of files that stood still: one whose files changed while they were read is read again, and so is
+    one of files written just now that change within ``RECHECK_S`` after it (a half-written tasks.md), at most
+    ``MAX_READS`` times; then the last read is used, and the engine's observer does not take a reading that
+    loses done tasks as the truth until the next confirms it (domain/observe.py)."""
 
     def __init__(self, poller: Poller, *, fast: float = FILE_POLL_S, slow: float = QUIET_FILE_POLL_S) -> None:
         self.poller = poller
@@ -213,16 +224,27 @@ class ProjectFiles:
         cached = self._reads.get(root)
         if cached is not None and cached[0] == before:
             return cached[1]
-        snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
-        feature = snapshot.feature_dir.name if snapshot.feature_dir else None
-        view = ProjectView(evidence=project_evidence(snapshot), feature=feature)
-        after = probe()
-        settled = _newest_mtime_ns(after) < time.time_ns() - int(TRUSTED_AGE_S * 1e9)
-        if after == before and settled:
-            self._reads[root] = (after, view)
-        else:
-            self._reads.pop(root, None)
+        self._reads.pop(root, None)
+        for _ in range(MAX_READS):
+            snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
+            feature = snapshot.feature_dir.name if snapshot.feature_dir else None
+            view = ProjectView(evidence=project_evidence(snapshot), feature=feature)
+            after = probe()
+            if after != before:  # written while it was read
+                before = after
+                continue
+            if _newest_mtime_ns(after) < time.time_ns() - int(TRUSTED_AGE_S * 1e9):
+                self._reads[root] = (after, view)
+                return view
+            await self.pause()
+            before = probe()
+            if before == after:  # fresh, but it stood still: not caught between a truncate and its write
+                return view
         return view
+
+    async def pause(self) -> None:
+        """How long a fresh read waits to see whether its files stand still."""
+        await anyio.sleep(RECHECK_S)
 
     async def changed(self, root: Path) -> None:
         seen = anyio.Event()
@@ -343,6 +365,14 @@ class SkillStateFile:
         cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
         result = await set_state_values(root, running_step_values(step), cli)
         return StateWrite(ok=result.ok, via=result.via, output=result.output)
+
+    async def implement_gate(self, root: Path) -> GateCheck | None:
+        settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
+        cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
+        if cli is None:
+            return None
+        result = await check_gate(root, cli, "implement")
+        return GateCheck(passed=result.ok, via=result.via, output=result.output)
 
 
 def engine_ports(

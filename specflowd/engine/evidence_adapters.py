@@ -39,6 +39,7 @@ def project_evidence(snapshot: ProjectSnapshot) -> ProjectEvidence:
         phase_number=skill.phase_number if skill else None,
         phase_status=skill.phase_status if skill else None,
         phase_branch=skill.phase_branch if skill else None,
+        git_branch=snapshot.git_branch,
         user_gate=snapshot.user_gate,
         user_gate_status=skill.user_gate_status if skill else None,
         last_error=skill.last_error if skill else None,

@@ -42,7 +42,8 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import RunEvidence, TaskState
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
+from specflowd.domain.merge_ready import gate_stop
 from specflowd.domain.observe import Observation, done_ids, observe_project
 from specflowd.domain.progress import Progress, progress
 from specflowd.domain.prompts import continue_prompt, prompt_for, system_prompt
@@ -54,7 +55,7 @@ from specflowd.domain.record import (
     RecoveryOption,
     new_record,
 )
-from specflowd.engine.bookkeeping import running_step, state_write_stop
+from specflowd.engine.bookkeeping import running_step, state_write_stop, writes_running_step
 from specflowd.engine.ports import Advice, EnginePorts, FinishedSummary, Queued, RunRequest
 from specflowd.errors import AgentUnavailable, AlreadyActive, NotFound, SpecflowError, StorageError
 from specflowd.event_catalogue import (
@@ -96,6 +97,7 @@ class _Consult:
     record: OrchestrationRecord
     action: Action
     run: RunEvidence | None
+    project: ProjectEvidence
     key: str  # identifies the decision, so a repeated one reuses the advice already paid for
 
 
@@ -208,6 +210,12 @@ class Orchestrator:
 
     def active_count(self) -> int:
         return sum(1 for r in self._records.values() if r.status not in TERMINAL_STATUSES)
+
+    def census(self) -> list[tuple[str, str]]:
+        """(project path, status) of every orchestration known, read or not, from memory (daemon.metrics)."""
+        seen = [(r.project_path, r.status.value) for r in self._records.values()]
+        seen += [(s.project_path, s.status.value) for i, s in self._finished.items() if i not in self._records]
+        return seen
 
     # -- queries ---------------------------------------------------------------------------------------
     def get(self, orch_id: str) -> OrchestrationRecord:
@@ -541,8 +549,8 @@ class Orchestrator:
         action = decide(record, project, run, self._now())
         if needs_advice(action, run):
             key = f"{run.run_id if run else '-'}>{getattr(action, 'run_id', '-')}"
-            return _Consult(record=record, action=action, run=run, key=key)
-        return await self._carry_out(record, action)
+            return _Consult(record=record, action=action, run=run, project=project, key=key)
+        return await self._carry_out(record, action, project)
 
     async def _not_started(self, record: OrchestrationRecord, run: RunEvidence) -> None:
         """The current run's agent never started (the daemon stopped before the exec): nothing ran, nothing
@@ -572,7 +580,7 @@ class Orchestrator:
             return None
         self._advice.pop(orch_id, None)
         record = await self._log_helper(record, advice)
-        return await self._carry_out(record, advice.action)
+        return await self._carry_out(record, advice.action, asked.project)
 
     def _withdraw(self, orch_id: str, keep: str | None = None) -> None:
         """Give up the run the run port queued for this orchestration (unless it is ``keep``)."""
@@ -581,7 +589,9 @@ class Orchestrator:
             del self._queued[orch_id]
             self.runs.withdraw(queued)
 
-    async def _carry_out(self, record: OrchestrationRecord, action: Action) -> datetime | None:
+    async def _carry_out(
+        self, record: OrchestrationRecord, action: Action, project: ProjectEvidence
+    ) -> datetime | None:
         spawns = isinstance(action, SpawnStep | SpawnBatch | Heal)
         self._withdraw(record.id, keep=getattr(action, "run_id", None) if _is_spawn(action) else None)
         if is_wait(action) and not _is_spawn(action):
@@ -589,6 +599,13 @@ class Orchestrator:
             if _changed(record, after):  # a wait already in force is not logged again on every wake
                 await self._record_action(record, action, after)
             return action.until if isinstance(action, WaitRateLimit) else _FOREVER
+        if isinstance(action, SpawnStep) and action.step == Step.MERGE:
+            # /flow.merge refuses without a passed implement gate: where the SpecFlow CLI is installed its
+            # verdict is asked (decide() judged by the task states) before a slot is taken
+            stop = gate_stop(await self.skill_state.implement_gate(Path(record.project_path)))
+            if stop is not None:
+                await self._record_action(record, stop)
+                return _FOREVER
         if isinstance(action, SpawnStep | SpawnBatch | Heal | ResumeRun):
             # a run starts only once the run port admits it; nothing is recorded before (the same decision
             # names the same run id, so deciding again after a wake-up or a restart asks for the same run)
@@ -604,10 +621,12 @@ class Orchestrator:
                 self._queued[record.id] = action.run_id
                 return _FOREVER
             self._queued.pop(record.id, None)
-        if isinstance(action, SpawnStep | SpawnBatch | Heal):
+        if isinstance(action, SpawnStep | SpawnBatch | Heal) and writes_running_step(
+            step := running_step(action), project.skill_step
+        ):
             # the state file shows the step before its run starts; a failed write stops before the spawn
-            written = await self.skill_state.mark_running(Path(record.project_path), running_step(action))
-            stop = state_write_stop(action, written)
+            written = await self.skill_state.mark_running(Path(record.project_path), step)
+            stop = state_write_stop(step, action, written)
             if stop is not None:
                 self.runs.withdraw(action.run_id)  # its slot goes back: nothing starts
                 await self._record_action(record, stop)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from specflowd.domain.actions import Action
 from specflowd.domain.config import Step
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence
+from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus
 from specflowd.event_catalogue import EventPayload
 from specflowd.vocabulary import PermissionMode
@@ -232,6 +233,10 @@ class StateWrite:
 class SkillStateWriter(Protocol):
     async def mark_running(self, root: Path, step: Step) -> StateWrite:
         """Record ``step`` as the running step (current, index, status=in_progress) in one write."""
+        ...
+
+    async def implement_gate(self, root: Path) -> GateCheck | None:
+        """The SpecFlow CLI's implement gate in ``root`` (what /flow.merge checks); None without a CLI."""
         ...
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 from pydantic import ConfigDict, Field
 
+from specflowd.errors import InvalidState
 from specflowd.event_catalogue import DaemonStopping
 from specflowd.handlers.scheduler import RateLimitGate
 from specflowd.paths import user_config_path
@@ -17,6 +18,7 @@ from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.runner.sandboxcheck import sandbox_problem, systemd_run_path
 from specflowd.scheduler.units import GroupView
 from specflowd.services.context import Call, Services
+from specflowd.services.metrics import CONTENT_TYPE
 from specflowd.settings import load_settings, merge_config
 from specflowd.version import PROTOCOL_VERSION, __version__
 
@@ -111,6 +113,11 @@ class ShutdownResult(Message):
     stopping: bool
 
 
+class MetricsText(Message):
+    content_type: str = Field(description="the exposition format's media type (OpenMetrics 1.0.0)")
+    text: str = Field(description="every metric now, as a Prometheus scrape of /metrics would read it")
+
+
 @router.method("daemon.hello", params=EmptyParams, result=Hello, summary="Versions and capabilities")
 async def hello(call: Call, _: EmptyParams) -> Hello:
     s = call.services
@@ -140,6 +147,8 @@ def _status(s: Services) -> DaemonStatus:
     problems += s.orchestrations.problems() + s.runs.problems()
     if s.scheduler.problem:
         problems.append(s.scheduler.problem)
+    if s.metrics is not None and s.metrics.problem:
+        problems.append(s.metrics.problem)
     active, total = s.runs.counts()  # counted, not copied: the history may hold thousands of runs
     runs = RunCounts(active=active, total=total)
     return DaemonStatus(
@@ -178,6 +187,18 @@ def ping_now(call: Call, params: PingParams) -> Pong | None:
 
 @router.method("daemon.shutdown", params=EmptyParams, result=ShutdownResult, summary="Stop the daemon")
 async def shutdown(call: Call, _: EmptyParams) -> ShutdownResult:
+    # the event is written to every subscriber (this connection too) before the reply: a client that reads
+    # nothing after a synchronous reply until more bytes arrive (Emacs' jsonrpc.el) would otherwise never see it
     call.services.bus.emit(None, DaemonStopping(reason="daemon.shutdown"))
+    await call.services.bus.flush()
     call.services.stop.set()
     return ShutdownResult(stopping=True)
+
+
+@router.method(
+    "daemon.metrics", params=EmptyParams, result=MetricsText, summary="Prometheus metrics (OpenMetrics text)"
+)
+async def metrics(call: Call, _: EmptyParams) -> MetricsText:
+    if call.services.metrics is None:
+        raise InvalidState("the daemon's metrics are not set up yet")
+    return MetricsText(content_type=CONTENT_TYPE, text=call.services.metrics.render().decode("utf-8"))

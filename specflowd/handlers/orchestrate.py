@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from pydantic import ConfigDict, Field, model_validator
 
-from specflowd.domain.config import Step
+from specflowd.domain.config import Step, budget_conflicts
 from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
 from specflowd.errors import InvalidConfig
@@ -168,6 +168,7 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     plan = build_preview(snapshot, config)
     if settings.problem:
         plan.warnings.append(settings.problem)
+    plan.warnings += [w for ws in budget_conflicts(config.budget) for w in ws]  # the caps as they will apply
     agent = None
     if params.check_agent:
         skills = [f"flow.{s.step.value}" for s in plan.steps if s.runs or s.step == Step.MERGE]
@@ -192,16 +193,16 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
     root = project_root(call, params.project)
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, params.config)
-    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
-        config = config.model_copy(update={"agent": settings.agent.claude})
     if config.group is not None:
         require_group(call, config.group)
     if problem := mode_problem(config.sandbox, config.permission_mode, os.geteuid() == 0):
         raise InvalidConfig(problem)
-    # nothing starts without a working agent (and a machine that can sandbox it): refused here
-    # (agent_unavailable) rather than as a failed first run
-    require = partial(require_agent, config.agent, None, dict(os.environ), sandboxed=config.sandbox)
+    # nothing starts without a working agent (and a machine that can sandbox it): refused here (agent_unavailable)
+    # rather than as a failed first run, naming where the failing value came from
+    require = partial(require_agent, config.agent, settings.agent.claude, dict(os.environ), sandboxed=config.sandbox)
     await anyio.to_thread.run_sync(require)
+    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
+        config = config.model_copy(update={"agent": settings.agent.claude})
     return await _view(call, await call.services.orchestrations.start(root, config))
 
 

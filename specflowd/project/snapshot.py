@@ -20,7 +20,7 @@ from specflowd.project.roadmap import PhaseRow, parse_roadmap
 from specflowd.project.state import SkillState, parse_state
 from specflowd.project.tasks import TasksDocument, TasksWarning, WarningKind, parse_tasks
 
-__all__ = ["ARTIFACTS", "STATE_FILE", "ProjectSnapshot", "read_project_snapshot"]
+__all__ = ["ARTIFACTS", "STATE_FILE", "ProjectSnapshot", "read_git_branch", "read_project_snapshot"]
 
 _FEATURE_DIR = re.compile(r"^(\d{3,})-")
 STATE_FILE = Path(".specflow") / "orchestration-state.json"
@@ -41,6 +41,7 @@ class ProjectSnapshot(BaseModel):
     tasks: InstanceOf[TasksDocument] | None
     skill: SkillState | None
     roadmap: list[PhaseRow]
+    git_branch: str | None = None  # the checked-out branch (None: not a git checkout, or a detached HEAD)
     problems: list[Problem] = []
 
     @property
@@ -121,6 +122,27 @@ def _describe(warning: TasksWarning) -> str:
     return f"{warning.message}: {warning.text}"
 
 
+def read_git_branch(root: Path) -> str | None:
+    """The branch checked out where ``root`` lies, read from ``.git/HEAD`` of ``root`` or its nearest parent
+    that has one (a worktree's ``.git`` file is followed): a file read instead of a ``git`` process, since
+    every decision reads the snapshot."""
+    top = next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+    if top is None:
+        return None
+    dot_git = top / ".git"
+    try:
+        if dot_git.is_file():
+            pointer = dot_git.read_text(encoding="utf-8").strip()
+            if not pointer.startswith("gitdir:"):
+                return None
+            git_dir = Path(pointer.removeprefix("gitdir:").strip())
+            dot_git = git_dir if git_dir.is_absolute() else top / git_dir
+        head = (dot_git / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+
+
 def read_project_snapshot(project_root: Path) -> ProjectSnapshot:
     root = project_root
     problems: list[Problem] = []
@@ -165,5 +187,6 @@ def read_project_snapshot(project_root: Path) -> ProjectSnapshot:
         tasks=tasks_doc,
         skill=skill,
         roadmap=roadmap,
+        git_branch=read_git_branch(root),
         problems=problems,
     )

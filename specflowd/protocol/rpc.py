@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -152,8 +153,9 @@ def _structure_problem(request: dict[str, Any]) -> str | None:
 
 
 class Endpoint:
-    def __init__(self, specs: dict[str, MethodSpec]) -> None:
+    def __init__(self, specs: dict[str, MethodSpec], observe: Callable[[str, float], None] | None = None) -> None:
         self.specs = dict(specs)
+        self.observe = observe  # told (method, seconds) for every call a handler answered (daemon.metrics)
 
     async def handle(self, payload: bytes, context: Any, weigh: Callable[[int], None] | None = None) -> bytes | None:
         """Dispatch one message (request, notification or batch); ``None`` when no reply is due.
@@ -225,6 +227,7 @@ class Endpoint:
         params = _params(spec, request.get("params"), request_id)
         if isinstance(params, bytes):
             return False, None  # the ordinary path answers the same error
+        began = time.perf_counter()
         try:
             result = spec.quick(context, params)
             if result is None:
@@ -232,6 +235,8 @@ class Endpoint:
             reply = _success(request_id, result)
         except Exception as exc:  # every failure becomes an error reply, as on the ordinary path
             reply = _failure(spec.name, request_id, exc)
+        if self.observe is not None:
+            self.observe(spec.name, time.perf_counter() - began)
         return True, reply if "id" in request else None
 
     async def _call(
@@ -240,10 +245,14 @@ class Endpoint:
         params = _params(spec, raw, request_id)
         if isinstance(params, bytes):
             return params
+        began = time.perf_counter()
         try:
-            return _success(request_id, await spec.handler(context, params))
+            reply = _success(request_id, await spec.handler(context, params))
         except Exception as exc:  # every failure becomes an error reply
-            return _failure(spec.name, request_id, exc)
+            reply = _failure(spec.name, request_id, exc)
+        if self.observe is not None:
+            self.observe(spec.name, time.perf_counter() - began)
+        return reply
 
 
 def _params(spec: MethodSpec, raw: dict[str, Any] | list[Any] | None, request_id: Any) -> BaseModel | bytes:

@@ -138,18 +138,21 @@ class RunManager:
         poller: Poller | None = None,
         loop_limits: Callable[[], tuple[int, int]] | None = None,
         sandbox_settings: Callable[[Path], SandboxSettings] | None = None,
+        exit_grace: Callable[[], float] | None = None,
     ) -> None:
         """``poller``: the daemon's shared file poller, which its owner runs; without one the manager makes its
         own and runs it in ``run()``. ``loop_limits``: (repeats, window) of loop detection, asked at each
         invocation's start (the daemon reads the settings file then, so a change applies to the next run
-        without a restart); default: the settings' values. ``sandbox_settings``: the allowed domains, resource
-        limits and the user's own Claude Code settings for a project's run, asked the same way."""
+        without a restart); ``exit_grace``: likewise, the seconds a process may live on after its result
+        line; ``sandbox_settings``: the allowed domains, resource limits and the user's own Claude Code
+        settings for a project's run, asked the same way; default: the settings' values."""
         self._emit_cb = emit
         self.settings = settings or RunnerSettings()
         self.poller = poller or Poller()
         self._owns_poller = poller is None
         self._loop_limits = loop_limits or (lambda: (self.settings.loop_repeats, self.settings.loop_window))
         self._sandbox_settings = sandbox_settings or (lambda _root: SandboxSettings())
+        self._exit_grace = exit_grace or (lambda: self.settings.exit_grace_s)
         self.store = RunStore()
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
@@ -217,6 +220,7 @@ class RunManager:
             hooks=self._hooks,
             poller=self.poller,
             stop_reason=record.stop_reason,
+            exit_grace_s=self._exit_grace(),
         )
 
     # ------------------------------------------------------------------ commands
@@ -508,6 +512,10 @@ class RunManager:
     def counts(self) -> tuple[int, int]:
         """(runs not finished, runs known), without reading or copying a record (for daemon.status)."""
         return self.store.counts()
+
+    def census(self) -> builtins.list[RunSummary]:
+        """Every known run's figures, from memory (daemon.metrics)."""
+        return self.store.census()
 
     def total(self, project_root: Path | None = None) -> int:
         """How many runs are known (of one project)."""

@@ -15,6 +15,7 @@ from specflowd.runner.sandbox import RunSandbox
 from specflowd.vocabulary import FINAL_STATUSES, PermissionMode, Question, RunStatus, ToolLoop
 
 __all__ = [
+    "DEFAULT_EXIT_GRACE_S",
     "LogChunk",
     "LogItem",
     "PendingQuestion",
@@ -24,6 +25,11 @@ __all__ = [
     "RunnerSettings",
     "StopReason",
 ]
+
+
+# Claude Code exits within a second of its result line; one that is still alive seconds later has hung (a known
+# fault) and would otherwise hold its slot until stale_after_s (10 minutes)
+DEFAULT_EXIT_GRACE_S = 5.0
 
 
 class StopReason(StrEnum):
@@ -53,6 +59,10 @@ class RunnerSettings(BaseModel):
 
     claude: str | None = Field(None, description="agent binary; else $SPECFLOW_CLAUDE, else `claude` on PATH")
     kill_grace_s: float = Field(5.0, ge=0.0, description="SIGTERM → SIGKILL delay when stopping a run")
+    exit_grace_s: float = Field(
+        DEFAULT_EXIT_GRACE_S, ge=0.0, le=3600.0,
+        description="a process still alive this long after its result line is ended (the result stands); 0 = never",
+    )
     poll_interval_s: float = Field(0.25, gt=0.0, le=5.0, description="output stat poll of a run that is writing")
     quiet_poll_interval_s: float = Field(
         2.0, gt=0.0, le=60.0, description="the output poll backs off to this while a run writes nothing"
@@ -141,6 +151,9 @@ class RunRecord(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="things the user should know; not failures")
     exit_code: int | None = None
     stop_reason: StopReason | None = None
+    ended_after_result: bool = Field(
+        False, description="the agent did not exit after its result line: the daemon ended it (the result stands)"
+    )
     loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")
     spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")
     sandbox: RunSandbox | None = Field(None, description="how the current invocation is confined (docs/sandbox.md)")

@@ -45,39 +45,72 @@ CACHED_RECORDS = 256  # finished records read from disk kept in memory, the most
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """What the store keeps of every run it knows, whether or not its record is in memory."""
+    """What the store keeps of every run it knows, whether or not its record is in memory: enough to list and
+    count runs and to give their figures (step, model, cost, duration: daemon.metrics) without reading them."""
 
     run_id: str
     project_root: Path
     status: RunStatus
     created_at: datetime
     orchestration_id: str | None
+    step: str = ""
+    model: str | None = None
+    cost_usd: float = 0.0
+    duration_s: float | None = None  # started to finished; None while not finished or never started
 
     @classmethod
     def of(cls, record: RunRecord) -> RunSummary:
-        return cls(record.run_id, record.project_root, record.status, record.created_at, record.orchestration_id)
+        duration = None
+        if record.final and record.started_at is not None and record.finished_at is not None:
+            duration = max(0.0, (record.finished_at - record.started_at).total_seconds())
+        return cls(
+            record.run_id,
+            record.project_root,
+            record.status,
+            record.created_at,
+            record.orchestration_id,
+            record.step,
+            record.model,
+            record.cost_usd,
+            duration,
+        )
 
     def indexed(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
             "created_at": self.created_at.isoformat(),
             "orchestration_id": self.orchestration_id,
+            "step": self.step,
+            "model": self.model,
+            "cost_usd": self.cost_usd,
+            "duration_s": self.duration_s,
         }
 
     @classmethod
     def from_index(cls, run_id: str, project_root: Path, summary: dict[str, Any]) -> RunSummary | None:
-        """None when the entry does not read as a finished run's (the record is then loaded instead)."""
+        """None when the entry does not read as a finished run's (the record is then loaded instead, and indexed
+        again: so does an entry written before the figures were indexed)."""
         try:
             status = RunStatus(summary["status"])
             created = datetime.fromisoformat(summary["created_at"])
             orchestration = summary.get("orchestration_id")
+            step, model, cost, duration = summary["step"], summary["model"], summary["cost_usd"], summary["duration_s"]
         except (KeyError, TypeError, ValueError):
             return None
         if status not in FINAL_STATUSES or created.tzinfo is None:
             return None
         if orchestration is not None and not isinstance(orchestration, str):
             return None
-        return cls(run_id, project_root, status, created, orchestration)
+        if not isinstance(step, str) or (model is not None and not isinstance(model, str)):
+            return None
+        if not _number(cost) or (duration is not None and not _number(duration)):
+            return None
+        seconds = None if duration is None else float(duration)
+        return cls(run_id, project_root, status, created, orchestration, step, model, float(cost), seconds)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 class RunStore:
@@ -207,6 +240,14 @@ class RunStore:
     def counts(self) -> tuple[int, int]:
         """(runs not finished — live or waiting for answers —, runs known); no record is read or copied."""
         return len(self._open), len(self._known)
+
+    def census(self) -> builtins.list[RunSummary]:
+        """Every known run's summary, from memory (nothing read from disk); a run not finished is summarised from
+        its record now, so its cost is the current one."""
+        return [
+            RunSummary.of(self._open[run_id]) if run_id in self._open else summary
+            for run_id, summary in self._known.items()
+        ]
 
     # ------------------------------------------------------------------ disk
 

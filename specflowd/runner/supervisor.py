@@ -6,6 +6,10 @@ state's loop detector reports), the cost crosses the run's cap or the output sta
 ``stale_after_s`` (or when told to: ``stop``), waits for the exit through a pidfd, and
 ends by judging the outcome from what the stream said and how the process ended.
 
+A process that printed its ``result`` line and is still alive ``exit_grace_s`` later (a known Claude Code
+fault: it hangs after its result) is ended the same way (TERM, then KILL), but it is not a stop: its result
+decides the outcome, and the forced end is a warning of the run, not a failure.
+
 Waiting is event-driven: the task sleeps until the process exits (pidfd), the output grows (the daemon's shared
 ``Poller`` looks at the file every ``poll_interval_s`` while it grows, backing off to ``quiet_poll_interval_s``
 while it does not), a stop is asked for, or the staleness deadline passes; an idle run costs no wake-ups of
@@ -74,6 +78,7 @@ class RunSupervisor:
     hooks: SupervisorHooks
     poller: Poller
     stop_reason: StopReason | None = None  # a stop the previous daemon began is carried through
+    exit_grace_s: float = 0.0  # after the result line, how long the process may take to exit; 0 = no limit
     exited: anyio.Event = field(default_factory=anyio.Event)
     nudged: anyio.Event = field(default_factory=anyio.Event)  # something to look at: output, exit, a stop
     exit_code: int | None = None
@@ -81,10 +86,14 @@ class RunSupervisor:
     last_progress: float = 0.0
     last_persist: float = 0.0
     command_checked: bool = False
+    result_seen_at: float | None = None  # time.monotonic() when this supervisor first saw the result line
+    ending_after_result: bool = False  # the process outlived its result's grace and is being ended
 
     def stop(self, reason: StopReason) -> None:
-        """Stop the run (its process group) at the next look; the first reason given wins."""
-        self.stop_reason = self.stop_reason or reason
+        """Stop the run (its process group) at the next look; the first reason given wins. Once a lingering
+        process is being ended after its result, that result stands: a stop then changes nothing."""
+        if not self.ending_after_result:
+            self.stop_reason = self.stop_reason or reason
         self.nudged.set()
 
     async def run(self) -> Outcome:
@@ -106,13 +115,18 @@ class RunSupervisor:
                         await self.rundir.save_async(record)
                     if self.exited.is_set():
                         break
-                    if self.stop_reason is None:
+                    if self.stop_reason is None and not self.ending_after_result:
                         self.stop_reason = self._should_stop()
                     if self.stop_reason is not None and not self.kill_started:
                         self.kill_started = True
                         # persisted first: a daemon restart mid-kill still knows why the run ended
                         record.stop_reason = self.stop_reason
                         self._note_loop()
+                        await self.rundir.save_async(record)
+                        tg.start_soon(self._kill)
+                    if self.stop_reason is None and not self.kill_started and self._lingering():
+                        self.kill_started = self.ending_after_result = True
+                        self._note_lingering()
                         await self.rundir.save_async(record)
                         tg.start_soon(self._kill)
                     with anyio.move_on_after(self._until_stale()):
@@ -129,11 +143,38 @@ class RunSupervisor:
         return self._finish()
 
     def _until_stale(self) -> float:
-        """Seconds until the run counts as stale if nothing comes (a little past, so the check then fires)."""
-        if self.stop_reason is not None:
+        """Seconds until the run counts as stale if nothing comes, or its result's exit grace ends (a little
+        past, so the check then fires)."""
+        if self.kill_started:
             return self.settings.kill_grace_s + self.settings.quiet_poll_interval_s  # the kill task nudges first
-        silent = time.monotonic() - self.last_activity
-        return max(0.0, self.record.stale_after_s - silent) + 0.01
+        now = time.monotonic()
+        wait = max(0.0, self.record.stale_after_s - (now - self.last_activity))
+        if self.result_seen_at is not None and self.exit_grace_s > 0:
+            wait = min(wait, max(0.0, self.result_seen_at + self.exit_grace_s - now))
+        return wait + 0.01
+
+    def _lingering(self) -> bool:
+        """The result line is in and the process is still alive past ``exit_grace_s`` (0: never judged so)."""
+        if self.state.result is None or self.exit_grace_s <= 0:
+            return False
+        now = time.monotonic()
+        if self.result_seen_at is None:  # also a re-adopted run whose result was read before this supervisor
+            self.result_seen_at = now
+        return now - self.result_seen_at >= self.exit_grace_s
+
+    def _note_lingering(self) -> None:
+        """Not a failure (the result stands), but the user should know the daemon ended the agent."""
+        record = self.record
+        if record.ended_after_result:  # re-adopted while it was being ended: said already
+            return
+        record.ended_after_result = True
+        message = (
+            f"the agent printed its result but had not exited {self.exit_grace_s:g} s later (a known Claude Code "
+            "fault): the daemon ended its process group; the result stands"
+        )
+        record.warnings.append(message)
+        log.warning("run %s: %s", record.run_id, message)
+        self.hooks.warning(record, message)
 
     def _should_stop(self) -> StopReason | None:
         record = self.record

@@ -26,11 +26,14 @@ import anyio
 
 from specflowd.event_catalogue import EventPayload, EventsLost
 
-__all__ = ["DEFAULT_QUEUE_LIMIT", "Event", "EventBus", "Subscription"]
+__all__ = ["DEFAULT_QUEUE_LIMIT", "FLUSH_TIMEOUT_S", "Event", "EventBus", "Subscription"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_LIMIT = 1000  # events queued for one subscriber before it is told it lost them
+# how long stopping waits for subscribers to be written ``daemon.stopping``: a reader keeping up needs a few
+# loop iterations; one that stopped reading must not hold the stop (the server's grace is 3 s)
+FLUSH_TIMEOUT_S = 2.0
 
 
 def _now() -> str:
@@ -61,15 +64,20 @@ class _Slot:
 class Subscription:
     """One subscriber's queue: ``put`` never blocks (the bus calls it for every event), ``next`` waits."""
 
-    def __init__(self, project: str | None, limit: int = DEFAULT_QUEUE_LIMIT) -> None:
+    def __init__(
+        self, project: str | None, limit: int = DEFAULT_QUEUE_LIMIT, on_drop: Callable[[int], None] | None = None
+    ) -> None:
         self.project = project
         self.limit = limit
+        self._on_drop = on_drop  # told how many events it drops (the bus counts them for daemon.metrics)
         self._slots: deque[_Slot] = deque()
         self._queued = 0  # slots still holding an event
         self._latest: dict[str, _Slot] = {}  # coalesce key -> its queued snapshot
         self._lost = 0
         self._lost_since: str | None = None
         self._ready = anyio.Event()
+        self._awaiting = False  # the sender is back for more: what it took before is written
+        self._flushed = anyio.Event()
         self.closed = False
 
     def wants(self, event: Event) -> bool:
@@ -101,6 +109,8 @@ class Subscription:
             log.warning("a subscriber is %d events behind: dropping them, it is sent events.lost", self._queued)
             self._lost_since = first
         self._lost += self._queued
+        if self._on_drop is not None:
+            self._on_drop(self._queued)
         self._slots.clear()
         self._latest.clear()
         self._queued = 0
@@ -122,8 +132,20 @@ class Subscription:
                     del self._latest[key]
                 return slot.event
             self._ready = anyio.Event()
-            await self._ready.wait()
+            self._awaiting = True
+            self._flushed.set()
+            try:
+                await self._ready.wait()
+            finally:
+                self._awaiting = False
         return None
+
+    async def flushed(self) -> None:
+        """Wait until every event queued so far has been handed to the connection: the sender calls ``next``
+        only once it has written the event it took before, so an empty queue it waits on means all is out."""
+        while not self.closed and not (self._awaiting and not self._queued and not self._lost):
+            self._flushed = anyio.Event()
+            await self._flushed.wait()
 
     def close(self) -> None:
         self.closed = True
@@ -131,6 +153,7 @@ class Subscription:
         self._latest.clear()
         self._queued = 0
         self._ready.set()
+        self._flushed.set()
 
 
 @dataclass
@@ -138,11 +161,15 @@ class EventBus:
     queue_limit: int = DEFAULT_QUEUE_LIMIT  # per subscriber (``specflowd --event-queue``)
     _subscriptions: set[Subscription] = field(default_factory=set)
     listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    dropped: int = 0  # events dropped for subscribers that fell behind, since the daemon started
 
     def subscribe(self, project: str | None) -> Subscription:
-        sub = Subscription(project, self.queue_limit)
+        sub = Subscription(project, self.queue_limit, self._count_dropped)
         self._subscriptions.add(sub)
         return sub
+
+    def _count_dropped(self, count: int) -> None:
+        self.dropped += count
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)
@@ -151,6 +178,15 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
+
+    async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Wait (at most ``timeout_s``) until every subscriber has been written what is queued for it; False
+        when one has not (a reader that stopped reading). The daemon's last event goes out before it stops."""
+        with anyio.move_on_after(timeout_s):
+            for sub in list(self._subscriptions):
+                await sub.flushed()
+            return True
+        return False
 
     def emit(self, project: str | None, payload: EventPayload) -> Event:
         """Publish ``payload`` (its type is the payload's) concerning ``project`` (None: the daemon's own)."""

@@ -20,7 +20,7 @@ import anyio
 
 from specflowd.store.atomic import atomic_write_json
 
-__all__ = ["STATE_FILE", "StateWrite", "find_specflow_cli", "set_state_values"]
+__all__ = ["STATE_FILE", "StateWrite", "check_gate", "find_specflow_cli", "set_state_values"]
 
 STATE_FILE = Path(".specflow") / "orchestration-state.json"
 CLI_TIMEOUT_S = 60.0
@@ -57,9 +57,18 @@ async def set_state_values(project_root: Path, values: dict[str, Any], cli: str 
     return await anyio.to_thread.run_sync(_write_file, project_root, values)
 
 
+async def check_gate(project_root: Path, cli: str, gate: str) -> StateWrite:
+    """``specflow check --gate <gate>`` in the project: ok = the gate passed (exit 0)."""
+    return await _run(project_root, [cli, "check", "--gate", gate])
+
+
 async def _through_cli(project_root: Path, values: dict[str, Any], cli: str) -> StateWrite:
-    argv = [cli, "state", "set", *(f"{key}={_literal(value)}" for key, value in values.items())]
-    via = " ".join(argv)
+    pairs = [f"{key}={_literal(value)}" for key, value in values.items()]
+    return await _run(project_root, [cli, "state", "set", *pairs])
+
+
+async def _run(project_root: Path, argv: list[str]) -> StateWrite:
+    cli, via = argv[0], " ".join(argv)
     try:
         with anyio.fail_after(CLI_TIMEOUT_S):
             done = await anyio.run_process(argv, cwd=project_root, check=False)

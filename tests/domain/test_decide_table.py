@@ -29,7 +29,7 @@ from specflowd.domain.actions import (
 )
 from specflowd.domain.config import Step
 from specflowd.domain.decide import decide
-from specflowd.domain.evidence import ProjectEvidence, RunEvidence
+from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
 from specflowd.domain.observe import observe_project
 from specflowd.domain.record import (
     AttentionKind,
@@ -64,6 +64,7 @@ def _attention(kind: AttentionKind) -> Check:
 
 
 T3 = {"T001": O, "T002": O, "T003": O}
+VC = ("verify", "complete")  # what a passed /flow.verify leaves, and what /flow.merge requires
 TWO_SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
 
 
@@ -319,27 +320,53 @@ CASES = [
         r, project({"T001": D}, skill=("verify", "complete")), ended(r)))(_step_run(Step.VERIFY, project({"T001": D}))),
          Advance, lambda a: a.to_step == Step.MERGE),
     Case("merge/user-gate-unconfirmed-waits", lambda: (record(Step.MERGE, auto_merge=True),
-         project({"T001": D}, user_gate=True), None), WaitForUserGate),
+         project({"T001": D}, skill=VC, user_gate=True), None), WaitForUserGate),
     Case("merge/user-gate-confirmed-during-the-orchestration-runs", lambda: (record(Step.MERGE, auto_merge=True),
-         project({"T001": D}, user_gate=True, gate_status="confirmed"), None), SpawnStep, lambda a: a.step == Step.MERGE),
+         project({"T001": D}, skill=VC, user_gate=True, gate_status="confirmed"), None), SpawnStep, lambda a: a.step == Step.MERGE),
     Case("merge/user-gate-skipped-counts-like-confirmed", lambda: (record(Step.MERGE, auto_merge=True, gate_at_start="pending"),
-         project({"T001": D}, user_gate=True, gate_status="skipped"), None), SpawnStep, lambda a: a.step == Step.MERGE),
+         project({"T001": D}, skill=VC, user_gate=True, gate_status="skipped"), None), SpawnStep, lambda a: a.step == Step.MERGE),
     Case("merge/user-gate-confirmed-before-the-start-waits", lambda: (record(Step.MERGE, auto_merge=True, gate_at_start="confirmed"),
-         project({"T001": D}, user_gate=True, gate_status="confirmed"), None), WaitForUserGate,
+         project({"T001": D}, skill=VC, user_gate=True, gate_status="confirmed"), None), WaitForUserGate,
          lambda a: "does not count" in a.reason and "specflowctl merge" in a.reason),
-    Case("merge/user-gate-rewritten-after-a-change-counts", lambda: (lambda r: (r, project({"T001": D}, user_gate=True,
+    Case("merge/user-gate-rewritten-after-a-change-counts", lambda: (lambda r: (r, project({"T001": D}, skill=VC, user_gate=True,
          gate_status="confirmed"), None))(_gate_changed(record(Step.MERGE, auto_merge=True, gate_at_start="confirmed"))),
          SpawnStep),
     Case("merge/user-gate-never-observed-waits", lambda: (record(Step.MERGE, auto_merge=True).model_copy(update={"observed": None}),
-         project({"T001": D}, user_gate=True, gate_status="confirmed"), None), WaitForUserGate),
+         project({"T001": D}, skill=VC, user_gate=True, gate_status="confirmed"), None), WaitForUserGate),
     Case("merge/user-gate-user-merge-passes-it", lambda: (record(Step.MERGE, gate_at_start="confirmed").model_copy(
-         update={"merge_requested": True}), project({"T001": D}, user_gate=True, gate_status="confirmed"), None), SpawnStep),
-    Case("merge/no-auto-merge-waits", lambda: (record(Step.MERGE), project({"T001": D}), None), WaitForMerge),
-    Case("merge/auto-merge-runs", lambda: (record(Step.MERGE, auto_merge=True), project({"T001": D}), None),
+         update={"merge_requested": True}), project({"T001": D}, skill=VC, user_gate=True, gate_status="confirmed"), None), SpawnStep),
+    Case("merge/no-auto-merge-waits", lambda: (record(Step.MERGE), project({"T001": D}, skill=VC), None), WaitForMerge),
+    Case("merge/auto-merge-runs", lambda: (record(Step.MERGE, auto_merge=True), project({"T001": D}, skill=VC), None),
          SpawnStep),
     Case("merge/phase-closed-reads-as-done-not-design", _phase_closed_by_merge, Complete),
-    Case("merge/run-completed-phase-still-open-retries", lambda: (lambda r: (r, project({"T001": D}), ended(r)))(
-        _step_run(Step.MERGE, project({"T001": D}), auto_merge=True)), SpawnStep, lambda a: a.attempt == 2),
+    Case("merge/run-completed-phase-still-open-retries", lambda: (lambda r: (r, project({"T001": D}, skill=VC), ended(r)))(
+        _step_run(Step.MERGE, project({"T001": D}, skill=VC), auto_merge=True)), SpawnStep, lambda a: a.attempt == 2),
+    Case("merge/not-started-before-a-passed-verify", lambda: (record(Step.MERGE, auto_merge=True),
+         project({"T001": D}, skill=("verify", "in_progress")), None), NeedsAttention,
+         lambda a: _attention(AttentionKind.MERGE_BLOCKED)(a) and "verify/in_progress" in a.reason
+         and "run /flow.verify" in a.reason and a.options == [RecoveryOption.RETRY, RecoveryOption.ABORT]),
+    Case("merge/user-merge-not-started-on-a-merge-step", lambda: (record(Step.MERGE).model_copy(
+         update={"merge_requested": True}), project({"T001": D}, skill=("merge", "in_progress")), None), NeedsAttention,
+         lambda a: _attention(AttentionKind.MERGE_BLOCKED)(a) and "merge/in_progress" in a.reason),
+    Case("merge/not-started-on-main", lambda: (record(Step.MERGE, auto_merge=True), project(
+         {"T001": D}, skill=VC).model_copy(update={"git_branch": "main", "phase_branch": "0042-x"}), None),
+         NeedsAttention, lambda a: _attention(AttentionKind.MERGE_BLOCKED)(a) and "on branch main" in a.reason
+         and "0042-x" in a.reason),
+    Case("merge/runs-on-the-phase-branch", lambda: (record(Step.MERGE, auto_merge=True), project(
+         {"T001": D}, skill=VC).model_copy(update={"git_branch": "0042-x"}), None), SpawnStep),
+    Case("merge/not-started-with-a-deferred-task", lambda: (record(Step.MERGE, auto_merge=True),
+         project({"T001": D, "T002": TaskState.DEFERRED}, skill=VC), None), NeedsAttention,
+         lambda a: _attention(AttentionKind.MERGE_BLOCKED)(a) and "implement gate fails: 1 task(s) not done (T002)"
+         in a.reason and "deferred" in a.reason),
+    Case("merge/blocked-run-retry-spends-no-attempt", lambda: (lambda r: (r, project({"T001": D}, skill=(
+         "verify", "failed")), ended(r)))(_step_run(Step.MERGE, project({"T001": D}, skill=VC), auto_merge=True)),
+         NeedsAttention, _attention(AttentionKind.MERGE_BLOCKED)),
+    Case("verify/ended-on-the-merge-step-is-no-pass", lambda: (lambda r: (
+        r, project({"T001": D}, skill=("merge", "complete")), ended(r)))(_step_run(Step.VERIFY, project({"T001": D}))),
+         SpawnStep, lambda a: a.step == Step.VERIFY and a.attempt == 2),
+    Case("verify/ended-in-progress-is-no-pass", lambda: (lambda r: (
+        r, project({"T001": D}, skill=("verify", "in_progress")), ended(r)))(_step_run(Step.VERIFY, project({"T001": D}))),
+         SpawnStep, lambda a: a.step == Step.VERIFY and a.attempt == 2),
     Case("merge/closed-by-user-while-waiting", lambda: (record(Step.MERGE), project(
         {"T001": D}, skill=("design", "not_started"), phase=None, phase_status="not_started"), None), Complete),
     Case("merge/phase-closed-without-known-start-phase", lambda: (record(Step.MERGE, phase=None, auto_merge=True),

@@ -86,7 +86,7 @@ def test_verify_on_user_gate_phase_stops_for_the_user_then_merge_passes_it() -> 
     assert isinstance(a, WaitForUserGate) and r.status == OrchestrationStatus.WAITING_USER_GATE
     assert r.steps[Step.VERIFY].status == StepStatus.COMPLETED
     r = request_merge(r, NOW)
-    r, a = drive(r, gated, None)
+    r, a = drive(r, project(ALL, user_gate=True, skill=("verify", "complete")), None)
     assert isinstance(a, SpawnStep) and a.step == Step.MERGE
 
 
@@ -97,7 +97,7 @@ def test_without_auto_merge_waits_for_merge_then_user_merge_runs_it() -> None:
     r2, a = drive(r, project(ALL), None)
     assert isinstance(a, WaitForMerge), "waiting is stable"
     r = request_merge(r2, NOW)
-    r, a = drive(r, project(ALL), None)
+    r, a = drive(r, project(ALL, skill=("verify", "complete")), None)
     assert isinstance(a, SpawnStep) and a.step == Step.MERGE
 
 
@@ -284,6 +284,11 @@ def test_pause_waits_after_the_run_and_resume_continues() -> None:
     r = resume(r, NOW)
     _, a = drive(r, project(HALF, SECTIONS), None)
     assert isinstance(a, SpawnBatch) and a.batch_index == 1
+
+
+def test_resume_of_a_cancelled_orchestration_says_what_works() -> None:
+    with pytest.raises(InvalidState, match=r"^orchestration is cancelled and cannot resume: start a new one for the open"):
+        resume(cancel(record(Step.IMPLEMENT), NOW), NOW)
 
 
 def test_pause_between_batches() -> None:

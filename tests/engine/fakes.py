@@ -30,6 +30,7 @@ import anyio.abc
 
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.evidence import RunEvidence
+from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import TERMINAL_STATUSES, OrchestrationRecord
 from specflowd.engine.adapters import JournalStore
 from specflowd.engine.consult import HelperAdviser
@@ -132,6 +133,8 @@ class FakeSkillState:
     def __init__(self) -> None:
         self.writes: list[tuple[Path, Step]] = []
         self.fail_with: str | None = None
+        self.gate: GateCheck | None = None  # the SpecFlow CLI's implement gate (None: no CLI installed)
+        self.gate_checks = 0
 
     async def mark_running(self, root: Path, step: Step) -> StateWrite:
         self.writes.append((root, step))
@@ -141,6 +144,10 @@ class FakeSkillState:
 
         result = await set_state_values(root, running_step_values(step), None)
         return StateWrite(ok=result.ok, via=result.via, output=result.output)
+
+    async def implement_gate(self, root: Path) -> GateCheck | None:
+        self.gate_checks += 1
+        return self.gate
 
 
 # -- agent runs ---------------------------------------------------------------------------------------------------
@@ -224,8 +231,21 @@ def play_skill(call: AgentCall) -> Ran:
     elif skill in ("/flow.analyze", "/flow.verify"):
         set_skill_state(call.root, skill.removeprefix("/flow."), "complete")
     elif skill == "/flow.merge":
+        if (refusal := merge_refusal(call.root)) is not None:
+            return Ran(message=refusal)  # the real skill blocks, ends its session normally, writes nothing
         set_skill_state(call.root, "merge", "complete", close_phase=True)
     return Ran(message=f"{skill or 'prompt'} done")
+
+
+def merge_refusal(root: Path) -> str | None:
+    """/flow.merge's own checks (step verify/complete, not on main/master), as the real skill makes them."""
+    evidence = project_evidence(read_project_snapshot(root))
+    step = evidence.skill_step
+    if step is None or step.current != "verify" or step.status != "complete":
+        return "BLOCKED: run `/flow.verify` first"
+    if evidence.git_branch in ("main", "master"):
+        return "Cannot merge from main branch"
+    return None
 
 
 class Script:

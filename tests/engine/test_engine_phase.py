@@ -64,8 +64,9 @@ async def test_a_whole_phase_runs_every_step_and_batch_in_order(tmp_path: Path) 
     assert [r.step for r in h.runs.started()] == ["analyze", "implement", "implement", "implement", "implement",
                                                    "verify", "merge"]  # fmt: skip
     assert record.totals.spent_usd == pytest.approx(0.07)
-    # the running step was written into the state file before each run: analyze, implement ×4, verify, merge
-    assert [step for _, step in h.skill_state.writes] == [Step.ANALYZE, *[Step.IMPLEMENT] * 4, Step.VERIFY, Step.MERGE]
+    # the running step was written into the state file before analyze, implement ×4 and verify, never before
+    # merge: /flow.merge refuses unless the step still says verify/complete
+    assert [step for _, step in h.skill_state.writes] == [Step.ANALYZE, *[Step.IMPLEMENT] * 4, Step.VERIFY]
     # events: every decision, batch decisions for the batches, one status change at the end
     types = h.event_types()
     assert "batch.spawn_batch" in types and "batch.finish_batch" in types

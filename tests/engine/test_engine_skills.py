@@ -13,6 +13,7 @@ import pytest
 
 from specflowctl.demo import create_demo_project
 from specflowd.domain.config import OrchestrationConfig, Step
+from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import RecoveryOption
 from specflowd.engine.adapters import SkillStateFile
 from specflowd.project.snapshot import read_project_snapshot
@@ -175,4 +176,104 @@ async def test_a_failed_state_write_stops_before_the_spawn_and_retry_writes_agai
         assert (await h.status()).status.value == "completed"
     assert h.skill_state.writes[0][1] == h.skill_state.writes[1][1] == Step.ANALYZE
     assert [step for _, step in h.skill_state.writes] == [Step.ANALYZE, Step.ANALYZE, *[Step.IMPLEMENT] * 4,
-                                                          Step.VERIFY, Step.MERGE]  # fmt: skip
+                                                          Step.VERIFY]  # fmt: skip
+
+
+def without_design(root: Path, step: dict[str, object] | None) -> Path:
+    """The demo project as `phase open` leaves it (``step``: the state file's step; None = no step at all)."""
+    for name in ("spec.md", "plan.md", "tasks.md"):
+        (tasks_dir(root) / name).unlink()
+    path = root / ".specflow" / "orchestration-state.json"
+    state = json.loads(path.read_text())
+    if step is None:
+        del state["orchestration"]["step"]
+    else:
+        state["orchestration"]["step"] = step
+    path.write_text(json.dumps(state))
+    return root
+
+
+def tasks_dir(root: Path) -> Path:
+    return next(p for p in (root / "specs").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize(
+    ("step", "written"),
+    [({"current": "design", "index": 0, "status": "not_started"}, []), (None, [Step.DESIGN])],
+    ids=["after-phase-open", "empty-step"],
+)
+async def test_design_runs_on_what_phase_open_left_and_merge_gets_no_write(
+    tmp_path: Path, step: dict[str, object] | None, written: list[Step]
+) -> None:
+    seen: list[tuple[str, object]] = []
+
+    def note_step(call: AgentCall) -> Ran:
+        state = json.loads((call.root / ".specflow" / "orchestration-state.json").read_text())
+        seen.append((call.step, state["orchestration"].get("step")))
+        return play_skill(call)
+
+    root = without_design(create_demo_project(tmp_path / "demo"), step)
+    async with engine(root, runs=FakeRuns(note_step)) as h:
+        await h.start(auto_merge=True, skip_analyze=True)
+        record = await h.status()
+    assert record.status.value == "completed", record.attention
+    assert [s for _, s in h.skill_state.writes] == [*written, Step.IMPLEMENT, Step.VERIFY]
+    assert seen[0] == ("design", step or {"current": "design", "index": 0, "status": "in_progress"})
+    # /flow.merge found what the passed verify left: the engine wrote nothing before it
+    assert seen[-1] == ("merge", {"current": "verify", "index": 3, "status": "complete"})
+
+
+async def test_a_verify_that_did_not_pass_never_starts_merge(tmp_path: Path) -> None:
+    def verify_writes_nothing(call: AgentCall) -> Ran:
+        if call.step == "verify":
+            return Ran(message="2 checks still fail")  # /flow.verify on failure writes no step.status
+        return play_skill(call)
+
+    root = create_demo_project(tmp_path / "demo")
+    async with engine(root, runs=FakeRuns(verify_writes_nothing)) as h:
+        await h.start(auto_merge=True, skip_analyze=True)
+        stopped = await h.status("needs_attention", "completed")
+    attention = stopped.attention
+    assert attention is not None and attention.kind.value == "step_attempts" and attention.step == Step.VERIFY
+    assert "verify run completed but the skill did not report completion" in attention.reason
+    assert [r.step for r in h.runs.started()].count("verify") == 2
+    assert "merge" not in [r.step for r in h.runs.started()]
+
+
+async def test_merge_is_not_started_when_the_step_or_the_cli_gate_would_make_it_refuse(tmp_path: Path) -> None:
+    root = create_demo_project(tmp_path / "demo")
+    async with engine(root) as h:
+        await h.start(skip_analyze=True)
+        await h.status("waiting_merge")
+        set_skill_state(root, "verify", "in_progress")  # e.g. the user re-ran /flow.verify, unfinished
+        await h.orch.merge(h.orch_id)
+        stopped = await h.status("needs_attention")
+        attention = stopped.attention
+        assert attention is not None and attention.kind.value == "merge_blocked" and attention.step == Step.MERGE
+        assert "step verify/in_progress" in attention.reason and "run /flow.verify" in attention.reason
+        assert "specflowctl recover retry" in attention.reason
+        assert "merge" not in [r.step for r in h.runs.started()] and stopped.steps[Step.MERGE].attempts == 0
+
+        set_skill_state(root, "verify", "complete")
+        h.skill_state.gate = GateCheck(passed=False, via="specflow check --gate implement", output="✗ implement: 1 open")
+        await h.orch.recover(h.orch_id, RecoveryOption.RETRY)
+        stopped = await h.status("needs_attention")
+        attention = stopped.attention
+        assert attention is not None and attention.kind.value == "merge_blocked", attention
+        assert "`specflow check --gate implement` fails" in attention.reason and "1 open" in attention.reason
+        assert "merge" not in [r.step for r in h.runs.started()]
+
+        h.skill_state.gate = GateCheck(passed=True, via="specflow check --gate implement", output="")
+        await h.orch.recover(h.orch_id, RecoveryOption.RETRY)
+        record = await h.status()
+    assert record.status.value == "completed", record.attention
+    assert [r.step for r in h.runs.started()].count("merge") == 1 and h.skill_state.gate_checks == 2
+
+
+async def test_the_fake_merge_skill_refuses_as_the_real_one(tmp_path: Path) -> None:
+    root = create_demo_project(tmp_path / "demo")
+    set_skill_state(root, "merge", "in_progress")
+    call = AgentCall(run_id="r", root=root, step="merge", prompt="/flow.merge")
+    assert play_skill(call).message == "BLOCKED: run `/flow.verify` first"
+    state = json.loads((root / ".specflow" / "orchestration-state.json").read_text())
+    assert state["orchestration"]["step"]["current"] == "merge"  # left as is: the phase is not closed

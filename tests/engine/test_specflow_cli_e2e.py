@@ -87,6 +87,8 @@ def _project(tmp_path: Path, cli: Path, *, gate: bool = False, gate_status: str 
         "health": {"status": "initializing", "last_check": "2026-01-01T00:00:00.000Z", "issues": []},
     }  # fmt: skip
     (root / ".specflow" / "orchestration-state.json").write_text(json.dumps(state, indent=2) + "\n")
+    (root / ".specify" / "memory").mkdir(parents=True)  # what `specflow init` writes and the skills require
+    (root / ".specify" / "memory" / "constitution.md").write_text("# Constitution\n")
     _specflow(cli, root, "phase", "open", "0001", "--json")
     if tasks is not None:
         feature = root / "specs" / "0001-greeting"
@@ -134,9 +136,10 @@ def _prompts(tmp_path: Path) -> list[str]:
 
 
 def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path, specflow_cli: Path) -> None:
-    """design → analyze → implement (batch 1 fails half-way and is healed, batch 2) → verify → merge, each a
-    skill played through the CLI. The state file shows the running step when each run starts; after
-    `phase close` the project says start_phase and the orchestration keeps its N/N."""
+    """design → analyze → implement (batch 1 fails half-way and is healed, batch 2) → verify → merge with
+    auto_merge, each a skill played through the CLI and checking its prerequisites as the real skill does.
+    The state file shows the running step when each run starts (none pre-set before design and merge);
+    after `phase close` the project says start_phase and the orchestration keeps its N/N."""
     root = _project(tmp_path, specflow_cli)
     tasks_md = tmp_path / "design-tasks.md"
     tasks_md.write_text(PHASE_TASKS)
@@ -150,13 +153,13 @@ def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path,
         started = _jsonl(tmp_path / "state-at-start.jsonl")
         seen = [(e["skill"], e["step"]["current"], e["step"]["index"], e["step"]["status"]) for e in started]
         assert seen == [
-            ("/flow.design", "design", 0, "in_progress"),
+            ("/flow.design", "design", 0, "not_started"),  # as `phase open` left it: design sets its own status
             ("/flow.analyze", "analyze", 1, "in_progress"),
             ("/flow.implement", "implement", 2, "in_progress"),  # batch 1 (fails after T001)
             ("/flow.implement", "implement", 2, "in_progress"),  # its heal
             ("/flow.implement", "implement", 2, "in_progress"),  # batch 2
             ("/flow.verify", "verify", 3, "in_progress"),
-            ("/flow.merge", "merge", 4, "in_progress"),
+            ("/flow.merge", "verify", 3, "complete"),  # never pre-set: what /flow.merge requires to act
         ]
         (tmp_path / "steps-at-run-start.json").write_text(json.dumps(seen))  # kept for the record
         assert [b["status"] for b in record["batches"]] == ["healed", "completed"]
@@ -164,7 +167,7 @@ def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path,
         if specflow_cli == FAKE_SPECFLOW:  # the daemon's writes: one `specflow state set` of three keys per run
             writes = [e for e in _jsonl(tmp_path / "specflow.jsonl") if e["argv"][:2] == ["state", "set"]
                       and e["argv"][2].startswith("orchestration.step.current=")]  # fmt: skip
-            assert len(writes) == 7 and all(e["cwd"] == str(root) and e["exit"] == 0 for e in writes)
+            assert len(writes) == 5 and all(e["cwd"] == str(root) and e["exit"] == 0 for e in writes)
             assert {len(e["argv"]) for e in writes} == {5}
             assert not any("status=complete" in a for e in writes for a in e["argv"])
 
@@ -178,10 +181,30 @@ def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path,
         assert project["next_phase"] == "0002 Farewell" and project["problems"] == []
         assert (progress["tasks_done"], progress["tasks_total"]) == (5, 5)
         text = d.ctl("status", str(root)).stdout
-        assert "next: start_phase: no phase is open; open the next one, 0002 Farewell" in text
-        assert "tasks 5/5 · elapsed" in text and "problem" not in text
+        assert "next: open the next phase, 0002 Farewell, with SpecFlow's `specflow phase open`" in text
+        assert "tasks 5/5 · elapsed" in text and "problem" not in text and "not_started" not in text
 
 
+
+
+def test_a_verify_that_did_not_pass_starts_no_merge(tmp_path: Path, specflow_cli: Path) -> None:
+    """/flow.verify fails twice (writes no step.status): no merge run is started, and the orchestration stops
+    naming verify. The merge skill is never asked, so it never has to refuse."""
+    root = _project(tmp_path, specflow_cli, tasks=PHASE_TASKS)
+    script = tmp_path / "script.json"  # batch 1, batch 2, then verify fails on both attempts
+    script.write_text(json.dumps([{"action": "skill"}] * 2 + [{"action": "skill", "incomplete": True}] * 2))
+    with _daemon(tmp_path, specflow_cli, FAKE_CLAUDE_SCRIPT=str(script)) as d:
+        orch_id = _start(d, root, auto_merge=True, skip_analyze=True)
+        record = _until_stopped(d, orch_id)
+        attention = record["attention"]
+        assert record["status"] == "needs_attention" and attention["kind"] == "step_attempts", d.log()
+        assert attention["step"] == "verify" and "verify" in attention["reason"]
+        skills = [e["skill"] for e in _jsonl(tmp_path / "state-at-start.jsonl")]
+        assert skills == ["/flow.implement", "/flow.implement", "/flow.verify", "/flow.verify"]
+        step = json.loads(_specflow(specflow_cli, root, "status", "--json"))["step"]
+        assert (step["current"], step["status"]) == ("verify", "in_progress")  # nothing wrote merge
+        text = d.ctl("status", str(root)).stdout
+        assert "verify" in text
 
 
 IGNORED_AND_MENTIONS = """# Tasks: Parser

@@ -123,3 +123,32 @@ async def test_next_waits_for_an_event_and_ends_when_unsubscribed() -> None:
 
 def test_events_lost_is_in_the_published_catalogue() -> None:
     assert CATALOGUE["events.lost"] is EventsLost
+
+
+async def test_flush_waits_until_the_sender_has_written_what_was_queued() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(None)
+    written: list[str] = []
+
+    async def sender() -> None:  # as the connection's pump: take one, write it, come back for more
+        while (event := await sub.next()) is not None:
+            await anyio.lowlevel.checkpoint()
+            written.append(event.type)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sender)
+        bus.emit(None, changed(1))
+        bus.emit(None, progress("r1", 1))
+        assert await bus.flush(5.0)
+        assert written == ["registry.changed", "run.progress"]
+        bus.unsubscribe(sub)
+
+
+async def test_flush_gives_up_on_a_subscriber_that_is_not_written_to() -> None:
+    bus = EventBus()
+    stuck = bus.subscribe(None)  # nobody sends its events
+    closed = bus.subscribe(None)
+    bus.emit(None, changed(1))
+    closed.close()
+    assert not await bus.flush(0.05)
+    assert stuck.queued == 1

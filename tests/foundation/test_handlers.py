@@ -10,7 +10,7 @@ from specflowd.daemon import HANDLERS, build_router
 from specflowd.protocol.openrpc import build_openrpc
 
 METHODS = {
-    "daemon.hello", "daemon.status", "daemon.ping", "daemon.shutdown",
+    "daemon.hello", "daemon.status", "daemon.ping", "daemon.shutdown", "daemon.metrics",
     "rpc.discover",
     "projects.list", "projects.register", "projects.unregister", "projects.status", "projects.set_group",
     "orchestrate.preview", "orchestrate.start", "orchestrate.status", "orchestrate.list", "orchestrate.log",

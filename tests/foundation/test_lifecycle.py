@@ -149,3 +149,36 @@ def test_socket_activation_via_systemd_socket_activate(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "newline"])
+def test_shutdown_writes_daemon_stopping_to_subscribers_before_its_reply(daemon: Daemon, framing: str) -> None:
+    """Emacs' jsonrpc.el leaves bytes that follow a synchronous reply unread until more output arrives; after
+    a shutdown none does, so the event must come first — to the caller and to every other subscriber."""
+    with RawClient(daemon.socket, framing) as caller, RawClient(daemon.socket, framing) as other:
+        assert caller.request("events.subscribe")["result"]["subscribed"]
+        assert other.request("events.subscribe")["result"]["subscribed"]
+        caller.send({"jsonrpc": "2.0", "id": 99, "method": "daemon.shutdown"})
+        seen: list[str] = []
+        while (message := caller.read()) is not None:
+            if message.get("id") == 99:
+                seen.append("reply")
+            elif message.get("method") == "event" and message["params"]["type"] == "daemon.stopping":
+                seen.append("event")
+        assert seen == ["event", "reply"]
+        others: list[str] = []
+        while (message := other.read()) is not None:
+            others.append(message["params"]["type"] if message.get("method") == "event" else "other")
+        assert "daemon.stopping" in others
+    assert daemon.proc.wait(10) == 0  # type: ignore[union-attr]
+
+
+def test_sigterm_writes_daemon_stopping_to_subscribers_before_closing_them(daemon: Daemon) -> None:
+    with RawClient(daemon.socket) as sub:
+        assert sub.request("events.subscribe")["result"]["subscribed"]
+        daemon.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        types: list[str] = []
+        while (message := sub.read()) is not None:
+            types.append(message["params"]["type"])
+        assert "daemon.stopping" in types
+    assert daemon.proc.wait(10) == 0  # type: ignore[union-attr]

@@ -104,6 +104,28 @@ async def test_a_corrupt_index_is_rebuilt_and_loses_nothing(harness: Harness, mo
         assert sorted(index_of(harness.project)) == ids  # written afresh
 
 
+async def test_the_index_keeps_each_runs_figures_and_an_entry_without_them_is_read_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """daemon.metrics sums every run's cost and duration from the summaries: they come from the index at start;
+    an entry written before the index held them is not trusted: the record is read and indexed again."""
+    ids = history(harness.project, 4)
+    path = index_path(workflows_dir(harness.project.resolve()), "runs")
+    entries = {i: {"summary": {"status": "completed", "created_at": T0.isoformat(), "orchestration_id": "orch-1"}}
+               for i in ids}  # fmt: skip
+    path.write_text(json.dumps({"version": 2, "entries": entries}))
+    reads = Reads(monkeypatch)
+    manager = harness.manager()
+    await manager.reconcile([harness.project])
+    assert reads.count == 4
+    reads.count = 0
+    again = harness.manager()
+    await again.reconcile([harness.project])
+    assert reads.count == 0
+    figures = {s.run_id: (s.step, s.cost_usd, s.duration_s) for s in again.census()}
+    assert figures == {i: ("implement", pytest.approx(0.01 * n), None) for n, i in enumerate(ids, start=1)}
+
+
 async def test_runs_new_since_the_index_was_written_are_read_from_disk(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +172,10 @@ async def test_a_continued_run_leaves_the_index_before_its_record_is_written_aga
                 "status": "rate_limited",
                 "created_at": limited.created_at.isoformat(),
                 "orchestration_id": limited.orchestration_id,
+                "step": limited.step,
+                "model": limited.model,
+                "cost_usd": limited.cost_usd,
+                "duration_s": run_store.RunSummary.of(limited).duration_s,
             }
         }
         seen: list[bool] = []

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { SpecflowClient } from "../daemon/client";
 import type { DaemonEvent, OrchestrationView } from "../daemon/protocol";
 import { notAnswering, socketPath } from "../daemon/socket";
-import { answerKey, eventDecision, notice, noticeKind, sandboxLine, statusText } from "../daemon/view";
+import { answerKey, answerProblem, eventDecision, orchestrationLine, notice, noticeKind, sandboxLine, statusText } from "../daemon/view";
 
 test("the socket is found exactly as specflowctl finds it", { skip: !process.env.SPECFLOW_SOCKET_CASES && "cases come from pytest" }, () => {
   const cases = JSON.parse(readFileSync(String(process.env.SPECFLOW_SOCKET_CASES), "utf8")) as {
@@ -40,6 +40,10 @@ test("status bar text: step, batch N/M, tasks x/y, spend; the state when it is n
   assert.equal(statusText(view("running", "implement", 1), "connected", true), "implement · batch 2/4 · tasks 9/20 · $0.05");
   assert.equal(statusText(view("waiting_merge", "merge", 4), "connected", true), "merge (merge ready) · batch 4/4 · tasks 9/20 · $0.05");
   assert.equal(statusText(view("running", "implement", 1), "offline", true), "offline");
+  const pausing = view("running", "implement", 1);
+  pausing.record.pause_requested = true; // a pause without --now waits for the running run
+  assert.equal(statusText(pausing, "connected", true), "implement (pausing) · batch 2/4 · tasks 9/20 · $0.05");
+  assert.equal(orchestrationLine(pausing.record), `orchestration ${pausing.record.id.slice(0, 8)}: pausing, step implement`);
   assert.equal(statusText(undefined, "connected", true), "");
 });
 
@@ -74,6 +78,16 @@ test("events: which ask for the user, and how the decision log reads them", () =
   assert.equal(eventDecision(event("orchestration.status", { status: "running" })), undefined);
   assert.equal(answerKey({ question: "Which DB?", header: "db" }), "db");
   assert.equal(answerKey({ question: "Which DB?", header: "" }), "Which DB?");
+});
+
+test("answers: options only, unless the question offers the Other choice (the daemon's rule)", () => {
+  const storage = { question: "Which storage?", header: "storage", options: [{ label: "json" }, { label: "sqlite" }] };
+  assert.equal(answerProblem(storage, "postgres"), "'postgres' is not an option: answer one of 'json', 'sqlite'");
+  assert.equal(answerProblem(storage, "SQLite"), undefined);
+  assert.equal(answerProblem({ ...storage, allowOther: true }, "postgres"), undefined);
+  assert.equal(answerProblem({ ...storage, multiSelect: true }, "json, redis"), "'redis' is not an option: answer one or more of 'json', 'sqlite'");
+  assert.equal(answerProblem({ question: "Name?" }, "anything"), undefined);
+  assert.equal(answerProblem({ question: "Name?" }, "  "), "the answer is empty");
 });
 
 test("the sandbox line says where runs may write and what they may reach, or that they are not confined", () => {
