@@ -128,6 +128,7 @@ def _fetch(host: str) -> str:
 @pytest.fixture
 def git_project(project: Path) -> Path:
     subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / ".specflow").mkdir()  # a SpecFlow project, for the SpecFlow CLI
     return project
 
 
@@ -178,7 +179,7 @@ def test_the_sandbox_confines_bash_and_the_write_tool(
     assert not results[9]["error"] and (project / "inside-write").exists()
     denied = run.result["permission_denials"]
     assert [d["tool_input"]["file_path"] for d in denied] == [str(written_outside)]
-    assert sorted(os.listdir(project)) == [".git", "inside-bash", "inside-write", "specs"]  # no placeholders left
+    assert sorted(os.listdir(project)) == [".git", ".specflow", "inside-bash", "inside-write", "specs"]  # no placeholders left
     # the runner reads the refusals from the real stream, as it does for a run's outcome and its heal
     denials = SandboxDenials()
     for line in run.lines:
