@@ -89,8 +89,6 @@ def cli_env(base_url: str, home: Path) -> dict[str, str]:
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
-        # We run as root in CI and use bypassPermissions, which the CLI refuses for root without this.
-        "IS_SANDBOX": "1",
     }
 
 

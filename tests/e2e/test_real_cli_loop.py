@@ -36,7 +36,7 @@ async def test_the_real_cli_repeating_one_bash_call_is_stopped_as_looping(
         prompt="Make the tests pass.",
         step="implement",
         budget_usd=5.0,
-        extra_env={k: v for k, v in env.items() if k != "PATH"},  # HOME, the API's URL and key, IS_SANDBOX
+        extra_env={k: v for k, v in env.items() if k != "PATH"},  # HOME, the API's URL and key
     )
     async with supervising(manager):
         record = await manager.wait_final((await manager.start(spec)).run_id)
