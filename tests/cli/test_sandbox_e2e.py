@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.cli.conftest import QUESTIONS, demo_project
 from tests.engine.common import FAKE
-from tests.support import running_daemon
+from tests.support import running_daemon, wait_until
 
 
 def test_sandbox_is_shown_and_reaches_every_run(tmp_path: Path) -> None:
@@ -59,6 +59,13 @@ def test_sandbox_is_shown_and_reaches_every_run(tmp_path: Path) -> None:
         assert sent["network"]["allowedDomains"] == ["registry.npmjs.org"]  # the allow-list reached the CLI
         assert sent["filesystem"]["allowWrite"] == run["sandbox"]["write_paths"][1:]
         assert call["is_sandbox"] is None  # acceptEdits: no claim needed, none made
+
+        answered = d.ctl("answer", "--answer", "storage=json", cwd=root)  # the run goes on; then one run unconfined
+        assert answered.returncode == 0
+        wait_until(lambda: d.rpc("runs.list", {"project": str(root)})["runs"][-1]["status"] not in ("starting", "running"),
+                   timeout=60, what="the answered run to end")  # fmt: skip
+        started = json.loads(d.ctl("run", str(root), "verify", "--no-sandbox", "--json").stdout)
+        assert started["sandbox"]["enabled"] is False and "--settings" not in started["argv"]
 
         schema = json.dumps(d.rpc("rpc.discover"))
         assert '"sandbox_denials"' in schema and '"edit_tools_confined"' in schema and '"limits_enforced"' in schema
