@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from specflowd.runner.argv import build_argv, child_env
-from specflowd.runner.sandbox import SandboxSettings, run_sandbox, run_temp_dir
+from specflowd.runner.sandbox import ProjectSandbox, run_sandbox, run_temp_dir
 from specflowd.runner.sandboxcheck import make_temp_dir, sandbox_problem
 from specflowd.vocabulary import PermissionMode
 from tests.e2e.conftest import cli_env, find_cli
@@ -48,7 +48,7 @@ def one_run(cli: Path, calls: int, sandboxed: bool, base: Path) -> float:
         temp_dir=temp_dir,
         uid=os.geteuid(),
         permission_mode=PermissionMode.ACCEPT_EDITS,
-        settings=SandboxSettings(),
+        settings=ProjectSandbox(),
         limits_enforced=False,
     )
     script = [tools(bash(f"echo step {i} >> progress.txt")) for i in range(calls)]

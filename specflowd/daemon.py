@@ -37,7 +37,7 @@ from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
-from specflowd.runner.sandbox import SandboxSettings as RunSandboxSettings
+from specflowd.runner.sandbox import ProjectSandbox
 from specflowd.services.context import Call, Services
 from specflowd.services.events import DEFAULT_QUEUE_LIMIT, Event, EventBus
 from specflowd.services.metrics import DaemonMetrics, on_loop
@@ -125,7 +125,7 @@ def _exit_grace() -> float:
     return load_settings(user_config_path()).agent.exit_grace_s
 
 
-def _sandbox_settings(root: Path) -> RunSandboxSettings:
+def _sandbox_settings(root: Path) -> ProjectSandbox:
     """``[sandbox]`` for a project's run as the settings file says now (read at each invocation's start)."""
     settings = load_settings(user_config_path())
     return settings.sandbox.for_project(root, settings.agent.settings)

@@ -54,8 +54,7 @@ from specflowd.domain.config import OrchestrationConfig, budget_conflicts
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
 from specflowd.runner.records import DEFAULT_EXIT_GRACE_S
-from specflowd.runner.sandbox import DOMAIN_PATTERN, SandboxLimits
-from specflowd.runner.sandbox import SandboxSettings as RunSandboxSettings
+from specflowd.runner.sandbox import DOMAIN_PATTERN, ProjectSandbox, SandboxLimits
 
 __all__ = [
     "NOTIFY_KINDS",
@@ -125,7 +124,7 @@ class SandboxSettings(BaseModel):
         default_factory=dict, description="per project (its path, ~ allowed): settings that replace the above"
     )
 
-    def for_project(self, root: Path, claude_settings: dict[str, Any]) -> RunSandboxSettings:
+    def for_project(self, root: Path, claude_settings: dict[str, Any]) -> ProjectSandbox:
         """The settings for runs in ``root`` (resolved); a project's own table wins."""
         domains = list(self.allowed_domains)
         for key, override in self.projects.items():
@@ -134,7 +133,7 @@ class SandboxSettings(BaseModel):
         limits = SandboxLimits(
             memory_max=self.memory_max or None, cpu_quota=self.cpu_quota or None, tasks_max=self.tasks_max or None
         )
-        return RunSandboxSettings(allowed_domains=domains, limits=limits, claude_settings=claude_settings)
+        return ProjectSandbox(allowed_domains=domains, limits=limits, claude_settings=claude_settings)
 
 
 def _same_dir(key: str, root: Path) -> bool:

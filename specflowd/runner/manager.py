@@ -66,7 +66,7 @@ from specflowd.runner.records import (
 )
 from specflowd.runner.run_store import RunStore, RunSummary
 from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
-from specflowd.runner.sandbox import RunSandbox, SandboxSettings, run_sandbox, run_temp_dir, scope_argv
+from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, run_temp_dir, scope_argv
 from specflowd.runner.sandboxcheck import make_temp_dir, systemd_run_path
 from specflowd.runner.stream import StreamState
 from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
@@ -137,7 +137,7 @@ class RunManager:
         settings: RunnerSettings | None = None,
         poller: Poller | None = None,
         loop_limits: Callable[[], tuple[int, int]] | None = None,
-        sandbox_settings: Callable[[Path], SandboxSettings] | None = None,
+        sandbox_settings: Callable[[Path], ProjectSandbox] | None = None,
         exit_grace: Callable[[], float] | None = None,
     ) -> None:
         """``poller``: the daemon's shared file poller, which its owner runs; without one the manager makes its
@@ -151,7 +151,7 @@ class RunManager:
         self.poller = poller or Poller()
         self._owns_poller = poller is None
         self._loop_limits = loop_limits or (lambda: (self.settings.loop_repeats, self.settings.loop_window))
-        self._sandbox_settings = sandbox_settings or (lambda _root: SandboxSettings())
+        self._sandbox_settings = sandbox_settings or (lambda _root: ProjectSandbox())
         self._exit_grace = exit_grace or (lambda: self.settings.exit_grace_s)
         self.store = RunStore()
         self._live: dict[str, RunSupervisor] = {}

@@ -11,7 +11,6 @@ by ``--permission-mode acceptEdits`` (a headless run refuses what it would have 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from specflowd.vocabulary import PermissionMode
 __all__ = [
     "DOMAIN_PATTERN",
     "SANDBOX_PROMPT_NOTE",
+    "ProjectSandbox",
     "RunSandbox",
     "SandboxLimits",
-    "SandboxSettings",
-    "domain_problems",
     "merge_settings",
     "mode_problem",
     "run_sandbox",
@@ -82,7 +80,7 @@ class SandboxLimits(BaseModel):
         return props
 
 
-class SandboxSettings(BaseModel):
+class ProjectSandbox(BaseModel):
     """What the settings file says for one project's runs, resolved (``[sandbox]`` and its per-project table)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -136,7 +134,7 @@ def run_sandbox(
     temp_dir: Path | None,
     uid: int,
     permission_mode: PermissionMode,
-    settings: SandboxSettings,
+    settings: ProjectSandbox,
     limits_enforced: bool,
 ) -> RunSandbox:
     """What a run will be (pure): the preview shows it, the runner records it and builds the flags from it."""
@@ -227,6 +225,3 @@ def scope_argv(systemd_run: str, run_id: str, properties: Sequence[str]) -> list
         argv += ["-p", prop]
     return [*argv, "--"]
 
-
-def domain_problems(domains: Sequence[str]) -> list[str]:
-    return [d for d in domains if not re.match(DOMAIN_PATTERN, d)]

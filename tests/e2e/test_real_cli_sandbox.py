@@ -24,7 +24,7 @@ import pytest
 
 from specflowd.runner.argv import build_argv, child_env
 from specflowd.runner.denials import SandboxDenials
-from specflowd.runner.sandbox import RunSandbox, SandboxSettings, run_sandbox, run_temp_dir
+from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, run_temp_dir
 from specflowd.runner.sandboxcheck import make_temp_dir, sandbox_problem
 from specflowd.vocabulary import PermissionMode
 from tests.e2e.conftest import CLI_TIMEOUT_S, CliRun, cli_env
@@ -51,7 +51,7 @@ def _sandbox(project: Path, temp_dir: Path, mode: PermissionMode = PermissionMod
         temp_dir=temp_dir,
         uid=os.geteuid(),
         permission_mode=mode,
-        settings=SandboxSettings(allowed_domains=[ALLOWED]),
+        settings=ProjectSandbox(allowed_domains=[ALLOWED]),
         limits_enforced=False,
     )
 

@@ -10,9 +10,9 @@ import pytest
 from specflowd.runner.argv import build_argv
 from specflowd.runner.sandbox import (
     SANDBOX_PROMPT_NOTE,
+    ProjectSandbox,
     RunSandbox,
     SandboxLimits,
-    SandboxSettings,
     merge_settings,
     mode_problem,
     run_sandbox,
@@ -38,7 +38,7 @@ def _sandbox(**kw: object) -> RunSandbox:
         "temp_dir": TEMP,
         "uid": 1000,
         "permission_mode": PermissionMode.ACCEPT_EDITS,
-        "settings": SandboxSettings(allowed_domains=["pypi.org", "github.com", "pypi.org"]),
+        "settings": ProjectSandbox(allowed_domains=["pypi.org", "github.com", "pypi.org"]),
         "limits_enforced": False,
     }
     args.update(kw)
@@ -113,7 +113,7 @@ def test_root_bypass_without_the_sandbox_is_refused(
 
 def test_limits_go_into_a_transient_scope_that_execs_the_agent() -> None:
     limits = SandboxLimits(memory_max="50%", cpu_quota="150%", tasks_max=4096)
-    sandbox = _sandbox(settings=SandboxSettings(limits=limits), limits_enforced=True)
+    sandbox = _sandbox(settings=ProjectSandbox(limits=limits), limits_enforced=True)
     assert sandbox.limits_enforced and sandbox.limits == ["MemoryMax=50%", "CPUQuota=150%", "TasksMax=4096"]
     prefix = scope_argv("/usr/bin/systemd-run", SID, limits.properties())
     assert prefix == [
@@ -122,7 +122,7 @@ def test_limits_go_into_a_transient_scope_that_execs_the_agent() -> None:
     ]  # fmt: skip
     argv = build_argv("/bin/claude", session_id=SID, budget_usd=1, sandbox=sandbox, prefix=prefix)
     assert argv[: len(prefix) + 2] == [*prefix, "/bin/claude", "-p"]
-    assert not _sandbox(settings=SandboxSettings(limits=limits)).limits  # no manager: nothing claimed
+    assert not _sandbox(settings=ProjectSandbox(limits=limits)).limits  # no manager: nothing claimed
 
 
 def test_bad_limits_and_domains_are_refused_by_the_settings_model() -> None:

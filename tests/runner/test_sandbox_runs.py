@@ -13,7 +13,7 @@ import pytest
 from specflowd.errors import AgentUnavailable
 from specflowd.runner.manager import RunManager
 from specflowd.runner.rundir import RunDir
-from specflowd.runner.sandbox import SandboxLimits, SandboxSettings
+from specflowd.runner.sandbox import ProjectSandbox, SandboxLimits
 from specflowd.vocabulary import RunStatus
 from tests.runner.conftest import Harness, supervising
 
@@ -71,7 +71,7 @@ async def test_under_a_systemd_user_manager_each_run_gets_its_own_scope(
     manager = RunManager(
         emit=harness.emit,
         settings=harness.settings(),
-        sandbox_settings=lambda _root: SandboxSettings(limits=limits),
+        sandbox_settings=lambda _root: ProjectSandbox(limits=limits),
     )
     async with supervising(manager):
         started = await manager.start(harness.spec())
