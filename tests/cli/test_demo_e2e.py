@@ -3,6 +3,7 @@ can be tried, and --ask at a terminal asks the question inline and goes on (real
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -33,8 +34,12 @@ def test_detached_paced_demo_can_be_paused_resumed_and_cancelled(tmp_path: Path)
         def status() -> str:
             return str(_ctl(env, "status", str(demo)).stdout)
 
-        wait_until(lambda: "Pausing" not in status() and "Running" in status(), 30, what="running")
-        paused = _ctl(env, "pause", "--now", str(demo))  # at 0.5 s a tool call, the phase is still running
+        def run_live() -> bool:  # a batch's agent is running (between runs `pause --now` pauses at once)
+            shown = json.loads(_ctl(env, "status", "--json", str(demo)).stdout)["orchestration"]["record"]
+            return shown["status"] == "running" and shown["current_run_id"] is not None
+
+        wait_until(run_live, 30, what="a run to be live")
+        paused = _ctl(env, "pause", "--now", str(demo))  # at 0.5 s a tool call, the run is still going
         assert paused.returncode == 0 and paused.stdout.startswith("pausing now: the running run is being stopped\n")
         wait_until(lambda: f"orchestration {short}: Paused" in status(), 30, what="paused")
         assert f"orchestration {short}: Running" in _ctl(env, "resume", str(demo)).stdout
