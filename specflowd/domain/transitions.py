@@ -8,7 +8,7 @@ changes the state that caused the stop, so deciding again does not land straight
 from __future__ import annotations
 
 from datetime import datetime
-from typing import assert_never
+from typing import Literal, assert_never
 
 from specflowd.domain.actions import (
     Action,
@@ -488,7 +488,7 @@ def recover(
             batch.extra_attempts = max(batch.extra_attempts, batch.attempts - new.config.max_step_attempts + 1)
             batch.extra_heal_attempts = batch.heal_attempts  # a fresh heal allowance for the new attempt
             new.step = Step.IMPLEMENT
-        elif _retry_grants_a_step_attempt(kind):
+        elif _recovery_of(kind)[0]:
             rec = new.step_record(step)
             _set_step(
                 new,
@@ -502,9 +502,9 @@ def recover(
         if batch is not None:
             batch.status = BatchStatus.SKIPPED
             batch.finished_at = now
-        elif kind == AttentionKind.PHASE_CHANGED:
+        elif _recovery_of(kind)[1] == "phase":
             new.phase_number = None  # accept the new phase as the one to finish
-        elif kind == AttentionKind.TASKS_UNPARSED:
+        elif _recovery_of(kind)[1] == "unparsed_lines":
             lines = attention.context.get("lines", [])
             new.accepted_unparsed = [*new.accepted_unparsed, *(str(x) for x in lines)]  # go on without them
         else:
@@ -521,9 +521,13 @@ def recover(
     return new
 
 
-def _retry_grants_a_step_attempt(kind: AttentionKind) -> bool:
-    """Whether retry, with no batch named, gives the stopped step one more attempt. Every kind is listed
-    (mypy checks it): a new kind must be placed here before it type-checks."""
+_SkipPasses = Literal["step", "phase", "unparsed_lines"]
+
+
+def _recovery_of(kind: AttentionKind) -> tuple[bool, _SkipPasses]:
+    """For a stop that names no batch: whether retry gives the stopped step one more attempt, and what skip
+    passes (the step; the phase change, adopting the new phase; the unparsable lines, going on without them).
+    Every kind is listed once (mypy checks it): a new kind must be placed here before it type-checks."""
     match kind:
         case (
             AttentionKind.STEP_ATTEMPTS
@@ -537,20 +541,22 @@ def _retry_grants_a_step_attempt(kind: AttentionKind) -> bool:
             | AttentionKind.AGENT_UNAVAILABLE
             | AttentionKind.UNKNOWN_STATE
         ):
-            return True
+            return True, "step"
+        case AttentionKind.PHASE_CHANGED:
+            return False, "phase"
+        case AttentionKind.TASKS_UNPARSED:
+            return False, "unparsed_lines"
         case (
-            # a batch's stops (named by their batch_index) or a project state: deciding again looks afresh
+            # a batch's stops (named by their batch_index) or the project's state: deciding again looks afresh
             AttentionKind.HEAL_EXHAUSTED
             | AttentionKind.BATCH_FAILED
             | AttentionKind.NO_TASKS
             | AttentionKind.TASKS_HELD
             | AttentionKind.TASKS_REOPENED
-            | AttentionKind.PHASE_CHANGED
-            | AttentionKind.TASKS_UNPARSED
             | AttentionKind.STORAGE
             | AttentionKind.MERGE_BLOCKED
         ):
-            return False
+            return False, "step"
         case _:
             assert_never(kind)
 

@@ -24,7 +24,7 @@ from specflowd.domain.record import (
     load_record,
     record_view,
 )
-from specflowd.domain.transitions import _retry_grants_a_step_attempt
+from specflowd.domain.transitions import _recovery_of
 from specflowd.store.workflows import LOG_KEY
 from specflowd.vocabulary import Question
 
@@ -123,4 +123,5 @@ def test_a_record_built_with_the_flat_fields_is_migrated() -> None:
 
 @pytest.mark.parametrize("kind", list(AttentionKind))
 def test_recover_places_every_attention_kind(kind: AttentionKind) -> None:
-    assert _retry_grants_a_step_attempt(kind) in (True, False)
+    retry_step, skip_passes = _recovery_of(kind)
+    assert retry_step in (True, False) and skip_passes in ("step", "phase", "unparsed_lines")
