@@ -42,13 +42,16 @@ from specflowd.domain.record import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
     AttentionKind,
+    AttentionNeeded,
     BatchRecord,
     BatchStatus,
     OrchestrationRecord,
-    OrchestrationStatus,
+    Paused,
     RecoveryOption,
     RunKind,
     RunLedgerEntry,
+    WaitingInput,
+    WaitingRateLimit,
 )
 from specflowd.vocabulary import FINAL_STATUSES, RunStatus
 
@@ -256,11 +259,9 @@ def _decide(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvide
         return _judge_run(record, project, run, ref, now)
 
     # No current run from here on; a run passed in is an old one and says nothing about the next move.
-    status = record.status
-    if status == OrchestrationStatus.NEEDS_ATTENTION:
-        a = record.attention
-        if a is None:
-            return _attention(AttentionKind.UNKNOWN_STATE, "needs_attention without a recorded reason")
+    state = record.state
+    if isinstance(state, AttentionNeeded):
+        a = state.attention
         return NeedsAttention(
             attention_kind=a.kind,
             reason=a.reason,
@@ -269,19 +270,13 @@ def _decide(record: OrchestrationRecord, project: ProjectEvidence, run: RunEvide
             batch_index=a.batch_index,
             context=dict(a.context),
         )
-    if record.pause_requested or status == OrchestrationStatus.PAUSED:
+    if record.pause_requested or isinstance(state, Paused):
         return Wait(reason="paused")
-    if status == OrchestrationStatus.WAITING_INPUT:
-        if record.pending_questions:
-            return WaitForAnswers(
-                reason="questions are pending", run_id=record.questions_run_id, questions=record.pending_questions
-            )
-        return _attention(AttentionKind.UNKNOWN_STATE, "waiting_input without pending questions or a run")
-    if status == OrchestrationStatus.WAITING_RATE_LIMIT:
-        until = record.rate_limit_until
-        if until is not None and now < until:
-            return WaitRateLimit(reason="rate limited", until=until)
-        # the limit has passed: carry on with the step below
+    if isinstance(state, WaitingInput):
+        return WaitForAnswers(reason="questions are pending", run_id=state.run_id, questions=list(state.questions))
+    if isinstance(state, WaitingRateLimit) and now < state.until:
+        return WaitRateLimit(reason="rate limited", until=state.until)
+    # a rate limit that has passed: carry on with the step below
     if record.resumable_run_id is not None and record.resumable_run_id in record.runs:
         cap = _budget_cap(record, None, MIN_SPAWN_BUDGET_USD, f"continuing run {record.resumable_run_id}")
         if isinstance(cap, NeedsAttention):

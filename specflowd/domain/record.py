@@ -6,11 +6,12 @@ store only writes ``dump_record(record)`` atomically and reads it back with ``lo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
 from specflowd.vocabulary import Question
@@ -21,26 +22,42 @@ __all__ = [
     "TERMINAL_STATUSES",
     "Attention",
     "AttentionKind",
+    "AttentionNeeded",
     "BatchRecord",
     "BatchStatus",
+    "Cancelled",
+    "Completed",
     "DecisionLogEntry",
+    "Failed",
+    "Healing",
     "Observed",
     "OrchestrationRecord",
+    "OrchestrationRecordView",
+    "OrchestrationState",
     "OrchestrationStatus",
+    "Paused",
     "RecoveryOption",
     "RunKind",
     "RunLedgerEntry",
+    "Running",
     "SchemaVersionError",
     "StepRecord",
     "StepStatus",
     "Tick",
     "Totals",
+    "WaitingInput",
+    "WaitingMerge",
+    "WaitingRateLimit",
+    "WaitingUserGate",
     "dump_record",
     "load_record",
+    "migrate_v1",
     "new_record",
+    "record_view",
 ]
 
-SCHEMA_VERSION = 1
+# 2: the status and the data only it uses are one nested ``state`` (1 kept them as flat, optional fields).
+SCHEMA_VERSION = 2
 
 
 class OrchestrationStatus(StrEnum):
@@ -211,14 +228,93 @@ class Totals(BaseModel):
     helper_usd: float = Field(0.0, ge=0)
 
 
-class OrchestrationRecord(BaseModel):
+# ---------------------------------------------------------------- the state: each status carries its own data
+#
+# Model: pueue's TaskStatus. A state holds exactly what its status needs, so a waiting_input record without
+# questions or a needs_attention record without a reason cannot be built, and a transition builds the next
+# state instead of clearing fields by hand. ``kind`` is the status's value (the discriminator).
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Running(_State):
+    kind: Literal["running"] = "running"
+
+
+class Paused(_State):
+    kind: Literal["paused"] = "paused"
+
+
+class WaitingInput(_State):
+    kind: Literal["waiting_input"] = "waiting_input"
+    run_id: str | None = Field(None, description="the run that asked (None: a v1 record that did not say)")
+    questions: list[Question] = Field(min_length=1)
+
+
+class WaitingMerge(_State):
+    kind: Literal["waiting_merge"] = "waiting_merge"
+
+
+class WaitingUserGate(_State):
+    kind: Literal["waiting_user_gate"] = "waiting_user_gate"
+
+
+class WaitingRateLimit(_State):
+    kind: Literal["waiting_rate_limit"] = "waiting_rate_limit"
+    until: datetime = Field(description="the reset: the engine decides again then")
+
+
+class Healing(_State):
+    kind: Literal["healing"] = "healing"
+
+
+class AttentionNeeded(_State):
+    kind: Literal["needs_attention"] = "needs_attention"
+    attention: Attention
+
+
+class Completed(_State):
+    kind: Literal["completed"] = "completed"
+
+
+class Failed(_State):
+    kind: Literal["failed"] = "failed"
+
+
+class Cancelled(_State):
+    kind: Literal["cancelled"] = "cancelled"
+
+
+OrchestrationState = Annotated[
+    Running
+    | Paused
+    | WaitingInput
+    | WaitingMerge
+    | WaitingUserGate
+    | WaitingRateLimit
+    | Healing
+    | AttentionNeeded
+    | Completed
+    | Failed
+    | Cancelled,
+    Field(discriminator="kind"),
+]
+
+# The schema-1 fields that the state replaced; they are still the names clients read (record_view).
+_V1_STATE_FIELDS = ("status", "attention", "pending_questions", "questions_run_id", "rate_limit_until")
+
+
+class _RecordFields(BaseModel):
+    """Everything of a record but its state: shared by the stored record and the view clients read."""
+
     model_config = ConfigDict(extra="forbid")
 
     schema_version: int = SCHEMA_VERSION
     id: str
     project_path: str
     config: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
-    status: OrchestrationStatus = OrchestrationStatus.RUNNING
     step: Step = Step.DESIGN
     steps: dict[Step, StepRecord] = Field(default_factory=lambda: {s: StepRecord() for s in STEP_ORDER})
     batches: list[BatchRecord] = Field(default_factory=list)
@@ -230,10 +326,8 @@ class OrchestrationRecord(BaseModel):
     spawn_seq: int = Field(0, ge=0, description="spawns so far; seeds the deterministic run id of the next")
     totals: Totals = Field(default_factory=Totals)
     last_error: str | None = None
-    attention: Attention | None = None
-    pending_questions: list[Question] = Field(default_factory=list)
-    questions_run_id: str | None = None
-    rate_limit_until: datetime | None = None
+    # Not part of the rate-limit wait's state: it outlives the wait (a pause, or resume ending the wait early)
+    # until the engine carries out the ResumeRun it causes.
     resumable_run_id: str | None = Field(
         None, description="the rate-limited run whose own session continues (--resume) when the wait ends"
     )
@@ -253,6 +347,109 @@ class OrchestrationRecord(BaseModel):
 
     def batch(self, index: int) -> BatchRecord | None:
         return next((b for b in self.batches if b.index == index), None)
+
+
+class OrchestrationRecord(_RecordFields):
+    """The stored record. The status's own data is in ``state``; the read-only properties below answer the
+    schema-1 questions (status, attention, pending questions, rate-limit reset) from it."""
+
+    state: OrchestrationState = Field(default_factory=Running)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        return migrate_v1(data) if isinstance(data, dict) else data
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        # model_copy does not validate: a schema-1 name in ``update`` would be stored unseen behind its property.
+        if update is not None and (flat := sorted(set(update) & set(_V1_STATE_FIELDS))):
+            raise TypeError(f"{', '.join(flat)} are read from the state: update state= instead")
+        return super().model_copy(update=update, deep=deep)
+
+    @property
+    def status(self) -> OrchestrationStatus:
+        return OrchestrationStatus(self.state.kind)
+
+    @property
+    def attention(self) -> Attention | None:
+        return self.state.attention if isinstance(self.state, AttentionNeeded) else None
+
+    @property
+    def pending_questions(self) -> list[Question]:
+        return list(self.state.questions) if isinstance(self.state, WaitingInput) else []
+
+    @property
+    def questions_run_id(self) -> str | None:
+        return self.state.run_id if isinstance(self.state, WaitingInput) else None
+
+    @property
+    def rate_limit_until(self) -> datetime | None:
+        return self.state.until if isinstance(self.state, WaitingRateLimit) else None
+
+
+class OrchestrationRecordView(_RecordFields):
+    """The record as clients read it over RPC: the state flattened into schema 1's fields, which every client
+    (specflowctl, Neovim, VS Code) reads by name. A field that the status does not use is null (or empty)."""
+
+    status: OrchestrationStatus
+    attention: Attention | None = None
+    pending_questions: list[Question] = Field(default_factory=list)
+    questions_run_id: str | None = None
+    rate_limit_until: datetime | None = None
+
+
+def record_view(record: OrchestrationRecord) -> OrchestrationRecordView:
+    fields = {name: getattr(record, name) for name in _RecordFields.model_fields}
+    return OrchestrationRecordView.model_construct(
+        **fields,
+        status=record.status,
+        attention=record.attention,
+        pending_questions=record.pending_questions,
+        questions_run_id=record.questions_run_id,
+        rate_limit_until=record.rate_limit_until,
+    )
+
+
+def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A record document in the current shape. Schema 1 (no ``state``) kept the status and its data in flat
+    fields; they become the state. A v1 record that its status's data contradicts becomes what the v1 engine
+    decided of it on its next tick, so no decision changes across the upgrade: waiting_input without questions
+    needs attention (or, with a run current, is running: the run is judged again); waiting_rate_limit without
+    a reset is running (v1 went on with the step); needs_attention without a reason needs attention for an
+    unknown state. Data a status did not use (a paused record's old reset) was never read, and is dropped."""
+    if "state" in data:
+        clash = [name for name in _V1_STATE_FIELDS if name in data]
+        if clash:
+            raise ValueError(f"a record with a state has no {', '.join(clash)} (schema 1 fields)")
+        return data
+    rest = {k: v for k, v in data.items() if k not in _V1_STATE_FIELDS}
+    rest["schema_version"] = SCHEMA_VERSION
+    rest["state"] = _v1_state(data, rest)
+    return rest
+
+
+def _v1_state(v1: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+    status = OrchestrationStatus(v1.get("status") or OrchestrationStatus.RUNNING)
+    if status == OrchestrationStatus.WAITING_INPUT:
+        if questions := v1.get("pending_questions"):
+            return {"kind": status.value, "run_id": v1.get("questions_run_id"), "questions": questions}
+        if rest.get("current_run_id") is not None:
+            return {"kind": OrchestrationStatus.RUNNING.value}
+        return _unknown("waiting_input without pending questions or a run")
+    if status == OrchestrationStatus.WAITING_RATE_LIMIT:
+        until = v1.get("rate_limit_until")
+        return {"kind": status.value, "until": until} if until is not None else {"kind": "running"}
+    if status == OrchestrationStatus.NEEDS_ATTENTION:
+        attention = v1.get("attention")
+        return {"kind": status.value, "attention": attention} if attention is not None else _unknown(
+            "needs_attention without a recorded reason"
+        )
+    return {"kind": status.value}
+
+
+def _unknown(reason: str) -> dict[str, Any]:
+    attention = Attention(kind=AttentionKind.UNKNOWN_STATE, reason=reason)
+    return {"kind": OrchestrationStatus.NEEDS_ATTENTION.value, "attention": attention}
 
 
 class DecisionLogEntry(BaseModel):
@@ -298,8 +495,9 @@ def dump_record(record: OrchestrationRecord) -> dict[str, Any]:
 
 
 def load_record(data: dict[str, Any]) -> OrchestrationRecord:
-    """Validate a stored document. A missing version is read as 1 (the first); anything else is refused."""
-    version = data.get("schema_version", SCHEMA_VERSION)
+    """Validate a stored document, migrating an older schema (``migrate_v1``). A missing version is read as 1
+    (the first); a newer one is refused (docs/orchestration.md#schema-versions: what a downgrade does)."""
+    version = data.get("schema_version", 1)
     if not isinstance(version, int) or isinstance(version, bool):
         raise SchemaVersionError(f"orchestration record schema_version {version!r} is not an integer")
     if version > SCHEMA_VERSION:
@@ -309,4 +507,8 @@ def load_record(data: dict[str, Any]) -> OrchestrationRecord:
         )
     if version < 1:
         raise SchemaVersionError(f"orchestration record schema_version {version} is unknown")
-    return OrchestrationRecord.model_validate({**data, "schema_version": version})
+    if version == 1:
+        data = migrate_v1({k: v for k, v in data.items() if k != "schema_version"})
+    elif "state" not in data:
+        raise SchemaVersionError(f"orchestration record schema_version {version} has no state")
+    return OrchestrationRecord.model_validate({**data, "schema_version": SCHEMA_VERSION})

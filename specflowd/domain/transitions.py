@@ -8,7 +8,7 @@ changes the state that caused the stop, so deciding again does not land straight
 from __future__ import annotations
 
 from datetime import datetime
-from typing import assert_never
+from typing import Literal, assert_never
 
 from specflowd.domain.actions import (
     Action,
@@ -36,17 +36,28 @@ from specflowd.domain.record import (
     TERMINAL_STATUSES,
     Attention,
     AttentionKind,
+    AttentionNeeded,
     BatchRecord,
     BatchStatus,
+    Cancelled,
+    Completed,
     DecisionLogEntry,
+    Failed,
+    Healing,
     OrchestrationRecord,
     OrchestrationStatus,
+    Paused,
     RecoveryOption,
     RunKind,
     RunLedgerEntry,
+    Running,
     StepRecord,
     StepStatus,
     Totals,
+    WaitingInput,
+    WaitingMerge,
+    WaitingRateLimit,
+    WaitingUserGate,
 )
 from specflowd.errors import InvalidState
 
@@ -132,7 +143,7 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
     match action:
         case Wait():
             if new.pause_requested and new.current_run_id is None and new.status not in TERMINAL_STATUSES:
-                new.status = _S.PAUSED
+                new.state = Paused()
         case SpawnStep():
             entry = RunLedgerEntry(kind=RunKind.STEP, step=action.step, attempt=action.attempt)
             _start_run(new, action.run_id, entry, now)
@@ -149,7 +160,7 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
             )
             if action.last_error:
                 new.last_error = action.last_error
-            new.status = _S.RUNNING
+            new.state = Running()
         case SpawnBatch() | Heal():
             heal = isinstance(action, Heal)
             ref = RunLedgerEntry(
@@ -179,18 +190,18 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
                     batch.last_error = action.context.error
                 else:
                     batch.attempts = action.attempt
-            new.status = _S.HEALING if heal else _S.RUNNING
+            new.state = Healing() if heal else Running()
         case FinishBatch():
             batch = new.batch(action.batch_index)
             if batch is not None:
                 batch.status = BatchStatus.HEALED if action.healed else BatchStatus.COMPLETED
                 batch.finished_at = now
             new.current_run_id = None
-            new.status = _S.RUNNING
+            new.state = Running()
             more = any(b.status in (BatchStatus.PENDING, BatchStatus.RUNNING) for b in new.batches)
             if new.config.pause_between_batches and more:
                 new.pause_requested = True
-                new.status = _S.PAUSED
+                new.state = Paused()
         case Advance():
             _set_step(
                 new,
@@ -201,7 +212,7 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
             new.step = action.to_step
             _set_step(new, action.to_step, status=StepStatus.PENDING)
             new.current_run_id = None
-            new.status = _S.RUNNING
+            new.state = Running()
         case Replan():
             for planned in action.batches:
                 new.batches.append(
@@ -215,42 +226,41 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
                 new.next_batch_index = max(new.next_batch_index, planned.index + 1)
             new.batches_planned = True
         case WaitForAnswers():
-            new.status = _S.WAITING_INPUT
-            new.pending_questions = list(action.questions)
-            new.questions_run_id = action.run_id
+            if action.questions:
+                new.state = WaitingInput(run_id=action.run_id, questions=list(action.questions))
+            else:  # a run waiting whose questions are not read yet: it stays current and is judged again
+                new.state = _working(new)
         case WaitForMerge():
-            new.status = _S.WAITING_MERGE
+            new.state = WaitingMerge()
         case WaitForUserGate():
-            new.status = _S.WAITING_USER_GATE
+            new.state = WaitingUserGate()
         case WaitRateLimit():
             if action.run_id is not None and action.run_id == new.current_run_id:
                 new.resumable_run_id = action.run_id  # its session continues when the wait ends
                 new.current_run_id = None
-            new.status = _S.WAITING_RATE_LIMIT
-            new.rate_limit_until = action.until
+            new.state = WaitingRateLimit(until=action.until)
         case ResumeRun():
             new.current_run_id = action.run_id
             new.resumable_run_id = None
-            new.rate_limit_until = None
-            new.attention = None
             resumed = new.runs.get(action.run_id)
             if resumed and resumed.batch_index is not None and (batch := new.batch(resumed.batch_index)) is not None:
                 batch.status = BatchStatus.RUNNING
-            new.status = _S.HEALING if _current_is_heal(new) else _S.RUNNING
+            new.state = _working(new)
         case Pause():
             _grant_retry_for_run(new, action.run_id)  # stopped by the user, not by its work: no attempt used
             new.current_run_id = None
             new.pause_requested = True
-            new.status = _S.PAUSED
+            new.state = Paused()
         case NeedsAttention():
-            new.status = _S.NEEDS_ATTENTION
-            new.attention = Attention(
-                kind=action.attention_kind,
-                reason=action.reason,
-                options=list(action.options),
-                step=action.step,
-                batch_index=action.batch_index,
-                context=dict(action.context),
+            new.state = AttentionNeeded(
+                attention=Attention(
+                    kind=action.attention_kind,
+                    reason=action.reason,
+                    options=list(action.options),
+                    step=action.step,
+                    batch_index=action.batch_index,
+                    context=dict(action.context),
+                )
             )
             new.last_error = action.reason
             if new.current_run_id is not None and action.attention_kind != AttentionKind.UNKNOWN_STATE:
@@ -264,10 +274,10 @@ def apply(record: OrchestrationRecord, action: Action, now: datetime) -> Orchest
         case Complete():
             _set_step(new, Step.MERGE, status=StepStatus.COMPLETED, finished_at=now)
             new.step = Step.MERGE
-            new.status = _S.COMPLETED
+            new.state = Completed()
             new.current_run_id = None
         case Fail():
-            new.status = _S.FAILED
+            new.state = Failed()
             new.last_error = action.reason
             new.current_run_id = None
         case _:
@@ -279,11 +289,7 @@ def _start_run(record: OrchestrationRecord, run_id: str, ref: RunLedgerEntry, no
     record.runs[run_id] = ref.model_copy(update={"started_at": now})
     record.current_run_id = run_id
     record.spawn_seq += 1
-    record.attention = None
-    record.rate_limit_until = None
     record.resumable_run_id = None
-    record.pending_questions = []
-    record.questions_run_id = None
 
 
 def resume_failed(record: OrchestrationRecord, run_id: str, now: datetime) -> OrchestrationRecord:
@@ -295,7 +301,7 @@ def resume_failed(record: OrchestrationRecord, run_id: str, now: datetime) -> Or
         new.current_run_id = None
     if new.resumable_run_id == run_id:
         new.resumable_run_id = None
-    new.status = _S.RUNNING
+    new.state = Running()
     return new
 
 
@@ -307,7 +313,7 @@ def run_not_started(record: OrchestrationRecord, run_id: str, now: datetime) -> 
     new = _copy(record, now)
     if new.current_run_id == run_id:
         new.current_run_id = None
-    new.status = _S.RUNNING
+    new.state = Running()
     ref = new.runs.get(run_id)
     if ref is None:
         return new
@@ -345,7 +351,7 @@ def pause(record: OrchestrationRecord, now: datetime) -> OrchestrationRecord:
     new = _copy(record, now)
     new.pause_requested = True
     if new.current_run_id is None and new.status in (_S.RUNNING, _S.HEALING, _S.WAITING_RATE_LIMIT):
-        new.status = _S.PAUSED
+        new.state = Paused()
     return new
 
 
@@ -361,30 +367,28 @@ def resume(record: OrchestrationRecord, now: datetime, budget_total: float | Non
         )
     new.pause_requested = False
     if new.status == _S.PAUSED:
-        new.status = _S.HEALING if _current_is_heal(new) else _S.RUNNING
+        new.state = _working(new)
     elif new.status == _S.WAITING_RATE_LIMIT:
-        new.rate_limit_until = None
-        new.status = _S.RUNNING
-    elif new.status == _S.NEEDS_ATTENTION and new.attention is not None and new.attention.kind == AttentionKind.BUDGET:
+        new.state = Running()
+    elif isinstance(new.state, AttentionNeeded) and new.state.attention.kind == AttentionKind.BUDGET:
         return recover(new, RecoveryOption.RETRY, now)
     elif budget_total is None and record.status != _S.PAUSED and not record.pause_requested:
         raise InvalidState(f"orchestration is {record.status.value}, not paused")
     return new
 
 
-def _current_is_heal(record: OrchestrationRecord) -> bool:
+def _working(record: OrchestrationRecord) -> Running | Healing:
+    """The state of an orchestration that goes on: healing while its current run is a heal."""
     ref = record.runs.get(record.current_run_id) if record.current_run_id else None
-    return ref is not None and ref.kind == RunKind.HEAL
+    return Healing() if ref is not None and ref.kind == RunKind.HEAL else Running()
 
 
 def cancel(record: OrchestrationRecord, now: datetime) -> OrchestrationRecord:
     if record.status in TERMINAL_STATUSES:
         raise InvalidState(f"orchestration is already {record.status.value}")
     new = _copy(record, now)
-    new.status = _S.CANCELLED
+    new.state = Cancelled()  # offers no recovery and asks nothing
     new.current_run_id = None  # the engine cancels the run itself
-    new.attention = None  # a cancelled orchestration offers no recovery
-    new.pending_questions = []
     return new
 
 
@@ -392,11 +396,12 @@ def answers_submitted(
     record: OrchestrationRecord, now: datetime, continued_run_id: str | None = None
 ) -> OrchestrationRecord:
     """The user answered; the engine continues the session (``--resume``), possibly as a new run id."""
-    if record.status != _S.WAITING_INPUT:
+    if not isinstance(record.state, WaitingInput):
         raise InvalidState(f"orchestration is {record.status.value}, not waiting for answers")
+    asked_by = record.state.run_id
     new = _copy(record, now)
     if continued_run_id is not None and continued_run_id != new.current_run_id:
-        old = new.runs.get(new.current_run_id or new.questions_run_id or "")
+        old = new.runs.get(new.current_run_id or asked_by or "")
         if old is not None:
             new.runs[continued_run_id] = old.model_copy(update={"cost_usd": 0.0, "started_at": now})
             step = new.step_record(old.step)
@@ -404,9 +409,7 @@ def answers_submitted(
             if old.batch_index is not None and (batch := new.batch(old.batch_index)) is not None:
                 batch.run_ids.append(continued_run_id)
         new.current_run_id = continued_run_id
-    new.pending_questions = []
-    new.questions_run_id = None
-    new.status = _S.HEALING if _current_is_heal(new) else _S.RUNNING
+    new.state = _working(new)
     return new
 
 
@@ -420,8 +423,7 @@ def request_merge(record: OrchestrationRecord, now: datetime) -> OrchestrationRe
     new.merge_requested = True
     new.step = Step.MERGE
     if new.status in (_S.WAITING_MERGE, _S.WAITING_USER_GATE, _S.NEEDS_ATTENTION):
-        new.status = _S.RUNNING
-        new.attention = None
+        new.state = Running()
     return new
 
 
@@ -445,14 +447,10 @@ def go_back(record: OrchestrationRecord, step: Step, now: datetime) -> Orchestra
         new.batches_planned = False
     new.step = step
     new.current_run_id = None
-    new.attention = None
-    new.pending_questions = []
-    new.questions_run_id = None
-    new.rate_limit_until = None
     new.resumable_run_id = None
     new.merge_requested = False
     new.pause_requested = False
-    new.status = _S.RUNNING
+    new.state = Running()
     return new
 
 
@@ -460,24 +458,23 @@ def recover(
     record: OrchestrationRecord, option: RecoveryOption, now: datetime, budget_total: float | None = None
 ) -> OrchestrationRecord:
     """The answer to needs_attention. retry: one more attempt of what stopped; skip: move past it; abort."""
-    if record.status != _S.NEEDS_ATTENTION:
+    if not isinstance(record.state, AttentionNeeded):
         raise InvalidState(f"orchestration is {record.status.value}, not needs_attention")
-    attention = record.attention
+    attention = record.state.attention
     new = _copy(record, now)
     if option == RecoveryOption.ABORT:
-        new.status = _S.FAILED
+        new.state = Failed()  # nothing is offered any more; the reason stays in last_error and the log
         new.current_run_id = None
-        new.attention = None  # nothing is offered any more; the reason stays in last_error and the log
         return new
-    kind = attention.kind if attention is not None else AttentionKind.UNKNOWN_STATE
-    if attention is not None and option not in attention.options:
+    kind = attention.kind
+    if option not in attention.options:
         raise InvalidState(f"{option.value} is not an option here ({', '.join(o.value for o in attention.options)})")
     if budget_total is not None:
         new.config = new.config.model_copy(
             update={"budget": Budget.model_validate({**new.config.budget.model_dump(), "total": budget_total})}
         )
-    step = attention.step if attention is not None and attention.step is not None else new.step
-    batch = new.batch(attention.batch_index) if attention is not None and attention.batch_index is not None else None
+    step = attention.step if attention.step is not None else new.step
+    batch = new.batch(attention.batch_index) if attention.batch_index is not None else None
 
     if option == RecoveryOption.RETRY:
         # Stopped before a spawn because the total is used up: only more budget changes that.
@@ -491,18 +488,7 @@ def recover(
             batch.extra_attempts = max(batch.extra_attempts, batch.attempts - new.config.max_step_attempts + 1)
             batch.extra_heal_attempts = batch.heal_attempts  # a fresh heal allowance for the new attempt
             new.step = Step.IMPLEMENT
-        elif kind in (
-            AttentionKind.STEP_ATTEMPTS,
-            AttentionKind.STEP_FAILED,
-            AttentionKind.STALE_RUN,
-            AttentionKind.BUDGET,
-            AttentionKind.RATE_LIMIT,
-            AttentionKind.RUN_CANCELLED,
-            AttentionKind.SKILL_VERDICT,
-            AttentionKind.STATE_WRITE,
-            AttentionKind.AGENT_UNAVAILABLE,
-            AttentionKind.UNKNOWN_STATE,
-        ):
+        elif _recovery_of(kind)[0]:
             rec = new.step_record(step)
             _set_step(
                 new,
@@ -516,9 +502,9 @@ def recover(
         if batch is not None:
             batch.status = BatchStatus.SKIPPED
             batch.finished_at = now
-        elif kind == AttentionKind.PHASE_CHANGED:
+        elif _recovery_of(kind)[1] == "phase":
             new.phase_number = None  # accept the new phase as the one to finish
-        elif kind == AttentionKind.TASKS_UNPARSED and attention is not None:
+        elif _recovery_of(kind)[1] == "unparsed_lines":
             lines = attention.context.get("lines", [])
             new.accepted_unparsed = [*new.accepted_unparsed, *(str(x) for x in lines)]  # go on without them
         else:
@@ -527,14 +513,52 @@ def recover(
             if idx + 1 < len(STEP_ORDER):
                 new.step = STEP_ORDER[idx + 1]
             elif step == Step.MERGE:
-                new.status = _S.COMPLETED
-                new.attention = None
+                new.state = Completed()
                 new.current_run_id = None
                 return new
         new.current_run_id = None
-    new.attention = None
-    new.status = _S.RUNNING
+    new.state = Running()
     return new
+
+
+_SkipPasses = Literal["step", "phase", "unparsed_lines"]
+
+
+def _recovery_of(kind: AttentionKind) -> tuple[bool, _SkipPasses]:
+    """For a stop that names no batch: whether retry gives the stopped step one more attempt, and what skip
+    passes (the step; the phase change, adopting the new phase; the unparsable lines, going on without them).
+    Every kind is listed once (mypy checks it): a new kind must be placed here before it type-checks."""
+    match kind:
+        case (
+            AttentionKind.STEP_ATTEMPTS
+            | AttentionKind.STEP_FAILED
+            | AttentionKind.STALE_RUN
+            | AttentionKind.BUDGET
+            | AttentionKind.RATE_LIMIT
+            | AttentionKind.RUN_CANCELLED
+            | AttentionKind.SKILL_VERDICT
+            | AttentionKind.STATE_WRITE
+            | AttentionKind.AGENT_UNAVAILABLE
+            | AttentionKind.UNKNOWN_STATE
+        ):
+            return True, "step"
+        case AttentionKind.PHASE_CHANGED:
+            return False, "phase"
+        case AttentionKind.TASKS_UNPARSED:
+            return False, "unparsed_lines"
+        case (
+            # a batch's stops (named by their batch_index) or the project's state: deciding again looks afresh
+            AttentionKind.HEAL_EXHAUSTED
+            | AttentionKind.BATCH_FAILED
+            | AttentionKind.NO_TASKS
+            | AttentionKind.TASKS_HELD
+            | AttentionKind.TASKS_REOPENED
+            | AttentionKind.STORAGE
+            | AttentionKind.MERGE_BLOCKED
+        ):
+            return False, "step"
+        case _:
+            assert_never(kind)
 
 
 # ---------------------------------------------------------------- the decision log

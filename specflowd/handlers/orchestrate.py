@@ -12,7 +12,13 @@ from pydantic import ConfigDict, Field, model_validator
 
 from specflowd.domain.config import Step, budget_conflicts
 from specflowd.domain.progress import Progress
-from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
+from specflowd.domain.record import (
+    OrchestrationRecord,
+    OrchestrationRecordView,
+    OrchestrationStatus,
+    RecoveryOption,
+    record_view,
+)
 from specflowd.errors import InvalidConfig
 from specflowd.handlers.groups import require_group
 from specflowd.handlers.projects import project_root, project_root_or_none
@@ -102,7 +108,7 @@ class ListParams(Message):
 
 
 class OrchestrationView(Message):
-    record: OrchestrationRecord
+    record: OrchestrationRecordView
     decisions: list[dict[str, Any]]
     progress: Progress
     queued: QueuePosition | None = Field(
@@ -116,7 +122,7 @@ class OrchestrationView(Message):
 
 
 class OrchestrationList(Message):
-    orchestrations: list[OrchestrationRecord]
+    orchestrations: list[OrchestrationRecordView]
     total: int = Field(description="orchestrations listed without a page: pages are taken from these, oldest first")
 
 
@@ -144,7 +150,7 @@ def _record(call: Call, target: Target) -> OrchestrationRecord:
 async def _view(call: Call, record: OrchestrationRecord) -> OrchestrationView:
     engine = call.services.orchestrations
     return OrchestrationView(
-        record=record,
+        record=record_view(record),
         decisions=engine.decisions(record),
         progress=await engine.progress(record),
         queued=call.services.scheduler.queued_for(record.id),
@@ -216,7 +222,7 @@ async def list_orchestrations(call: Call, params: ListParams) -> OrchestrationLi
     root = project_root_or_none(call, params.project)
     engine, finished = call.services.orchestrations, params.include_finished
     page = engine.list_all(root, finished, offset=params.offset, limit=params.limit)
-    return OrchestrationList(orchestrations=page, total=engine.count(root, finished))
+    return OrchestrationList(orchestrations=[record_view(r) for r in page], total=engine.count(root, finished))
 
 
 @router.method(

@@ -34,8 +34,9 @@ from specflowd.domain.observe import observe_project
 from specflowd.domain.record import (
     AttentionKind,
     BatchStatus,
+    Completed,
     OrchestrationRecord,
-    OrchestrationStatus,
+    Paused,
     RecoveryOption,
 )
 from specflowd.domain.transitions import apply
@@ -413,7 +414,7 @@ CASES = [
         r, questions=[Question(question="Which DB?")])))(_step_run(Step.DESIGN, project(artifacts=False))),
          WaitForAnswers),
     # --- paused / misc
-    Case("paused/no-run-waits", lambda: (record().model_copy(update={"status": OrchestrationStatus.PAUSED}),
+    Case("paused/no-run-waits", lambda: (record().model_copy(update={"state": Paused()}),
          project(artifacts=False), None), Wait, lambda a: a.reason == "paused"),
     Case("paused/requested-with-no-run-waits", lambda: (record().model_copy(update={"pause_requested": True}),
          project(artifacts=False), None), Wait),
@@ -429,7 +430,7 @@ CASES = [
         _step_run(Step.DESIGN, project(artifacts=False))), NeedsAttention, _attention(AttentionKind.UNKNOWN_STATE)),
     Case("phase/changed-under-a-running-orchestration", lambda: (record(Step.ANALYZE), project(T3, phase="0043"),
          None), NeedsAttention, _attention(AttentionKind.PHASE_CHANGED)),
-    Case("terminal/completed-waits", lambda: (record().model_copy(update={"status": OrchestrationStatus.COMPLETED}),
+    Case("terminal/completed-waits", lambda: (record().model_copy(update={"state": Completed()}),
          project(), None), Wait),
 ]
 

@@ -8,7 +8,7 @@ import pytest
 
 from specflowd.domain.config import Step
 from specflowd.domain.progress import progress
-from specflowd.domain.record import BatchRecord, BatchStatus, OrchestrationStatus, StepStatus
+from specflowd.domain.record import BatchRecord, BatchStatus, Completed, StepStatus
 from tests.domain.builders import NOW, record
 
 MIN = timedelta(minutes=1)
@@ -59,7 +59,7 @@ def test_step_history_prices_verify_and_merge() -> None:
 
 def test_a_finished_orchestration_has_nothing_left_and_stops_the_clock() -> None:
     r = record(Step.MERGE)
-    r.status = OrchestrationStatus.COMPLETED
+    r.state = Completed()
     r.updated_at = NOW + 30 * MIN
     p = progress(r, NOW + 300 * MIN, done_ids=[])
     assert p.remaining_s == 0 and p.elapsed_s == 30 * 60 and "completed" in p.basis

@@ -23,8 +23,10 @@ from specflowd.domain.record import (
     OrchestrationRecord,
     SchemaVersionError,
     Tick,
+    WaitingInput,
     dump_record,
     load_record,
+    record_view,
 )
 from specflowd.domain.transitions import apply
 from specflowd.vocabulary import RESULT_SCHEMA, LoopCall, Question, QuestionOption, RunStatus, ToolLoop
@@ -34,27 +36,29 @@ SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
 
 
 def _busy_record() -> OrchestrationRecord:
-    """A record with batches, a heal, costs, questions and an attention: every field kind populated."""
+    """A record with batches, a heal, costs and an attention: every field kind populated (questions: below)."""
     r, _ = drive(record(Step.IMPLEMENT, additional_context="use uv"), project({"T001": O, "T002": O, "T003": O}, SECTIONS), None)
     r, _ = drive(r, project({"T001": D, "T002": O, "T003": O}, SECTIONS), ended(r, cost_usd=1.25))
     r, _ = drive(r, project({"T001": D, "T002": O, "T003": O}, SECTIONS), ended(r, RunStatus.FAILED, cost_usd=0.5))
-    r.pending_questions = [Question(question="Which?", options=[QuestionOption(label="A")])]
     return r
 
 
 def test_record_round_trips_through_json() -> None:
-    r = _busy_record()
-    assert r.attention is not None and r.batches and r.totals.per_batch
-    data = json.loads(json.dumps(dump_record(r)))
-    back = load_record(data)
-    assert back == r
-    assert OrchestrationRecord.model_validate(r.model_dump(mode="json")) == r
-    assert data["schema_version"] == SCHEMA_VERSION == 1
+    busy = _busy_record()
+    assert busy.attention is not None and busy.batches and busy.totals.per_batch
+    question = Question(question="Which?", options=[QuestionOption(label="A")])
+    asking = busy.model_copy(update={"state": WaitingInput(run_id="r-1", questions=[question])})
+    for r in (busy, asking):
+        data = json.loads(json.dumps(dump_record(r)))
+        back = load_record(data)
+        assert back == r
+        assert OrchestrationRecord.model_validate(r.model_dump(mode="json")) == r
+        assert data["schema_version"] == SCHEMA_VERSION == 2
 
 
 def test_load_rejects_a_future_schema_version_clearly() -> None:
     data = dump_record(record())
-    data["schema_version"] = 2
+    data["schema_version"] = 3
     with pytest.raises(SchemaVersionError, match="newer than this daemon supports"):
         load_record(data)
     data["schema_version"] = "1"
@@ -63,9 +67,10 @@ def test_load_rejects_a_future_schema_version_clearly() -> None:
 
 
 def test_load_reads_a_record_without_version_as_version_one() -> None:
-    data = dump_record(record())
+    data = record_view(record()).model_dump(mode="json")  # the flat fields of schema 1
     del data["schema_version"]
-    assert load_record(data).schema_version == 1
+    loaded = load_record(data)
+    assert loaded.schema_version == SCHEMA_VERSION and loaded == record()  # migrated from 1
 
 
 def test_actions_round_trip_through_the_discriminated_union() -> None:

@@ -232,7 +232,7 @@ async def test_a_failed_write_stops_one_orchestration_and_a_restart_resumes_from
         reason = stopped.attention.reason
         assert "cannot write orchestration" in reason and "File too large" in reason and "intact" in reason
         on_disk = h.on_disk()  # intact: atomic replace, never half-written
-        assert on_disk["id"] == orch_id and on_disk["status"] != "needs_attention"
+        assert on_disk["id"] == orch_id and on_disk["state"]["kind"] != "needs_attention"
         with pytest.raises(StorageError) as refused:  # still no room: a clear error, nothing changed
             await h.orch.recover(orch_id, RecoveryOption.RETRY)
         assert refused.value.kind == "storage_error" and h.record().status.value == "needs_attention"
