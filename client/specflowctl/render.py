@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from specflowctl.render_forecast import forecast_lines
+
 __all__ = [
     "ORCH_ID_LEN",
     "RUN_ID_LEN",
@@ -204,6 +206,7 @@ def preview(p: dict[str, Any]) -> str:
     lines.append(batch_table(p))
     b = p["budget"]
     lines.append(f"budget: ${b['per_batch']:.2f}/batch, ${b['heal']:.2f}/heal, ${b['total']:.2f} total")
+    lines += forecast_lines(p.get("forecast"), b)
     lines += agent_lines(p.get("agent"), p.get("config") or {})
     lines += _settings_lines(p)
     return "\n".join(lines)

@@ -43,6 +43,8 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
+from specflowd.domain.forecast import Sample
+from specflowd.domain.forecast_history import SampleCache
 from specflowd.domain.merge_ready import gate_stop
 from specflowd.domain.observe import Observation, done_ids, observe_project
 from specflowd.domain.progress import Progress, progress
@@ -86,6 +88,7 @@ DECIDING_AT_ONCE = 4
 reset) all their steps ran in one loop iteration and every client waited behind them (0.4 s measured for 200
 starts). Taking turns keeps each iteration short. The user's control calls (pause, cancel, answers) take no
 turn: they only wait for their own orchestration's lock."""
+FORECAST_RECORDS = 300  # latest finished orchestrations (all projects', and a project's own) the forecast reads
 CACHED_RECORDS = 64  # finished orchestrations read on demand kept in memory, the most recently used
 _FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken
 
@@ -155,6 +158,7 @@ class Orchestrator:
         self._advice: dict[str, tuple[str, Advice]] = {}
         self._queued: dict[str, str] = {}  # orchestration -> the run id the run port queued for it
         self._problems: list[str] = []
+        self._samples = SampleCache()
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready = anyio.Event()
 
@@ -279,10 +283,30 @@ class Orchestrator:
             return progress(record, self._now(), known)
         evidence = (await self.project.read(Path(record.project_path))).evidence
         done = evidence.ids_in(TaskState.DONE)
-        result = progress(record, self._now(), done)
+        history = self.forecast_history(Path(record.project_path))
+        result = progress(record, self._now(), done, history=history)
         if not record.batches and evidence.task_states:  # nothing planned (yet): tasks.md's count, never 0/0
             result = result.model_copy(update={"tasks_total": len(evidence.task_states), "tasks_done": len(done)})
         return result
+
+    def forecast_history(self, root: Path | None = None) -> list[Sample]:
+        """The forecast's samples: of the latest finished orchestrations of every project and of ``root``'s own
+        (``FORECAST_RECORDS`` of each), each record read once."""
+        ids = [i for _, i in self._known(None, True)[-FORECAST_RECORDS:]]
+        if root is not None:
+            ids += [i for _, i in self._known(root, True)[-FORECAST_RECORDS:]]
+        return self._samples.collect(dict.fromkeys(ids), self._finished_record)
+
+    def _finished_record(self, orch_id: str) -> OrchestrationRecord | None:
+        """A finished record, read without taking a place in the cache of records users asked for."""
+        record = self._records.get(orch_id) or self._cache.get(orch_id)
+        summary = self._finished.get(orch_id)
+        if record is None and summary is not None:
+            try:
+                record = self.store.load(Path(summary.project_path), orch_id)
+            except (OSError, ValueError):
+                return None  # get() reports it when a user asks for that orchestration
+        return record if record is not None and record.status in TERMINAL_STATUSES else None
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
         return self.store.decisions(record, limit)

@@ -17,6 +17,7 @@ from specflowd.handlers.groups import require_group
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET
 from specflowd.paths import user_config_path
+from specflowd.project.forecast_plan import preview_forecast
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import OrchestrationPreview, build_preview
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
@@ -159,6 +160,8 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     config = merge_config(settings.orchestrate, params.config)
     snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
     plan = build_preview(snapshot, config)
+    history = call.services.orchestrations.forecast_history(root)
+    plan.forecast = await anyio.to_thread.run_sync(preview_forecast, plan, config, history)  # ~2000 draws: off the loop
     if settings.problem:
         plan.warnings.append(settings.problem)
     agent = None

@@ -1,0 +1,62 @@
+"""The forecast block of a preview (stdlib only): expected cost and duration per unit and for the phase, the
+chance of a budget stop, and what to do when p90 is over a cap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["forecast_lines", "span"]
+
+_SOURCES = {"project": "this project", "all projects": "all projects", "prior": "prior"}
+
+
+def span(seconds: float) -> str:
+    """A forecast's duration, rounded to what it can promise: seconds under a minute, minutes under an hour."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{round(s / 60)}m"
+    return f"{s // 3600}h {round(s % 3600 / 60):02d}m"
+
+
+def _money(value: float) -> str:
+    return f"${value:.2f}"
+
+
+def _row(label: str, cost: dict[str, float], time: dict[str, float], tail: str = "") -> str:
+    money = f"{_money(cost['median'])} · {_money(cost['p90'])}"
+    times = f"{span(time['median'])} · {span(time['p90'])}"
+    return f"  {label[:28]:<28} {money:<17} {times:<15}{tail}".rstrip()
+
+
+def _percent(p: float) -> str:
+    return "<1%" if 0 < p < 0.01 else f"{round(p * 100)}%"
+
+
+def forecast_lines(f: dict[str, Any] | None, budget: dict[str, float]) -> list[str]:
+    if not f or not f.get("units"):
+        return []
+    lines = [f"forecast (median · p90) from {f['basis']}:"]
+    lines.append(f"  {'':<28} {'cost':<17} {'time':<15}based on")
+    for u in f["units"]:
+        label = u["label"] + (f" ({u['tasks']} tasks)" if u["step"] == "implement" else "")
+        source = _SOURCES.get(u["source"], u["source"])
+        tail = f"{source}, {u['runs']} run(s)" if u["source"] != "prior" or u["runs"] else source
+        lines.append(_row(label, u["cost_usd"], u["duration_s"], tail))
+    lines.append(_row("phase", f["cost_usd"], f["duration_s"]))
+    stop = f"  chance of a budget stop: {_percent(f['p_stop'])}"
+    stop += f" (total cap {_percent(f['p_stop_total'])}, per-batch cap {_percent(f['p_stop_batch'])})"
+    lines.append(stop)
+    where = f" at {f['likely_stop']}" if f.get("likely_stop") else ""
+    if f.get("total_needed") is not None:
+        lines.append(
+            f"  ! p90 {_money(f['cost_usd']['p90'])} is over the total cap {_money(budget['total'])}: it would likely "
+            f"stop{where}; --budget-total {f['total_needed']:g} carries it through"
+        )
+    if f.get("batch_needed") is not None:
+        lines.append(
+            f"  ! a unit's p90 is over the per-batch cap {_money(budget['per_batch'])}: it would likely stop{where}; "
+            f"--budget-batch {f['batch_needed']:g} carries it through"
+        )
+    return lines
