@@ -24,10 +24,18 @@ def _money(value: float) -> str:
     return f"${value:.2f}"
 
 
+_LABEL = 38
+
+
+def _label(name: str, suffix: str = "") -> str:
+    room = _LABEL - len(suffix)
+    return (name if len(name) <= room else name[: room - 1] + "…") + suffix
+
+
 def _row(label: str, cost: dict[str, float], time: dict[str, float], tail: str = "") -> str:
     money = f"{_money(cost['median'])} · {_money(cost['p90'])}"
     times = f"{span(time['median'])} · {span(time['p90'])}"
-    return f"  {label[:28]:<28} {money:<17} {times:<15}{tail}".rstrip()
+    return f"  {label:<{_LABEL}} {money:<17} {times:<17}{tail}".rstrip()
 
 
 def _percent(p: float) -> str:
@@ -38,11 +46,11 @@ def forecast_lines(f: dict[str, Any] | None, budget: dict[str, float]) -> list[s
     if not f or not f.get("units"):
         return []
     lines = [f"forecast (median · p90) from {f['basis']}:"]
-    lines.append(f"  {'':<28} {'cost':<17} {'time':<15}based on")
+    lines.append(f"  {'':<{_LABEL}} {'cost':<17} {'time':<17}based on")
     for u in f["units"]:
-        label = u["label"] + (f" ({u['tasks']} tasks)" if u["step"] == "implement" else "")
+        label = _label(u["label"], f" ({u['tasks']} tasks)" if u["step"] == "implement" else "")
         source = _SOURCES.get(u["source"], u["source"])
-        tail = f"{source}, {u['runs']} run(s)" if u["source"] != "prior" or u["runs"] else source
+        tail = f"{source}, {u['runs']} finished" if u["source"] != "prior" or u["runs"] else source
         lines.append(_row(label, u["cost_usd"], u["duration_s"], tail))
     lines.append(_row("phase", f["cost_usd"], f["duration_s"]))
     stop = f"  chance of a budget stop: {_percent(f['p_stop'])}"

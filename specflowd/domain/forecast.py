@@ -138,12 +138,16 @@ class _Pool:
     points: list[tuple[float, float, float]]  # (cost per scale unit, duration per scale unit, weight)
     source: str
     runs: int
+    orchestrations: int = 0
 
 
 def _pool(step: Step, model: str | None, project: str, history: list[Sample]) -> _Pool:
     same = [s for s in history if s.step is step and s.model == model]
     own = [s for s in same if s.project == project]
     other = [s for s in same if s.project != project]
+
+    def span(samples: list[Sample]) -> int:
+        return len({s.orchestration for s in samples})
 
     def norm(s: Sample, weight: float) -> tuple[float, float, float]:
         k = _scale(s.step, s.tasks)
@@ -153,11 +157,11 @@ def _pool(step: Step, model: str | None, project: str, history: list[Sample]) ->
         points = [norm(s, 1.0) for s in own]
         if other:
             points += [norm(s, WIDER_WEIGHT / len(other)) for s in other]
-        return _Pool(points, "project", len(own))
+        return _Pool(points, "project", len(own), span(own))
     if len(same) >= MIN_OWN:
-        return _Pool([norm(s, 1.0) for s in same], "all projects", len(same))
+        return _Pool([norm(s, 1.0) for s in same], "all projects", len(same), span(same))
     points = [norm(s, 1.0) for s in same] + _prior_points(step, PRIOR_WEIGHT)
-    return _Pool(points, "prior", len(same))
+    return _Pool(points, "prior", len(same), span(same))
 
 
 def _quantiles(points: list[tuple[float, float]], digits: int) -> Quantiles:
@@ -183,18 +187,20 @@ def forecast_unit(unit: Unit, pool: _Pool) -> UnitForecast:
 
 
 def _basis(pools: list[_Pool]) -> str:
+    """Which pools carry the units, each with the most orchestrations one of its steps rests on."""
     by_source: dict[str, int] = {}
     for p in pools:
-        by_source[p.source] = max(by_source.get(p.source, 0), p.runs)
+        by_source[p.source] = max(by_source.get(p.source, 0), p.orchestrations)
     parts = []
     for source in ("project", "all projects", "prior"):
         if source not in by_source:
             continue
+        n = by_source[source]
         if source == "prior":
-            parts.append("the stated prior" + (f" and {by_source[source]} run(s)" if by_source[source] else ""))
+            parts.append("the stated prior" + (f" (and {n} finished orchestration(s))" if n else ""))
         else:
             where = "this project's" if source == "project" else "all projects'"
-            parts.append(f"{where} finished runs (up to {by_source[source]} per step)")
+            parts.append(f"{where} {n} finished orchestration(s)")
     return "; ".join(parts)
 
 
