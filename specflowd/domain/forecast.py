@@ -32,7 +32,7 @@ __all__ = [
     "Unit",
     "UnitForecast",
     "forecast_phase",
-    "forecast_unit",
+    "forecast_units",
     "weighted_quantile",
 ]
 
@@ -170,7 +170,7 @@ def _quantiles(points: list[tuple[float, float]], digits: int) -> Quantiles:
     )
 
 
-def forecast_unit(unit: Unit, pool: _Pool) -> UnitForecast:
+def _forecast_unit(unit: Unit, pool: _Pool) -> UnitForecast:
     k = _scale(unit.step, unit.tasks)
     costs = [(c * k, w) for c, _, w in pool.points]
     times = [(d * k, w) for _, d, w in pool.points]
@@ -204,6 +204,22 @@ def _basis(pools: list[_Pool]) -> str:
     return "; ".join(parts)
 
 
+def _pools(units: list[Unit], history: list[Sample], project: str, models: dict[Step, str]) -> list[_Pool]:
+    cache: dict[Step, _Pool] = {}
+    for u in units:
+        if u.step not in cache:
+            cache[u.step] = _pool(u.step, models.get(u.step), project, history)
+    return [cache[u.step] for u in units]
+
+
+def forecast_units(
+    units: list[Unit], history: list[Sample], *, project: str, models: dict[Step, str] | None = None
+) -> list[UnitForecast]:
+    """Each unit's own forecast (what ``forecast_phase`` gives per unit, without the phase's draws)."""
+    pools = _pools(units, history, project, models or {})
+    return [_forecast_unit(u, p) for u, p in zip(units, pools, strict=True)]
+
+
 def _round_up(value: float) -> float:
     """A cap to suggest: whole dollars above $5, else cents rounded up to 50."""
     return float(math.ceil(value)) if value >= 5 else math.ceil(value * 2) / 2
@@ -220,14 +236,8 @@ def forecast_phase(
     draws: int = DRAWS,
 ) -> PhaseForecast:
     """The forecast of ``units`` run in order, from ``history`` (every project's finished units)."""
-    models = models or {}
-    cache: dict[Step, _Pool] = {}
-    pools: list[_Pool] = []
-    for u in units:
-        if u.step not in cache:
-            cache[u.step] = _pool(u.step, models.get(u.step), project, history)
-        pools.append(cache[u.step])
-    forecasts = [forecast_unit(u, p) for u, p in zip(units, pools, strict=True)]
+    pools = _pools(units, history, project, models or {})
+    forecasts = [_forecast_unit(u, p) for u, p in zip(units, pools, strict=True)]
     if not units:
         zero = Quantiles(median=0.0, p90=0.0)
         return PhaseForecast(
