@@ -26,6 +26,10 @@ cli = "~/.local/bin/specflow"        # the SpecFlow CLI for state writes; else `
 
 [metrics]
 listen = "127.0.0.1:9464"            # serve /metrics over HTTP (read at start; off by default; docs/metrics.md)
+
+[telemetry]                          # Claude Code's own OpenTelemetry export, for every run (docs/telemetry.md)
+enabled = true
+endpoint = "http://localhost:4317"
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -52,6 +56,7 @@ __all__ = [
     "NotifySettings",
     "Settings",
     "SpecflowSettings",
+    "TelemetrySettings",
     "check_text",
     "config_sources",
     "listen_address",
@@ -125,6 +130,28 @@ class MetricsSettings(BaseModel):
         return listen
 
 
+class TelemetrySettings(BaseModel):
+    """Claude Code's own OpenTelemetry export, passed to every run as the CLI's environment variables; each
+    session then carries specflowd's resource attributes (docs/telemetry.md). Read when a run starts."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="turn the CLI's telemetry on (CLAUDE_CODE_ENABLE_TELEMETRY=1)")
+    endpoint: str | None = Field(None, description="OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://localhost:4317")
+    protocol: Literal["grpc", "http/json", "http/protobuf"] | None = Field(
+        None, description="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    headers: str | None = Field(None, description="OTEL_EXPORTER_OTLP_HEADERS, e.g. Authorization=Bearer TOKEN")
+    metrics_exporter: str | None = Field("otlp", description="OTEL_METRICS_EXPORTER (otlp, prometheus, console)")
+    logs_exporter: str | None = Field("otlp", description="OTEL_LOGS_EXPORTER (otlp, console)")
+    traces_exporter: str | None = Field(
+        None, description="OTEL_TRACES_EXPORTER: also export the CLI's beta traces (switches its beta on)"
+    )
+    attributes: dict[str, str] = Field(default_factory=dict, description="more resource attributes for every run")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="any other variable for the CLI's exporter (OTEL_METRIC_EXPORT_INTERVAL…)"
+    )
+
+
 def listen_address(text: str) -> tuple[str, int]:
     """``[metrics] listen`` as (host, port): ``PORT`` or ``:PORT`` is loopback, ``[::1]:PORT`` an IPv6 host."""
     host, sep, port_text = text.strip().rpartition(":")
@@ -143,10 +170,11 @@ class Settings(BaseModel):
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "telemetry")
 
 
 def load_settings(path: Path) -> Settings:
