@@ -323,7 +323,9 @@ def progress_line(p: dict[str, Any], status: str = "running") -> str:
     elif p["remaining_s"] is None:
         parts.append(f"remaining: estimating… ({p['basis']})")
     elif p["remaining_s"] > 0:
-        parts.append(f"about {duration(p['remaining_s'])} left ({p['basis']})")
+        p90 = p.get("remaining_p90_s")
+        spread = f"p90 {duration(p90)}; " if p90 and p90 > p["remaining_s"] else ""
+        parts.append(f"about {duration(p['remaining_s'])} left ({spread}{p['basis']})")
     return " · ".join(parts)
 
 

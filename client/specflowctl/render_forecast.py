@@ -15,9 +15,10 @@ def span(seconds: float) -> str:
     s = round(seconds)
     if s < 60:
         return f"{s}s"
-    if s < 3600:
-        return f"{round(s / 60)}m"
-    return f"{s // 3600}h {round(s % 3600 / 60):02d}m"
+    minutes = round(s / 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
 def _money(value: float) -> str:
