@@ -57,15 +57,21 @@ def forecast_lines(f: dict[str, Any] | None, budget: dict[str, float]) -> list[s
     stop = f"  chance of a budget stop: {_percent(f['p_stop'])}"
     stop += f" (total cap {_percent(f['p_stop_total'])}, per-batch cap {_percent(f['p_stop_batch'])})"
     lines.append(stop)
-    where = f" at {f['likely_stop']}" if f.get("likely_stop") else ""
-    if f.get("total_needed") is not None:
-        lines.append(
-            f"  ! p90 {_money(f['cost_usd']['p90'])} is over the total cap {_money(budget['total'])}: it would likely "
-            f"stop{where}; --budget-total {f['total_needed']:g} carries it through"
-        )
-    if f.get("batch_needed") is not None:
-        lines.append(
-            f"  ! a unit's p90 is over the per-batch cap {_money(budget['per_batch'])}: it would likely stop{where}; "
-            f"--budget-batch {f['batch_needed']:g} carries it through"
-        )
+    over = [(what, need) for what, need in (("total", f.get("total_needed")), ("batch", f.get("batch_needed")))]
+    over = [(what, need) for what, need in over if need is not None]
+    if not over:
+        return lines
+    where = f": the phase would likely stop at {f['likely_stop']}" if f.get("likely_stop") else ""
+    lines.append(f"  ! p90 is over a cap{where}")
+    for what, need in over:
+        if what == "total":
+            lines.append(
+                f"    total: p90 {_money(f['cost_usd']['p90'])} over the {_money(budget['total'])} cap; "
+                f"--budget-total {need:g} carries it through"
+            )
+        else:
+            lines.append(
+                f"    per batch: a unit's p90 over the {_money(budget['per_batch'])} cap; "
+                f"--budget-batch {need:g} carries it through"
+            )
     return lines

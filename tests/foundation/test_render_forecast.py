@@ -34,9 +34,9 @@ def test_a_prior_unit_says_so_and_a_unit_over_the_batch_cap_asks_for_a_larger_on
     assert lines[2].split() == ["design", "$1.00", "·", "$2.50", "2m", "·", "1h", "07m", "prior"]
     assert lines[3].endswith("all projects, 7 finished") and "batch 1 Core (5 tasks)" in lines[3]
     assert lines[5] == "  chance of a budget stop: <1% (total cap 0%, per-batch cap <1%)"
-    assert lines[6] == (
-        "  ! a unit's p90 is over the per-batch cap $2.00: it would likely stop at batch 1 Core; "
-        "--budget-batch 2.5 carries it through"
-    )
+    assert lines[6:] == [
+        "  ! p90 is over a cap: the phase would likely stop at batch 1 Core",
+        "    per batch: a unit's p90 over the $2.00 cap; --budget-batch 2.5 carries it through",
+    ]
     assert forecast_lines(None, BUDGET) == [] and forecast_lines({**forecast, "units": []}, BUDGET) == []
     assert (span(59.4), span(61), span(3599), span(7170)) == ("59s", "1m", "1h 00m", "2h 00m")
