@@ -1,4 +1,5 @@
 // Pure renderings of the daemon's replies and events: status bar text, status lines, notices. No I/O.
+import { forecastLines } from "./forecast";
 import type {
   DaemonEvent,
   Decision,
@@ -155,6 +156,7 @@ export function previewLines(preview: Preview): string[] {
   lines.push(preview.summary, ...preview.warnings.map((w) => `warning: ${w}`));
   const b = preview.budget;
   lines.push(`budget: ${money(b.per_batch)}/batch, ${money(b.heal)}/heal, ${money(b.total)} total`);
+  lines.push(...forecastLines(preview.forecast, b));
   return lines;
 }
 
