@@ -37,7 +37,7 @@ from specflowd.domain.config import Budget, Step
 from specflowd.domain.forecast import Sample, Unit, forecast_phase, forecast_units
 from specflowd.domain.forecast_history import samples_of
 from specflowd.domain.record import TERMINAL_STATUSES, load_record
-from specflowd.store.workflows import workflows_dir
+from specflowd.store.workflows import LOG_KEY, workflows_dir
 
 ROOMY = Budget(per_batch=10_000, total=10_000)
 STEP_BASE = {Step.ANALYZE: (0.35, 140.0), Step.VERIFY: (0.55, 230.0), Step.MERGE: (0.20, 80.0)}
@@ -73,7 +73,9 @@ def recorded(paths: list[Path]) -> list[Sample]:
     for root in paths:
         for path in sorted(workflows_dir(root.resolve()).glob("orchestration-*.json")):
             try:
-                record = load_record(json.loads(path.read_text(encoding="utf-8")))
+                document = json.loads(path.read_text(encoding="utf-8"))
+                document.pop(LOG_KEY, None)  # the journal's bookkeeping, not the record's
+                record = load_record(document)
             except (OSError, ValueError) as exc:
                 print(f"  skipped {path}: {exc}", file=sys.stderr)
                 continue
@@ -121,12 +123,12 @@ def backtest(samples: list[Sample], label: str) -> None:
         phase_cost.append(sum(s.cost_usd for s in mine) <= phase.cost_usd.p90 + 1e-9)
         phase_time.append(sum(s.duration_s for s in mine) <= phase.duration_s.p90 + 1e-9)
     print(f"{label}: {len(by_orch)} orchestrations, {len(samples)} units")
-    print(f"  {'':<8} {'cost ≤ p90':>10} {'time ≤ p90':>10}   {'cost MAE':>18}   {'time MAE':>18}")
+    print(f"  {'':<8} {'cost ≤ p90':>10} {'time ≤ p90':>10}   {'cost MAE':<18} {'time MAE':<18}")
     for kind, row in rows.items():
         ce, te, cr, tr = (_mae(row[k]) for k in ("ce", "te", "cr", "tr"))  # type: ignore[arg-type]
         print(
             f"  {kind:<8} {_share(row['cc']):>10} {_share(row['tc']):>10}   "  # type: ignore[arg-type]
-            f"${ce:6.3f} ({100 * cr:4.0f} %)    {te:6.0f}s ({100 * tr:4.0f} %)"
+            f"${ce:7.4f} ({100 * cr:4.0f} %)  {te:7.1f}s ({100 * tr:4.0f} %)"
         )
     print(f"  {'phase':<8} {_share(phase_cost):>10} {_share(phase_time):>10}")
 

@@ -9,7 +9,7 @@ skipped and unfinished units give none: they have no honest duration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from specflowd.domain.config import Step
@@ -54,15 +54,12 @@ class SampleCache:
     def __init__(self) -> None:
         self._by_id: dict[str, list[Sample]] = {}
 
-    def collect(self, ids: Iterable[str], read: Callable[[str], OrchestrationRecord | None]) -> list[Sample]:
-        """The samples of ``ids``; ``read`` gives a finished record, or None (unreadable, or not finished)."""
-        out: list[Sample] = []
-        for orch_id in ids:
-            samples = self._by_id.get(orch_id)
-            if samples is None:
-                record = read(orch_id)
-                if record is None:
-                    continue
-                samples = self._by_id[orch_id] = samples_of(record)
-            out += samples
-        return out
+    def missing(self, ids: Iterable[str]) -> list[str]:
+        return [i for i in ids if i not in self._by_id]
+
+    def add(self, orch_id: str, record: OrchestrationRecord | None) -> None:
+        """Keep a finished record's samples; None: it cannot be read, and gives none (not read again)."""
+        self._by_id[orch_id] = samples_of(record) if record is not None else []
+
+    def samples(self, ids: Iterable[str]) -> list[Sample]:
+        return [s for i in ids for s in self._by_id.get(i, ())]

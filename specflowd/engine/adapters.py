@@ -49,7 +49,7 @@ from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
 from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
 from specflowd.store.skill_state import check_gate, find_specflow_cli, set_state_values
-from specflowd.store.workflows import Journal, WorkflowDir
+from specflowd.store.workflows import LOG_KEY, Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import Fingerprint, Poller, fingerprint
 
@@ -345,6 +345,11 @@ class JournalStore:
         self._journals[orchestration] = journal
         self._note_finished(record)
         return record
+
+    def peek(self, root: Path, orchestration: str) -> OrchestrationRecord:
+        document = WorkflowDir(root).load(orchestration)
+        document.pop(LOG_KEY, None)  # the journal's bookkeeping, not the record's
+        return load_record(document)
 
     # The writes run in a worker thread (fsync off the event loop) and wait until they are durable. One lock per
     # orchestration keeps its journal's writes in call order (anyio locks are FIFO) and its bookkeeping (seq,

@@ -283,30 +283,41 @@ class Orchestrator:
             return progress(record, self._now(), known)
         evidence = (await self.project.read(Path(record.project_path))).evidence
         done = evidence.ids_in(TaskState.DONE)
-        history = self.forecast_history(Path(record.project_path))
+        history = await self.forecast_history(Path(record.project_path))
         result = progress(record, self._now(), done, history=history)
         if not record.batches and evidence.task_states:  # nothing planned (yet): tasks.md's count, never 0/0
             result = result.model_copy(update={"tasks_total": len(evidence.task_states), "tasks_done": len(done)})
         return result
 
-    def forecast_history(self, root: Path | None = None) -> list[Sample]:
+    async def forecast_history(self, root: Path | None = None) -> list[Sample]:
         """The forecast's samples: of the latest finished orchestrations of every project and of ``root``'s own
-        (``FORECAST_RECORDS`` of each), each record read once."""
+        (``FORECAST_RECORDS`` of each). Each record is read once, in a worker thread, without taking a place in
+        the cache of records users asked for."""
         ids = [i for _, i in self._known(None, True)[-FORECAST_RECORDS:]]
         if root is not None:
             ids += [i for _, i in self._known(root, True)[-FORECAST_RECORDS:]]
-        return self._samples.collect(dict.fromkeys(ids), self._finished_record)
+        ids = list(dict.fromkeys(ids))
+        unread: list[tuple[str, Path]] = []
+        for orch_id in self._samples.missing(ids):
+            record = self._records.get(orch_id) or self._cache.get(orch_id)
+            if record is not None:
+                if record.status in TERMINAL_STATUSES:
+                    self._samples.add(orch_id, record)
+            elif (summary := self._finished.get(orch_id)) is not None:
+                unread.append((orch_id, Path(summary.project_path)))
+        if unread:
+            for orch_id, read in await anyio.to_thread.run_sync(self._peek_all, unread):
+                self._samples.add(orch_id, read)
+        return self._samples.samples(ids)
 
-    def _finished_record(self, orch_id: str) -> OrchestrationRecord | None:
-        """A finished record, read without taking a place in the cache of records users asked for."""
-        record = self._records.get(orch_id) or self._cache.get(orch_id)
-        summary = self._finished.get(orch_id)
-        if record is None and summary is not None:
+    def _peek_all(self, wanted: list[tuple[str, Path]]) -> list[tuple[str, OrchestrationRecord | None]]:
+        out: list[tuple[str, OrchestrationRecord | None]] = []
+        for orch_id, root in wanted:
             try:
-                record = self.store.load(Path(summary.project_path), orch_id)
+                out.append((orch_id, self.store.peek(root, orch_id)))
             except (OSError, ValueError):
-                return None  # get() reports it when a user asks for that orchestration
-        return record if record is not None and record.status in TERMINAL_STATUSES else None
+                out.append((orch_id, None))  # get() reports it when a user asks for that orchestration
+        return out
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
         return self.store.decisions(record, limit)

@@ -160,7 +160,7 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     config = merge_config(settings.orchestrate, params.config)
     snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
     plan = build_preview(snapshot, config)
-    history = call.services.orchestrations.forecast_history(root)
+    history = await call.services.orchestrations.forecast_history(root)
     plan.forecast = await anyio.to_thread.run_sync(preview_forecast, plan, config, history)  # ~2000 draws: off the loop
     if settings.problem:
         plan.warnings.append(settings.problem)

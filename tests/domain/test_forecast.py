@@ -128,10 +128,12 @@ def test_samples_of_a_record_are_its_finished_batches_and_steps() -> None:
         ("implement", 2, 1.5, 600.0),
         ("verify", 0, 0.4, 120.0),
     ]
-    cache, reads = SampleCache(), []
-    read = lambda i: reads.append(i) or r  # noqa: E731
-    assert cache.collect(["o", "o"], read) == samples * 2 and reads == ["o"]  # read once, then kept
-    assert cache.collect(["gone"], lambda i: None) == []
+    cache = SampleCache()
+    assert cache.missing(["o", "gone"]) == ["o", "gone"]
+    cache.add("o", r)
+    cache.add("gone", None)  # unreadable: no samples, and not asked for again
+    assert cache.missing(["o", "gone", "new"]) == ["new"]
+    assert cache.samples(["o", "gone", "o"]) == samples * 2
 
 
 def test_live_progress_uses_the_forecast_and_learns_from_its_own_batches() -> None:
