@@ -140,6 +140,17 @@ class _Pool:
     runs: int
     orchestrations: int = 0
 
+    def quantiles(self) -> tuple[float, float, float, float]:
+        """Median and p90 of the cost, then of the duration, per scale unit (a unit scales them: k > 0)."""
+        costs = [(c, w) for c, _, w in self.points]
+        times = [(d, w) for _, d, w in self.points]
+        return (
+            weighted_quantile(costs, 0.5),
+            weighted_quantile(costs, 0.9),
+            weighted_quantile(times, 0.5),
+            weighted_quantile(times, 0.9),
+        )
+
 
 def _pool(step: Step, model: str | None, project: str, history: list[Sample]) -> _Pool:
     same = [s for s in history if s.step is step and s.model == model]
@@ -164,26 +175,29 @@ def _pool(step: Step, model: str | None, project: str, history: list[Sample]) ->
     return _Pool(points, "prior", len(same), span(same))
 
 
-def _quantiles(points: list[tuple[float, float]], digits: int) -> Quantiles:
-    return Quantiles(
-        median=round(weighted_quantile(points, 0.5), digits), p90=round(weighted_quantile(points, 0.9), digits)
-    )
-
-
-def _forecast_unit(unit: Unit, pool: _Pool) -> UnitForecast:
+def _forecast_unit(unit: Unit, pool: _Pool, quantiles: tuple[float, float, float, float]) -> UnitForecast:
     k = _scale(unit.step, unit.tasks)
-    costs = [(c * k, w) for c, _, w in pool.points]
-    times = [(d * k, w) for _, d, w in pool.points]
+    cost50, cost90, time50, time90 = quantiles
     return UnitForecast(
         step=unit.step,
         batch_index=unit.batch_index,
         label=unit.label or unit.step.value,
         tasks=unit.tasks,
-        cost_usd=_quantiles(costs, 4),
-        duration_s=_quantiles(times, 1),
+        cost_usd=Quantiles(median=round(cost50 * k, 4), p90=round(cost90 * k, 4)),
+        duration_s=Quantiles(median=round(time50 * k, 1), p90=round(time90 * k, 1)),
         source=pool.source,
         runs=pool.runs,
     )
+
+
+def _forecasts(units: list[Unit], pools: list[_Pool]) -> list[UnitForecast]:
+    per_pool: dict[int, tuple[float, float, float, float]] = {}  # units of a step share their pool's quantiles
+    out = []
+    for u, pool in zip(units, pools, strict=True):
+        if id(pool) not in per_pool:
+            per_pool[id(pool)] = pool.quantiles()
+        out.append(_forecast_unit(u, pool, per_pool[id(pool)]))
+    return out
 
 
 def _basis(pools: list[_Pool]) -> str:
@@ -216,8 +230,7 @@ def forecast_units(
     units: list[Unit], history: list[Sample], *, project: str, models: dict[Step, str] | None = None
 ) -> list[UnitForecast]:
     """Each unit's own forecast (what ``forecast_phase`` gives per unit, without the phase's draws)."""
-    pools = _pools(units, history, project, models or {})
-    return [_forecast_unit(u, p) for u, p in zip(units, pools, strict=True)]
+    return _forecasts(units, _pools(units, history, project, models or {}))
 
 
 def _round_up(value: float) -> float:
@@ -237,7 +250,7 @@ def forecast_phase(
 ) -> PhaseForecast:
     """The forecast of ``units`` run in order, from ``history`` (every project's finished units)."""
     pools = _pools(units, history, project, models or {})
-    forecasts = [_forecast_unit(u, p) for u, p in zip(units, pools, strict=True)]
+    forecasts = _forecasts(units, pools)
     if not units:
         zero = Quantiles(median=0.0, p90=0.0)
         return PhaseForecast(
@@ -245,22 +258,25 @@ def forecast_phase(
             basis="nothing to run",
         )  # fmt: skip
 
+    # every unit's draws at once (one bisect per draw on its cumulative weights), then the phases draw by draw
     rng = random.Random(seed)
-    prepared = [tuple(map(list, zip(*pool.points, strict=True))) for pool in pools]
+    drawn: list[tuple[list[float], list[float]]] = []
+    for u, pool in zip(units, pools, strict=True):
+        k = _scale(u.step, u.tasks)
+        picks = rng.choices(pool.points, weights=[w for _, _, w in pool.points], k=draws)
+        drawn.append(([c * k for c, _, _ in picks], [d * k for _, d, _ in picks]))
     totals: list[float] = []
     times: list[float] = []
     largest: list[float] = []
     stops: Counter[int] = Counter()
     stop_total = stop_batch = 0
-    for _ in range(draws):
+    for n in range(draws):
         spent = elapsed = biggest = 0.0
         stopped_at: int | None = None
-        for i, (u, (costs, durs, weights)) in enumerate(zip(units, prepared, strict=True)):
-            j = rng.choices(range(len(costs)), weights)[0]
-            k = _scale(u.step, u.tasks)
-            unit_cost = costs[j] * k
+        for i, (costs, durs) in enumerate(drawn):
+            unit_cost = costs[n]
             spent += unit_cost
-            elapsed += durs[j] * k
+            elapsed += durs[n]
             biggest = max(biggest, unit_cost)
             if stopped_at is None and unit_cost > budget.per_batch:
                 stopped_at, stop_batch = i, stop_batch + 1
