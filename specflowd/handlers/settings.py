@@ -46,6 +46,7 @@ async def get(call: Call, _: EmptyParams) -> SettingsState:
         "notify": settings.notify.model_dump(mode="json"),
         "specflow": settings.specflow.model_dump(mode="json"),
         "metrics": settings.metrics.model_dump(mode="json"),
+        "telemetry": settings.telemetry.model_dump(mode="json"),
     }
     return SettingsState(
         file=str(path),
