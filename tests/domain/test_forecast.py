@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specflowd.domain.config import Budget, Step
 from specflowd.domain.forecast import MIN_OWN, PRIOR, Sample, Unit, forecast_phase, weighted_quantile
@@ -153,3 +155,38 @@ def test_live_progress_uses_the_forecast_and_learns_from_its_own_batches() -> No
     assert "this project's 5 finished orchestration(s)" in p.basis and "1 unit(s) of this run done" in p.basis
     early = progress(r.model_copy(update={"batches": r.batches[1:]}), NOW + 5 * MIN, done_ids=[], history=[])
     assert early.remaining_s is not None and "prior" in early.basis  # never "estimating…" with the forecast
+
+
+_samples = st.lists(
+    st.builds(
+        Sample,
+        project=st.sampled_from(["/p", "/q"]),
+        orchestration=st.sampled_from(["o1", "o2", "o3"]),
+        step=st.sampled_from(list(Step)),
+        tasks=st.integers(0, 12),
+        cost_usd=st.floats(0, 20),
+        duration_s=st.floats(0, 5000),
+    ),
+    max_size=30,
+)
+_units = st.lists(st.builds(Unit, step=st.sampled_from(list(Step)), tasks=st.integers(0, 12)), max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=_samples, units=_units, total=st.floats(0.5, 100), per_batch=st.floats(0.5, 20))
+def test_forecasts_are_ordered_and_their_advice_consistent(
+    history: list[Sample], units: list[Unit], total: float, per_batch: float
+) -> None:
+    budget = Budget(total=total, per_batch=per_batch)
+    f = forecast_phase(units, history, budget, project="/p", draws=200)
+    assert len(f.units) == len(units)
+    for u in f.units:
+        assert 0 <= u.cost_usd.median <= u.cost_usd.p90 and 0 <= u.duration_s.median <= u.duration_s.p90
+        assert u.source in ("project", "all projects", "prior")
+    assert f.cost_usd.median <= f.cost_usd.p90 and f.duration_s.median <= f.duration_s.p90
+    assert 0 <= f.p_stop_total <= f.p_stop <= 1 and f.p_stop == pytest.approx(f.p_stop_total + f.p_stop_batch)
+    assert (f.total_needed is not None) == (f.cost_usd.p90 > total)
+    if f.total_needed is not None:
+        assert f.total_needed >= f.cost_usd.p90
+    if f.likely_stop is not None:
+        assert f.likely_stop in {u.label for u in f.units} and f.p_stop > 0
