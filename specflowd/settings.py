@@ -30,6 +30,11 @@ listen = "127.0.0.1:9464"            # serve /metrics over HTTP (read at start; 
 [telemetry]                          # Claude Code's own OpenTelemetry export, for every run (docs/telemetry.md)
 enabled = true
 endpoint = "http://localhost:4317"
+
+[client]                             # read by specflowctl and the editor plugins (docs/remote.md)
+host = "build-box"                   # every verb goes to this host's daemon through ssh
+hosts = ["build-box", "gpu1"]        # `specflowctl ls` shows these together
+ssh = "ssh -F ~/.ssh/work_config"    # the ssh command line
 ```
 A broken file is reported (``problem``) and ignored, never fatal. ``specflowctl config set`` validates a
 change with ``validate_document`` (strict: unknown keys are refused there) before it writes the file.
@@ -43,7 +48,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specflowd.domain.config import OrchestrationConfig
+from specflowd.domain.config import OrchestrationConfig, budget_conflicts
 from specflowd.errors import InvalidConfig
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
 from specflowd.runner.records import DEFAULT_EXIT_GRACE_S
@@ -52,6 +57,7 @@ __all__ = [
     "NOTIFY_KINDS",
     "SECTIONS",
     "AgentSettings",
+    "ClientSettings",
     "MetricsSettings",
     "NotifySettings",
     "Settings",
@@ -162,6 +168,17 @@ def listen_address(text: str) -> tuple[str, int]:
         raise ValueError(f"listen {text!r}: expected HOST:PORT or PORT, with a port from 1 to 65535")
     return host, int(port_text)
 
+class ClientSettings(BaseModel):
+    """What specflowctl and the editor plugins read (docs/remote.md); the daemon only validates it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(None, description="[user@]HOST[:PORT] every verb talks to over ssh; unset = here")
+    hosts: list[str] = Field(default_factory=list, description="the hosts `specflowctl ls` shows together")
+    ssh: str | None = Field(None, description="the ssh command line (e.g. `ssh -F ~/.ssh/work_config`); unset = ssh")
+    remote_specflowctl: str | None = Field(
+        None, description="the specflowctl a remote login runs for `bridge`; unset = specflowctl on its PATH"
+    )
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -171,10 +188,11 @@ class Settings(BaseModel):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "telemetry")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "telemetry", "client")
 
 
 def load_settings(path: Path) -> Settings:
@@ -220,8 +238,24 @@ def validate_document(document: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
-    merge_config(settings.orchestrate, {})
+    try:
+        config = merge_config(settings.orchestrate, {})
+    except InvalidConfig as exc:  # name the keys as the file spells them: orchestrate.budget.total
+        problems = "; ".join(f"orchestrate.{p}" for p in str(exc.data.get("errors", "")).split("; ") if p)
+        raise InvalidConfig(f"invalid settings: {problems}", errors=problems) from None
+    refused, _ = budget_conflicts(config.budget, "orchestrate.budget.")
+    if refused:  # each value within its bounds, but together they contradict each other
+        raise InvalidConfig(f"invalid settings: {'; '.join(refused)}", errors="; ".join(refused))
     return settings
+
+
+def doubts_text(text: str) -> list[str]:
+    """Settings of a valid file that look wrong together but may be meant (warned, not refused)."""
+    try:
+        settings = validate_document(tomllib.loads(text))
+        return budget_conflicts(merge_config(settings.orchestrate, {}).budget, "orchestrate.budget.")[1]
+    except (tomllib.TOMLDecodeError, InvalidConfig):
+        return []
 
 
 def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,6 +15,10 @@ schema's shape; ``specflowctl demo --ask`` writes one), the first implement run 
 them, once. ``--resume <session>`` continues the session's first prompt (saved per session under
 ``.specflow/sim-agent/sessions/``), after noting the answers in ``.specflow/sim-agent/answers.md``.
 
+Pace: ``.specflow/sim-agent/pace`` (seconds between simulated tool calls; ``specflowctl demo --pace`` writes
+it) wins over the environment's ``SPECFLOW_SIM_DELAY``, so one demo can be slowed down to try pause, resume
+and cancel on a daemon started without it.
+
 Knobs (environment): ``SPECFLOW_SIM_DELAY`` seconds per task (default 0.2);
 ``SPECFLOW_SIM_FAIL_ONCE`` text: the first batch whose prompt contains it fails half-way, once (so the
 demo shows healing); ``SPECFLOW_SIM_COST`` USD per turn (default 0.004).
@@ -277,8 +281,16 @@ def _fail_once(root: Path, prompt: str) -> bool:
     return True
 
 
+def _pace(root: Path) -> float:
+    """Seconds between simulated tool calls: the project's pace file, else SPECFLOW_SIM_DELAY, else 0.2."""
+    try:
+        return max(0.0, float((_sim_dir(root) / "pace").read_text(encoding="utf-8").strip()))
+    except (OSError, ValueError):
+        return float(os.environ.get("SPECFLOW_SIM_DELAY", "0.2"))
+
+
 def run(args: argparse.Namespace, prompt: str, root: Path) -> int:
-    delay = float(os.environ.get("SPECFLOW_SIM_DELAY", "0.2"))
+    delay = _pace(root)
     stream = Stream(
         args.resume or args.session_id or str(uuid.uuid4()), float(os.environ.get("SPECFLOW_SIM_COST", "0.004"))
     )

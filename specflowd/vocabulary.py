@@ -107,6 +107,8 @@ class Question(BaseModel):
     header: str = ""
     options: list[QuestionOption] = Field(default_factory=list)
     multiSelect: bool = False
+    # the "Other" choice: text of the user's own besides the options (a question without options takes any)
+    allowOther: bool = False
 
 
 class ResultStatus(StrEnum):
@@ -139,6 +141,10 @@ RESULT_SCHEMA: dict[str, Any] = {
                         },
                     },
                     "multiSelect": {"type": "boolean"},
+                    "allowOther": {
+                        "type": "boolean",
+                        "description": "the user may answer in their own words instead of an option",
+                    },
                 },
                 "required": ["question"],
             },

@@ -15,13 +15,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 ProjectArg = Annotated[
     str | None,
     typer.Argument(
-        metavar="[PROJECT]",
+        metavar="PROJECT",  # optional: the usage line adds the brackets
         help="Registry id or path (default: the project containing the current directory)",
         show_default=False,
     ),
-]
-AnyProjectArg = Annotated[
-    str | None, typer.Argument(metavar="[PROJECT]", help="Registry id or path (default: every project)")
 ]
 SocketOpt = Annotated[
     Path | None,
@@ -83,10 +80,27 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Verbs that act on this machine's files: a host from the environment or the settings file does not apply
+_LOCAL_VERBS = ("config", "demo", "bridge")
+
+
 def root(
+    ctx: typer.Context,
     _: Annotated[
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit")
     ] = False,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            metavar="[USER@]HOST[:PORT]",
+            envvar="SPECFLOWCTL_HOST",
+            help="Talk to HOST's daemon through `ssh HOST specflowctl bridge` (default: [client] host of the "
+            "settings file, else this machine). PROJECT paths, --agent and other paths are then paths on HOST. "
+            "The ssh command: SPECFLOWCTL_SSH / [client] ssh",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Control specflowd, the SpecFlow orchestration daemon.
 
@@ -94,3 +108,13 @@ def root(
     1 failed, 4 cancelled, 5 waiting for your answers, 6 merge ready, 7 needs attention, 8 paused. Otherwise:
     1 the daemon refused, 2 usage, 3 no daemon answering.
     """
+    from specflowctl import remote
+
+    if ctx.invoked_subcommand in _LOCAL_VERBS:
+        source = ctx.get_parameter_source("host")
+        if host and source is not None and source.name == "COMMANDLINE":
+            verb = ctx.invoked_subcommand
+            fail(f"`{verb}` works on this machine: run `ssh HOST specflowctl {verb} …`", core.EXIT_USAGE)
+        remote.select(None, local=True)
+    else:
+        remote.select(host)

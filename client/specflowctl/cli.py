@@ -14,7 +14,16 @@ if TYPE_CHECKING:
 def build_app() -> typer.Typer:
     import typer
 
-    from specflowctl import cmd_config, cmd_daemon, cmd_groups, cmd_orchestrate, cmd_projects, cmd_runs, cmd_status
+    from specflowctl import (
+        cmd_config,
+        cmd_daemon,
+        cmd_groups,
+        cmd_orchestrate,
+        cmd_projects,
+        cmd_remote,
+        cmd_runs,
+        cmd_status,
+    )
     from specflowctl.app import root
 
     app = typer.Typer(
@@ -44,6 +53,7 @@ def build_app() -> typer.Typer:
     app.add_typer(cmd_projects.app, name="projects")
     app.add_typer(cmd_daemon.app, name="daemon")
     app.add_typer(cmd_groups.app, name="groups")
+    app.command("bridge")(cmd_remote.bridge)
     return app
 
 

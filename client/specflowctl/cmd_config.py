@@ -69,8 +69,11 @@ def _load(path: Path) -> Any:
 
 
 def _problem(sock: Path | None, text: str) -> str | None:
-    """Why the daemon would refuse this file, or None."""
+    """Why the daemon would refuse this file, or None; settings that only look wrong together are warned."""
     checked = rpc(sock, "settings.check", {"text": text})
+    if checked["ok"]:
+        for warning in checked.get("warnings") or []:
+            typer.echo(f"specflowctl: warning: {warning}", err=True)
     return None if checked["ok"] else str(checked["problem"])
 
 
@@ -166,10 +169,15 @@ def _change(sock: Path | None, key: str, value: Any) -> Path:
     return path
 
 
-@app.command("set")
+# a value such as -5 is a value, not an option: Click would otherwise say "No such option: -5"
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_cmd(
-    key: Annotated[str, typer.Argument(help="SECTION.NAME, e.g. orchestrate.auto_merge or orchestrate.budget.total")],
-    value: Annotated[str, typer.Argument(help='A TOML value: true, 20.0, "text", ["a", "b"]; other text = a string')],
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="SECTION.NAME, e.g. orchestrate.auto_merge or orchestrate.budget.total")
+    ],
+    value: Annotated[
+        str, typer.Argument(metavar="VALUE", help='A TOML value: true, 20.0, "text", ["a", "b"]; other text = a string')
+    ],
     sock: SocketOpt = None,
 ) -> None:
     """Set one setting (checked by the daemon before the file is written; comments and other keys are kept)."""
@@ -180,7 +188,8 @@ def set_cmd(
 
 @app.command("unset")
 def unset_cmd(
-    key: Annotated[str, typer.Argument(help="SECTION.NAME to remove from the file")], sock: SocketOpt = None
+    key: Annotated[str, typer.Argument(metavar="KEY", help="SECTION.NAME to remove from the file")],
+    sock: SocketOpt = None,
 ) -> None:
     """Remove one setting from the file (its built-in default applies again)."""
     path = _change(sock, key, None)

@@ -28,38 +28,17 @@ def metrics(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
 
 
 def ensure_daemon(sock: Path | None, timeout: float = 15.0) -> tuple[dict[str, Any], bool]:
-    """The daemon's status, starting specflowd in the background first when none answers."""
-    import os
-    import subprocess
-    import time
+    """The daemon's status, starting specflowd in the background first when none answers. Through --host
+    the remote bridge starts that host's daemon on demand: here it is only asked."""
+    from specflowctl import autostart, core
 
-    from specflowctl import core
-    from specflowctl.paths import specflow_home
-
-    path = core.socket_path(sock)
     try:
-        return core.call(path, "daemon.status"), False
+        where = core.target(sock)
+        if not isinstance(where, Path):
+            return core.call(sock, "daemon.status"), False
+        return autostart.ensure_daemon(where, timeout)
     except core.VerbFailed as exc:
-        if exc.code != core.EXIT_NO_DAEMON:
-            fail(exc.message, exc.code)
-    daemon_bin = Path(sys.executable).parent / "specflowd"
-    log_path = specflow_home() / "specflowd.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [str(daemon_bin if daemon_bin.exists() else "specflowd"), "--socket", str(path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=dict(os.environ),
-        )  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return core.call(path, "daemon.status"), True
-        except core.VerbFailed as exc:
-            if proc.poll() is not None:
-                fail(f"specflowd exited with {proc.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                fail(f"specflowd did not answer within {timeout:.0f}s: {exc.message}")
-            time.sleep(0.05)
+        fail(exc.message, exc.code)
 
 
 @app.command("start")

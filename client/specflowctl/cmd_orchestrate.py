@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -44,13 +45,36 @@ def _refuse_if_busy(sock: Path | None, ref: str) -> None:
 
 
 def _refuse_without_agent(preview: dict[str, Any]) -> None:
+    """No working agent: say where its value came from and how to fix it there (as the preview names sources)."""
     check = preview.get("agent")
     if check and not check["ok"]:
-        fail(
-            f"no working agent ({check['source']}): {check['problem']}. Set [agent] claude "
-            "(`specflowctl config set agent.claude PATH`) or SPECFLOW_CLAUDE, or put claude on PATH "
-            "[agent_unavailable]"
-        )
+        source = check["source"]
+        if source == "--agent":  # the orchestration's `agent` setting: the command line or the settings file
+            origin = (preview.get("settings") or {}).get("sources", {}).get("agent", "command line")
+            if origin == "command line":
+                fix = (
+                    "Check the path given to --agent, or leave --agent out to use [agent] claude, SPECFLOW_CLAUDE "
+                    "or claude on PATH"
+                )
+            else:
+                source = f"orchestrate.agent in {origin}"
+                fix = (
+                    "Fix it (`specflowctl config set orchestrate.agent PATH`) or remove it (`specflowctl config "
+                    "unset orchestrate.agent`)"
+                )
+        else:
+            fix = _AGENT_FIX[source]
+        fail(f"no working agent ({source}): {check['problem']}. {fix} [agent_unavailable]")
+
+
+_AGENT_FIX = {
+    "[agent] claude": "Fix it (`specflowctl config set agent.claude PATH`) or remove it (`specflowctl config unset "
+    "agent.claude`) to use SPECFLOW_CLAUDE or claude on PATH",
+    "SPECFLOW_CLAUDE": "Fix or unset SPECFLOW_CLAUDE in the daemon's environment and restart it (`specflowctl "
+    "daemon stop`), or set [agent] claude (`specflowctl config set agent.claude PATH`)",
+    "PATH": "Install Claude Code so that claude is on the daemon's PATH, or name the binary: `specflowctl config set "
+    "agent.claude PATH` or SPECFLOW_CLAUDE",
+}
 
 
 def orchestrate(
@@ -148,7 +172,8 @@ def orchestrate(
         return
     _refuse_without_agent(preview)
     total = preview["budget"]["total"]
-    if not yes and not typer.confirm(f"Start this orchestration (spending at most ${total:.2f} in total)?", True):
+    question = f"Start this orchestration (spending at most {render.money(total)} in total)?"
+    if not yes and not typer.confirm(question, True):
         raise typer.Exit(1)
     events = None if detach else subscribed(sock, ref)  # before start: no decision is missed
     started = rpc(sock, "orchestrate.start", {"project": ref, "config": config})
@@ -160,14 +185,56 @@ def orchestrate(
     follow_to_exit(sock, events, record["id"], json_out, project)
 
 
-def _control(method: str, project: str | None, sock: Path | None, json_out: bool, **params: Any) -> None:
+def _follow(sock: Path | None, events: Any, orch_id: str, json_out: bool, hint: str, inline: bool) -> int:
+    from specflowctl.follow import Follower
+
+    try:
+        return Follower(sock, events, orch_id, json_out=json_out, project_hint=hint, inline_answers=inline).follow()
+    except core.VerbFailed as exc:
+        fail(exc.message, exc.code)
+
+
+def _answer_inline(sock: Path | None, orch_id: str) -> None:
+    """The orchestration's waiting questions, asked at the terminal; the same session resumes with them."""
+    from specflowctl.cmd_runs import ask_question
+
+    record = rpc(sock, "orchestrate.status", {"id": orch_id})["record"]
+    answers = {q.get("header") or q["question"]: ask_question(q) for q in record.get("pending_questions") or []}
+    rpc(sock, "questions.answer", {"orchestration": orch_id, "answers": answers})
+    typer.echo("answered: the same session goes on")
+
+
+def _control(
+    method: str, project: str | None, sock: Path | None, json_out: bool, headline: Any = None, **params: Any
+) -> None:
+    """One steering verb; ``headline(record)``: a first line saying what the verb did or will do."""
     payload = {"project": project_ref(project), **{k: v for k, v in params.items() if v is not None}}
     view = rpc(sock, method, payload)
-    emit(
-        json_out,
-        view,
-        lambda v: render.orchestration(v["record"], v["decisions"][-3:], v.get("progress"), v.get("queued")),
-    )
+
+    def text(v: dict[str, Any]) -> str:
+        shown = _view_text(v)
+        first = headline(v["record"]) if headline else None
+        return f"{first}\n{shown}" if first else shown
+
+    emit(json_out, view, text)
+
+
+def _view_text(view: dict[str, Any]) -> str:
+    return render.orchestration(view["record"], view["decisions"][-3:], view.get("progress"), view.get("queued"))
+
+
+def _pause_headline(project: str | None, now: bool) -> Any:
+    def headline(record: dict[str, Any]) -> str | None:
+        pausing = render.pending_pause(record)
+        if pausing and now:  # the daemon stops the run; the record says paused once it has
+            return "pausing now: the running run is being stopped"
+        if pausing:
+            return f"pauses {pausing} (use --now to stop it now)"
+        if record["status"] == "paused":
+            return f"paused: `specflowctl resume{f' {project}' if project else ''}` continues"
+        return None
+
+    return headline
 
 
 def pause(
@@ -177,7 +244,7 @@ def pause(
     sock: SocketOpt = None,
 ) -> None:
     """Pause after the running run ends (or --now)."""
-    _control("orchestrate.pause", project, sock, json_out, now=now)
+    _control("orchestrate.pause", project, sock, json_out, _pause_headline(project, now), now=now)
 
 
 def resume(
@@ -190,7 +257,29 @@ def resume(
     sock: SocketOpt = None,
 ) -> None:
     """Resume a paused or stopped orchestration, optionally raising the total budget."""
-    _control("orchestrate.resume", project, sock, json_out, budget=budget)
+    payload = {"project": project_ref(project), **({"budget": budget} if budget is not None else {})}
+    try:
+        view = core.call(sock, "orchestrate.resume", payload)
+    except core.VerbFailed as exc:
+        if exc.kind == "invalid_state":
+            _explain_no_resume(sock, project, exc)
+        fail(exc.message, exc.code)
+    emit(json_out, view, _view_text)
+
+
+def _explain_no_resume(sock: Path | None, project: str | None, refused: core.VerbFailed) -> None:
+    """A finished orchestration does not resume: say what does instead (a new one for the open tasks)."""
+    with contextlib.suppress(core.VerbFailed):
+        record = core.call(sock, "orchestrate.status", {"project": project_ref(project)})["record"]
+        short, status, target = record["id"][: render.ORCH_ID_LEN], record["status"], f" {project}" if project else ""
+        if status in ("cancelled", "failed"):
+            fail(
+                f"orchestration {short} is {status} and cannot resume: `specflowctl orchestrate{target}` starts a "
+                "new one for the open tasks [invalid_state]"
+            )
+        if status == "completed":
+            fail(f"orchestration {short} is completed: nothing to resume; see `specflowctl status{target}`")
+    fail(refused.message, refused.code)
 
 
 def cancel(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
@@ -206,7 +295,9 @@ def merge(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt
 def go_back(
     step: Annotated[
         Literal["design", "analyze", "implement", "verify", "merge"],
-        typer.Argument(help="The step to return to (the current or an earlier one)", show_default=False),
+        typer.Argument(
+            metavar="STEP", help="The step to return to (the current or an earlier one)", show_default=False
+        ),
     ],
     project: ProjectArg = None,
     json_out: JsonOpt = False,
@@ -219,7 +310,9 @@ def go_back(
 def recover(
     action: Annotated[
         Literal["retry", "skip", "abort"],
-        typer.Argument(help="What to do about the stop (status lists the options)", show_default=False),
+        typer.Argument(
+            metavar="ACTION", help="What to do about the stop (status lists the options)", show_default=False
+        ),
     ],
     project: ProjectArg = None,
     budget: Annotated[
@@ -237,6 +330,7 @@ def demo(
     directory: Annotated[
         Path | None,
         typer.Argument(
+            metavar="DIRECTORY",
             help="Where to create the demo project [default: ./specflow-demo, or ~/specflow-demo inside a git "
             "checkout]",
             show_default=False,
@@ -246,10 +340,24 @@ def demo(
     in_git: Annotated[
         bool, typer.Option("--in-git", help="Allow DIRECTORY inside a git checkout (it adds files there)")
     ] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Start, print how to follow and steer it, return")] = False,
+    pace: Annotated[
+        float | None,
+        typer.Option(
+            "--pace",
+            metavar="SECONDS",
+            min=0,
+            max=60,
+            help="Seconds between simulated tool calls, to try pause/resume/cancel [default: 0.2]",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
-    """Create a sample project and complete its phase with the built-in simulated agent, live."""
+    """Create a sample project and complete its phase with the built-in simulated agent, live.
+
+    With --ask on a terminal the agent's question is asked here and the demo goes on with the answer."""
     from specflowctl.cmd_daemon import ensure_daemon
     from specflowctl.demo import create_demo_project, default_demo_dir, git_work_tree
     from specflowctl.paths import specflow_home
@@ -268,7 +376,7 @@ def demo(
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             fail(f"{target} is not empty; pass another directory")
     status, started = ensure_daemon(sock)
-    root = create_demo_project(target, ask=ask)
+    root = create_demo_project(target, ask=ask, pace=pace)
     rpc(sock, "projects.register", {"path": str(root), "name": root.name})
     if json_out:
         info = {"project": str(root), "daemon_pid": status["pid"], "daemon_started": started}
@@ -277,10 +385,22 @@ def demo(
     agent = str(Path(sys.executable).parent / "specflowd-sim-agent")
     config = {"auto_merge": True, "agent": agent}
     say(render.preview(rpc(sock, "orchestrate.preview", {"project": str(root), "config": config})))
-    events = subscribed(sock, str(root))
+    events = None if detach else subscribed(sock, str(root))
     record = rpc(sock, "orchestrate.start", {"project": str(root), "config": config})["record"]
     try:
-        follow_to_exit(sock, events, record["id"], json_out, str(root))
+        if events is None:
+            emit(json_out, {"type": "demo.started", "data": {"orchestration": record["id"]}}, lambda _: "")
+            say(f"started orchestration {record['id'][: render.ORCH_ID_LEN]} (detached)")
+            say(f"  follow: specflowctl status --watch {root}")
+            say(f"  steer:  specflowctl pause|resume|cancel {root}")
+            return
+        inline = ask and not json_out and sys.stdin.isatty()
+        code = _follow(sock, events, record["id"], json_out, str(root), inline)
+        while code == core.EXIT_WAITING_INPUT and inline:
+            events = subscribed(sock, str(root))  # before answering: the resumed session's events are not missed
+            _answer_inline(sock, record["id"])
+            code = _follow(sock, events, record["id"], json_out, str(root), inline)
+        raise typer.Exit(code)
     finally:
         log = specflow_home() / "specflowd.log"
         state = "is now running in the background (started for this demo)" if started else "keeps running"

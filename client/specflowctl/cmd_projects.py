@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from specflowctl import render
+from specflowctl import remote, render
 from specflowctl.app import JsonOpt, SocketOpt, emit, rpc
+from specflowctl.resolve import host_path, project_ref
 
 app = typer.Typer(help="Registered SpecFlow projects.", no_args_is_help=True)
 
@@ -29,7 +30,7 @@ def add(
     sock: SocketOpt = None,
 ) -> None:
     """Register the project at PATH."""
-    params: dict[str, Any] = {"path": str(path.expanduser().absolute())}
+    params: dict[str, Any] = {"path": host_path(path)}
     if name:
         params["name"] = name
     emit(json_out, rpc(sock, "projects.register", params), lambda p: f"registered {p['name']} ({p['id']})")
@@ -42,5 +43,8 @@ def remove(
     sock: SocketOpt = None,
 ) -> None:
     """Unregister PROJECT (id or path); its files are untouched."""
-    ref = str(Path(project).absolute()) if Path(project).exists() else project
+    if remote.selected_host():
+        ref = project_ref(project)  # a path on that host
+    else:
+        ref = str(Path(project).absolute()) if Path(project).exists() else project
     emit(json_out, rpc(sock, "projects.unregister", {"project": ref}), lambda p: f"removed {p['name']}")

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
-from specflowctl import core, render
-from specflowctl.app import AnyProjectArg, JsonOpt, SocketOpt, emit, fail, rpc, subscribed
+from specflowctl import answering, core, render
+from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, rpc, subscribed
 from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
+from specflowctl.scope import AllOpt, scoped_call
 
 FINAL = {
     "completed",
@@ -51,13 +52,14 @@ def run(
 
 
 def runs(
-    project: AnyProjectArg = None,
+    project: ProjectArg = None,
+    every: AllOpt = False,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
-    """List agent runs."""
-    params = {"project": project_ref(project)} if project else {}
-    emit(json_out, rpc(sock, "runs.list", params), render.run_table)
+    """List a project's agent runs (--all: every project's)."""
+    listed, all_projects = scoped_call(sock, "runs.list", project, every, "the runs")
+    emit(json_out, listed, lambda d: render.run_table(d, with_project=all_projects))
 
 
 def run_cancel(
@@ -77,7 +79,7 @@ def logs(
 ) -> None:
     """A run's transcript: assistant text, one line per tool call, cost so far."""
     since = 0
-    path = core.socket_path(sock)
+    path = core.target(sock)  # for the message: a socket, or a host
     run = rpc(sock, "runs.get", {"run": run_id})  # the full id; prefixes are resolved by the daemon
     events = subscribed(sock, str(run["project_root"])) if follow else None  # before the first read
     while True:
@@ -94,7 +96,7 @@ def logs(
             continue
         if events is None or chunk["status"] in FINAL:
             if not json_out:
-                typer.echo(f"-- {chunk['status']}, cost ${chunk['cost_usd']:.4f}")
+                typer.echo(f"-- {chunk['status']}, cost {render.money(chunk['cost_usd'])}")
             return
         try:  # wake on this run's events rather than polling blindly
             while (events.next_event(None) or {}).get("data", {}).get("run_id") != run["run_id"]:
@@ -114,10 +116,22 @@ def _waiting_run(sock: Path | None) -> str:
     return str(pending[0]["run_id"])
 
 
+def ask_question(question: dict[str, Any]) -> str:
+    """One question at the terminal, asked again until the reply is one it takes; the answer is echoed."""
+    typer.echo(question["question"])
+    for line in answering.option_lines(question):
+        typer.echo(line)
+    while True:
+        value, said = answering.read_reply(question, typer.prompt(answering.prompt_text(question)))
+        typer.echo(f"  {said}" if value is not None else f"specflowctl: {said}", err=value is None)
+        if value is not None:
+            return value
+
+
 def answer(
     run_id: Annotated[
         str | None,
-        typer.Argument(metavar="[RUN]", help="Run id or unique prefix (default: this project's waiting run)"),
+        typer.Argument(metavar="RUN", help="Run id or unique prefix (default: this project's waiting run)"),
     ] = None,
     answer_opt: Annotated[
         list[str] | None,
@@ -142,17 +156,7 @@ def answer(
         if record["status"] != "waiting_input":
             fail(f"run {run_id} is not waiting for answers ({record['status']})")
         for question in record["questions"]:
-            options = question.get("options") or []
-            typer.echo(question["question"])
-            for number, option in enumerate(options, 1):
-                typer.echo(
-                    f"  {number}. {option['label']}"
-                    + (f" - {option['description']}" if option.get("description") else "")
-                )
-            reply = typer.prompt("answer" + (" (number or text)" if options else ""))
-            if reply.isdigit() and 1 <= int(reply) <= len(options):
-                reply = options[int(reply) - 1]["label"]
-            answers[question.get("header") or question["question"]] = reply
+            answers[question.get("header") or question["question"]] = ask_question(question)
     emit(
         json_out,
         rpc(sock, "questions.answer", {"run": run_id, "answers": answers}),

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from specflowctl import core, render
-from specflowctl.app import AnyProjectArg, JsonOpt, ProjectArg, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed
+from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed
 from specflowctl.resolve import project_ref
+from specflowctl.scope import AllOpt, scoped_call
 
 _TERMINAL = ("completed", "failed", "cancelled")
 
@@ -63,6 +64,14 @@ def status(
     result: dict[str, Any] = {"project": project_status, "orchestration": view, "questions": questions}
 
     def text(r: dict[str, Any]) -> str:
+        v = r["orchestration"]
+        if v and v["record"]["status"] == "completed" and r["project"].get("phase_status") != "in_progress":
+            # the phase it completed is closed: lead with what was done and what comes next, not "not_started"
+            import shutil
+
+            done = render.completed_phase(v["record"], r["project"], time.time(), bool(shutil.which("specflow")))
+            shown = render.orchestration(v["record"], v["decisions"][-5:], v.get("progress"), v.get("queued"))
+            return f"{r['project']['project']}\n{done}\n{shown}"
         out = render.project_status(r["project"])
         if r["orchestration"]:
             v = r["orchestration"]
@@ -91,9 +100,30 @@ def batches(
     emit(json_out, rpc(sock, "orchestrate.preview", params), render.batch_table)
 
 
-def orchestrations(json_out: JsonOpt = False, sock: SocketOpt = None) -> None:
+def orchestrations(
+    json_out: JsonOpt = False,
+    sock: SocketOpt = None,
+    hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--hosts",
+            metavar="A,B,C",
+            help="Every listed host's orchestrations in one table with a host column, asked concurrently over ssh "
+            "(default: [client] hosts of the settings file, unless --host is given)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Every project's orchestrations, active first: short id, status, step, tasks, spend, age; then the agent
     runs waiting in the run scheduler's queue (position, group, project, what they wait for)."""
+    from specflowctl import remote
+
+    several = remote.host_list(hosts) if hosts is not None or not remote.host_given() else []
+    if several:
+        from specflowctl.cmd_remote import ls_hosts
+
+        ls_hosts(several, json_out)
+        return
     listed = rpc(sock, "orchestrate.list", {"include_finished": True})
     scheduler = rpc(sock, "scheduler.status")
     queued = {q["orchestration"]: q for q in scheduler["queue"] if q.get("orchestration")}
@@ -178,13 +208,14 @@ def _print_paged(text: str, json_out: bool) -> None:
 
 
 def questions(
-    project: AnyProjectArg = None,
+    project: ProjectArg = None,
+    every: AllOpt = False,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,
 ) -> None:
-    """Questions agents are waiting on, with their options and the command that answers them."""
-    params = {"project": project_ref(project)} if project else {}
-    pending = rpc(sock, "questions.list", params)
+    """Questions agents are waiting on (this project's; --all: every project's), with their options and the
+    command that answers them."""
+    pending, _ = scoped_call(sock, "questions.list", project, every, "the questions")
 
     def text(d: dict[str, Any]) -> str:
         if not d["questions"]:

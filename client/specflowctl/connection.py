@@ -11,15 +11,21 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from specflowctl.remote import SshTarget
 
 __all__ = ["DaemonUnavailable", "RpcClient", "RpcError"]
 
 
 class DaemonUnavailable(Exception):
-    def __init__(self, socket_path: Path, reason: str) -> None:
+    def __init__(self, socket_path: Path | SshTarget, reason: str) -> None:
         super().__init__(f"no specflowd is answering on {socket_path} ({reason})")
         self.socket_path = socket_path
+        self.reason = reason
 
 
 class RpcError(Exception):
@@ -35,10 +41,11 @@ class RpcError(Exception):
 
 
 class RpcClient:
-    def __init__(self, socket_path: Path, *, timeout: float | None = 30.0) -> None:
-        self.socket_path = socket_path
+    def __init__(self, socket_path: Path | SshTarget, *, timeout: float | None = 30.0) -> None:
+        self.socket_path = socket_path  # a local socket, or a host reached through `ssh HOST specflowctl bridge`
         self._timeout = timeout
         self._sock: socket.socket | None = None
+        self._ssh: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
         self._buffer = b""
         self._ids = itertools.count(1)
 
@@ -52,8 +59,41 @@ class RpcClient:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._ssh is not None:
+            from specflowctl.remote import reap
+
+            reap(*self._ssh)
+            self._ssh = None
+
+    def alive(self) -> bool:
+        """Connected, and the other side has not closed (e.g. the daemon's idle timeout): safe to reuse."""
+        if self._sock is None or (self._ssh is not None and self._ssh[0].poll() is not None):
+            return False
+        import select
+
+        readable, _, _ = select.select([self._sock], [], [], 0)
+        return not readable  # nothing is pending on an idle connection but an end of stream
+
+    def _unavailable(self, reason: str) -> DaemonUnavailable:
+        """Why the connection failed; through ssh, what ssh and the remote side said."""
+        if self._ssh is not None and not isinstance(self.socket_path, Path):
+            from specflowctl.remote import explain_exit, reap
+
+            proc, errors = self._ssh
+            self._ssh = None
+            returncode, stderr = reap(proc, errors, wait=5.0)
+            return DaemonUnavailable(self.socket_path, explain_exit(self.socket_path, returncode, stderr))
+        return DaemonUnavailable(self.socket_path, reason)
 
     def _connect(self) -> socket.socket:
+        if self._sock is None and not isinstance(self.socket_path, Path):
+            from specflowctl.remote import open_stream
+
+            try:
+                sock, proc, errors = open_stream(self.socket_path, self._timeout)
+            except ConnectionError as exc:
+                raise DaemonUnavailable(self.socket_path, str(exc)) from None
+            self._sock, self._ssh = sock, (proc, errors)
         if self._sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(self._timeout)
@@ -72,7 +112,7 @@ class RpcClient:
         try:
             self._connect().sendall(json.dumps(message).encode() + b"\n")
         except OSError as exc:
-            raise DaemonUnavailable(self.socket_path, str(exc)) from None
+            raise self._unavailable(str(exc)) from None
 
     def _read_message(self, timeout: float | None = -1.0) -> Any:
         sock = self._connect()
@@ -84,12 +124,23 @@ class RpcClient:
             except TimeoutError:
                 raise
             except OSError as exc:
-                raise DaemonUnavailable(self.socket_path, str(exc)) from None
+                raise self._unavailable(str(exc)) from None
             if not chunk:
-                raise DaemonUnavailable(self.socket_path, "connection closed by the daemon")
+                raise self._unavailable("connection closed by the daemon")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            if isinstance(self.socket_path, Path):
+                raise
+            # through ssh: typically a login script of the far host printing on stdout, ahead of the bridge
+            self.close()
+            raise DaemonUnavailable(
+                self.socket_path,
+                f"{self.socket_path} sent text that is not JSON-RPC ({line[:60]!r}); a login script there printing "
+                "on stdout? Make it quiet for non-interactive shells",
+            ) from None
 
     def _request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}

@@ -13,9 +13,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specflowctl.connection import DaemonUnavailable, RpcClient, RpcError
+
+if TYPE_CHECKING:
+    from specflowctl.remote import SshTarget
 
 __all__ = [
     "EXIT_NO_DAEMON",
@@ -25,9 +28,11 @@ __all__ = [
     "STOP_CODES",
     "VerbFailed",
     "call",
+    "call_target",
     "client_version",
     "emit",
     "socket_path",
+    "target",
 ]
 
 # The socket protocol this client speaks, compared with daemon.hello's ``protocol_version``: daemon and client
@@ -72,20 +77,80 @@ def socket_path(explicit: Path | str | None) -> Path:
     return default_socket_path()
 
 
+def target(sock: Path | str | None) -> Path | SshTarget:
+    """Where this invocation's daemon is: a host's (``--host``, ``SPECFLOWCTL_HOST``, ``[client] host``,
+    reached through ssh; docs/remote.md), else this machine's socket."""
+    from specflowctl import remote
+
+    try:
+        where = remote.target(sock)
+    except ValueError as exc:
+        raise VerbFailed(str(exc), EXIT_USAGE) from None
+    return socket_path(sock) if where is None else where
+
+
 def call(sock: Path | str | None, method: str, params: dict[str, Any] | None = None) -> Any:
     """One verb = one round trip: ``daemon.hello`` rides along in a batch for the version check."""
-    path = socket_path(sock)
+    path = target(sock)
+    if not isinstance(path, Path):
+        return call_target(path, method, params)
     try:
         with RpcClient(path) as client:
             hello, result = client.call_with_hello(method, params)
     except DaemonUnavailable:
-        raise VerbFailed(
-            f"no specflowd is answering on {path}. Start one with `systemctl --user start specflowd` or `specflowd &`.",
-            EXIT_NO_DAEMON,
-        ) from None
+        from specflowctl.paths import not_answering
+
+        raise VerbFailed(not_answering(path), EXIT_NO_DAEMON) from None
     except RpcError as exc:
         detail = f" [{exc.kind}]" if exc.kind else ""
         raise VerbFailed(f"{exc.message}{detail}", EXIT_RPC_ERROR, exc.kind) from None
+    _check_protocol(hello)
+    return result
+
+
+# One ssh connection per host for the whole invocation: a verb's several calls (status makes three) pay for
+# one ssh handshake, not one each. Calls within one process are sequential per host.
+_remote_clients: dict[SshTarget, RpcClient] = {}
+
+
+def call_target(where: SshTarget, method: str, params: dict[str, Any] | None = None) -> Any:
+    client = _remote_clients.get(where)
+    if client is None or not client.alive():
+        if client is not None:
+            client.close()
+        client = _remote_clients[where] = RpcClient(where)
+        if len(_remote_clients) == 1:
+            import atexit
+
+            atexit.register(close_remote_clients)
+    try:
+        hello, result = client.call_with_hello(method, params)
+    except DaemonUnavailable as exc:
+        _remote_clients.pop(where, None)
+        client.close()
+        raise VerbFailed(exc.reason, EXIT_NO_DAEMON) from None  # names the host
+    except RpcError as exc:
+        detail = f" [{exc.kind}]" if exc.kind else ""
+        raise VerbFailed(f"{exc.message}{detail}", EXIT_RPC_ERROR, exc.kind) from None
+    if hello.get("protocol_version") != PROTOCOL_VERSION:
+        # another machine's install drifts on its own: a half-understood conversation is refused, not warned
+        _remote_clients.pop(where, None)
+        client.close()
+        raise VerbFailed(
+            f"{where} speaks protocol {hello.get('protocol_version')} (specflowd {hello.get('version')}), this client "
+            f"protocol {PROTOCOL_VERSION} (specflowctl {client_version()}): upgrade specflowd on the older side",
+            EXIT_NO_DAEMON,
+        )
+    return result
+
+
+def close_remote_clients() -> None:
+    while _remote_clients:
+        _, client = _remote_clients.popitem()
+        client.close()
+
+
+def _check_protocol(hello: dict[str, Any]) -> None:
     if hello.get("protocol_version") != PROTOCOL_VERSION and not os.environ.get("SPECFLOWCTL_NO_VERSION_WARNING"):
         print(
             f"specflowctl: warning: the daemon speaks protocol {hello.get('protocol_version')} "
@@ -93,7 +158,6 @@ def call(sock: Path | str | None, method: str, params: dict[str, Any] | None = N
             f"(specflowctl {client_version()}): restart the daemon or upgrade the older side",
             file=sys.stderr,
         )
-    return result
 
 
 def client_version() -> str:

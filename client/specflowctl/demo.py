@@ -105,9 +105,10 @@ def default_demo_dir(cwd: Path, home: Path, specflow_home: Path) -> Path:
     return _free(specflow_home / "demos" / "specflow-demo")
 
 
-def create_demo_project(root: Path, *, ask: bool = False) -> Path:
+def create_demo_project(root: Path, *, ask: bool = False, pace: float | None = None) -> Path:
     """Create the demo project in ``root`` (which must be empty or absent). Returns the project root.
-    ``ask``: the simulated agent asks DEMO_QUESTIONS before the first batch."""
+    ``ask``: the simulated agent asks DEMO_QUESTIONS before the first batch; ``pace``: seconds between its
+    simulated tool calls (its ``pace`` file, which wins over the daemon's SPECFLOW_SIM_DELAY)."""
     root = root.expanduser().absolute()
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty")
@@ -137,8 +138,11 @@ def create_demo_project(root: Path, *, ask: bool = False) -> Path:
     }
     (root / ".specflow").mkdir()
     (root / ".specflow" / "orchestration-state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    sim = root / ".specflow" / "sim-agent"
     if ask:
-        sim = root / ".specflow" / "sim-agent"
-        sim.mkdir()
+        sim.mkdir(exist_ok=True)
         (sim / "ask.json").write_text(json.dumps(DEMO_QUESTIONS, indent=2), encoding="utf-8")
+    if pace is not None:
+        sim.mkdir(exist_ok=True)
+        (sim / "pace").write_text(f"{pace}\n", encoding="utf-8")
     return root

@@ -28,6 +28,10 @@ def try_fast_path(argv: list[str]) -> int | None:
     if argv == ["--version"]:
         print(f"specflowctl {core.client_version()}")
         return 0
+    if argv[:1] == ["bridge"] and not any(a in ("--help", "-h") for a in argv):
+        from specflowctl import bridge
+
+        return bridge.main(argv[1:])
     words: list[str] = []
     as_json = False
     sock: str | None = os.environ.get("SPECFLOWD_SOCKET") or None

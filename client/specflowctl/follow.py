@@ -23,16 +23,21 @@ from specflowctl.connection import DaemonUnavailable, RpcClient, RpcError
 __all__ = ["Follower", "subscribe"]
 
 _TICK_S = 1.0
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
 
 
 def subscribe(sock: Path | str | None, project: str | None) -> RpcClient:
     """A connection subscribed to ``project``'s events (all events when None), before anything is read."""
-    path = core.socket_path(sock)
+    path = core.target(sock)
     client = RpcClient(path, timeout=None)
     try:
         client.subscribe(project)
-    except DaemonUnavailable:
-        raise core.VerbFailed(f"no specflowd is answering on {path}", core.EXIT_NO_DAEMON) from None
+    except DaemonUnavailable as exc:
+        if not isinstance(path, Path):  # through ssh: the bridge's own one line names the host
+            raise core.VerbFailed(exc.reason, core.EXIT_NO_DAEMON) from None
+        from specflowctl.paths import not_answering
+
+        raise core.VerbFailed(not_answering(path), core.EXIT_NO_DAEMON) from None
     except RpcError as exc:  # e.g. an unknown project
         detail = f" [{exc.kind}]" if exc.kind else ""
         raise core.VerbFailed(f"{exc.message}{detail}", core.EXIT_RPC_ERROR, exc.kind) from None
@@ -58,12 +63,14 @@ class Follower:
         json_out: bool = False,
         project_hint: str | None = None,
         out: TextIO | None = None,
+        inline_answers: bool = False,
     ) -> None:
         self.sock = sock
         self.events = events
         self.orch_id = orch_id
         self.json_out = json_out
         self.project_hint = project_hint  # how the user named the project, for the commands we suggest
+        self.inline_answers = inline_answers  # the caller asks the questions itself: no "answer with" view
         self.out = out or sys.stdout
         self.tty = self.out.isatty() and not json_out
         self.run: dict[str, Any] | None = None  # the live run's last progress
@@ -102,6 +109,15 @@ class Follower:
         """Print until the orchestration stops or waits for the user; returns the exit code."""
         try:
             return self._follow()
+        except KeyboardInterrupt:  # the user stops watching, not the orchestration: say so, and how to come back
+            self._clear_live()
+            target = f" {self.project_hint}" if self.project_hint else ""
+            sys.stderr.write(
+                f"\nstopped following; orchestration {self.orch_id[: render.ORCH_ID_LEN]} goes on in the daemon. "
+                f"Follow it again with `specflowctl status --watch{target}`; "
+                f"stop it with `specflowctl pause{target}` or `specflowctl cancel{target}`.\n"
+            )
+            return EXIT_INTERRUPTED
         except DaemonUnavailable:
             self._clear_live()
             raise core.VerbFailed(f"lost the daemon on {self.events.socket_path}", core.EXIT_NO_DAEMON) from None
@@ -204,6 +220,9 @@ class Follower:
             self.out.write(json.dumps({"type": "follow.end", "data": end}) + "\n")
             self.out.flush()
             return code
+        if record["status"] == "waiting_input" and self.inline_answers:
+            self._write(f"  {'question':<16} the agent asks; answer here and it goes on")
+            return code
         self._write(render.orchestration(record, [], view.get("progress"), view.get("queued")))
         hint = render.what_now(record, self.project_hint)
         if hint:
@@ -211,7 +230,7 @@ class Follower:
         if record["status"] == "completed":
             try:
                 project = core.call(self.sock, "projects.status", {"project": record["project_path"]})
-                self._write(f"next: {project['next_action']}")
+                self._write(render.next_after_phase(project, bool(shutil.which("specflow"))))
             except core.VerbFailed:
                 pass
         return code

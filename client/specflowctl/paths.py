@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_socket_path", "specflow_home"]
+__all__ = ["default_socket_path", "not_answering", "specflow_home", "user_config_path", "user_unit_installed"]
 
 
 def specflow_home() -> Path:
@@ -27,3 +27,27 @@ def default_socket_path() -> Path:
     if runtime:
         return Path(runtime) / "specflowd" / "specflowd.sock"
     return specflow_home() / "run" / "specflowd.sock"
+
+
+def user_unit_installed() -> bool:
+    """Whether ``specflowctl daemon install-unit`` (or the user) put specflowd's systemd user units where
+    ``systemctl --user`` finds them."""
+    configured = os.environ.get("XDG_CONFIG_HOME")
+    dirs = {Path(configured) if configured else Path.home() / ".config", Path.home() / ".config"}
+    return any((d / "systemd" / "user" / "specflowd.socket").is_file() for d in dirs)
+
+
+def not_answering(socket: Path) -> str:
+    """The one line a user reads when nothing answers: only commands that work on this machine (the editor
+    plugins say the same words)."""
+    if user_unit_installed():
+        how = "`specflowctl daemon start` or `systemctl --user start specflowd.socket`"
+    else:
+        how = "`specflowctl daemon start` (or `specflowctl daemon install-unit` once, so systemd starts it on use)"
+    return f"no specflowd is answering on {socket}. Start one with {how}."
+
+
+def user_config_path() -> Path:
+    """The settings file; its ``[client]`` table is the client's (docs/remote.md)."""
+    base = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "specflow" / "specflowd.toml"

@@ -12,11 +12,13 @@ __all__ = [
     "agent_lines",
     "answer_command",
     "batch_table",
+    "completed_phase",
     "daemon_status",
     "decision_line",
     "flatten",
     "live_line",
     "log_entry",
+    "next_after_phase",
     "orchestration",
     "orchestration_line",
     "orchestration_table",
@@ -31,9 +33,15 @@ __all__ = [
 ]
 
 # Short ids (pueue/git style): the daemon accepts any unique prefix; these are the lengths shown
-ORCH_ID_LEN = 6
-RUN_ID_LEN = 8
+SHORT_ID_LEN = 8  # one length for orchestrations and runs, in every client (the editors' SHORT_ID_LEN)
+ORCH_ID_LEN = RUN_ID_LEN = SHORT_ID_LEN
 
+
+
+def money(usd: float) -> str:
+    """Every amount in one rule, by magnitude (the editors use it too): cents from a cent up (`$0.13`,
+    `$5.00`), four decimals below a cent, where cents would round a run's cost away (`$0.0080`)."""
+    return f"${usd:.2f}" if usd >= 0.01 or usd == 0 else f"${usd:.4f}"
 
 def short_ids(ids: list[str], minimum: int) -> dict[str, str]:
     """Each id's shortest prefix (at least ``minimum`` long) that no other id in ``ids`` shares."""
@@ -81,7 +89,12 @@ def group_lines(groups: list[dict[str, Any]], gates: list[dict[str, Any]]) -> li
 
 
 def groups_table(data: dict[str, Any]) -> str:
-    return "\n".join([f"{'group':<16} {'running':<14} queued", *group_lines(data["groups"], [])])
+    """`specflowctl groups`: the header names each column once, the cells hold only numbers (or paused)."""
+    lines = [f"{'group':<16} {'running':<16} queued"]
+    for g in data["groups"]:
+        running = "paused (limit 0)" if g["limit"] == 0 else f"{g['running']}/{g['limit']}"
+        lines.append(f"{g['name']:<16} {running:<16} {g['queued']}")
+    return "\n".join(lines)
 
 
 def queue_table(status: dict[str, Any]) -> str:
@@ -165,18 +178,22 @@ def batch_table(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_table(data: dict[str, Any]) -> str:
+def run_table(data: dict[str, Any], *, with_project: bool = False) -> str:
+    """`specflowctl runs`; ``with_project``: the listing covers several projects, so name each run's."""
     rows = data["runs"]
     if not rows:
         return "no runs"
     short = short_ids([r["run_id"] for r in rows], RUN_ID_LEN)
     width = max(len(v) for v in short.values())
-    lines = [f"{'run':<{width}}  {'step':<10} {'status':<15} {'cost':>8}  started"]
+    names = {r["run_id"]: str(r["project_root"]).rstrip("/").rsplit("/", 1)[-1] for r in rows}
+    pwidth = max([len("project"), *(len(n) for n in names.values())])
+    project_head = f"{'project':<{pwidth}}  " if with_project else ""
+    lines = [f"{'run':<{width}}  {project_head}{'step':<10} {'status':<15} {'cost':>8}  started"]
     for r in rows:
         started = (r.get("started_at") or "-")[:19].replace("T", " ")
-        lines.append(
-            f"{short[r['run_id']]:<{width}}  {r['step']:<10} {r['status']:<15} ${r['cost_usd']:>7.4f}  {started}"
-        )
+        project = f"{names[r['run_id']]:<{pwidth}}  " if with_project else ""
+        cost = money(r["cost_usd"])
+        lines.append(f"{short[r['run_id']]:<{width}}  {project}{r['step']:<10} {r['status']:<15} {cost:>8}  {started}")
     return "\n".join(lines)
 
 
@@ -205,7 +222,7 @@ def preview(p: dict[str, Any]) -> str:
         lines.append(f"  {mark} {step['step']:<10} {step['reason']}")
     lines.append(batch_table(p))
     b = p["budget"]
-    lines.append(f"budget: ${b['per_batch']:.2f}/batch, ${b['heal']:.2f}/heal, ${b['total']:.2f} total")
+    lines.append(f"budget: {money(b['per_batch'])}/batch, {money(b['heal'])}/heal, {money(b['total'])} total")
     lines += forecast_lines(p.get("forecast"), b)
     lines += agent_lines(p.get("agent"), p.get("config") or {})
     lines += _settings_lines(p)
@@ -296,8 +313,23 @@ def step_bar(record: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def pending_pause(record: dict[str, Any]) -> str | None:
+    """"after batch 2 ends" while a pause without --now waits for the running run; None otherwise."""
+    if not record.get("pause_requested") or record["status"] not in ("running", "healing"):
+        return None
+    running = next((b for b in record.get("batches") or [] if b["status"] == "running"), None)
+    if running is not None and record["step"] == "implement":
+        what = f"batch {running['index'] + 1}" + (" (healing)" if record["status"] == "healing" else "")
+    else:
+        what = f"the {record['step']} run"
+    return f"after {what} ends"
+
+
 def orchestration_line(record: dict[str, Any], queued: dict[str, Any] | None = None) -> str:
     word = STATE_WORDS.get(record["status"], record["status"])
+    pausing = pending_pause(record)
+    if pausing:  # a pause waits for the running run: say so until it takes effect
+        word = f"Pausing {pausing}"
     if queued:  # its next agent run waits in the run scheduler's queue
         word = f"Queued {queued_text(queued)}"
     return f"orchestration {record['id'][:ORCH_ID_LEN]}: {word}, step {record['step']}"
@@ -370,13 +402,13 @@ def orchestration(
     if progress is not None:
         lines.append(progress_line(progress, record["status"]))
     totals, budget = record["totals"], record["config"]["budget"]
-    spend = f"spent ${totals['spent_usd']:.4f} of ${budget['total']:.2f}"
+    spend = f"spent {money(totals['spent_usd'])} of {money(budget['total'])}"
     running = next((b for b in batches if b["status"] == "running"), None)
     if running is not None:
         cap = budget["heal"] if record["status"] == "healing" else budget["per_batch"]
-        spend += f" · this batch ${running.get('cost_usd', 0.0):.4f} (cap ${cap:.2f} per run)"
+        spend += f" · this batch {money(running.get('cost_usd', 0.0))} (cap {money(cap)} per run)"
     if totals.get("helper_usd"):
-        spend += f" · helper ${totals['helper_usd']:.4f}"
+        spend += f" · helper {money(totals['helper_usd'])}"
     lines.append(spend)
     lines += _ticks_and_unrun(record)
     lines += _heal_causes(batches)
@@ -414,6 +446,8 @@ def questions_block(questions: list[dict[str, Any]], run_id: str) -> str:
         for number, option in enumerate(q.get("options") or [], 1):
             note = f" — {option['description']}" if option.get("description") else ""
             lines.append(f"    {number}. {option['label']}{note}")
+        if q.get("options") and q.get("allowOther"):  # else only the options are taken
+            lines.append("    or your own words")
     lines.append(f"  answer: {answer_command(run_id, questions)}")
     lines.append(f"      or: specflowctl answer {run_id[:RUN_ID_LEN]}   (asks each question)")
     return "\n".join(lines)
@@ -424,7 +458,7 @@ def decision_line(entry: dict[str, Any]) -> str:
     when = str(entry.get("time", ""))[:19].replace("T", " ")
     extra = ""
     if entry.get("source"):
-        extra = f"  [{entry['source']}" + (f" ${entry['cost_usd']:.4f}" if entry.get("cost_usd") else "") + "]"
+        extra = f"  [{entry['source']}" + (f" {money(entry['cost_usd'])}" if entry.get("cost_usd") else "") + "]"
     return f"{when}  {entry.get('action', ''):<18} {entry.get('reason', '')}{extra}"
 
 
@@ -439,8 +473,8 @@ def live_line(run: dict[str, Any], elapsed_s: float, batches_total: int = 0) -> 
     parts = [f"  ⋯ {what}", duration(elapsed_s), f"{run.get('tool_calls', 0)} tool calls"]
     if run.get("last_tool"):
         parts.append(f"last {run['last_tool']}")
-    cap = f" of ${run['budget_usd']:.2f} cap" if run.get("budget_usd") else ""
-    parts.append(f"{spend} ${run.get('cost_usd', 0.0):.4f}{cap}")
+    cap = f" of {money(run['budget_usd'])} cap" if run.get("budget_usd") else ""
+    parts.append(f"{spend} {money(run.get('cost_usd', 0.0))}{cap}")
     return " · ".join(parts)
 
 
@@ -487,7 +521,7 @@ def orchestration_table(
                 else STATE_WORDS.get(r["status"], r["status"]),
                 r["step"],
                 f"{done}/{total}" if total else "-",
-                f"${r['totals']['spent_usd']:.2f}",
+                money(r["totals"]["spent_usd"]),
                 age(now_epoch - created(r)),
             )
         )
@@ -514,3 +548,44 @@ def what_now(record: dict[str, Any], project: str | None) -> str:
     if status == "waiting_input":
         return f"after answering, follow again with `specflowctl status --watch{target}`"
     return ""
+
+
+def _iso_epoch(iso: str | None) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp() if iso else None
+    except ValueError:
+        return None
+
+
+def completed_phase(record: dict[str, Any], project: dict[str, Any], now_epoch: float, specflow_found: bool) -> str:
+    """`status` after an orchestration completed its phase: what was done (merged, when, tasks, spend), then
+    what comes next, naming SpecFlow's own command as SpecFlow's (and whether it is on PATH here)."""
+    batches = record.get("batches") or []
+    total = sum(len(b["task_ids"]) for b in batches)
+    done = sum(len(b["task_ids"]) for b in batches if b["status"] in _SETTLED[:2])
+    merge = (record.get("steps") or {}).get("merge") or {}
+    merged = merge.get("status") == "completed"
+    ended = _iso_epoch(merge.get("finished_at") or record.get("updated_at"))
+    began = _iso_epoch(record.get("created_at"))
+    phase = record.get("phase_number") or project.get("phase_number") or "?"
+    name = f" {project['phase_name']}" if project.get("phase_name") and project.get("phase_number") == phase else ""
+    facts = [f"orchestration {record['id'][:ORCH_ID_LEN]}"]
+    facts += [f"tasks {done}/{total}"] if total else []
+    facts.append(f"spent {money(record['totals']['spent_usd'])}")
+    facts += [f"took {duration(ended - began)}"] if ended is not None and began is not None else []
+    when = f" {age(max(0.0, now_epoch - ended))}" if ended is not None else ""
+    lines = [f"phase {phase}{name} {'merged' if merged else 'completed'}{when} · {' · '.join(facts)}"]
+    lines.append(next_after_phase(project, specflow_found))
+    return "\n".join(lines)
+
+
+def next_after_phase(project: dict[str, Any], specflow_found: bool) -> str:
+    """The `next:` line once a phase is done: opening the next one is SpecFlow's own command, said so."""
+    upcoming = project.get("next_phase")
+    if not str(project.get("next_action", "")).startswith("start_phase"):
+        return f"next: {project['next_action']}"
+    which = f"the next phase, {upcoming}," if upcoming else "the next phase"
+    where = "" if specflow_found else " (specflow is not on PATH here: install SpecFlow's CLI first)"
+    return f"next: open {which} with SpecFlow's `specflow phase open`{where}, then `specflowctl orchestrate`"

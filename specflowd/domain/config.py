@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.vocabulary import PermissionMode
 
-__all__ = ["STEP_ORDER", "Budget", "OrchestrationConfig", "Step"]
+__all__ = ["STEP_ORDER", "Budget", "OrchestrationConfig", "Step", "budget_conflicts"]
 
 
 class Step(StrEnum):
@@ -40,6 +40,25 @@ class Budget(BaseModel):
     # the Claude adviser refuses a per-call budget over $100 (HelperConfig.call_budget_usd): refuse it here, at
     # orchestrate.start, instead of crashing the orchestration at its first helper call (found by the fuzz tier)
     helper_call: float = Field(0.50, gt=0, le=100.0)
+
+
+def budget_conflicts(budget: Budget, prefix: str = "budget.") -> tuple[list[str], list[str]]:
+    """Caps that contradict each other, each naming its pair: (refused, warned). A run's cap over the total
+    can never be spent, so it is a mistake; a heal allowed more than the batch it heals may be meant."""
+    refused, warned = [], []
+    for key, what in (("per_batch", "a batch run"), ("heal", "a healing run")):
+        cap = getattr(budget, key)
+        if cap > budget.total:
+            refused.append(
+                f"{prefix}{key} (${cap:.2f}) is more than {prefix}total (${budget.total:.2f}): "
+                f"{what} could never spend its cap; lower {prefix}{key} or raise {prefix}total"
+            )
+    if budget.per_batch < budget.heal <= budget.total:
+        warned.append(
+            f"{prefix}heal (${budget.heal:.2f}) is more than {prefix}per_batch (${budget.per_batch:.2f}): "
+            "a healing run may cost more than the batch it heals"
+        )
+    return refused, warned
 
 
 class OrchestrationConfig(BaseModel):

@@ -351,8 +351,9 @@ def pause(record: OrchestrationRecord, now: datetime) -> OrchestrationRecord:
 
 def resume(record: OrchestrationRecord, now: datetime, budget_total: float | None = None) -> OrchestrationRecord:
     """Undo a pause, end a rate-limit wait early, or continue after a budget stop with a raised total."""
-    if record.status in TERMINAL_STATUSES:
-        raise InvalidState(f"orchestration is {record.status.value}")
+    if record.status in TERMINAL_STATUSES:  # say what does work: every client shows this line
+        then = "nothing is left to resume" if record.status == _S.COMPLETED else "start a new one for the open tasks"
+        raise InvalidState(f"orchestration is {record.status.value} and cannot resume: {then}")
     new = _copy(record, now)
     if budget_total is not None:
         new.config = new.config.model_copy(

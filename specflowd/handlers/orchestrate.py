@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from pydantic import ConfigDict, Field, model_validator
 
-from specflowd.domain.config import Step
+from specflowd.domain.config import Step, budget_conflicts
 from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus, RecoveryOption
 from specflowd.handlers.groups import require_group
@@ -164,6 +164,7 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     plan.forecast = await anyio.to_thread.run_sync(preview_forecast, plan, config, history)  # ~2000 draws: off the loop
     if settings.problem:
         plan.warnings.append(settings.problem)
+    plan.warnings += [w for ws in budget_conflicts(config.budget) for w in ws]  # the caps as they will apply
     agent = None
     if params.check_agent:
         skills = [f"flow.{s.step.value}" for s in plan.steps if s.runs or s.step == Step.MERGE]
@@ -180,12 +181,13 @@ async def start(call: Call, params: StartParams) -> OrchestrationView:
     root = project_root(call, params.project)
     settings = load_settings(user_config_path())
     config = merge_config(settings.orchestrate, params.config)
-    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
-        config = config.model_copy(update={"agent": settings.agent.claude})
     if config.group is not None:
         require_group(call, config.group)
-    # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run
-    await anyio.to_thread.run_sync(require_agent, config.agent, None, dict(os.environ))
+    # nothing starts without a working agent: refused here (agent_unavailable) rather than as a failed first run,
+    # naming where the failing value came from
+    await anyio.to_thread.run_sync(require_agent, config.agent, settings.agent.claude, dict(os.environ))
+    if config.agent is None and settings.agent.claude:  # the binary configured now, recorded for this orchestration
+        config = config.model_copy(update={"agent": settings.agent.claude})
     return await _view(call, await call.services.orchestrations.start(root, config))
 
 

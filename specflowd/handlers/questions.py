@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, model_validator
 
+from specflowd.domain.answers import answer_problem
 from specflowd.errors import InvalidParams
 from specflowd.handlers.projects import ProjectFilter, project_root_or_none
 from specflowd.protocol.params import Identifier, Text, given
@@ -53,6 +54,23 @@ def _check_answer_keys(run: RunRecord, answers: dict[str, str]) -> None:
             f"no question matches {', '.join(repr(k) for k in unknown)}; valid keys: {keys}",
             errors=[{"loc": f"answers.{k}", "msg": "no question has this header or text"} for k in unknown],
             valid_keys=[q.header or q.question for q in run.questions],
+        )
+    _check_answer_values(run, answers)
+
+
+def _check_answer_values(run: RunRecord, answers: dict[str, str]) -> None:
+    """An answer must be one of its question's options unless the question takes the user's own words."""
+    problems = []
+    for key, value in answers.items():
+        question = next((q for q in run.questions if key in (q.header, q.question)), None)
+        problem = answer_problem(question, value) if question is not None else None
+        if problem is not None:
+            problems.append((key, problem, [option.label for option in question.options] if question else []))
+    if problems:
+        raise InvalidParams(
+            "; ".join(f"{key}: {problem}" for key, problem, _ in problems),
+            errors=[{"loc": f"answers.{key}", "msg": problem} for key, problem, _ in problems],
+            valid_values={key: labels for key, _, labels in problems},
         )
 
 

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from specflowd.paths import user_config_path
 from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.services.context import Call
-from specflowd.settings import check_text, load_settings, merge_config, set_in_file
+from specflowd.settings import check_text, doubts_text, load_settings, merge_config, set_in_file
 
 router: Router[Call] = Router()
 
@@ -32,6 +32,7 @@ class CheckParams(Message):
 class CheckResult(Message):
     ok: bool
     problem: str | None = Field(None, description="why the daemon would refuse it (one line per problem)")
+    warnings: list[str] = Field(default_factory=list, description="settings that look wrong together, not refused")
 
 
 @router.method(
@@ -47,6 +48,7 @@ async def get(call: Call, _: EmptyParams) -> SettingsState:
         "specflow": settings.specflow.model_dump(mode="json"),
         "metrics": settings.metrics.model_dump(mode="json"),
         "telemetry": settings.telemetry.model_dump(mode="json"),
+        "client": settings.client.model_dump(mode="json"),
     }
     return SettingsState(
         file=str(path),
@@ -60,4 +62,4 @@ async def get(call: Call, _: EmptyParams) -> SettingsState:
 @router.method("settings.check", params=CheckParams, result=CheckResult, summary="Would this settings file be valid?")
 async def check(call: Call, params: CheckParams) -> CheckResult:
     problem = check_text(params.text)
-    return CheckResult(ok=problem is None, problem=problem)
+    return CheckResult(ok=problem is None, problem=problem, warnings=[] if problem else doubts_text(params.text))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from specflowd.errors import AgentUnavailable
 from specflowd.runner.process import resolve_binary
 
-__all__ = ["AgentCheck", "agent_source", "check_agent", "require_agent"]
+__all__ = ["AgentCheck", "agent_fix", "agent_source", "check_agent", "require_agent"]
 
 VERSION_TIMEOUT_S = 15.0
 _SIMULATED = "simulated agent"  # specflowd-sim-agent's --version says so; it needs no skill files
@@ -48,6 +48,22 @@ def agent_source(override: str | None, configured: str | None, environ: Mapping[
     if environ.get("SPECFLOW_CLAUDE"):
         return environ["SPECFLOW_CLAUDE"], "SPECFLOW_CLAUDE"
     return "claude", "PATH"
+
+
+def agent_fix(source: str) -> str:
+    """How to fix the agent where its value came from (never a setting that was not used). Pure."""
+    return {
+        "--agent": "check the binary the orchestration's `agent` setting (--agent) names, or leave it out to use "
+        "[agent] claude, SPECFLOW_CLAUDE or claude on PATH",
+        "[agent] claude": "fix [agent] claude in the settings file (`specflowctl config set agent.claude PATH`), "
+        "or remove it to use SPECFLOW_CLAUDE or claude on PATH",
+        "SPECFLOW_CLAUDE": "fix or unset SPECFLOW_CLAUDE in the daemon's environment and restart it, or set "
+        "[agent] claude (`specflowctl config set agent.claude PATH`)",
+    }.get(
+        source,
+        "install Claude Code so that claude is on the daemon's PATH, or name the binary with [agent] claude "
+        "(`specflowctl config set agent.claude PATH`) or SPECFLOW_CLAUDE",
+    )
 
 
 def _version(path: str, environ: Mapping[str, str]) -> str:
@@ -93,8 +109,7 @@ def require_agent(override: str | None, configured: str | None, environ: Mapping
     except AgentUnavailable as exc:
         problem = exc.message if exc.data.get("source") is None else f"{binary!r} is not found or not executable"
         raise AgentUnavailable(
-            f"no working agent ({source}): {problem}; set [agent] claude in ~/.config/specflow/specflowd.toml "
-            "or SPECFLOW_CLAUDE, or put claude on PATH",
+            f"no working agent ({source}): {problem}; {agent_fix(source)}",
             binary=binary,
             source=source,
         ) from None

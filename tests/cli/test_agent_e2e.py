@@ -76,3 +76,24 @@ def test_an_agent_that_disappears_mid_phase_stops_it_at_once(tmp_path: Path) -> 
         d.ctl("recover", "retry", str(root))
         wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=120, what="done")
         assert status(d, orch_id)["status"] == "completed"
+
+
+def test_a_failing_agent_is_named_by_where_its_value_came_from(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, SPECFLOW_CLAUDE=SIM) as d:  # a working agent the failing values override
+        root = demo_project(d)
+        given = d.ctl("orchestrate", str(root), "--yes", "--agent", "/nonexistent", check=False)
+        assert given.returncode == 1
+        assert given.stderr == (
+            "specflowctl: no working agent (--agent): '/nonexistent' is not found or not executable. Check the path "
+            "given to --agent, or leave --agent out to use [agent] claude, SPECFLOW_CLAUDE or claude on PATH "
+            "[agent_unavailable]\n"
+        )
+        d.ctl("config", "set", "agent.claude", "/nowhere/claude")
+        configured = d.ctl("orchestrate", str(root), "--yes", check=False)
+        assert configured.stderr == (
+            "specflowctl: no working agent ([agent] claude): '/nowhere/claude' is not found or not executable. Fix it "
+            "(`specflowctl config set agent.claude PATH`) or remove it (`specflowctl config unset agent.claude`) to "
+            "use SPECFLOW_CLAUDE or claude on PATH [agent_unavailable]\n"
+        )
+        refused = d.raw("orchestrate.start", {"project": str(root)})["error"]["message"]  # editors: the same source
+        assert refused.startswith("no working agent ([agent] claude): ") and "SPECFLOW_CLAUDE in" not in refused

@@ -91,3 +91,28 @@ def test_preview_shows_where_settings_came_from_and_no_flags_override(sim_daemon
     declined = d.ctl("orchestrate", str(root), input="n\n", check=False)
     assert declined.returncode == 1 and "Start this orchestration (spending at most $12.50 in total)?" in declined.stdout
     assert os.path.exists(path)
+
+
+def test_settings_are_checked_as_a_whole_and_dash_values_are_values(sim_daemon: Daemon) -> None:
+    d = sim_daemon
+    config_file = Path(d.ctl("config", "path").stdout.strip())
+    negative = d.ctl("config", "set", "orchestrate.budget.total", "-5", check=False)
+    assert negative.returncode == 1 and "No such option" not in negative.stderr
+    assert negative.stderr.startswith("specflowctl: invalid settings: orchestrate.budget.total: Input should be greater than 0")
+    contradiction = d.ctl("config", "set", "orchestrate.budget.per_batch", "100", check=False)
+    assert contradiction.returncode == 1
+    assert contradiction.stderr == (
+        "specflowctl: invalid settings: orchestrate.budget.per_batch ($100.00) is more than orchestrate.budget.total "
+        "($50.00): a batch run could never spend its cap; lower orchestrate.budget.per_batch or raise "
+        f"orchestrate.budget.total; {config_file} is unchanged\n"
+    )
+    assert not config_file.exists()  # nothing written
+    meant = d.ctl("config", "set", "orchestrate.budget.heal", "10")  # may be meant: written, with a warning
+    assert meant.stderr == (
+        "specflowctl: warning: orchestrate.budget.heal ($10.00) is more than orchestrate.budget.per_batch ($5.00): "
+        "a healing run may cost more than the batch it heals\n"
+    )
+    assert "heal = 10" in config_file.read_text()
+    root = demo_project(d)
+    preview = d.ctl("orchestrate", str(root), "--dry-run", "--budget-batch", "70").stdout
+    assert "warning: budget.per_batch ($70.00) is more than budget.total ($50.00)" in preview

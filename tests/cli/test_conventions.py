@@ -3,6 +3,7 @@ choices (the real CLI, no daemon needed)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ def test_every_option_and_argument_has_help_and_no_type_noise() -> None:
         with typer.Context(command, info_name=f"specflowctl {name}".strip()) as ctx:
             text = command.get_help(ctx)
         assert "<bool>" not in text and "<list[" not in text, (name, text)
+        usage = text.splitlines()[0]  # `Usage: specflowctl status [OPTIONS] [PROJECT]`: one bracket, upper case
+        placeholders = re.findall(r"[\[{]+([^\]}]+)[\]}]+", usage.partition("[OPTIONS]")[2])
+        assert "[[" not in usage and all(p.isupper() for p in placeholders), usage
 
 
 def test_version_and_completion(tmp_path: Path) -> None:

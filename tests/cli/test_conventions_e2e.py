@@ -20,7 +20,7 @@ def test_refusals_before_any_preview(tmp_path: Path) -> None:
         assert (shown["tasks_done"], shown["tasks_total"]) == (0, 20)  # no batches planned yet: never "0/0"
         second = d.ctl("orchestrate", str(root), "--yes", check=False)
         assert second.returncode == 1 and second.stdout == ""  # refused before the preview
-        assert f"orchestration {busy[:6]} is already active" in second.stderr and "[already_active]" in second.stderr
+        assert f"orchestration {busy[:8]} is already active" in second.stderr and "[already_active]" in second.stderr
         d.rpc("orchestrate.cancel", {"id": busy})
         (d.root / "other").mkdir()
         unregistered = d.ctl("status", str(d.root / "other"), check=False)

@@ -23,10 +23,19 @@ def test_watch_ends_at_once_when_the_stop_happened_before_it(sim_daemon: Daemon)
     wait_until(lambda: status(d, orch_id)["status"] == "completed", timeout=60, what="merged")
     done = d.ctl("status", "--watch", str(root), check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    next_phase = "next: start_phase: no phase is open; open the next one, 0002 Sync (`specflow phase open`)"
+    next_phase = (
+        "next: open the next phase, 0002 Sync, with SpecFlow's `specflow phase open` (specflow is not on PATH here: "
+        "install SpecFlow's CLI first), then `specflowctl orchestrate`"
+    )  # the sandbox's PATH has no `specflow`
     assert "Completed" in done.stdout and next_phase in done.stdout
-    plain = d.ctl("status", str(root)).stdout  # after merge, `next:` names the next phase, not /flow.verify
-    assert next_phase in plain and "/flow.verify" not in plain
+    plain = d.ctl("status", str(root)).stdout.splitlines()  # leads with what was done, then what comes next
+    assert plain[0] == str(root)
+    assert re.fullmatch(
+        rf"phase 0001 Todo CLI merged \d+s ago · orchestration {orch_id[:8]} · tasks 20/20 · spent \$0\.\d\d · took \d+s",
+        plain[1],
+    ), plain[1]
+    assert plain[2] == next_phase and plain[3].startswith(f"orchestration {orch_id[:8]}: Completed")
+    assert "not_started" not in "\n".join(plain) and "/flow.verify" not in "\n".join(plain)
 
 
 def test_foreground_views_exit_with_where_they_stopped(sim_daemon: Daemon) -> None:
@@ -82,4 +91,4 @@ def test_live_line_between_spawn_and_finish(sim_daemon: Daemon) -> None:
     assert {batch for batch, _, _ in live} >= {"1", "4"}, out
     assert any(float(cost) > 0 and int(calls) > 0 for _, calls, cost in live)  # the figure moves
     assert "\r\x1b[K" in out  # the live line is rewritten in place, then cleared
-    assert re.search(r"orchestration \w{6}: Completed, step merge", out)
+    assert re.search(r"orchestration \w{8}: Completed, step merge", out)

@@ -28,8 +28,8 @@ def test_ls_log_and_the_overview(sim_daemon: Daemon) -> None:
 
     table = d.ctl("ls").stdout.splitlines()
     assert table[0].split() == ["id", "project", "status", "step", "tasks", "spent", "age"]
-    assert table[1].startswith(waiting[:6]) and "waiting" in table[1] and "Merge ready" in table[1]  # active first
-    assert table[2].startswith(done[:6]) and "Completed" in table[2] and "20/20" in table[2]
+    assert table[1].startswith(waiting[:8]) and "waiting" in table[1] and "Merge ready" in table[1]  # active first
+    assert table[2].startswith(done[:8]) and "Completed" in table[2] and "20/20" in table[2]
     assert re.search(r"\$0\.\d\d +\d+s ago$", table[2])
     def without_age(lines: list[str]) -> list[str]:
         return [line.rsplit(None, 2)[0] for line in lines]
@@ -43,15 +43,15 @@ def test_ls_log_and_the_overview(sim_daemon: Daemon) -> None:
         pages.append(page["entries"])
         since, more = page["next_offset"], page["more"]
     assert [e for p in pages for e in p] == entries and max(len(p) for p in pages) == 3
-    printed = d.ctl("log", done[:6]).stdout.splitlines()
+    printed = d.ctl("log", done[:8]).stdout.splitlines()
     assert len(printed) == len(entries) and printed[0].split()[2] == "start" and printed[-1].split()[2] == "complete"
-    assert [json.loads(x) for x in d.ctl("log", done[:6], "--json").stdout.splitlines()] == entries
+    assert [json.loads(x) for x in d.ctl("log", done[:8], "--json").stdout.splitlines()] == entries
     assert d.ctl("log", cwd=waiting_root).stdout.splitlines()[-1].split()[2] == "wait_for_merge"  # this project's
     assert "orchestrate.log" in {m["name"] for m in d.rpc("rpc.discover")["methods"]}
 
     elsewhere = d.ctl("status", cwd=d.root)  # not inside any registered project: the overview
     assert f"{d.root} is not inside a registered project" in elsewhere.stdout
-    assert waiting[:6] in elsewhere.stdout and done[:6] in elsewhere.stdout
+    assert waiting[:8] in elsewhere.stdout and done[:8] in elsewhere.stdout
     assert d.ctl_json("status", str(waiting_root))["orchestration"]["record"]["id"] == waiting
 
 
@@ -62,7 +62,7 @@ def test_log_follow_ends_with_the_orchestration(sim_daemon: Daemon) -> None:
     d.env["SPECFLOW_SIM_DELAY"] = "0.1"
     d.start()
     orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"auto_merge": True}})["record"]["id"]
-    follow = subprocess.run([SPECFLOWCTL, "log", "-f", orch_id[:6]], env=d.env, capture_output=True, text=True, timeout=120)
+    follow = subprocess.run([SPECFLOWCTL, "log", "-f", orch_id[:8]], env=d.env, capture_output=True, text=True, timeout=120)
     assert follow.returncode == 0, follow.stderr
     lines = follow.stdout.splitlines()
     assert lines[-1].split()[2] == "complete" and len(lines) == len(_log_file(root, orch_id))

@@ -286,6 +286,11 @@ def test_pause_waits_after_the_run_and_resume_continues() -> None:
     assert isinstance(a, SpawnBatch) and a.batch_index == 1
 
 
+def test_resume_of_a_cancelled_orchestration_says_what_works() -> None:
+    with pytest.raises(InvalidState, match=r"^orchestration is cancelled and cannot resume: start a new one for the open"):
+        resume(cancel(record(Step.IMPLEMENT), NOW), NOW)
+
+
 def test_pause_between_batches() -> None:
     p = project(OPEN3, SECTIONS)
     r, _ = drive(record(Step.IMPLEMENT, pause_between_batches=True), p, None)

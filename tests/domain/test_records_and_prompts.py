@@ -170,7 +170,7 @@ def test_result_schema_shape() -> None:
     props = RESULT_SCHEMA["properties"]
     assert props["status"]["enum"] == ["completed", "needs_input", "error"]
     item = props["questions"]["items"]["properties"]
-    assert set(item) == {"question", "header", "options", "multiSelect"}
+    assert set(item) == {"question", "header", "options", "multiSelect", "allowOther"}
     assert item["options"]["items"]["required"] == ["label"]
     assert RESULT_SCHEMA["required"] == ["status", "message"]
     assert json.loads(json.dumps(RESULT_SCHEMA)) == RESULT_SCHEMA

@@ -37,7 +37,7 @@ def test_a_phase_from_orchestrate_to_merge(tmp_path: Path) -> None:
     merge_notice = next(n for n in seen["notifications"] if "ready to merge" in n["message"])
     assert merge_notice["message"].startswith("specflow demo: ") and merge_notice["level"] == 3  # WARN
     assert seen["log_buffer"] == "specflow://decisions"
-    assert seen["log_lines_before"][0] == f"orchestration {record['id']} · {root}"
+    assert seen["log_lines_before"][0] == f"orchestration {record['id'][:8]} · {root}"  # the one short id length
     assert "wait_for_merge" in seen["log_lines_before"][-1]
     followed = seen["log_lines"][len(seen["log_lines_before"]):]  # appended from events after it was opened
     assert [line.split()[1] for line in followed] == ["merge_requested", "spawn_step", "complete"], followed
@@ -51,7 +51,14 @@ def test_questions_are_notified_and_answered_through_vim_ui(tmp_path: Path) -> N
     notice = next(n for n in seen["notifications"] if "asks" in n["message"])
     assert notice["message"] == "specflow demo: the implement run asks: Which storage? (+1 more)  →  :Specflow answer"
     assert seen["waiting_statusline"].startswith("specflow implement (answer needed) · batch 1/4 · ")
-    assert seen["choices"] == ["json", "sqlite", "Other…"]
+    assert seen["pausing"] == ["specflow implement (pausing) · $0.0042", "orchestration 01234567: pausing, step implement"]
+    assert seen["choices"] == ["json", "sqlite"]  # no "Other…": the question takes only its options
+    assert seen["problems"] == {
+        "postgres": "'postgres' is not an option: answer one of 'json', 'sqlite'",
+        "SQLite": None,
+        "other": None,
+        "multi": "'redis' is not an option: answer one or more of 'json', 'sqlite'",
+    }
     assert [p["kind"] for p in seen["prompts"]] == ["select", "input"]
     assert seen["prompts"][1]["prompt"].startswith("Which table?")
     assert_resumed_with_answers(tmp_path)
@@ -81,7 +88,7 @@ def test_no_daemon_and_the_pure_parts(tmp_path: Path) -> None:
     seen = run_script("offline", env, tmp_path, tmp_path)
     assert seen["paths"] == [case["expected"] for case in cases]  # found exactly as specflowctl finds it
     [message] = [n["message"] for n in seen["notifications"]]
-    assert message.startswith(f"specflow: no specflowd is answering on {missing}. Start one with `systemctl --user start specflowd` or `specflowd &`.")
+    assert message.startswith(f"specflow: no specflowd is answering on {missing}. Start one with `specflowctl daemon start` (or `specflowctl daemon install-unit` once, so systemd starts it on use).")
     assert "\n" not in message
     assert seen["statusline"] == ""  # never connected: the statusline stays quiet
     assert seen["frames"] == ['{"jsonrpc":"2.0","id":1,"result":{"ok":"é"}}', "{}"]

@@ -181,8 +181,8 @@ def test_a_whole_phase_shows_the_running_step_at_every_run_start(tmp_path: Path,
         assert project["next_phase"] == "0002 Farewell" and project["problems"] == []
         assert (progress["tasks_done"], progress["tasks_total"]) == (5, 5)
         text = d.ctl("status", str(root)).stdout
-        assert "next: start_phase: no phase is open; open the next one, 0002 Farewell" in text
-        assert "tasks 5/5 · elapsed" in text and "problem" not in text
+        assert "next: open the next phase, 0002 Farewell, with SpecFlow's `specflow phase open`" in text
+        assert "tasks 5/5 · elapsed" in text and "problem" not in text and "not_started" not in text
 
 
 

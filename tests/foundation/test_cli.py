@@ -42,13 +42,13 @@ def test_rpc_errors_exit_1_with_message_on_stderr(daemon: Daemon) -> None:
     assert result.stdout == ""
 
 
-def test_no_daemon_exit_3_names_both_ways_to_start(tmp_path: Path) -> None:
+def test_no_daemon_exit_3_names_what_starts_one_here(tmp_path: Path) -> None:
     env = sandbox_env(tmp_path)
     for args in (["daemon", "status", "--json"], ["projects", "list"], ["projects", "add", str(tmp_path)]):
         result = subprocess.run([SPECFLOWCTL, *args], env=env, capture_output=True, text=True, timeout=30)
         assert result.returncode == 3, args
-        assert "systemctl --user start specflowd" in result.stderr
-        assert "specflowd &" in result.stderr
+        assert "`specflowctl daemon start`" in result.stderr
+        assert "systemctl" not in result.stderr and "specflowctl daemon install-unit" in result.stderr  # no unit
         assert result.stdout == ""
         assert len(result.stderr.strip().splitlines()) == 1
 

@@ -29,14 +29,14 @@ def test_status_shows_the_batch_the_tasks_the_time_and_the_spend_against_its_cap
     assert "Design ● Analyze ● Implement ◐ Verify ○ Merge ○" in text
     assert "Implementing batch 2 of 3: Core Components" in text and "batches 1/3 done" in text
     assert "tasks 12/35 · elapsed 3m 05s · about 4m 10s left (2 batch(es))" in text
-    assert "spent $0.7500 of $50.00 · this batch $0.2500 (cap $5.00 per run)" in text
+    assert "spent $0.75 of $50.00 · this batch $0.25 (cap $5.00 per run)" in text
     assert "10:00:01 spawn_batch" in text
 
 
 def test_healing_shows_the_heal_cap_and_helper_spend() -> None:
     record = _record(status="healing", totals={"spent_usd": 1.0, "helper_usd": 0.02})
     text = render.orchestration(record, [])
-    assert "Healing" in text and "(cap $2.00 per run)" in text and "helper $0.0200" in text
+    assert "Healing" in text and "(cap $2.00 per run)" in text and "helper $0.02" in text
 
 
 def test_progress_without_a_basis_says_so_and_finished_shows_no_estimate() -> None:
@@ -72,6 +72,8 @@ def test_questions_show_options_and_the_exact_command() -> None:
     assert "answer: specflowctl answer 3f2a9c1b --answer storage=json --answer 'Name it how?=…'" in block
     shown = render.orchestration(_record(status="waiting_input", pending_questions=questions, questions_run_id="3f2a9c1b-0"), [])
     assert "[storage] Which storage?" in shown
+    other = render.questions_block([{**questions[0], "allowOther": True}], "3f2a9c1b")
+    assert "    1. json — a file\n    or your own words\n  answer:" in other  # only where the question takes them
 
 
 def test_short_ids_grow_until_unique() -> None:
@@ -81,9 +83,9 @@ def test_short_ids_grow_until_unique() -> None:
 
 def test_live_line_shows_elapsed_tools_and_spend_against_the_cap() -> None:
     run = {"step": "implement", "batch": "1", "tool_calls": 7, "last_tool": "Edit", "cost_usd": 0.0213, "budget_usd": 5.0}
-    assert render.live_line(run, 75, 4) == "  ⋯ implement batch 2/4 · 1m 15s · 7 tool calls · last Edit · this batch $0.0213 of $5.00 cap"
+    assert render.live_line(run, 75, 4) == "  ⋯ implement batch 2/4 · 1m 15s · 7 tool calls · last Edit · this batch $0.02 of $5.00 cap"
     step = {"step": "verify", "batch": None, "tool_calls": 0, "cost_usd": 0.0}
-    assert render.live_line(step, 3) == "  ⋯ verify · 3s · 0 tool calls · this run $0.0000"
+    assert render.live_line(step, 3) == "  ⋯ verify · 3s · 0 tool calls · this run $0.00"
 
 
 def test_ls_puts_active_orchestrations_first() -> None:
@@ -93,8 +95,14 @@ def test_ls_puts_active_orchestrations_first() -> None:
                 "batches": batches, "totals": {"spent_usd": 1.5}}  # fmt: skip
 
     rows = render.orchestration_table(
-        [rec("aaaaaa1", "completed", "2026-11-27T10:00:00Z"), rec("bbbbbb1", "running", "2026-11-27T09:00:00Z")],
+        [rec("aaaaaaaa1", "completed", "2026-11-27T10:00:00Z"), rec("bbbbbbbb1", "running", "2026-11-27T09:00:00Z")],
         now_epoch=1795777200.0,  # 2026-11-27T11:00:00Z
     ).splitlines()
-    assert rows[1].split() == ["bbbbbb", "bbbbbb1", "Running", "implement", "2/3", "$1.50", "2h", "ago"]
-    assert rows[2].split()[:3] == ["aaaaaa", "aaaaaa1", "Completed"] and rows[2].endswith("1h ago")
+    assert rows[1].split() == ["bbbbbbbb", "bbbbbbbb1", "Running", "implement", "2/3", "$1.50", "2h", "ago"]
+    assert rows[2].split()[:3] == ["aaaaaaaa", "aaaaaaaa1", "Completed"] and rows[2].endswith("1h ago")
+
+
+def test_one_money_rule_by_magnitude() -> None:
+    assert [render.money(x) for x in (0, 0.008, 0.0099, 0.01, 0.13, 5, 123.456)] == [
+        "$0.00", "$0.0080", "$0.0099", "$0.01", "$0.13", "$5.00", "$123.46",
+    ]

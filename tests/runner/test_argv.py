@@ -55,7 +55,7 @@ def test_result_schema_shape() -> None:
     props = RESULT_SCHEMA["properties"]
     assert props["status"]["enum"] == ["completed", "needs_input", "error"]
     item = props["questions"]["items"]["properties"]
-    assert set(item) == {"question", "header", "options", "multiSelect"}
+    assert set(item) == {"question", "header", "options", "multiSelect", "allowOther"}
     assert set(item["options"]["items"]["properties"]) == {"label", "description"}
 
 

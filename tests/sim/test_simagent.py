@@ -116,11 +116,28 @@ def test_asks_once_then_the_resumed_session_does_the_first_prompts_work(tmp_path
     assert _run(root, prompt.replace("T001, T002", "T003"))[1][-1]["structured_output"]["status"] == "completed"
 
 
+def _step(root: Path, current: str, index: int, status: str) -> None:
+    path = root / ".specflow" / "orchestration-state.json"
+    state = json.loads(path.read_text())
+    state["orchestration"]["step"] = {"current": current, "index": index, "status": status}
+    path.write_text(json.dumps(state))
+
+
 def test_merge_marks_the_roadmap_row_complete(tmp_path: Path) -> None:
     root = create_demo_project(tmp_path / "demo")
+    _step(root, "verify", 3, "complete")  # what a passed /flow.verify leaves
     assert _run(root, "/flow.merge")[0] == 0
     roadmap = (root / "ROADMAP.md").read_text()
     assert "| 0001 | Todo CLI | ✅ Complete |" in roadmap and "| 0002 | Sync | ⬜ Not Started |" in roadmap
+
+
+def test_merge_refuses_unless_verify_passed_like_the_real_skill(tmp_path: Path) -> None:
+    root = create_demo_project(tmp_path / "demo")
+    _step(root, "merge", 4, "in_progress")
+    before = (root / ".specflow" / "orchestration-state.json").read_text(), (root / "ROADMAP.md").read_text()
+    code, lines = _run(root, "/flow.merge")
+    assert code == 0 and "run `/flow.verify` first" in json.dumps(lines)
+    assert ((root / ".specflow" / "orchestration-state.json").read_text(), (root / "ROADMAP.md").read_text()) == before
 
 
 def test_default_demo_directory_stays_out_of_git_checkouts(tmp_path: Path) -> None:

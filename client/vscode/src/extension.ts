@@ -4,8 +4,9 @@ import * as vscode from "vscode";
 import { SpecflowClient } from "./daemon/client";
 import type { PendingQuestion } from "./daemon/protocol";
 import { SpecflowSession } from "./daemon/session";
+import { remoteTarget } from "./daemon/bridge";
 import { socketPath } from "./daemon/socket";
-import { answerKey, type Notice, type NoticeAction, orchestrationLine, previewLines, statusLines } from "./daemon/view";
+import { acceptsFreeText, answerKey, answerProblem, shortId, type Notice, type NoticeAction, orchestrationLine, previewLines, statusLines } from "./daemon/view";
 
 const OTHER = "Other…";
 
@@ -21,7 +22,15 @@ function projectRef(): string | undefined {
 }
 
 export function activate(context: vscode.ExtensionContext): void {
-  const client = new SpecflowClient({ socketPath: () => settings().get<string>("socket") || socketPath() });
+  const client = new SpecflowClient({
+    socketPath: () => settings().get<string>("socket") || socketPath(),
+    remote: () =>
+      remoteTarget({
+        host: settings().get<string>("host"),
+        ssh: settings().get<string>("ssh"),
+        remoteSpecflowctl: settings().get<string>("remoteSpecflowctl"),
+      }),
+  });
   const session = new SpecflowSession(client, {
     projectRef,
     notify: () => settings().get<boolean>("notifications", true),
@@ -175,7 +184,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const answers = chosen && (await ask(chosen));
     if (chosen && answers) {
       const record = await session.answer(chosen.run_id, answers);
-      await vscode.window.showInformationMessage(`specflow: answered; run ${record.run_id} resumes`);
+      await vscode.window.showInformationMessage(`specflow: answered; run ${shortId(record.run_id)} resumes`);
     }
   }
 
@@ -197,15 +206,19 @@ export function activate(context: vscode.ExtensionContext): void {
     for (const question of pending.questions) {
       const options = question.options ?? [];
       let reply: string | undefined;
+      // free text only where the question takes it: the daemon refuses anything else (questions.answer)
+      const validateInput = (value: string): string | undefined => answerProblem(question, value);
       if (options.length > 0 && !question.multiSelect) {
+        const items = options.map((o) => ({ label: o.label, description: o.description ?? "" }));
         const picked = await vscode.window.showQuickPick(
-          [...options.map((o) => ({ label: o.label, description: o.description ?? "" })), { label: OTHER, description: "" }],
+          acceptsFreeText(question) ? [...items, { label: OTHER, description: "your own words" }] : items,
           { title: question.question },
         );
-        reply = picked?.label === OTHER ? await vscode.window.showInputBox({ prompt: question.question }) : picked?.label;
+        reply =
+          picked?.label === OTHER ? await vscode.window.showInputBox({ prompt: question.question, validateInput }) : picked?.label;
       } else {
         const hint = options.length > 0 ? ` (${options.map((o) => o.label).join(", ")}; several: comma-separated)` : "";
-        reply = await vscode.window.showInputBox({ prompt: question.question + hint });
+        reply = await vscode.window.showInputBox({ prompt: question.question + hint, validateInput });
       }
       if (!reply) {
         return undefined;
@@ -242,7 +255,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.onDidChangeActiveTextEditor(projectMaybeChanged),
     vscode.workspace.onDidChangeWorkspaceFolders(projectMaybeChanged),
     vscode.workspace.onDidChangeConfiguration((change) => {
-      if (change.affectsConfiguration("specflow.socket")) {
+      if (["socket", "host", "ssh", "remoteSpecflowctl"].some((name) => change.affectsConfiguration(`specflow.${name}`))) {
         session.stop();
         session.start();
       }

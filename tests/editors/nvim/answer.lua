@@ -12,6 +12,18 @@ H.run(function()
     return specflow.statusline():find("answer needed", 1, true) ~= nil
   end)
   H.result.waiting_statusline = specflow.statusline()
+  -- the daemon's answer rule, as the plugin applies it to typed text before sending
+  local view = require("specflow.view")
+  local storage = { question = "Which storage?", options = { { label = "json" }, { label = "sqlite" } } }
+  local pausing = { record = { id = "0123456789ab", status = "running", step = "implement", pause_requested = true,
+    totals = { spent_usd = 0.0042 } } }
+  H.result.pausing = { view.statusline(pausing, "connected", true), view.orchestration_line(pausing.record) }
+  H.result.problems = {
+    postgres = view.answer_problem(storage, "postgres") or vim.NIL,
+    SQLite = view.answer_problem(storage, "SQLite") or vim.NIL,
+    other = view.answer_problem(vim.tbl_extend("force", storage, { allowOther = true }), "postgres") or vim.NIL,
+    multi = view.answer_problem(vim.tbl_extend("force", storage, { multiSelect = true }), "json, redis") or vim.NIL,
+  }
   H.ui_replies = {
     function(items)
       H.result.choices = vim.tbl_map(function(item)

@@ -1,7 +1,9 @@
--- JSON-RPC 2.0 over the daemon's Unix socket through libuv pipes (Neovim 0.7+), Content-Length framed.
+-- JSON-RPC 2.0 over the daemon's Unix socket through libuv pipes (Neovim 0.7+), Content-Length framed; or,
+-- with a host, over the stdio of `ssh HOST specflowctl bridge` (specflow.bridge), the same frames.
 -- Keeps itself connected once started: when the daemon goes away it retries with a capped backoff and
 -- calls `on_connect` again, so the owner can resubscribe. Every callback runs on the main loop.
 local uv = vim.uv or vim.loop
+local bridge = require("specflow.bridge")
 local framing = require("specflow.framing")
 local socket = require("specflow.socket")
 
@@ -10,7 +12,7 @@ local M = {}
 local Client = {}
 Client.__index = Client
 
--- opts: socket() -> path; on_connect(client, generation); on_disconnect(client, reason);
+-- opts: socket() -> path; remote() -> nil or {host, argv} (through ssh instead of the socket); on_connect(client, generation); on_disconnect(client, reason);
 -- on_event(params); retry_ms (first retry delay, default 250); retry_max_ms (default 5000).
 function M.new(opts)
   return setmetatable({
@@ -49,8 +51,10 @@ function M.describe(err)
   return (err.message or "error") .. (kind and (" [" .. kind .. "]") or "")
 end
 
+-- Where the daemon is, as messages name it: the socket path, or the host.
 function Client:path()
-  return self.opts.socket()
+  local remote = self.opts.remote and self.opts.remote()
+  return remote and remote.host or self.opts.socket()
 end
 
 function Client:start()
@@ -102,6 +106,11 @@ function Client:_connect()
   end
   self:_stop_timer()
   self.state = "connecting"
+  local remote = self.opts.remote and self.opts.remote()
+  if remote then
+    self:_connect_bridge(remote)
+    return
+  end
   local path = self:path()
   local pipe = uv.new_pipe(false)
   pipe:connect(path, function(err)
@@ -113,6 +122,27 @@ function Client:_connect()
       end
       self:_connected(pipe)
     end)
+  end)
+end
+
+function Client:_connect_bridge(remote)
+  if remote.problem then -- a host the plugin cannot even write an ssh command for
+    vim.schedule(function()
+      self:_offline(remote.problem)
+    end)
+    return
+  end
+  local opened
+  opened = bridge.open(remote, function(stream)
+    if self.state == "connecting" and opened == stream then
+      self:_connected(stream)
+    else
+      stream:close() -- given up meanwhile (stop)
+    end
+  end, function(reason)
+    if self.state == "connecting" then
+      self:_offline(reason)
+    end
   end)
 end
 

@@ -2,6 +2,7 @@
 --   require("specflow").setup({})      -- connect, subscribe to events, keep the statusline current
 --   :Specflow status|orchestrate|pause|resume|cancel|merge|recover|answer|logs
 --   require("specflow").statusline()  -- "specflow implement · batch 2/4 · tasks 9/20 · $0.05"
+local bridge = require("specflow.bridge")
 local client_mod = require("specflow.client")
 local logs = require("specflow.logs")
 local questions = require("specflow.questions")
@@ -12,6 +13,9 @@ local M = {}
 
 local defaults = {
   socket = nil, -- socket path; nil = found like specflowctl finds it
+  host = nil, -- "[user@]HOST[:PORT]": that host's daemon through `ssh HOST specflowctl bridge`; nil = $SPECFLOWCTL_HOST, else here
+  ssh = nil, -- the ssh command, a string or a list ("ssh -F ~/.ssh/work_config"); nil = $SPECFLOWCTL_SSH, else "ssh"
+  remote_specflowctl = nil, -- the specflowctl the remote login runs; nil = $SPECFLOWCTL_REMOTE, else "specflowctl"
   project = nil, -- project ref (registry id or path); nil = the current directory
   notify = true, -- vim.notify when a phase needs an answer, a merge decision or attention
   statusline_prefix = "specflow",
@@ -49,6 +53,22 @@ end
 
 local function socket_path()
   return state.config.socket or socket.path()
+end
+
+local function env(name)
+  local value = os.getenv(name)
+  return value ~= "" and value or nil
+end
+
+-- nil = the local socket; else the host and the ssh command line reaching it (docs/remote.md)
+local function remote_target()
+  local host = state.config.host or env("SPECFLOWCTL_HOST")
+  if not host or host == "" then
+    return nil
+  end
+  local ssh = state.config.ssh or env("SPECFLOWCTL_SSH") or "ssh"
+  local argv, problem = bridge.argv(host, ssh, state.config.remote_specflowctl or env("SPECFLOWCTL_REMOTE"))
+  return { host = host, argv = argv, problem = problem }
 end
 
 local function status_changed()
@@ -150,6 +170,7 @@ function M.client()
   if not state.client then
     state.client = client_mod.new({
       socket = socket_path,
+      remote = remote_target,
       on_connect = on_connect,
       on_disconnect = on_disconnect,
       on_event = on_event,
@@ -201,6 +222,7 @@ function M.state()
     generation = client and client.generation or 0,
     subscribed_generation = state.subscribed_generation or 0,
     socket = socket_path(),
+    host = remote_target() and remote_target().host or nil,
   }
 end
 
@@ -233,7 +255,7 @@ function commands.orchestrate(args)
   local ref = project_ref()
   local function start()
     call("orchestrate.start", { project = ref, config = config }, function(result)
-      notify(string.format("specflow: started orchestration %s (follow: :Specflow logs)", result.record.id))
+      notify(string.format("specflow: started orchestration %s (follow: :Specflow logs)", view.short_id(result.record.id)))
       M.refresh()
     end)
   end
@@ -302,7 +324,7 @@ function commands.answer(args)
   call("questions.list", vim.empty_dict(), function(result)
     questions.answer(result.questions or {}, args[1], function(run_id, answers)
       call("questions.answer", { run = run_id, answers = answers }, function(record)
-        notify("specflow: answered; run " .. record.run_id .. " resumes")
+        notify("specflow: answered; run " .. view.short_id(record.run_id) .. " resumes")
       end)
     end, function(reason)
       notify("specflow: " .. reason)

@@ -54,7 +54,7 @@ function M.open_decisions(orchestration_view)
   local name = "specflow://decisions"
   local buf = scratch(name)
   local record = orchestration_view.record
-  local lines = { string.format("orchestration %s · %s", record.id, record.project_path) }
+  local lines = { string.format("orchestration %s · %s", view.short_id(record.id), record.project_path) }
   for _, entry in ipairs(orchestration_view.decisions or {}) do
     lines[#lines + 1] = view.decision_line(entry)
   end

@@ -35,9 +35,23 @@ local function ask(pending, done)
       answers[view.answer_key(question)] = value
       next_question()
     end
+    -- typed text is checked as the daemon will check it: a refused answer is said and asked again
+    local function input(prompt)
+      vim.ui.input({ prompt = prompt }, function(value)
+        local problem = value and value ~= "" and view.answer_problem(question, value)
+        if problem then
+          vim.notify("specflow: " .. problem, vim.log.levels.WARN)
+          return input(prompt)
+        end
+        take(value)
+      end)
+    end
     local options = question.options or {}
     if #options > 0 and not question.multiSelect then
-      local items = vim.list_extend(vim.deepcopy(options), { OTHER })
+      local items = vim.deepcopy(options)
+      if view.accepts_free_text(question) then
+        table.insert(items, OTHER)
+      end
       vim.ui.select(items, {
         prompt = question.question,
         format_item = function(option)
@@ -49,7 +63,7 @@ local function ask(pending, done)
           return done(nil)
         end
         if choice.other then
-          vim.ui.input({ prompt = question.question .. " " }, take)
+          input(question.question .. " ")
         else
           take(choice.label)
         end
@@ -59,7 +73,7 @@ local function ask(pending, done)
         return option.label
       end, options)
       local hint = #labels > 0 and (" (" .. table.concat(labels, ", ") .. "; several: comma-separated)") or ""
-      vim.ui.input({ prompt = question.question .. hint .. " " }, take)
+      input(question.question .. hint .. " ")
     end
   end
   next_question()

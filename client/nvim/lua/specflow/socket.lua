@@ -51,12 +51,25 @@ function M.path(getenv)
   return clean(specflow_home .. "/run/specflowd.sock")
 end
 
--- The one line a user reads when nothing answers (the same words as specflowctl's).
+-- Whether specflowd's systemd user units are where `systemctl --user` finds them (as specflowctl checks).
+function M.user_unit_installed()
+  local uv = vim.uv or vim.loop
+  local home = os.getenv("HOME") or uv.os_homedir()
+  local config = os.getenv("XDG_CONFIG_HOME")
+  for _, dir in ipairs({ (config and config ~= "") and config or (home .. "/.config"), home .. "/.config" }) do
+    if uv.fs_stat(dir .. "/systemd/user/specflowd.socket") then
+      return true
+    end
+  end
+  return false
+end
+
+-- The one line a user reads when nothing answers (the same words as specflowctl's): only commands that work
+-- on this machine.
 function M.not_answering(path)
-  return string.format(
-    "no specflowd is answering on %s. Start one with `systemctl --user start specflowd` or `specflowd &`.",
-    path
-  )
+  local how = M.user_unit_installed() and "`specflowctl daemon start` or `systemctl --user start specflowd.socket`"
+    or "`specflowctl daemon start` (or `specflowctl daemon install-unit` once, so systemd starts it on use)"
+  return string.format("no specflowd is answering on %s. Start one with %s.", path, how)
 end
 
 return M

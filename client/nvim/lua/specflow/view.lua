@@ -17,13 +17,29 @@ M.STATE_WORDS = {
 
 local STEPS = { "design", "analyze", "implement", "verify", "merge" }
 
+-- One short id length for orchestrations and runs, in every client (specflowctl's SHORT_ID_LEN).
+M.SHORT_ID_LEN = 8
+function M.short_id(id)
+  return tostring(id or ""):sub(1, M.SHORT_ID_LEN)
+end
+
+-- The state word, "pausing" while a pause waits for the running run to end (pause_requested).
+function M.state_word(record)
+  if record.pause_requested and (record.status == "running" or record.status == "healing") then
+    return "pausing"
+  end
+  return M.STATE_WORDS[record.status] or record.status
+end
+
 local function basename(path)
   return (path or ""):match("([^/]+)/*$") or path or "?"
 end
 M.basename = basename
 
 local function money(usd)
-  return string.format("$%.2f", usd or 0)
+  usd = usd or 0
+  -- specflowctl's money rule: cents from a cent up, four decimals below one ($0.0080)
+  return string.format((usd >= 0.01 or usd == 0) and "$%.2f" or "$%.4f", usd)
 end
 
 -- "batch N/M": the batch being worked on while implementing, else how many are done.
@@ -51,8 +67,9 @@ function M.statusline(view, connection, ever_connected, prefix)
   end
   local record = view.record
   local head = prefix .. " " .. record.step
-  if record.status ~= "running" then
-    head = head .. " (" .. (M.STATE_WORDS[record.status] or record.status) .. ")"
+  local word = M.state_word(record)
+  if word ~= "running" then
+    head = head .. " (" .. word .. ")"
   end
   local items = { head }
   items[#items + 1] = batch_position(view)
@@ -100,7 +117,7 @@ function M.decision_line(entry)
 end
 
 function M.orchestration_line(record)
-  return string.format("orchestration %s: %s, step %s", record.id, M.STATE_WORDS[record.status] or record.status, record.step)
+  return string.format("orchestration %s: %s, step %s", M.short_id(record.id), M.state_word(record), record.step)
 end
 
 -- Lines for `:Specflow status`: the project (projects.status) and its orchestration (orchestrate.status).
@@ -214,6 +231,39 @@ end
 -- The answers key of a question, as specflowctl sends it: its header, else its text.
 function M.answer_key(question)
   return (question.header and question.header ~= "") and question.header or question.question
+end
+
+-- Whether a question takes the user's own words: no options, or the "Other" choice (allowOther).
+function M.accepts_free_text(question)
+  return #(question.options or {}) == 0 or question.allowOther == true
+end
+
+-- Why the daemon would refuse `value` for `question` (its rule, domain/answers.py), or nil.
+function M.answer_problem(question, value)
+  if vim.trim(value or "") == "" then
+    return "the answer is empty"
+  end
+  if M.accepts_free_text(question) then
+    return nil
+  end
+  local labels, quoted = {}, {}
+  for _, option in ipairs(question.options) do
+    labels[option.label:lower()] = true
+    table.insert(quoted, "'" .. option.label .. "'")
+  end
+  local picked = question.multiSelect and vim.split(value, ",", { plain = true }) or { value }
+  local unknown = {}
+  for _, part in ipairs(picked) do
+    part = vim.trim(part)
+    if not labels[part:lower()] then
+      table.insert(unknown, "'" .. part .. "'")
+    end
+  end
+  if #unknown == 0 then
+    return nil
+  end
+  local several = question.multiSelect and "one or more of" or "one of"
+  return table.concat(unknown, ", ") .. " is not an option: answer " .. several .. " " .. table.concat(quoted, ", ")
 end
 
 -- `:Specflow orchestrate` arguments: `auto_merge`, `no_auto_heal`, `budget.total=5`, `context=some text`.

@@ -1,4 +1,5 @@
-// JSON-RPC 2.0 over the daemon's Unix socket with vscode-jsonrpc (Content-Length framing). Once started it
+// JSON-RPC 2.0 over the daemon's Unix socket with vscode-jsonrpc (Content-Length framing), or, with a host,
+// over the stdio of `ssh HOST specflowctl bridge` (./bridge), the same frames. Once started it
 // keeps itself connected: when the daemon goes away it retries with a capped backoff and fires onConnect
 // again, so the owner can resubscribe. No `vscode` import: tested with node's test runner.
 import * as net from "node:net";
@@ -10,7 +11,10 @@ import {
   ResponseError,
   SocketMessageReader,
   SocketMessageWriter,
+  StreamMessageReader,
+  StreamMessageWriter,
 } from "vscode-jsonrpc/node";
+import { type RemoteTarget, startBridge } from "./bridge";
 import type { DaemonEvent } from "./protocol";
 import { notAnswering } from "./socket";
 
@@ -33,6 +37,8 @@ export class SpecflowError extends Error {
 
 export interface ClientOptions {
   socketPath: () => string;
+  /** another host's daemon through ssh (undefined: the socket); throws when the host cannot be written */
+  remote?: () => RemoteTarget | undefined;
   /** first reconnect delay; doubles up to retryMaxMs */
   retryMs?: number;
   retryMaxMs?: number;
@@ -42,7 +48,7 @@ export interface ClientOptions {
  * setImmediate after the close), so a closed link is disposed only once its calls have settled. */
 interface Link {
   connection: MessageConnection;
-  socket: net.Socket;
+  destroy: () => void;
   outstanding: number;
   closed: boolean;
 }
@@ -76,8 +82,13 @@ export class SpecflowClient {
     this.retryMs = options.retryMs ?? 250;
   }
 
+  /** Where the daemon is, as messages name it: the socket path, or the host. */
   get path(): string {
-    return this.options.socketPath();
+    try {
+      return this.options.remote?.()?.host ?? this.options.socketPath();
+    } catch {
+      return this.options.socketPath();
+    }
   }
 
   /** Connect now and stay connected. */
@@ -142,6 +153,15 @@ export class SpecflowClient {
   private open(): Promise<Link> {
     clearTimeout(this.retryTimer);
     this.state = "connecting";
+    let remote: RemoteTarget | undefined;
+    try {
+      remote = this.options.remote?.();
+    } catch (error) {
+      return this.failed(error instanceof Error ? error.message : String(error));
+    }
+    if (remote) {
+      return this.openBridge(remote);
+    }
     const path = this.path;
     return new Promise((resolve, reject) => {
       const socket = net.connect(path);
@@ -159,19 +179,77 @@ export class SpecflowClient {
           reject(new SpecflowError("the specflowd client is stopped"));
           return;
         }
-        resolve(this.established(socket));
+        const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+        socket.on("error", () => undefined); // reported through the reader as onError/onClose
+        connection.listen();
+        resolve(this.established(connection, () => socket.destroy()));
       });
     });
   }
 
-  private established(socket: net.Socket): Link {
-    const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
-    const link: Link = { connection, socket, outstanding: 0, closed: false };
-    connection.onNotification("event", (params: DaemonEvent) => this.eventEmitter.fire(params));
-    connection.onClose(() => this.lost(link, "connection closed by the daemon"));
-    connection.onError(([error]) => this.lost(link, error.message));
-    socket.on("error", () => undefined); // reported through the reader as onError/onClose
+  private failed(reason: string): Promise<Link> {
+    this.state = "offline";
+    this.retryLater();
+    return Promise.reject(new SpecflowError(reason));
+  }
+
+  /** A started ssh proves nothing (the host may be down): connected once the daemon answered a ping through
+   * it; an ssh that ends before is the one-line reason, retried like a daemon not answering. */
+  private openBridge(target: RemoteTarget): Promise<Link> {
+    const bridge = startBridge(target);
+    const connection = createMessageConnection(
+      new StreamMessageReader(bridge.child.stdout),
+      new StreamMessageWriter(bridge.child.stdin),
+    );
+    connection.onError(() => undefined); // before the ping's reply, `ended` says why
     connection.listen();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      void bridge.ended.then((reason) => {
+        if (!settled) {
+          settled = true;
+          connection.dispose();
+          this.failed(reason).catch(reject);
+        }
+      });
+      connection.sendRequest("daemon.ping").then(
+        () => {
+          if (settled) {
+            return;
+          }
+          settled = true;
+          if (this.stopped) {
+            connection.dispose();
+            bridge.kill();
+            reject(new SpecflowError("the specflowd client is stopped"));
+            return;
+          }
+          // a loss names what ssh said once it has exited (a moment after its output ended)
+          const why = (fallback: string) =>
+            Promise.race([bridge.ended, new Promise<string>((done) => setTimeout(() => done(fallback), 1000).unref())]);
+          resolve(this.established(connection, () => bridge.kill(), why));
+        },
+        () => undefined, // the bridge ended: reported through `ended`
+      );
+    });
+  }
+
+  private established(
+    connection: MessageConnection,
+    destroy: () => void,
+    why?: (fallback: string) => Promise<string>,
+  ): Link {
+    const link: Link = { connection, destroy, outstanding: 0, closed: false };
+    const lose = (reason: string) => {
+      if (why) {
+        void why(reason).then((explained) => this.lost(link, explained));
+      } else {
+        this.lost(link, reason);
+      }
+    };
+    connection.onNotification("event", (params: DaemonEvent) => this.eventEmitter.fire(params));
+    connection.onClose(() => lose("connection closed by the daemon"));
+    connection.onError(([error]) => lose(error.message));
     this.link = link;
     this.state = "connected";
     this.generation += 1;
@@ -193,7 +271,7 @@ export class SpecflowClient {
 
   private close(link: Link): void {
     link.closed = true;
-    link.socket.destroy();
+    link.destroy();
     if (link.outstanding === 0) {
       this.dispose(link);
     } else {

@@ -25,6 +25,8 @@ export interface BatchRecord {
 
 export interface OrchestrationRecord {
   id: string;
+  /** a pause without --now waits for the running run to end */
+  pause_requested?: boolean;
   project_path: string;
   status: string;
   step: string;
@@ -67,6 +69,8 @@ export interface Question {
   header?: string;
   options?: QuestionOption[];
   multiSelect?: boolean;
+  /** the "Other" choice: the user's own words besides the options */
+  allowOther?: boolean;
 }
 
 export interface PendingQuestion {

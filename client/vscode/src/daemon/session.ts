@@ -10,7 +10,7 @@ import type {
   Preview,
   ProjectStatus,
 } from "./protocol";
-import { decisionLine, eventDecision, type Notice, notice, noticeKind, statusText } from "./view";
+import { decisionLine, eventDecision, type Notice, notice, noticeKind, shortId, statusText } from "./view";
 
 export interface SessionOptions {
   /** the project to follow: a registry id or a path inside it (undefined: no workspace open) */
@@ -113,7 +113,7 @@ export class SpecflowSession {
       return;
     }
     this.logged.add(view.record.id);
-    this.decisionEmitter.fire(`orchestration ${view.record.id} · ${view.record.project_path}`);
+    this.decisionEmitter.fire(`orchestration ${shortId(view.record.id)} · ${view.record.project_path}`);
     for (const entry of view.decisions) {
       this.decisionEmitter.fire(decisionLine(entry, view.record.project_path));
     }
@@ -161,7 +161,7 @@ export class SpecflowSession {
     if (line && id && started && !this.logged.has(id)) {
       // a new orchestration, logged from its start (unless a refresh saw it first and logged its backlog)
       this.logged.add(id);
-      this.decisionEmitter.fire(`orchestration ${id} · ${event.project ?? ""}`);
+      this.decisionEmitter.fire(`orchestration ${shortId(id)} · ${event.project ?? ""}`);
       this.decisionEmitter.fire(line);
     } else if (line && id && !started && this.logged.has(id)) {
       this.decisionEmitter.fire(line);

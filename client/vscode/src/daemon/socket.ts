@@ -1,4 +1,6 @@
-// Where the daemon listens, found exactly as specflowctl finds it. Pure: the environment is passed in.
+// Where the daemon listens, found exactly as specflowctl finds it (pure: the environment is passed in), and
+// what to say when nothing answers there.
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 
 export type Env = Record<string, string | undefined>;
@@ -37,7 +39,18 @@ export function socketPath(env: Env = process.env): string {
   return clean(specflowHome ? expandUser(specflowHome, home) : clean(home, ".specflow"), "run", "specflowd.sock");
 }
 
-/** The one line a user reads when nothing answers (the same words as specflowctl's). */
-export function notAnswering(socket: string): string {
-  return `no specflowd is answering on ${socket}. Start one with \`systemctl --user start specflowd\` or \`specflowd &\`.`;
+/** Whether specflowd's systemd user units are where `systemctl --user` finds them (as specflowctl checks). */
+export function userUnitInstalled(env: Env = process.env): boolean {
+  const home = value(env, "HOME") ?? homedir();
+  const dirs = [value(env, "XDG_CONFIG_HOME") ?? clean(home, ".config"), clean(home, ".config")];
+  return dirs.some((dir) => existsSync(clean(dir, "systemd", "user", "specflowd.socket")));
+}
+
+/** The one line a user reads when nothing answers (the same words as specflowctl's): only commands that work
+ * on this machine. */
+export function notAnswering(socket: string, unitInstalled: boolean = userUnitInstalled()): string {
+  const how = unitInstalled
+    ? "`specflowctl daemon start` or `systemctl --user start specflowd.socket`"
+    : "`specflowctl daemon start` (or `specflowctl daemon install-unit` once, so systemd starts it on use)";
+  return `no specflowd is answering on ${socket}. Start one with ${how}.`;
 }

@@ -27,12 +27,28 @@ export const STATE_WORDS: Record<string, string> = {
 
 const STEPS = ["design", "analyze", "implement", "verify", "merge"];
 
+/** One short id length for orchestrations and runs, in every client (specflowctl's SHORT_ID_LEN). */
+export const SHORT_ID_LEN = 8;
+export const shortId = (id: string | null | undefined): string => (id ?? "").slice(0, SHORT_ID_LEN);
+
+/** The state word, "pausing" while a pause waits for the running run to end (`pause_requested`). */
+export function stateWord(record: OrchestrationRecord): string {
+  if (record.pause_requested && (record.status === "running" || record.status === "healing")) {
+    return "pausing";
+  }
+  return STATE_WORDS[record.status] ?? record.status;
+}
+
 export function basename(path: string | null | undefined): string {
   const parts = (path ?? "").split("/").filter(Boolean);
   return parts[parts.length - 1] ?? "?";
 }
 
-const money = (usd: number | undefined): string => `$${(usd ?? 0).toFixed(2)}`;
+/** specflowctl's money rule: cents from a cent up, four decimals below one (`$0.0080`). */
+export const money = (usd: number | undefined): string => {
+  const value = usd ?? 0;
+  return `$${value.toFixed(value >= 0.01 || value === 0 ? 2 : 4)}`;
+};
 
 /** "batch N/M": the batch being worked on while implementing, else how many are done. */
 function batchPosition(view: OrchestrationView): string | undefined {
@@ -60,8 +76,9 @@ export function statusText(
   }
   const record = view.record;
   let head = record.step;
-  if (record.status !== "running") {
-    head += ` (${STATE_WORDS[record.status] ?? record.status})`;
+  const word = stateWord(record);
+  if (word !== "running") {
+    head += ` (${word})`;
   }
   const items = [head];
   const position = batchPosition(view);
@@ -95,7 +112,7 @@ export function stepBar(record: OrchestrationRecord): string {
 }
 
 export function orchestrationLine(record: OrchestrationRecord): string {
-  return `orchestration ${record.id}: ${STATE_WORDS[record.status] ?? record.status}, step ${record.step}`;
+  return `orchestration ${shortId(record.id)}: ${stateWord(record)}, step ${record.step}`;
 }
 
 export function decisionLine(entry: Decision, project?: string | null): string {
@@ -242,4 +259,27 @@ export function notice(kind: NoticeKind, event: DaemonEvent, record: Orchestrati
 /** The answers key of a question, as specflowctl sends it: its header, else its text. */
 export function answerKey(question: Question): string {
   return question.header ? question.header : question.question;
+}
+
+/** Whether a question takes the user's own words: no options, or the "Other" choice (`allowOther`). */
+export function acceptsFreeText(question: Question): boolean {
+  return (question.options ?? []).length === 0 || question.allowOther === true;
+}
+
+/** Why the daemon would refuse `value` for `question` (its rule, domain/answers.py), or undefined. */
+export function answerProblem(question: Question, value: string): string | undefined {
+  if (value.trim() === "") {
+    return "the answer is empty";
+  }
+  if (acceptsFreeText(question)) {
+    return undefined;
+  }
+  const labels = (question.options ?? []).map((o) => o.label);
+  const picked = question.multiSelect ? value.split(",").map((p) => p.trim()) : [value.trim()];
+  const unknown = picked.filter((p) => !labels.some((l) => l.toLowerCase() === p.toLowerCase()));
+  if (unknown.length === 0) {
+    return undefined;
+  }
+  const several = question.multiSelect ? "one or more of" : "one of";
+  return `${unknown.map((u) => `'${u}'`).join(", ")} is not an option: answer ${several} ${labels.map((l) => `'${l}'`).join(", ")}`;
 }

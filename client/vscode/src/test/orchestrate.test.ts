@@ -44,7 +44,7 @@ test("orchestrate, follow, merge", { skip: needsDaemon("SPECFLOW_TEST_PROJECT") 
     assert.ok(seen.statuses.some((s) => /^implement · batch 1\/4 · tasks 0\/20 · \$/.test(s)), seen.statuses.join("\n"));
     assert.ok(seen.statuses.some((s) => s.startsWith("implement · batch 4/4 ")), seen.statuses.join("\n"));
     const actions = seen.decisions.map((line) => line.split(/\s+/)[2]);
-    assert.equal(seen.decisions[0], `orchestration ${started.record.id} · ${started.record.project_path}`);
+    assert.equal(seen.decisions[0], `orchestration ${started.record.id.slice(0, 8)} · ${started.record.project_path}`);
     assert.equal(actions.filter((a) => a === "spawn_batch").length, 4, seen.decisions.join("\n"));
     assert.deepEqual(actions.slice(-3), ["merge_requested", "spawn_step", "complete"], seen.decisions.join("\n"));
   } finally {

@@ -6,7 +6,7 @@ import { SpecflowClient } from "../daemon/client";
 import type { DaemonEvent, OrchestrationView } from "../daemon/protocol";
 import { notAnswering, socketPath } from "../daemon/socket";
 import { forecastLines, span } from "../daemon/forecast";
-import { answerKey, eventDecision, notice, noticeKind, statusText } from "../daemon/view";
+import { answerKey, answerProblem, eventDecision, orchestrationLine, notice, noticeKind, statusText } from "../daemon/view";
 
 test("the socket is found exactly as specflowctl finds it", { skip: !process.env.SPECFLOW_SOCKET_CASES && "cases come from pytest" }, () => {
   const cases = JSON.parse(readFileSync(String(process.env.SPECFLOW_SOCKET_CASES), "utf8")) as {
@@ -41,6 +41,10 @@ test("status bar text: step, batch N/M, tasks x/y, spend; the state when it is n
   assert.equal(statusText(view("running", "implement", 1), "connected", true), "implement · batch 2/4 · tasks 9/20 · $0.05");
   assert.equal(statusText(view("waiting_merge", "merge", 4), "connected", true), "merge (merge ready) · batch 4/4 · tasks 9/20 · $0.05");
   assert.equal(statusText(view("running", "implement", 1), "offline", true), "offline");
+  const pausing = view("running", "implement", 1);
+  pausing.record.pause_requested = true; // a pause without --now waits for the running run
+  assert.equal(statusText(pausing, "connected", true), "implement (pausing) · batch 2/4 · tasks 9/20 · $0.05");
+  assert.equal(orchestrationLine(pausing.record), `orchestration ${pausing.record.id.slice(0, 8)}: pausing, step implement`);
   assert.equal(statusText(undefined, "connected", true), "");
 });
 
@@ -94,4 +98,14 @@ test("the preview's forecast: a line per unit, the phase, the chance of a stop, 
   ]);
   assert.deepEqual(forecastLines(undefined, {}), []);
   assert.deepEqual([span(59.4), span(3599), span(7170)], ["59s", "1h 00m", "2h 00m"]);
+});
+
+test("answers: options only, unless the question offers the Other choice (the daemon's rule)", () => {
+  const storage = { question: "Which storage?", header: "storage", options: [{ label: "json" }, { label: "sqlite" }] };
+  assert.equal(answerProblem(storage, "postgres"), "'postgres' is not an option: answer one of 'json', 'sqlite'");
+  assert.equal(answerProblem(storage, "SQLite"), undefined);
+  assert.equal(answerProblem({ ...storage, allowOther: true }, "postgres"), undefined);
+  assert.equal(answerProblem({ ...storage, multiSelect: true }, "json, redis"), "'redis' is not an option: answer one or more of 'json', 'sqlite'");
+  assert.equal(answerProblem({ question: "Name?" }, "anything"), undefined);
+  assert.equal(answerProblem({ question: "Name?" }, "  "), "the answer is empty");
 });
