@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from specflowctl.render_forecast import forecast_lines
-
 __all__ = [
     "ORCH_ID_LEN",
     "RUN_ID_LEN",
@@ -216,6 +214,8 @@ STATE_WORDS = {
 
 
 def preview(p: dict[str, Any]) -> str:
+    from specflowctl.render_forecast import forecast_lines  # here: that module takes `money` from this one
+
     lines = [f"{p['project']}  ({p.get('feature') or 'no feature directory'})"]
     for step in p["steps"]:
         mark = "●" if step["runs"] else "○"

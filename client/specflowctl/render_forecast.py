@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from specflowctl.render import money as _money
+
 __all__ = ["forecast_lines", "span"]
 
 _SOURCES = {"project": "this project", "all projects": "all projects", "prior": "prior"}
@@ -19,10 +21,6 @@ def span(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes}m"
     return f"{minutes // 60}h {minutes % 60:02d}m"
-
-
-def _money(value: float) -> str:
-    return f"${value:.2f}"
 
 
 _LABEL = 38

@@ -40,3 +40,12 @@ def test_a_prior_unit_says_so_and_a_unit_over_the_batch_cap_asks_for_a_larger_on
     ]
     assert forecast_lines(None, BUDGET) == [] and forecast_lines({**forecast, "units": []}, BUDGET) == []
     assert (span(59.4), span(61), span(3599), span(7170)) == ("59s", "1m", "1h 00m", "2h 00m")
+
+
+def test_amounts_under_a_cent_keep_four_decimals_as_everywhere() -> None:
+    cheap = {**_unit("verify", "verify", "project", 5), "cost_usd": {"median": 0.004, "p90": 0.008}}
+    forecast = {
+        "units": [cheap], "cost_usd": {"median": 0.004, "p90": 0.008}, "duration_s": {"median": 1, "p90": 2},
+        "p_stop": 0.0, "p_stop_total": 0.0, "p_stop_batch": 0.0, "basis": "b",
+    }  # fmt: skip
+    assert "$0.0040 · $0.0080" in forecast_lines(forecast, BUDGET)[2]

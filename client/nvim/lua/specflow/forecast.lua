@@ -5,7 +5,9 @@ local M = {}
 local SOURCES = { project = "this project", ["all projects"] = "all projects", prior = "prior" }
 
 local function money(usd)
-  return string.format("$%.2f", usd or 0)
+  usd = usd or 0
+  -- specflowctl's money rule: cents from a cent up, four decimals below one ($0.0080)
+  return string.format((usd >= 0.01 or usd == 0) and "$%.2f" or "$%.4f", usd)
 end
 
 function M.span(seconds)

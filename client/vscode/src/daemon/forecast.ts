@@ -5,7 +5,11 @@ import type { Forecast } from "./protocol";
 const SOURCES: Record<string, string> = { project: "this project", "all projects": "all projects", prior: "prior" };
 const WIDTH = 34;
 
-const money = (usd: number | undefined): string => `$${(usd ?? 0).toFixed(2)}`;
+// specflowctl's money rule: cents from a cent up, four decimals below one (`$0.0080`)
+const money = (usd: number | undefined): string => {
+  const value = usd ?? 0;
+  return `$${value.toFixed(value >= 0.01 || value === 0 ? 2 : 4)}`;
+};
 
 export function span(seconds: number): string {
   const s = Math.round(seconds);
