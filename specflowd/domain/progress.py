@@ -56,8 +56,14 @@ def _mean(values: list[float]) -> float | None:
 
 
 def progress(
-    record: OrchestrationRecord, now: datetime, done_ids: Collection[str], history: list[Sample] | None = None
+    record: OrchestrationRecord,
+    now: datetime,
+    done_ids: Collection[str],
+    history: list[Sample] | None = None,
+    open_tasks: int = 0,
 ) -> Progress:
+    """``open_tasks``: the open task ids in tasks.md, which implement will run once it plans its batches (the
+    forecast counts them as one unit of that many tasks until then)."""
     final = record.status in TERMINAL_STATUSES
     elapsed = _seconds(record.created_at, record.updated_at if final else now) or 0.0
     batches = record.batches
@@ -73,7 +79,7 @@ def progress(
     if final:
         return Progress(remaining_s=0.0, basis=f"orchestration {record.status.value}", **base)
     if history is not None:
-        return _forecast_progress(record, now, history, base)
+        return _forecast_progress(record, now, history, base, open_tasks)
 
     batch_times = [d for b in batches if b.status in _FINISHED_BATCH if (d := _seconds(b.started_at, b.finished_at))]
     per_batch = _mean(batch_times)
@@ -110,12 +116,16 @@ def progress(
     return Progress(remaining_s=round(remaining, 1), basis="; ".join(parts), **base)
 
 
-def _remaining_units(record: OrchestrationRecord, now: datetime) -> tuple[list[Unit], float]:
+def _remaining_units(record: OrchestrationRecord, now: datetime, open_tasks: int) -> tuple[list[Unit], float]:
     """The units still to run, in order, and the seconds the running one has already spent."""
     units: list[Unit] = []
     spent = 0.0
     current = STEP_ORDER.index(record.step)
     for s in STEP_ORDER[current:]:
+        if s is Step.IMPLEMENT and not record.batches_planned:
+            if open_tasks:  # per-task scaling makes one unit of N tasks what N tasks in batches are expected to take
+                units.append(Unit(Step.IMPLEMENT, open_tasks, None, "implement"))
+            continue
         if s is Step.IMPLEMENT:
             for b in record.batches:
                 if b.status in SETTLED_BATCH_STATUSES:
@@ -134,11 +144,11 @@ def _remaining_units(record: OrchestrationRecord, now: datetime) -> tuple[list[U
 
 
 def _forecast_progress(
-    record: OrchestrationRecord, now: datetime, history: list[Sample], base: dict[str, int | float]
+    record: OrchestrationRecord, now: datetime, history: list[Sample], base: dict[str, int | float], open_tasks: int
 ) -> Progress:
     own = samples_of(record)
     pool = [s for s in history if s.orchestration != record.id] + own
-    units, spent = _remaining_units(record, now)
+    units, spent = _remaining_units(record, now, open_tasks)
     models = dict(record.config.models)
     phase = forecast_phase(units, pool, record.config.budget, project=record.project_path, models=models, draws=400)
     remaining = max(0.0, phase.duration_s.median - spent)

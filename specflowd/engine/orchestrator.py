@@ -284,7 +284,8 @@ class Orchestrator:
         evidence = (await self.project.read(Path(record.project_path))).evidence
         done = evidence.ids_in(TaskState.DONE)
         history = await self.forecast_history(Path(record.project_path))
-        result = progress(record, self._now(), done, history=history)
+        open_tasks = len(evidence.ids_in(TaskState.OPEN))
+        result = progress(record, self._now(), done, history=history, open_tasks=open_tasks)
         if not record.batches and evidence.task_states:  # nothing planned (yet): tasks.md's count, never 0/0
             result = result.model_copy(update={"tasks_total": len(evidence.task_states), "tasks_done": len(done)})
         return result

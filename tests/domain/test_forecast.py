@@ -146,6 +146,7 @@ def test_live_progress_uses_the_forecast_and_learns_from_its_own_batches() -> No
         BatchRecord(index=1, name="S1", task_ids=["T3", "T4"], status=BatchStatus.RUNNING, started_at=NOW + 4 * MIN),
         BatchRecord(index=2, name="S2", task_ids=["T5", "T6"]),
     ]  # fmt: skip
+    r.batches_planned = True
     history = [batch("/p", 1.0, tasks=2, seconds=240, orch=f"old{i}") for i in range(4)]
     history += [step("/p", s, 0.2, 60, orch=f"old{i}") for s in (Step.VERIFY, Step.MERGE) for i in range(4)]
     p = progress(r, NOW + 5 * MIN, done_ids=["T1", "T2"], history=history)
@@ -190,3 +191,17 @@ def test_forecasts_are_ordered_and_their_advice_consistent(
         assert f.total_needed >= f.cost_usd.p90
     if f.likely_stop is not None:
         assert f.likely_stop in {u.label for u in f.units} and f.p_stop > 0
+
+
+def test_before_batches_are_planned_the_open_tasks_count_as_one_implement_unit() -> None:
+    r = record(Step.ANALYZE)  # analyze running, implement's batches not planned yet
+    r.steps[Step.ANALYZE] = r.step_record(Step.ANALYZE).model_copy(
+        update={"status": StepStatus.RUNNING, "started_at": NOW}
+    )
+    history = [batch("/p", 1.0, tasks=1, seconds=100, orch=f"o{i}") for i in range(3)]
+    history += [step("/p", s, 0.1, 60, orch=f"o{i}") for s in (Step.ANALYZE, Step.VERIFY, Step.MERGE) for i in range(3)]
+    p = progress(r, NOW + 30 * timedelta(seconds=1), done_ids=[], history=history, open_tasks=10)
+    # analyze: 60 s less the 30 it ran; implement: 10 tasks x 100 s; verify and merge: 60 s each
+    assert p.remaining_s == pytest.approx(60 + 10 * 100 + 60 + 60 - 30)
+    without = progress(r, NOW + 30 * timedelta(seconds=1), done_ids=[], history=history)
+    assert without.remaining_s == pytest.approx(60 + 60 + 60 - 30)
