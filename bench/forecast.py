@@ -12,7 +12,8 @@ Histories:
 - generated, with known spread (``--projects``, ``--orchestrations``; seeded): per project a cost and a speed
   factor, batches of 2-10 tasks whose cost and time are an overhead plus a per-task part, log-normal noise,
   heals (x1.6 cost, x1.7 time, 15 %) and rate-limit waits (+10-30 min, 5 %);
-- recorded: every finished orchestration in the workflows directory of each ``--project PATH`` given.
+- recorded: every finished orchestration in the workflows directory of each ``--project PATH`` given (by
+  default, of the project around the current directory, if it has any).
 
 Variants: ``per task`` (implement batches scale by their task ids: what specflowd uses) and ``flat`` (a batch is
 a batch, whatever its size), so the data say whether the task count carries signal.
@@ -84,6 +85,14 @@ def recorded(paths: list[Path]) -> list[Sample]:
     return out
 
 
+def here() -> list[Path]:
+    """The project around the current directory, when it has recorded orchestrations (the default)."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if any(workflows_dir(folder).glob("orchestration-*.json")):
+            return [folder]
+    return []
+
+
 def flat(samples: list[Sample]) -> list[Sample]:
     return [replace(s, tasks=0) for s in samples]
 
@@ -138,15 +147,18 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=6)
     parser.add_argument("--orchestrations", type=int, default=8)
     parser.add_argument("--seed", type=int, default=25)
-    parser.add_argument("--project", type=Path, action="append", default=[], help="a project with recorded runs")
+    parser.add_argument(
+        "--project", type=Path, action="append", default=[], help="a project with recorded runs (default: here)"
+    )
     args = parser.parse_args()
     history = generated(args.projects, args.orchestrations, args.seed)
     backtest(history, "generated, per task")
     backtest(flat(history), "generated, flat")
     few = [s for s in history if int(s.orchestration.split("o")[-1]) < 2]
     backtest(few, "generated, 2 orchestrations per project, per task")
-    if args.project:
-        mine = recorded(args.project)
+    projects = args.project or here()
+    if projects:
+        mine = recorded(projects)
         backtest(mine, "recorded, per task")
         backtest(flat(mine), "recorded, flat")
 
