@@ -185,7 +185,11 @@ async def serve(
         where = str(root)
         return next((p.group for p in registry.projects() if p.path == where), None)
 
-    orchestrator = Orchestrator(engine_ports(runs, bus, scheduler, project_group))
+    def project_id(root: Path) -> str:
+        where = str(root)
+        return next((p.id for p in registry.projects() if p.path == where), where)
+
+    orchestrator = Orchestrator(engine_ports(runs, bus, scheduler, project_group, project_id))
     scheduler.on_admitted(orchestrator.wake)
     bus.listeners.append(lambda event: orchestrator.notice(event.payload))  # the runner's events wake the engine
     router = build_router()

@@ -31,8 +31,14 @@ cpu_quota = ""                       # "" = no limit
 tasks_max = 4096
 [sandbox.projects."~/src/web"]
 allowed_domains = ["registry.npmjs.org"]   # replaces the list above for that project
+
 [metrics]
 listen = "127.0.0.1:9464"            # serve /metrics over HTTP (read at start; off by default; docs/metrics.md)
+
+[telemetry]                          # Claude Code's own OpenTelemetry export, for every run (docs/telemetry.md)
+enabled = true
+endpoint = "http://localhost:4317"
+
 [client]                             # read by specflowctl and the editor plugins (docs/remote.md)
 host = "build-box"                   # every verb goes to this host's daemon through ssh
 hosts = ["build-box", "gpu1"]        # `specflowctl ls` shows these together
@@ -46,7 +52,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
@@ -66,6 +72,7 @@ __all__ = [
     "SandboxSettings",
     "Settings",
     "SpecflowSettings",
+    "TelemetrySettings",
     "check_text",
     "config_sources",
     "listen_address",
@@ -184,6 +191,28 @@ class MetricsSettings(BaseModel):
         return listen
 
 
+class TelemetrySettings(BaseModel):
+    """Claude Code's own OpenTelemetry export, passed to every run as the CLI's environment variables; each
+    session then carries specflowd's resource attributes (docs/telemetry.md). Read when a run starts."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="turn the CLI's telemetry on (CLAUDE_CODE_ENABLE_TELEMETRY=1)")
+    endpoint: str | None = Field(None, description="OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://localhost:4317")
+    protocol: Literal["grpc", "http/json", "http/protobuf"] | None = Field(
+        None, description="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    headers: str | None = Field(None, description="OTEL_EXPORTER_OTLP_HEADERS, e.g. Authorization=Bearer TOKEN")
+    metrics_exporter: str | None = Field("otlp", description="OTEL_METRICS_EXPORTER (otlp, prometheus, console)")
+    logs_exporter: str | None = Field("otlp", description="OTEL_LOGS_EXPORTER (otlp, console)")
+    traces_exporter: str | None = Field(
+        None, description="OTEL_TRACES_EXPORTER: also export the CLI's beta traces (switches its beta on)"
+    )
+    attributes: dict[str, str] = Field(default_factory=dict, description="more resource attributes for every run")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="any other variable for the CLI's exporter (OTEL_METRIC_EXPORT_INTERVAL…)"
+    )
+
+
 def listen_address(text: str) -> tuple[str, int]:
     """``[metrics] listen`` as (host, port): ``PORT`` or ``:PORT`` is loopback, ``[::1]:PORT`` an IPv6 host."""
     host, sep, port_text = text.strip().rpartition(":")
@@ -213,12 +242,13 @@ class Settings(BaseModel):
     specflow: SpecflowSettings = Field(default_factory=SpecflowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     problem: str | None = None
 
 
-SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "client", "sandbox")
+SECTIONS = ("orchestrate", "agent", "notify", "specflow", "metrics", "telemetry", "client", "sandbox")
 
 
 def load_settings(path: Path) -> Settings:

@@ -242,6 +242,8 @@ STATE_WORDS = {
 
 
 def preview(p: dict[str, Any]) -> str:
+    from specflowctl.render_forecast import forecast_lines  # here: that module takes `money` from this one
+
     lines = [f"{p['project']}  ({p.get('feature') or 'no feature directory'})"]
     for step in p["steps"]:
         mark = "●" if step["runs"] else "○"
@@ -249,6 +251,7 @@ def preview(p: dict[str, Any]) -> str:
     lines.append(batch_table(p))
     b = p["budget"]
     lines.append(f"budget: {money(b['per_batch'])}/batch, {money(b['heal'])}/heal, {money(b['total'])} total")
+    lines += forecast_lines(p.get("forecast"), b)
     lines += agent_lines(p.get("agent"), p.get("config") or {})
     lines += sandbox_lines(p.get("sandbox"))
     lines += _settings_lines(p)
@@ -398,7 +401,9 @@ def progress_line(p: dict[str, Any], status: str = "running") -> str:
     elif p["remaining_s"] is None:
         parts.append(f"remaining: estimating… ({p['basis']})")
     elif p["remaining_s"] > 0:
-        parts.append(f"about {duration(p['remaining_s'])} left ({p['basis']})")
+        p90 = p.get("remaining_p90_s")
+        spread = f"p90 {duration(p90)}; " if p90 and p90 > p["remaining_s"] else ""
+        parts.append(f"about {duration(p['remaining_s'])} left ({spread}{p['basis']})")
     return " · ".join(parts)
 
 

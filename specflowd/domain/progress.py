@@ -4,6 +4,11 @@ The estimate is deliberately plain: the mean duration of the batches that finish
 to run (the running one counts only its expected rest), plus verify and merge at the mean duration of the
 step runs that finished (or of a batch when none has). Before any batch has finished there is no basis and
 the estimate is ``None`` — the client says "estimating…" rather than invent a number.
+
+Given the forecast's ``history`` (the daemon always gives it), the estimate is the forecast's instead
+(domain/forecast.py, the estimator the preview uses): the units still to run, forecast from the finished
+orchestrations and from this one's own finished units (as this project's), the running unit counting only
+what its median has left. It then always has a basis (at worst the stated prior) and a p90.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from specflowd.domain.config import STEP_ORDER, Step
+from specflowd.domain.forecast import Sample, Unit, forecast_phase
+from specflowd.domain.forecast_history import samples_of
 from specflowd.domain.record import (
     SETTLED_BATCH_STATUSES,
     TERMINAL_STATUSES,
@@ -30,6 +37,7 @@ _FINISHED_BATCH = (BatchStatus.COMPLETED, BatchStatus.HEALED)
 class Progress(BaseModel):
     elapsed_s: float = Field(ge=0)
     remaining_s: float | None = Field(description="estimated seconds left; None = no basis yet")
+    remaining_p90_s: float | None = Field(None, description="the forecast's p90 of the seconds left")
     basis: str = Field(description="what the estimate rests on, for the user")
     batches_done: int
     batches_total: int
@@ -47,7 +55,15 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def progress(record: OrchestrationRecord, now: datetime, done_ids: Collection[str]) -> Progress:
+def progress(
+    record: OrchestrationRecord,
+    now: datetime,
+    done_ids: Collection[str],
+    history: list[Sample] | None = None,
+    open_tasks: int = 0,
+) -> Progress:
+    """``open_tasks``: the open task ids in tasks.md, which implement will run once it plans its batches (the
+    forecast counts them as one unit of that many tasks until then)."""
     final = record.status in TERMINAL_STATUSES
     elapsed = _seconds(record.created_at, record.updated_at if final else now) or 0.0
     batches = record.batches
@@ -62,6 +78,8 @@ def progress(record: OrchestrationRecord, now: datetime, done_ids: Collection[st
     }
     if final:
         return Progress(remaining_s=0.0, basis=f"orchestration {record.status.value}", **base)
+    if history is not None:
+        return _forecast_progress(record, now, history, base, open_tasks)
 
     batch_times = [d for b in batches if b.status in _FINISHED_BATCH if (d := _seconds(b.started_at, b.finished_at))]
     per_batch = _mean(batch_times)
@@ -96,3 +114,44 @@ def progress(record: OrchestrationRecord, now: datetime, done_ids: Collection[st
     if step_times:
         parts.append(f"steps ~{_mean(step_times):.0f}s")
     return Progress(remaining_s=round(remaining, 1), basis="; ".join(parts), **base)
+
+
+def _remaining_units(record: OrchestrationRecord, now: datetime, open_tasks: int) -> tuple[list[Unit], float]:
+    """The units still to run, in order, and the seconds the running one has already spent."""
+    units: list[Unit] = []
+    spent = 0.0
+    current = STEP_ORDER.index(record.step)
+    for s in STEP_ORDER[current:]:
+        if s is Step.IMPLEMENT and not record.batches_planned:
+            if open_tasks:  # per-task scaling makes one unit of N tasks what N tasks in batches are expected to take
+                units.append(Unit(Step.IMPLEMENT, open_tasks, None, "implement"))
+            continue
+        if s is Step.IMPLEMENT:
+            for b in record.batches:
+                if b.status in SETTLED_BATCH_STATUSES:
+                    continue
+                if b.status == BatchStatus.RUNNING:
+                    spent = _seconds(b.started_at, now) or 0.0
+                units.append(Unit(Step.IMPLEMENT, len(b.task_ids), b.index, f"batch {b.index + 1}"))
+            continue
+        rec = record.step_record(s)
+        if rec.status in (StepStatus.COMPLETED, StepStatus.SKIPPED):
+            continue
+        if rec.status == StepStatus.RUNNING:
+            spent = _seconds(rec.started_at, now) or 0.0
+        units.append(Unit(s, 0, None, s.value))
+    return units, spent
+
+
+def _forecast_progress(
+    record: OrchestrationRecord, now: datetime, history: list[Sample], base: dict[str, int | float], open_tasks: int
+) -> Progress:
+    own = samples_of(record)
+    pool = [s for s in history if s.orchestration != record.id] + own
+    units, spent = _remaining_units(record, now, open_tasks)
+    models = dict(record.config.models)
+    phase = forecast_phase(units, pool, record.config.budget, project=record.project_path, models=models, draws=400)
+    remaining = max(0.0, phase.duration_s.median - spent)
+    p90 = max(0.0, phase.duration_s.p90 - spent)
+    basis = f"forecast from {phase.basis}" + (f"; {len(own)} unit(s) of this run done" if own else "")
+    return Progress(remaining_s=round(remaining, 1), remaining_p90_s=round(p90, 1), basis=basis, **base)

@@ -39,6 +39,7 @@ from specflowd.engine.ports import (
     RunRequest,
     StateWrite,
 )
+from specflowd.engine.telemetry import resource_attributes, telemetry_env
 from specflowd.errors import NotFound
 from specflowd.paths import user_config_path
 from specflowd.project.snapshot import STATE_FILE, read_project_snapshot
@@ -48,7 +49,7 @@ from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
 from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
 from specflowd.store.skill_state import check_gate, find_specflow_cli, set_state_values
-from specflowd.store.workflows import Journal, WorkflowDir
+from specflowd.store.workflows import LOG_KEY, Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import Fingerprint, Poller, fingerprint
 
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 ProjectGroup = Callable[[Path], str | None]  # the scheduler group a project's registry entry names, if any
+ProjectId = Callable[[Path], str]  # a project's registry id (its path when it is not registered)
 
 FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at after a change
 QUIET_FILE_POLL_S = 2.0  # ... backing off to this while they do not change
@@ -79,10 +81,26 @@ class RunnerPort:
     """Runs through the RunManager, each admitted first by the daemon's run scheduler (services/scheduling.py).
     A start or continuation that fails gives its slot back at once."""
 
-    def __init__(self, runs: RunManager, scheduler: RunScheduler, project_group: ProjectGroup) -> None:
+    def __init__(
+        self, runs: RunManager, scheduler: RunScheduler, project_group: ProjectGroup, project_id: ProjectId = str
+    ) -> None:
         self.runs = runs
         self.scheduler = scheduler
         self.project_group = project_group
+        self.project_id = project_id
+
+    async def _telemetry(self, request: RunRequest) -> dict[str, str]:
+        """Claude Code's OpenTelemetry variables for this run (``[telemetry]``, read now: an edit applies to the
+        next run)."""
+        settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
+        attributes = resource_attributes(
+            project=self.project_id(request.project_root),
+            project_path=str(request.project_root),
+            orchestration=request.orchestration,
+            step=request.step,
+            batch=request.batch_index,
+        )
+        return telemetry_env(settings.telemetry, attributes, os.environ)
 
     async def admit(
         self,
@@ -125,6 +143,7 @@ class RunnerPort:
             append_system_prompt=request.system_prompt,
             binary=request.agent,
             sandbox=request.sandbox,
+            extra_env=await self._telemetry(request),
         )
         try:
             await self.runs.start(spec)
@@ -328,6 +347,11 @@ class JournalStore:
         self._note_finished(record)
         return record
 
+    def peek(self, root: Path, orchestration: str) -> OrchestrationRecord:
+        document = WorkflowDir(root).load(orchestration)
+        document.pop(LOG_KEY, None)  # the journal's bookkeeping, not the record's
+        return load_record(document)
+
     # The writes run in a worker thread (fsync off the event loop) and wait until they are durable. One lock per
     # orchestration keeps its journal's writes in call order (anyio locks are FIFO) and its bookkeeping (seq,
     # pending) touched by one thread at a time; the document is dumped before waiting, as the record is now.
@@ -376,10 +400,14 @@ class SkillStateFile:
 
 
 def engine_ports(
-    runs: RunManager, events: EventSink, scheduler: RunScheduler, project_group: ProjectGroup
+    runs: RunManager,
+    events: EventSink,
+    scheduler: RunScheduler,
+    project_group: ProjectGroup,
+    project_id: ProjectId = str,
 ) -> EnginePorts:
     return EnginePorts(
-        runs=RunnerPort(runs, scheduler, project_group),
+        runs=RunnerPort(runs, scheduler, project_group, project_id),
         clock=SystemClock(),
         project=ProjectFiles(runs.poller),  # the runner's poller: one for every file the daemon watches
         store=JournalStore(),

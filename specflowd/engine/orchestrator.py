@@ -43,6 +43,8 @@ from specflowd.domain.actions import (
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.decide import decide
 from specflowd.domain.evidence import ProjectEvidence, RunEvidence, TaskState
+from specflowd.domain.forecast import Sample
+from specflowd.domain.forecast_history import SampleCache
 from specflowd.domain.merge_ready import gate_stop
 from specflowd.domain.observe import Observation, done_ids, observe_project
 from specflowd.domain.progress import Progress, progress
@@ -86,6 +88,7 @@ DECIDING_AT_ONCE = 4
 reset) all their steps ran in one loop iteration and every client waited behind them (0.4 s measured for 200
 starts). Taking turns keeps each iteration short. The user's control calls (pause, cancel, answers) take no
 turn: they only wait for their own orchestration's lock."""
+FORECAST_RECORDS = 300  # latest finished orchestrations (all projects', and a project's own) the forecast reads
 CACHED_RECORDS = 64  # finished orchestrations read on demand kept in memory, the most recently used
 _FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken
 
@@ -155,6 +158,7 @@ class Orchestrator:
         self._advice: dict[str, tuple[str, Advice]] = {}
         self._queued: dict[str, str] = {}  # orchestration -> the run id the run port queued for it
         self._problems: list[str] = []
+        self._samples = SampleCache()
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready = anyio.Event()
 
@@ -279,10 +283,42 @@ class Orchestrator:
             return progress(record, self._now(), known)
         evidence = (await self.project.read(Path(record.project_path))).evidence
         done = evidence.ids_in(TaskState.DONE)
-        result = progress(record, self._now(), done)
+        history = await self.forecast_history(Path(record.project_path))
+        open_tasks = len(evidence.ids_in(TaskState.OPEN))
+        result = progress(record, self._now(), done, history=history, open_tasks=open_tasks)
         if not record.batches and evidence.task_states:  # nothing planned (yet): tasks.md's count, never 0/0
             result = result.model_copy(update={"tasks_total": len(evidence.task_states), "tasks_done": len(done)})
         return result
+
+    async def forecast_history(self, root: Path | None = None) -> list[Sample]:
+        """The forecast's samples: of the latest finished orchestrations of every project and of ``root``'s own
+        (``FORECAST_RECORDS`` of each). Each record is read once, in a worker thread, without taking a place in
+        the cache of records users asked for."""
+        ids = [i for _, i in self._known(None, True)[-FORECAST_RECORDS:]]
+        if root is not None:
+            ids += [i for _, i in self._known(root, True)[-FORECAST_RECORDS:]]
+        ids = list(dict.fromkeys(ids))
+        unread: list[tuple[str, Path]] = []
+        for orch_id in self._samples.missing(ids):
+            record = self._records.get(orch_id) or self._cache.get(orch_id)
+            if record is not None:
+                if record.status in TERMINAL_STATUSES:
+                    self._samples.add(orch_id, record)
+            elif (summary := self._finished.get(orch_id)) is not None:
+                unread.append((orch_id, Path(summary.project_path)))
+        if unread:
+            for orch_id, read in await anyio.to_thread.run_sync(self._peek_all, unread):
+                self._samples.add(orch_id, read)
+        return self._samples.samples(ids)
+
+    def _peek_all(self, wanted: list[tuple[str, Path]]) -> list[tuple[str, OrchestrationRecord | None]]:
+        out: list[tuple[str, OrchestrationRecord | None]] = []
+        for orch_id, root in wanted:
+            try:
+                out.append((orch_id, self.store.peek(root, orch_id)))
+            except (OSError, ValueError):
+                out.append((orch_id, None))  # get() reports it when a user asks for that orchestration
+        return out
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
         return self.store.decisions(record, limit)

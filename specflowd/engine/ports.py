@@ -202,6 +202,10 @@ class RecordStore(Protocol):
         """Load a record (appending decisions a crash kept from its log). OSError or ValueError when it cannot."""
         ...
 
+    def peek(self, root: Path, orchestration: str) -> OrchestrationRecord:
+        """Read a record as it is on disk, keeping nothing (safe in a worker thread). OSError or ValueError."""
+        ...
+
     async def commit(self, record: OrchestrationRecord, entry: dict[str, Any], *, held: bool) -> None:
         """Save ``record`` and log ``entry`` (numbered). ``held``: the caller keeps the change in memory even if
         the save fails; the entry then reaches the log with the next save that succeeds."""

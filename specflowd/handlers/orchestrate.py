@@ -24,6 +24,7 @@ from specflowd.handlers.groups import require_group
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET, preview_sandbox
 from specflowd.paths import user_config_path
+from specflowd.project.forecast_plan import preview_forecast
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import OrchestrationPreview, build_preview
 from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
@@ -172,6 +173,8 @@ async def preview(call: Call, params: PreviewParams) -> PreviewResult:
     config = merge_config(settings.orchestrate, params.config)
     snapshot = await anyio.to_thread.run_sync(read_project_snapshot, root)
     plan = build_preview(snapshot, config)
+    history = await call.services.orchestrations.forecast_history(root)
+    plan.forecast = await anyio.to_thread.run_sync(preview_forecast, plan, config, history)  # ~2000 draws: off the loop
     if settings.problem:
         plan.warnings.append(settings.problem)
     plan.warnings += [w for ws in budget_conflicts(config.budget) for w in ws]  # the caps as they will apply

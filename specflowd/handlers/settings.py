@@ -48,6 +48,7 @@ async def get(call: Call, _: EmptyParams) -> SettingsState:
         "specflow": settings.specflow.model_dump(mode="json"),
         "sandbox": settings.sandbox.model_dump(mode="json"),
         "metrics": settings.metrics.model_dump(mode="json"),
+        "telemetry": settings.telemetry.model_dump(mode="json"),
         "client": settings.client.model_dump(mode="json"),
     }
     return SettingsState(

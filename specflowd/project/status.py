@@ -21,6 +21,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from specflowd.domain.config import OrchestrationConfig, Step
+from specflowd.domain.forecast import PhaseForecast
 from specflowd.domain.gate import merge_wait_reason
 from specflowd.domain.prompts import batch_prompt, step_prompt, system_prompt
 from specflowd.project.planner import BatchPlan, plan_batches
@@ -108,6 +109,7 @@ class OrchestrationPreview(BaseModel):
     config: OrchestrationConfig
     prompts: list[PromptView] = []  # the exact prompt of every run the plan starts (heals depend on the failure)
     system_prompt: str = Field("", description="appended to the system prompt of every run (--append-system-prompt)")
+    forecast: PhaseForecast | None = Field(None, description="expected cost and duration (docs/forecast.md)")
 
 
 def _counts(snapshot: ProjectSnapshot) -> TaskCounts:

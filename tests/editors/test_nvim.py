@@ -24,6 +24,11 @@ def test_a_phase_from_orchestrate_to_merge(tmp_path: Path) -> None:
     assert seen["initial_statusline"] == ""  # no orchestration yet: nothing to show
     assert seen["prompts"][0]["kind"] == "select" and "Start this orchestration?" in seen["prompts"][0]["prompt"]
     assert "4 batches from tasks.md sections (20 tasks)" in seen["prompts"][0]["prompt"]
+    # no finished phase yet: the forecast rests on the prior, whose p90 is over the $5 total given
+    assert "\nforecast (median · p90) from the stated prior:\n" in seen["prompts"][0]["prompt"]
+    assert "\n  batch 1 Phase 1: Setup (4 tasks)" in seen["prompts"][0]["prompt"]
+    assert "\n  ! p90 is over a cap: the phase would likely stop at batch " in seen["prompts"][0]["prompt"]
+    assert re.search(r"\n    total: p90 \$[\d.]+ over the \$5\.00 cap; budget\.total=\d+ carries", seen["prompts"][0]["prompt"])
     lines = seen["statuslines"]
     assert any(line.startswith("specflow implement · batch 1/4 · tasks 0/20 · $") for line in lines), lines
     assert any(" · batch 4/4 · " in line for line in lines), lines

@@ -39,7 +39,7 @@ def test_every_contributed_command_is_registered_and_named_like_the_nvim_subcomm
 def test_pure_parts_and_no_daemon(tmp_path: Path) -> None:
     write_cases(tmp_path / "cases.json")
     env = {**sandbox_env(tmp_path), "SPECFLOW_SOCKET_CASES": str(tmp_path / "cases.json")}
-    run_node_test("pure", env, expect_pass=5)
+    run_node_test("pure", env, expect_pass=7)
 
 
 @needs_node

@@ -332,6 +332,7 @@ function M.preview_lines(preview)
     money(budget.heal),
     money(budget.total)
   )
+  vim.list_extend(lines, require("specflow.forecast").lines(preview.forecast, budget))
   return lines
 end
 

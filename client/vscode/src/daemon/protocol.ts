@@ -108,4 +108,28 @@ export interface Preview {
   warnings: string[];
   budget: Record<string, number>;
   sandbox?: RunSandbox;
+  forecast?: Forecast | null;
+}
+
+// orchestrate.preview's `forecast` (docs/forecast.md)
+export interface Forecast {
+  units: {
+    step: string;
+    batch_index?: number | null;
+    label: string;
+    tasks: number;
+    cost_usd: { median: number; p90: number };
+    duration_s: { median: number; p90: number };
+    source: string;
+    runs: number;
+  }[];
+  cost_usd: { median: number; p90: number };
+  duration_s: { median: number; p90: number };
+  p_stop: number;
+  p_stop_total: number;
+  p_stop_batch: number;
+  likely_stop?: string | null;
+  total_needed?: number | null;
+  batch_needed?: number | null;
+  basis: string;
 }

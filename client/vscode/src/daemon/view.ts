@@ -1,4 +1,5 @@
 // Pure renderings of the daemon's replies and events: status bar text, status lines, notices. No I/O.
+import { forecastLines } from "./forecast";
 import type {
   DaemonEvent,
   Decision,
@@ -179,6 +180,7 @@ export function previewLines(preview: Preview): string[] {
   if (preview.sandbox) {
     lines.push(sandboxLine(preview.sandbox));
   }
+  lines.push(...forecastLines(preview.forecast, b));
   return lines;
 }
 

@@ -2,6 +2,7 @@
 // follows the batches, a notice with a Merge button asks for the merge, the decision log streams.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { previewLines } from "../daemon/view";
 import { recordedSession, needsDaemon, waitFor } from "./support";
 
 const project = process.env.SPECFLOW_TEST_PROJECT;
@@ -19,6 +20,10 @@ test("orchestrate, follow, merge", { skip: needsDaemon("SPECFLOW_TEST_PROJECT") 
 
     const preview = await session.preview({ skip_analyze: true });
     assert.equal(preview.summary, "4 batches from tasks.md sections (20 tasks)");
+    const lines = previewLines(preview); // no finished phase yet: the forecast rests on the prior
+    assert.ok(lines.includes("forecast (median · p90) from the stated prior:"), lines.join("\n"));
+    assert.ok(lines.some((l) => l.startsWith("  batch 1 Phase 1: Setup (4 tasks) ") && l.endsWith("  prior")), lines.join("\n"));
+    assert.match(lines.find((l) => l.startsWith("  phase ")) ?? "", /^ {2}phase +\$\d+\.\d\d · \$\d+\.\d\d {2}\d+m · /);
     const started = await session.orchestrate({ skip_analyze: true, budget: { total: 5 } });
     assert.equal(started.record.config?.budget?.total, 5);
 

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { SpecflowClient } from "../daemon/client";
 import type { DaemonEvent, OrchestrationView } from "../daemon/protocol";
 import { notAnswering, socketPath } from "../daemon/socket";
+import { forecastLines, span } from "../daemon/forecast";
 import { answerKey, answerProblem, eventDecision, orchestrationLine, notice, noticeKind, sandboxLine, statusText } from "../daemon/view";
 
 test("the socket is found exactly as specflowctl finds it", { skip: !process.env.SPECFLOW_SOCKET_CASES && "cases come from pytest" }, () => {
@@ -78,6 +79,25 @@ test("events: which ask for the user, and how the decision log reads them", () =
   assert.equal(eventDecision(event("orchestration.status", { status: "running" })), undefined);
   assert.equal(answerKey({ question: "Which DB?", header: "db" }), "db");
   assert.equal(answerKey({ question: "Which DB?", header: "" }), "Which DB?");
+});
+
+test("the preview's forecast: a line per unit, the phase, the chance of a stop, the cap that carries it", () => {
+  const q = (median: number, p90: number) => ({ median, p90 });
+  const unit = { step: "implement", label: "batch 1 A very long section heading indeed", tasks: 5, cost_usd: q(1, 2.5), duration_s: q(90, 4000), source: "all projects", runs: 7 };
+  const forecast = {
+    units: [unit], cost_usd: q(2, 60), duration_s: q(180, 8000), p_stop: 0.3, p_stop_total: 0.3, p_stop_batch: 0.004,
+    likely_stop: "batch 1 A very long section heading indeed", total_needed: 61, batch_needed: null, basis: "all projects' 3 finished orchestration(s)",
+  };
+  assert.deepEqual(forecastLines(forecast, { total: 50, per_batch: 5 }), [
+    "forecast (median · p90) from all projects' 3 finished orchestration(s):",
+    "  batch 1 A very long sec… (5 tasks) $1.00 · $2.50  2m · 1h 07m  all projects, 7 finished",
+    "  phase                              $2.00 · $60.00  3m · 2h 13m",
+    "  chance of a budget stop: 30% (total cap 30%, per-batch cap <1%)",
+    "  ! p90 is over a cap: the phase would likely stop at batch 1 A very long section heading indeed",
+    "    total: p90 $60.00 over the $50.00 cap; a total budget of $61.00 carries it through",
+  ]);
+  assert.deepEqual(forecastLines(undefined, {}), []);
+  assert.deepEqual([span(59.4), span(3599), span(7170)], ["59s", "1h 00m", "2h 00m"]);
 });
 
 test("answers: options only, unless the question offers the Other choice (the daemon's rule)", () => {
