@@ -12,7 +12,7 @@ from specflowd.domain.config import Budget, Step
 from specflowd.domain.forecast import MIN_OWN, PRIOR, Sample, Unit, forecast_phase, weighted_quantile
 from specflowd.domain.forecast_history import SampleCache, samples_of
 from specflowd.domain.progress import progress
-from specflowd.domain.record import BatchRecord, BatchStatus, OrchestrationRecord, OrchestrationStatus, StepStatus
+from specflowd.domain.record import BatchRecord, BatchStatus, Completed, OrchestrationRecord, StepStatus
 from tests.domain.builders import NOW, record
 
 MIN = timedelta(minutes=1)
@@ -110,7 +110,7 @@ def test_the_same_seed_gives_the_same_forecast() -> None:
 
 def _finished_record() -> OrchestrationRecord:
     r = record(Step.MERGE)
-    r.status = OrchestrationStatus.COMPLETED
+    r.state = Completed()
     r.batches = [
         BatchRecord(index=0, name="A", task_ids=["T1", "T2"], status=BatchStatus.HEALED, run_ids=["r1", "h1"],
                     cost_usd=1.5, started_at=NOW, finished_at=NOW + 10 * MIN),

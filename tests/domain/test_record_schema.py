@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from specflowd.domain.config import OrchestrationConfig
 from specflowd.domain.record import (
     SCHEMA_VERSION,
     AttentionKind,
@@ -60,7 +61,10 @@ def test_every_v1_record_migrates_round_trips_and_reads_the_same_to_clients(path
     assert not set(STATE_FIELDS) & set(saved)  # written back as schema 2 at the next save
     assert load_record(json.loads(json.dumps(saved))) == record
     view = record_view(record).model_dump(mode="json")
-    assert view == {**old, "schema_version": SCHEMA_VERSION, **DROPPED.get(path.stem, {})}
+    added = {k: v for k, v in view["config"].items() if k not in old["config"]}  # settings newer than the file
+    assert added == {k: v for k, v in OrchestrationConfig().model_dump(mode="json").items() if k in added}
+    expected = {**old, "config": {**old["config"], **added}}
+    assert view == {**expected, "schema_version": SCHEMA_VERSION, **DROPPED.get(path.stem, {})}
 
 
 def test_the_states_carry_their_data() -> None:
