@@ -1,4 +1,4 @@
-"""Where specflowd keeps things (docs/architecture.md#files). Stdlib only.
+"""Where specflowd keeps things (docs/daemon.md#files-on-disk). Stdlib only.
 
 The client applies the same socket rule in its own ``specflowctl.paths`` (it imports no daemon code); a test
 holds the two equal."""

@@ -1,7 +1,7 @@
 """Where the daemon listens and keeps its log, as the client finds them. Stdlib only.
 
 The client imports no daemon code, so it applies the socket rule itself; the rule is a public contract
-(README, docs/architecture.md) that the editor plugins implement too, and a test holds this copy to the
+(README, docs/daemon.md#files-on-disk) that the editor plugins implement too, and a test holds this copy to the
 daemon's (``specflowd.paths``).
 """
 

@@ -1,4 +1,4 @@
-"""Orchestration configuration: the defaults and bounds (docs/architecture.md#configuration).
+"""Orchestration configuration: the defaults and bounds (docs/configuration.md#orchestrate).
 
 One model serves the RPC params (``orchestrate.preview/start {config}``), the TOML defaults file and the
 persisted record. Out-of-bounds values fail validation; the RPC layer turns that into ``invalid_config``.

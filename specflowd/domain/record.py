@@ -1,4 +1,4 @@
-"""The orchestration record: the one document the daemon writes per orchestration (docs/architecture.md#files).
+"""The orchestration record: the one document the daemon writes per orchestration (docs/daemon.md#files-on-disk).
 
 Pure data. Every change goes through ``specflowd.domain.transitions`` so the rules live in one place; the
 store only writes ``dump_record(record)`` atomically and reads it back with ``load_record``.

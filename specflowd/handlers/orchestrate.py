@@ -1,4 +1,4 @@
-"""orchestrate.* : preview, start, follow and steer orchestrations (docs/architecture.md#rpc-contract)."""
+"""orchestrate.* : preview, start, follow and steer orchestrations (docs/daemon.md#rpc-contract)."""
 
 from __future__ import annotations
 

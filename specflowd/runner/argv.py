@@ -1,4 +1,4 @@
-"""The agent command line (docs/architecture.md#the-agent-command-line), built as an argv list — never a shell
+"""The agent command line (docs/runs.md#command-line), built as an argv list — never a shell
 string. Pure."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Files of one run directory, ``{project}/.specflow/workflows/{session_id}/`` (docs/architecture.md#files).
+"""Files of one run directory, ``{project}/.specflow/workflows/{session_id}/`` (docs/daemon.md#files-on-disk).
 I/O only."""
 
 from __future__ import annotations

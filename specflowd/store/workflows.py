@@ -1,4 +1,4 @@
-"""On-disk layout of ``{project}/.specflow/workflows/`` (docs/architecture.md#files) for orchestration documents.
+"""On-disk layout of ``{project}/.specflow/workflows/`` (docs/daemon.md#files-on-disk) for orchestration documents.
 
 ``orchestration-{id}.json`` is replaced atomically after every change; ``orchestration-{id}.events.jsonl``
 is the append-only decision log. Documents are plain dicts here: the domain layer owns their schema.

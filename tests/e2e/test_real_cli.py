@@ -1,6 +1,6 @@
 """The real Claude Code CLI, run with specflowd's own command line against a scripted Messages API.
 
-These pin the CLI contract specflowd depends on (docs/architecture.md#the-agent-command-line): the init line carries our pre-assigned
+These pin the CLI contract specflowd depends on (docs/runs.md#command-line): the init line carries our pre-assigned
 session id, tools really execute in the project directory, the answer comes back as validated
 ``structured_output``, ``--resume`` continues the same session, ``total_cost_usd`` is priced from the usage
 the API reports, and ``--max-budget-usd`` ends the run with ``error_max_budget_usd`` and exit status 1.
