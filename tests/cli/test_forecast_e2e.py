@@ -13,7 +13,7 @@ from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.record import (
     BatchRecord,
     BatchStatus,
-    OrchestrationStatus,
+    Completed,
     StepStatus,
     dump_record,
     new_record,
@@ -35,7 +35,7 @@ def write_history(root: Path, orchestrations: int = 4) -> None:
     for n in range(orchestrations):
         t0 = START + n * timedelta(days=1)
         r = new_record(id=f"hist{n}", project_path=str(root), config=OrchestrationConfig(), now=t0)
-        r.status, r.step, r.updated_at = OrchestrationStatus.COMPLETED, Step.MERGE, t0 + 90 * MIN
+        r.state, r.step, r.updated_at = Completed(), Step.MERGE, t0 + 90 * MIN
         per_step: dict[Step, float] = {}
         for step, cost, minutes in ((Step.ANALYZE, 0.30, 2), (Step.VERIFY, 0.50, 4), (Step.MERGE, 0.20, 1)):
             per_step[step] = round(cost * (1 + 0.1 * n), 2)
