@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ from specflowd.protocol.framing import FrameDecoder
 SKIPPED_METHODS = frozenset({"daemon.shutdown"})  # would end the run under test
 PROTOCOL_ERRORS = frozenset({-32700, -32600, -32601, -32602})
 TRACEBACK = "Traceback (most recent call last)"  # not just "Traceback": fuzzed text may say that word
-_TEXT = st.characters(exclude_categories=("Cs",))  # JSON text cannot carry lone surrogates as characters
-_NO_NUL_TEXT = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+_TEXT = st.characters(exclude_categories=["Cs"])  # JSON text cannot carry lone surrogates as characters
+_NO_NUL_TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(_TEXT),
@@ -138,7 +139,7 @@ def method_calls(
             continue
         params = from_schema(method["x-params-schema"], components)
         if tweak is not None:
-            params = params.flatmap(lambda p, name=name: tweak(name, p))
+            params = params.flatmap(partial(tweak, name))
         per_method.append(st.tuples(st.just(name), params))
     return st.one_of(per_method)
 
@@ -214,7 +215,7 @@ _escapes = st.sampled_from(["\\ud800", "\\udfff", "\\udc80", "\\ud83d", "\\u0000
 
 
 @st.composite
-def raw_payloads(draw: Callable[..., Any]) -> bytes:
+def raw_payloads(draw: st.DrawFn) -> bytes:
     """One message body of one of the raw classes (framing is added by ``framed``)."""
     kind = draw(st.sampled_from(["truncated", "number", "nesting", "utf8", "surrogate", "nul", "binary", "json"]))
     base = draw(st.sampled_from([_request_bytes(), _request_bytes("projects.status", '{"project":"/x"}'), b"[]"]))
@@ -269,7 +270,7 @@ _bad_headers = st.sampled_from(
 
 
 @st.composite
-def framed(draw: Callable[..., Any]) -> bytes:
+def framed(draw: st.DrawFn) -> bytes:
     """What one fresh connection sends: raw payloads in newline or Content-Length framing, or broken headers."""
     style = draw(st.sampled_from(["newline", "content-length", "bad-header"]))
     payloads = draw(st.lists(raw_payloads(), min_size=1, max_size=3))

@@ -62,7 +62,7 @@ def test_attention_options_only_while_they_are_on_offer() -> None:
 
 
 def test_questions_show_options_and_the_exact_command() -> None:
-    questions = [
+    questions: list[dict[str, Any]] = [
         {"question": "Which storage?", "header": "storage", "options": [{"label": "json", "description": "a file"}]},
         {"question": "Name it how?", "header": "", "options": []},
     ]

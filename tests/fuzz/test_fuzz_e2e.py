@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,7 +34,17 @@ from tests.support import Daemon, running_daemon
 CONFIG_SCHEMA = OrchestrationConfig.model_json_schema()
 METHODS = sorted(set(build_router().specs) - SKIPPED_METHODS)  # the names rpc.discover lists
 
-SEEDED = {
+
+class _Seeded(TypedDict):
+    """The keyword arguments of ``settings`` every run here shares (typed so ``**SEEDED`` checks)."""
+
+    derandomize: bool
+    database: None
+    deadline: None
+    suppress_health_check: list[HealthCheck]
+
+
+SEEDED: _Seeded = {
     "derandomize": True,  # the same examples on every run: a failure in CI reproduces locally
     "database": None,
     "deadline": None,

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
 
@@ -26,7 +27,7 @@ BASE = [
 
 def _run(
     root: Path, prompt: str, *extra: str, env: dict[str, str] | None = None
-) -> tuple[int, list[dict[str, object]]]:
+) -> tuple[int, list[dict[str, Any]]]:
     import os
 
     full_env = dict(os.environ, SPECFLOW_SIM_DELAY="0", **(env or {}))
