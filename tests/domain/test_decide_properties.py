@@ -19,7 +19,6 @@ from specflowd.domain.record import (
     BatchStatus,
     OrchestrationRecord,
     OrchestrationStatus,
-    Question,
     RecoveryOption,
     RunKind,
     RunLedgerEntry,
@@ -28,7 +27,7 @@ from specflowd.domain.record import (
     load_record,
 )
 from specflowd.domain.transitions import apply, recover
-from specflowd.vocabulary import RunStatus
+from specflowd.vocabulary import Question, RunStatus
 from tests.domain.builders import NOW, drive
 
 IDS = ["T001", "T002", "T003", "T004", "T005", "T011a"]
@@ -91,27 +90,31 @@ attentions = st.none() | st.builds(
 
 @st.composite
 def records(draw: st.DrawFn) -> OrchestrationRecord:
-    r = OrchestrationRecord(
-        id="orch",
-        project_path="/p",
-        config=draw(configs),
-        status=draw(st.sampled_from(OrchestrationStatus)),
-        step=draw(st.sampled_from(Step)),
-        steps={s: StepRecord(attempts=draw(st.integers(0, 11)), extra_attempts=draw(st.integers(0, 2))) for s in STEP_ORDER},
-        batches=draw(batches),
-        batches_planned=draw(st.booleans()),
-        next_batch_index=draw(st.integers(0, 6)),
-        current_run_id=draw(st.none() | st.sampled_from(RUN_IDS)),
-        runs=draw(run_refs),
-        spawn_seq=draw(st.integers(0, 20)),
-        attention=draw(attentions),
-        pending_questions=draw(st.lists(st.builds(Question, question=st.text(max_size=5)), max_size=2)),
-        rate_limit_until=draw(st.none() | st.just(NOW + timedelta(minutes=5)) | st.just(NOW - timedelta(minutes=5))),
-        phase_number=draw(st.none() | st.sampled_from(["0042", "0043"])),
-        merge_requested=draw(st.booleans()),
-        pause_requested=draw(st.booleans()),
-        created_at=NOW,
-        updated_at=NOW,
+    # the schema-1 fields (status, attention, pending_questions, rate_limit_until) go through the record's
+    # migrating validator, so the record is validated from a mapping rather than from keyword arguments
+    r = OrchestrationRecord.model_validate(
+        dict(
+            id="orch",
+            project_path="/p",
+            config=draw(configs),
+            status=draw(st.sampled_from(OrchestrationStatus)),
+            step=draw(st.sampled_from(Step)),
+            steps={s: StepRecord(attempts=draw(st.integers(0, 11)), extra_attempts=draw(st.integers(0, 2))) for s in STEP_ORDER},
+            batches=draw(batches),
+            batches_planned=draw(st.booleans()),
+            next_batch_index=draw(st.integers(0, 6)),
+            current_run_id=draw(st.none() | st.sampled_from(RUN_IDS)),
+            runs=draw(run_refs),
+            spawn_seq=draw(st.integers(0, 20)),
+            attention=draw(attentions),
+            pending_questions=draw(st.lists(st.builds(Question, question=st.text(max_size=5)), max_size=2)),
+            rate_limit_until=draw(st.none() | st.just(NOW + timedelta(minutes=5)) | st.just(NOW - timedelta(minutes=5))),
+            phase_number=draw(st.none() | st.sampled_from(["0042", "0043"])),
+            merge_requested=draw(st.booleans()),
+            pause_requested=draw(st.booleans()),
+            created_at=NOW,
+            updated_at=NOW,
+        )
     )
     r.totals.spent_usd = draw(small_usd)
     return r

@@ -24,7 +24,6 @@ from specflowd.domain.record import (
     AttentionKind,
     BatchStatus,
     OrchestrationStatus,
-    Question,
     RecoveryOption,
     StepStatus,
 )
@@ -43,7 +42,7 @@ from specflowd.domain.transitions import (
     resume_failed,
 )
 from specflowd.errors import InvalidState
-from specflowd.vocabulary import RunStatus
+from specflowd.vocabulary import Question, RunStatus
 from tests.domain.builders import LATER, NOW, D, O, drive, ended, live, project, record
 
 SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]

@@ -152,7 +152,7 @@ def test_live_progress_uses_the_forecast_and_learns_from_its_own_batches() -> No
     p = progress(r, NOW + 5 * MIN, done_ids=["T1", "T2"], history=history)
     # batch 1: 4 min less the 1 it ran; batch 2: 4 min; verify and merge: 1 min each
     assert p.remaining_s == pytest.approx((3 + 4 + 1 + 1) * 60)
-    assert p.remaining_p90_s is not None and p.remaining_p90_s >= p.remaining_s
+    assert p.remaining_s is not None and p.remaining_p90_s is not None and p.remaining_p90_s >= p.remaining_s
     assert "this project's 5 finished orchestration(s)" in p.basis and "1 unit(s) of this run done" in p.basis
     early = progress(r.model_copy(update={"batches": r.batches[1:]}), NOW + 5 * MIN, done_ids=[], history=[])
     assert early.remaining_s is not None and "prior" in early.basis  # never "estimating…" with the forecast

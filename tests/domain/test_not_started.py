@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from specflowd.domain.actions import Heal, SpawnBatch, SpawnStep
 from specflowd.domain.config import Step
-from specflowd.domain.evidence import RunStatus
 from specflowd.domain.record import BatchStatus, OrchestrationStatus, StepStatus
 from specflowd.domain.transitions import run_not_started
+from specflowd.vocabulary import RunStatus
 from tests.domain.builders import NOW, D, O, drive, ended, project, record
 
 SECTIONS = [("Phase 1: Setup", ["T001", "T002"]), ("Phase 2: Core", ["T003"])]
@@ -38,6 +38,7 @@ def test_a_batch_run_that_never_started_runs_the_batch_again() -> None:
 
 def test_a_heal_that_never_started_is_decided_again_not_exhausted() -> None:
     r, a = drive(record(Step.IMPLEMENT, max_heal_attempts=1), project(OPEN3, SECTIONS), None)
+    assert isinstance(a, SpawnBatch)
     batch_run = a.run_id
     r, heal = drive(r, project(PARTIAL, SECTIONS), ended(r, RunStatus.FAILED, error="boom"))
     assert isinstance(heal, Heal) and heal.attempt == 1
@@ -52,5 +53,6 @@ def test_a_heal_that_never_started_is_decided_again_not_exhausted() -> None:
 
 def test_an_unknown_run_only_clears_the_current_run() -> None:
     r, a = drive(record(Step.VERIFY), project(), None)
+    assert isinstance(a, SpawnStep)
     after = run_not_started(r.model_copy(update={"runs": {}}), a.run_id, NOW)
     assert after.current_run_id is None and after.status == OrchestrationStatus.RUNNING
