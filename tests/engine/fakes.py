@@ -259,7 +259,7 @@ class Script:
         return self.steps.pop(0)(call) if self.steps else self.then(call)
 
 
-def complete(tasks: list[str] | None = None, cost_usd: float = 0.01) -> Agent:
+def complete(tasks: list[str] | None = None, cost_usd: float = 0.01) -> Callable[[AgentCall], Ran]:
     """Tick ``tasks`` (default: the prompt's ids) and end completed, whatever the skill."""
 
     def agent(call: AgentCall) -> Ran:
@@ -501,12 +501,18 @@ class Harness:
     runs: FakeRuns
     clock: FakeClock
     project: TestProject
-    skill_state: FakeSkillState
+    skill_writer: FakeSkillState | SkillStateWriter
     store: JournalStore
     bus: EventBus
     events: list[Event]
     _changed: anyio.Event = field(default_factory=anyio.Event)
     orch_id: str = ""
+
+    @property
+    def skill_state(self) -> FakeSkillState:
+        """The fake skill-state writer the engine was given (the default)."""
+        assert isinstance(self.skill_writer, FakeSkillState), "this harness writes the state with a real adapter"
+        return self.skill_writer
 
     def _saw(self, event: Event) -> None:
         self.events.append(event)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from tests.engine.common import FAKE, SIM, decision_log, status
@@ -86,7 +87,10 @@ def test_the_steering_verbs_from_the_cli(tmp_path: Path) -> None:
         wait_until(lambda: status(d, orch_id)["status"] in ("waiting_merge", "needs_attention"), timeout=60, what="merge")
         assert status(d, orch_id)["status"] == "waiting_merge"
         assert (root / "specs" / DEMO_FEATURE / "tasks.md").read_text().count("- [x] T") == 20
-        verify_runs = lambda: [r for r in d.rpc("runs.list", {"project": str(root)})["runs"] if r["step"] == "verify"]  # noqa: E731
+
+        def verify_runs() -> list[dict[str, Any]]:
+            return [r for r in d.rpc("runs.list", {"project": str(root)})["runs"] if r["step"] == "verify"]
+
         assert len(verify_runs()) == 1
         d.ctl("go-back", "verify", str(root))
         wait_until(lambda: len(verify_runs()) == 2 and status(d, orch_id)["status"] == "waiting_merge", timeout=60,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -32,7 +33,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessagesApi]:
         yield server
 
 
-def entries(log: list[dict[str, object]], action: str) -> list[dict[str, object]]:
+def entries(log: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
     return [e for e in log if e["action"] == action]
 
 

@@ -190,7 +190,8 @@ async def test_a_rate_limit_waits_for_the_reset_then_the_same_session_continues(
         assert h.record().status.value == "waiting_rate_limit" and runs.resumes == []
         h.clock.advance(1)  # the reset
         record = await h.until(lambda: (r := h.record()).batches[0].status.value == "completed" and r, "batch 1 done")
-    assert [(run_id, budget) for run_id, _, budget in runs.resumes] == [(session, pytest.approx(50 - 0.01))]
+    expected: list[tuple[str, object]] = [(session, pytest.approx(50 - 0.01))]
+    assert [(run_id, budget) for run_id, _, budget in runs.resumes] == expected
     assert "rate limit" in runs.resumes[0][1]  # continue_prompt("rate_limit")
     assert record.batches[0].attempts == 1 and record.batches[0].run_ids == [session]
     actions = h.actions()

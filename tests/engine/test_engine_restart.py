@@ -18,6 +18,7 @@ from specflowd.domain.record import RecoveryOption
 from specflowd.errors import StorageError
 from specflowd.event_catalogue import OrchestrationProblem
 from specflowd.store import workflows
+from specflowd.store.atomic import atomic_write_json
 from specflowd.vocabulary import RunStatus
 from tests.engine.fakes import AgentCall, FakeClock, FakeRuns, Ran, Script, engine, fail, hang, play_skill, tick
 
@@ -212,7 +213,7 @@ async def test_a_failed_write_stops_one_orchestration_and_a_restart_resumes_from
     root = demo(tmp_path)
     other = create_demo_project(tmp_path / "other")
     full: set[Path] = set()  # projects whose disk is full
-    real_write = workflows.atomic_write_json
+    real_write = atomic_write_json  # what workflows.py imported
 
     def write(path: Path, document: Any) -> None:
         if any(path.is_relative_to(p) for p in full):

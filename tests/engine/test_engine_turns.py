@@ -55,6 +55,9 @@ async def test_orchestrations_woken_together_decide_a_few_at_a_time_and_all_go_o
         paused = await h.orch.pause(ids[-1])  # a control call takes no turn: it answers while all turns are held
         assert paused.status.value == "paused"
         project.release.set()
-        ran = lambda: {r.orchestration for r in h.runs.started()}  # noqa: E731
+
+        def ran() -> set[str]:
+            return {r.orchestration for r in h.runs.started()}
+
         await h.until(lambda: set(ids[:-1]) <= ran(), "every running orchestration's first run")
     assert project.most == DECIDING_AT_ONCE and ids[-1] not in ran()

@@ -210,7 +210,10 @@ def test_starts_arriving_together_take_turns_and_cheap_calls_do_not_wait(sim_dae
         for n, (client, root) in enumerate(zip(clients, roots, strict=True)):
             client.send({"jsonrpc": "2.0", "id": n, "method": "orchestrate.start",
                          "params": {"project": str(root), "config": {"agent": str(agent)}}})  # fmt: skip
-        checking = lambda: len(list(marks.glob("version.*")))  # noqa: E731
+
+        def checking() -> int:
+            return len(list(marks.glob("version.*")))
+
         wait_until(lambda: checking() >= PROJECT_CALLS_AT_ONCE, timeout=30, what="the first agent checks")
         assert d.rpc("daemon.ping") is not None  # answered while the starts hold every turn
         assert checking() == PROJECT_CALLS_AT_ONCE  # the other starts wait for a turn: no agent check of theirs

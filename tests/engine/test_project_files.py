@@ -13,6 +13,8 @@ from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from specflowd.domain.evidence import TaskState
 from specflowd.engine import adapters
 from specflowd.engine.adapters import ProjectFiles
+from specflowd.engine.ports import ProjectView
+from specflowd.project.snapshot import ProjectSnapshot, read_project_snapshot
 from specflowd.watch import Poller
 
 pytestmark = pytest.mark.anyio
@@ -27,9 +29,9 @@ def age_all(root: Path, seconds: float) -> None:
 class CountingReads:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        original = adapters.read_project_snapshot
+        original = read_project_snapshot
 
-        def counted(root: Path):  # type: ignore[no-untyped-def]
+        def counted(root: Path) -> ProjectSnapshot:
             self.count += 1
             return original(root)
 
@@ -72,7 +74,7 @@ def halves(tasks: Path) -> tuple[str, str]:
     return text, text[: text.index("T002")]
 
 
-def done_count(view: adapters.ProjectView) -> int:
+def done_count(view: ProjectView) -> int:
     return len(view.evidence.ids_in(TaskState.DONE))
 
 
@@ -84,9 +86,9 @@ async def test_a_read_of_files_written_while_they_are_read_is_read_again(
     whole, torn = halves(tasks)
     tasks.write_text(torn)  # the writer has truncated it and written its first lines
     reads: list[int] = []
-    original = adapters.read_project_snapshot
+    original = read_project_snapshot
 
-    def finishing_writer(path: Path):  # type: ignore[no-untyped-def]
+    def finishing_writer(path: Path) -> ProjectSnapshot:
         snapshot = original(path)
         reads.append(len(snapshot.tasks.tasks) if snapshot.tasks else 0)
         if len(reads) == 1:
@@ -128,10 +130,10 @@ async def test_files_that_never_stand_still_are_read_a_bounded_number_of_times(
     root = create_demo_project(tmp_path / "demo")
     tasks = root / "specs" / DEMO_FEATURE / "tasks.md"
     whole, torn = halves(tasks)
-    original = adapters.read_project_snapshot
+    original = read_project_snapshot
     count = 0
 
-    def endless_writer(path: Path):  # type: ignore[no-untyped-def]
+    def endless_writer(path: Path) -> ProjectSnapshot:
         nonlocal count
         count += 1
         snapshot = original(path)

@@ -68,6 +68,7 @@ def test_ids_are_echoed_exactly(raw_id: bytes, echoed: bytes) -> None:
 
 def test_calls_without_params_share_one_instance_and_params_are_still_checked() -> None:
     seen.clear()
+    params: dict[str, Any] | list[Any] | None
     for params in ({}, None, []):
         message = {"jsonrpc": "2.0", "id": 1, "method": "t.empty", "params": params}
         assert call(message)["result"] == {"params": "EmptyParams"}
@@ -80,6 +81,7 @@ def test_calls_without_params_share_one_instance_and_params_are_still_checked() 
 
 def test_a_model_rule_on_empty_params_runs_on_every_call() -> None:
     assert router.specs["t.strict"].no_params is None
+    params: dict[str, Any] | None
     for params in (None, {}):
         reply = call({"jsonrpc": "2.0", "id": 1, "method": "t.strict", "params": params})
         assert reply["error"]["code"] == -32602

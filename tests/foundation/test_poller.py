@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -75,7 +76,7 @@ async def test_a_change_wakes_its_own_watch_only_and_idle_watches_cost_few_wakeu
     poller = Poller()
     async with polling(poller):
         for i, f in enumerate(files):
-            poller.watch(lambda f=f: fingerprint(f), lambda i=i: changed.append(i), fast=0.05, slow=0.4)
+            poller.watch(partial(fingerprint, f), partial(changed.append, i), fast=0.05, slow=0.4)
         await anyio.sleep(1.0)  # a measurement window (not a synchronisation): how often did it wake?
         idle_wakeups = poller.wakeups
         files[7].write_text("changed")

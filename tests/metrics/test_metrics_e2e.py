@@ -120,7 +120,11 @@ def test_stops_and_heals_are_counted_by_project_and_kind(tmp_path: Path) -> None
         project = d.rpc("projects.register", {"path": str(root)})["id"]
         for expected in ("rate_limited", "budget_exceeded", "looping"):
             run_id = d.rpc("runs.start", {"project": str(root), "skill": "verify"})["run_id"]
-            wait_until(lambda r=run_id, e=expected: d.rpc("runs.get", {"run": r})["status"] == e, timeout=60, what=expected)
+
+            def reached(r: str = run_id, e: str = expected) -> bool:
+                return bool(d.rpc("runs.get", {"run": r})["status"] == e)
+
+            wait_until(reached, timeout=60, what=expected)
         orch_id = d.rpc("orchestrate.start", {"project": str(root), "config": {"skip_analyze": True}})["record"]["id"]
         wait_until(lambda: status(d, orch_id)["status"] == "needs_attention", timeout=60, what="heal exhausted")
         found = samples(d.rpc("daemon.metrics")["text"])

@@ -142,7 +142,8 @@ def diff(label: str, recorded: Any, replayed: Any) -> list[str]:
 
 def replay_step(step: dict[str, Any], root: Path, home: Path, normal: Normal) -> list[str]:
     """Run one step against the fake from the recorded files; what differs from the recording."""
-    n, problems = step["n"], []
+    n = step["n"]
+    problems: list[str] = []
     if n in BRANCH_BEFORE:
         git(root, "checkout", "-q", "-b", BRANCH_BEFORE[n])
     for path in TEXTS:

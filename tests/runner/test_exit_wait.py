@@ -12,7 +12,6 @@ import anyio
 import psutil
 import pytest
 
-from specflowd.runner import process
 from specflowd.runner.process import identify, is_same_process, wait_exit
 
 pytestmark = pytest.mark.anyio
@@ -75,7 +74,7 @@ async def test_without_a_pidfd_a_slow_poll_notices_the_exit(tmp_path: Path, monk
         calls.append(pid)
         raise OSError(errno.ENOSYS, "pidfd_open not implemented")
 
-    monkeypatch.setattr(process.os, "pidfd_open", refused)
+    monkeypatch.setattr("specflowd.runner.process.os.pidfd_open", refused)  # the os that process.py imported
     release = tmp_path / "release"
     pid = _orphan(tmp_path, release)
     await _exits_while_waited(pid, release, poll_s=0.05)

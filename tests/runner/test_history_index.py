@@ -123,7 +123,8 @@ async def test_the_index_keeps_each_runs_figures_and_an_entry_without_them_is_re
     await again.reconcile([harness.project])
     assert reads.count == 0
     figures = {s.run_id: (s.step, s.cost_usd, s.duration_s) for s in again.census()}
-    assert figures == {i: ("implement", pytest.approx(0.01 * n), None) for n, i in enumerate(ids, start=1)}
+    expected: dict[str, tuple[str, object, None]] = {i: ("implement", pytest.approx(0.01 * n), None) for n, i in enumerate(ids, start=1)}
+    assert figures == expected
 
 
 async def test_runs_new_since_the_index_was_written_are_read_from_disk(

@@ -141,7 +141,8 @@ def test_a_project_table_replaces_the_domains_for_that_project(tmp_path: Path) -
     from specflowd.settings import validate_document
 
     app, other = tmp_path / "app", tmp_path / "other"
-    app.mkdir(), other.mkdir()
+    app.mkdir()
+    other.mkdir()
     settings = validate_document(
         {"sandbox": {"allowed_domains": ["pypi.org"], "projects": {str(app): {"allowed_domains": ["npmjs.org"]}}}}
     )

@@ -15,7 +15,7 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def unit(uid: str, project: str | None = None, **kw: object) -> Unit:
-    return Unit(id=uid, project=project or uid[0], **kw)  # type: ignore[arg-type]
+    return Unit(id=uid, project=project or uid[0], **kw)
 
 
 def ids(units: list[Unit]) -> list[str]:
@@ -135,7 +135,7 @@ def test_group_errors_are_clear() -> None:
     with pytest.raises(InvalidConfig):
         s.set_limit("night", 65)
     with pytest.raises(InvalidConfig):
-        s.set_limit("night", True)  # type: ignore[arg-type]
+        s.set_limit("night", True)
     with pytest.raises(InvalidState):
         s.remove_group("default")
 

@@ -118,7 +118,7 @@ def test_a_rate_limit_in_one_project_holds_the_others_admissions_until_its_reset
         gates = d.rpc("daemon.status")["scheduler"]["gates"]
         assert [moment(g["until"]) for g in gates] == [reset]
         wait_until(lambda: all(runs_of(d, root) for root in others), timeout=60, what="the others' first runs")
-        types = []
+        types: list[str] = []
         while "scheduler.admitted" not in types or types.count("scheduler.admitted") < 2:
             types.append(sub.read()["params"]["type"])
     for root in others:  # not one agent of the account started before the reset

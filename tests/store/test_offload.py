@@ -57,7 +57,11 @@ async def test_an_older_write_finishing_late_never_replaces_a_newer_one(tmp_path
     async with anyio.create_task_group() as tg:
         tg.start_soon(files.write, target, first)
         await anyio.to_thread.run_sync(started.wait, 10)
-        second = files.write(target, lambda: (atomic_write_bytes(target, b"second"), order.append("second")))
+        def second_write() -> None:
+            atomic_write_bytes(target, b"second")
+            order.append("second")
+
+        second = files.write(target, second_write)
         tg.start_soon(lambda: second)
         await anyio.sleep(0.05)
         release.set()
