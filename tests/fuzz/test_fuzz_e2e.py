@@ -31,8 +31,6 @@ from tests.fuzz_messages import (
 )
 from tests.support import Daemon, running_daemon
 
-pytestmark = pytest.mark.xdist_group("fuzz-daemon")  # one fuzzed daemon (a module fixture), on one worker
-
 CONFIG_SCHEMA = OrchestrationConfig.model_json_schema()
 METHODS = sorted(set(build_router().specs) - SKIPPED_METHODS)  # the names rpc.discover lists
 

@@ -24,8 +24,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("trace-replay")  # the replay (a module fixture) runs once, on one worker
-
 HERE = Path(__file__).resolve().parents[1]
 TRACE = HERE / "fixtures" / "specflow-traces" / "cli-3.0.0-af8423a.jsonl"
 FAKE = HERE / "fake_specflow" / "specflow"
