@@ -31,6 +31,19 @@ E2E_PATHS = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole suite runs on pytest-xdist workers (`-n` in pyproject's addopts); a run that names tests
+    (a path, a node id, `-k`) runs serially in this process instead, with no workers to start, unless its own
+    command line says `-n` (CONTRIBUTING.md). So does a run with --pdb, which needs the tests in this process."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    explicit_n = any(a.startswith(("-n", "--numprocesses")) for a in config.invocation_params.args)
+    named = config.args_source == pytest.Config.ArgsSource.ARGS or bool(config.option.keyword or config.option.usepdb)
+    if named and not explicit_n:
+        config.option.numprocesses = 0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         relative = item.path.resolve().relative_to(TESTS).as_posix()

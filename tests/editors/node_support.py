@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -35,14 +36,17 @@ def _out_of_date() -> bool:
 
 def compile_extension() -> None:
     """Type-check and compile the extension and its tests into client/vscode/out, unless every output is newer
-    than its source (CI's vsix build has just compiled it; even an incremental tsc costs seconds)."""
-    if not _out_of_date():
-        return
-    proc = subprocess.run([str(TSC), "-p", str(VSCODE)], capture_output=True, text=True, timeout=300, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"tsc failed:\n{proc.stdout}\n{proc.stderr}")
-    for _, js in _outputs():  # tsc leaves an unchanged output alone: mark it current
-        js.touch()
+    than its source (CI's vsix build has just compiled it; even an incremental tsc costs seconds).
+    pytest-xdist workers share out/: a lock beside it lets one compile while the others wait, then find it current."""
+    with (VSCODE / "node_modules" / ".specflowd-tests-tsc.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _out_of_date():
+            return
+        proc = subprocess.run([str(TSC), "-p", str(VSCODE)], capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            pytest.fail(f"tsc failed:\n{proc.stdout}\n{proc.stderr}")
+        for _, js in _outputs():  # tsc leaves an unchanged output alone: mark it current
+            js.touch()
 
 
 def run_node_test(name: str, env: dict[str, str], *, expect_pass: int, timeout: float = 180.0) -> str:
