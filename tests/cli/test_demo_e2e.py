@@ -22,24 +22,24 @@ def test_detached_paced_demo_can_be_paused_resumed_and_cancelled(tmp_path: Path)
     env = dict(sandbox_env(tmp_path), SPECFLOW_SIM_DELAY="0")  # the pace file must win over this
     demo = tmp_path / "demo"
     try:
-        started = _ctl(env, "demo", "--detach", "--pace", "0.5", str(demo))
+        started = _ctl(env, "demo", "--detach", "--pace", "2", str(demo))
         assert started.returncode == 0, started.stdout + started.stderr
         lines = started.stdout.splitlines()
         short = next(line.split()[2] for line in lines if line.startswith("started orchestration "))
         assert f"started orchestration {short} (detached)" in lines
         assert f"  follow: specflowctl status --watch {demo}" in lines
         assert f"  steer:  specflowctl pause|resume|cancel {demo}" in lines
-        assert (demo / ".specflow" / "sim-agent" / "pace").read_text() == "0.5\n"
+        assert (demo / ".specflow" / "sim-agent" / "pace").read_text() == "2.0\n"
 
         def status() -> str:
             return str(_ctl(env, "status", str(demo)).stdout)
 
-        def run_live() -> bool:  # a batch's agent is running (between runs `pause --now` pauses at once)
+        def batch_live() -> bool:  # a batch's agent is running (between runs `pause --now` pauses at once)
             shown = json.loads(_ctl(env, "status", "--json", str(demo)).stdout)["orchestration"]["record"]
-            return shown["status"] == "running" and shown["current_run_id"] is not None
+            return shown["status"] == "running" and shown["step"] == "implement" and shown["current_run_id"] is not None
 
-        wait_until(run_live, 30, what="a run to be live")
-        paused = _ctl(env, "pause", "--now", str(demo))  # at 0.5 s a tool call, the run is still going
+        wait_until(batch_live, 60, what="a batch's run to be live")
+        paused = _ctl(env, "pause", "--now", str(demo))  # at 2 s a tool call, batch 1 runs for 8 s
         assert paused.returncode == 0 and paused.stdout.startswith("pausing now: the running run is being stopped\n")
         wait_until(lambda: f"orchestration {short}: Paused" in status(), 30, what="paused")
         assert f"orchestration {short}: Running" in _ctl(env, "resume", str(demo)).stdout
