@@ -385,18 +385,21 @@ class SkillStateFile:
     PATH), else by an atomic edit of the state file (store/skill_state.py)."""
 
     async def mark_running(self, root: Path, step: Step) -> StateWrite:
-        settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
-        cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
-        result = await set_state_values(root, running_step_values(step), cli)
+        result = await set_state_values(root, running_step_values(step), await _specflow_cli())
         return StateWrite(ok=result.ok, via=result.via, output=result.output)
 
     async def implement_gate(self, root: Path) -> GateCheck | None:
-        settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
-        cli = await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
+        cli = await _specflow_cli()
         if cli is None:
             return None
         result = await check_gate(root, cli, "implement")
         return GateCheck(passed=result.ok, via=result.via, output=result.output)
+
+
+async def _specflow_cli() -> str | None:
+    """The SpecFlow CLI the settings file names (read at each use, so a change applies without a restart)."""
+    settings = await anyio.to_thread.run_sync(load_settings, user_config_path())
+    return await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
 
 
 def engine_ports(
