@@ -38,7 +38,7 @@ from specflowd.domain.config import Budget, Step
 from specflowd.domain.forecast import Sample, Unit, forecast_phase, forecast_units
 from specflowd.domain.forecast_history import samples_of
 from specflowd.domain.record import TERMINAL_STATUSES, load_record
-from specflowd.store.workflows import LOG_KEY, workflows_dir
+from specflowd.files.workflows import LOG_KEY, workflows_dir
 
 ROOMY = Budget(per_batch=10_000, total=10_000)
 STEP_BASE = {Step.ANALYZE: (0.35, 140.0), Step.VERIFY: (0.55, 230.0), Step.MERGE: (0.20, 80.0)}

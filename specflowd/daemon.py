@@ -21,6 +21,7 @@ from specflowd import faults
 from specflowd.engine.adapters import engine_ports
 from specflowd.engine.orchestrator import Orchestrator
 from specflowd.event_catalogue import DaemonStarted, DaemonStopping, RegistryChanged, RegistryProblem
+from specflowd.files.leftovers import sweep_temp
 from specflowd.handlers import daemon as daemon_handlers
 from specflowd.handlers import events as events_handlers
 from specflowd.handlers import groups as groups_handlers
@@ -44,7 +45,6 @@ from specflowd.services.metrics import DaemonMetrics, on_loop
 from specflowd.services.metrics_sources import count_event, snapshot
 from specflowd.services.scheduling import RunScheduler, account_key
 from specflowd.settings import listen_address, load_settings
-from specflowd.store.leftovers import sweep_temp
 from specflowd.transport import systemd
 from specflowd.transport.lock import AlreadyRunning, DaemonLock
 from specflowd.transport.server import Connection, Limits, SocketServer, Weigh
@@ -348,9 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(
             max_connections=args.max_connections, idle_timeout_s=args.idle_timeout, write_timeout_s=args.write_timeout
         )
-        # The ~50 000 objects the imports made (modules, classes, pydantic's schemas) live as long as the daemon:
-        # out of the collector's sight, a full collection scans only what serving made since. Measured in a
-        # burst of 200 starts, full collections stalled every client for 45-140 ms each.
+        # The objects the imports made (modules, classes, pydantic's schemas) live as long as the daemon: out of
+        # the collector's sight, a full collection scans only what serving made since, so it cannot stall every
+        # client for long during a burst (figures: bench/ and docs/scale.md).
         gc.freeze()
         anyio.run(serve, sock_path, activated, limits, args.event_queue, backend="asyncio")
     except KeyboardInterrupt:

@@ -12,4 +12,4 @@ try:
     __version__ = version("specflowd")
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
-PROTOCOL_VERSION = 2  # 2: run and question events name their orchestration `orchestration` (was `orchestration_id`)
+PROTOCOL_VERSION = 2  # what changed at each version: CHANGELOG.md

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from specflowd.store.atomic import atomic_write_json, read_json
+from specflowd.files.atomic import atomic_write_json, read_json
 
 __all__ = ["SessionNotFound", "continue_messages", "load_session", "new_session_id", "save_session", "session_path"]
 

@@ -41,22 +41,22 @@ from specflowd.engine.ports import (
 )
 from specflowd.engine.telemetry import resource_attributes, telemetry_env
 from specflowd.errors import NotFound
+from specflowd.files.history_index import FileKey, HistoryIndex, file_key, index_path
+from specflowd.files.skill_state import check_gate, find_specflow_cli, set_state_values
+from specflowd.files.workflows import LOG_KEY, Journal, WorkflowDir
 from specflowd.paths import user_config_path
 from specflowd.project.snapshot import STATE_FILE, read_project_snapshot
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunSpec
 from specflowd.services.scheduling import RunScheduler
 from specflowd.settings import load_settings
-from specflowd.store.history_index import FileKey, HistoryIndex, file_key, index_path
-from specflowd.store.skill_state import check_gate, find_specflow_cli, set_state_values
-from specflowd.store.workflows import LOG_KEY, Journal, WorkflowDir
 from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import Fingerprint, Poller, fingerprint
 
 __all__ = [
-    "JournalStore",
     "ProjectFiles",
     "ProjectFingerprint",
+    "ProjectJournals",
     "RunnerPort",
     "SkillStateFile",
     "SystemClock",
@@ -275,10 +275,10 @@ class ProjectFiles:
         await anyio.sleep(DEBOUNCE_S)
 
 
-class JournalStore:
+class ProjectJournals:
     """Records and decision logs in ``{project}/.specflow/workflows/`` through one ``Journal`` per
-    orchestration (store/workflows.py: record first, then its log line; the log repaired at load). Finished
-    orchestrations are noted in the project's ``orchestrations.index.json`` (store/history_index.py), so a
+    orchestration (files/workflows.py: record first, then its log line; the log repaired at load). Finished
+    orchestrations are noted in the project's ``orchestrations.index.json`` (files/history_index.py), so a
     restart knows them without reading them."""
 
     def __init__(self) -> None:
@@ -382,7 +382,7 @@ class JournalStore:
 
 class SkillStateFile:
     """The running step through the SpecFlow CLI (``[specflow] cli`` in the settings file, else ``specflow`` on
-    PATH), else by an atomic edit of the state file (store/skill_state.py)."""
+    PATH), else by an atomic edit of the state file (files/skill_state.py)."""
 
     async def mark_running(self, root: Path, step: Step) -> StateWrite:
         result = await set_state_values(root, running_step_values(step), await _specflow_cli())
@@ -413,7 +413,7 @@ def engine_ports(
         runs=RunnerPort(runs, scheduler, project_group, project_id),
         clock=SystemClock(),
         project=ProjectFiles(runs.poller),  # the runner's poller: one for every file the daemon watches
-        store=JournalStore(),
+        journal=ProjectJournals(),
         skill_state=SkillStateFile(),
         adviser=HelperAdviser(),
         events=events,

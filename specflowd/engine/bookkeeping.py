@@ -15,7 +15,7 @@ a stale stop) and re-adopting a live run after a restart write nothing: the skil
 writes stand. A write that fails stops the orchestration (``needs_attention`` kind ``state_write``, with the
 command's output) before the spawn is recorded: no run, no attempt used, never a guess.
 
-Pure: the write itself is the ``SkillStateWriter`` port's (engine/adapters.py → store/skill_state.py).
+Pure: the write itself is the ``SkillStateWriter`` port's (engine/adapters.py → files/skill_state.py).
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ class Orchestrator:
         self.runs = ports.runs
         self.clock = ports.clock
         self.project = ports.project
-        self.store = ports.store
+        self.journal = ports.journal
         self.skill_state = ports.skill_state
         self.adviser = ports.adviser
         self.events = ports.events
@@ -177,8 +177,8 @@ class Orchestrator:
     def load_project(self, root: Path) -> None:
         """Resume every non-final orchestration recorded in ``root`` (after a restart or a registration). The
         finished ones its history index names are known without being read."""
-        ids = self.store.ids(root)
-        finished = self.store.finished(root, ids)
+        ids = self.journal.ids(root)
+        finished = self.journal.finished(root, ids)
         for orch_id in ids:
             if orch_id in self._records:
                 continue
@@ -186,10 +186,10 @@ class Orchestrator:
                 self._finished[orch_id] = finished[orch_id]
                 continue
             try:
-                record = self.store.load(root, orch_id)  # appends decisions a crash kept from the log
+                record = self.journal.load(root, orch_id)  # appends decisions a crash kept from the log
             except (OSError, ValueError) as exc:
                 # left untouched for the user to inspect; reported in daemon.status and as an event
-                where = self.store.location(root, orch_id)
+                where = self.journal.location(root, orch_id)
                 problem = f"{where}: cannot load orchestration {orch_id}: {_first_line(exc)}"
                 if problem not in self._problems:
                     log.warning("%s", problem)
@@ -230,9 +230,9 @@ class Orchestrator:
         if summary is None:
             raise NotFound(f"no orchestration {orch_id!r}", orchestration=orch_id)
         try:
-            record = self.store.load(Path(summary.project_path), orch_id)
+            record = self.journal.load(Path(summary.project_path), orch_id)
         except (OSError, ValueError) as exc:
-            where = self.store.location(Path(summary.project_path), orch_id)
+            where = self.journal.location(Path(summary.project_path), orch_id)
             raise StorageError(f"{where}: cannot load orchestration {orch_id}: {_first_line(exc)}") from None
         self._cache[orch_id] = record
         while len(self._cache) > CACHED_RECORDS:
@@ -315,13 +315,13 @@ class Orchestrator:
         out: list[tuple[str, OrchestrationRecord | None]] = []
         for orch_id, root in wanted:
             try:
-                out.append((orch_id, self.store.peek(root, orch_id)))
+                out.append((orch_id, self.journal.peek(root, orch_id)))
             except (OSError, ValueError):
                 out.append((orch_id, None))  # get() reports it when a user asks for that orchestration
         return out
 
     def decisions(self, record: OrchestrationRecord, limit: int = 10) -> list[dict[str, Any]]:
-        return self.store.decisions(record, limit)
+        return self.journal.decisions(record, limit)
 
     # -- control ---------------------------------------------------------------------------------------
     async def start(self, root: Path, config: OrchestrationConfig) -> OrchestrationRecord:
@@ -480,7 +480,7 @@ class Orchestrator:
         """Not a failure: the user should know (decision log, status, followers); the run goes on."""
         entry = self._entry(record, record, "warning", message, run_id=run_id)
         with contextlib.suppress(StorageError):  # the warning is also in the run record and the daemon log
-            await self.store.note(record, entry)  # the record did not change
+            await self.journal.note(record, entry)  # the record did not change
         self._emit(record, self._decision(record, "warning", message, run_id=run_id))
 
     async def _sleep(self, orch_id: str, until: datetime | None = None) -> None:
@@ -820,7 +820,7 @@ class Orchestrator:
         }
 
     async def _save(self, record: OrchestrationRecord) -> None:
-        await self.store.save(record)
+        await self.journal.save(record)
         self._records[record.id] = record
 
     async def _persist(
@@ -838,7 +838,7 @@ class Orchestrator:
         keeps it if the save fails (the decision is then logged with the next save that succeeds); otherwise
         a failed save means the change did not happen."""
         line = entry or self._entry(record, before, action, reason, **extra)
-        await self.store.commit(record, line, held=held)
+        await self.journal.commit(record, line, held=held)
 
     @staticmethod
     def _decision(

@@ -9,7 +9,7 @@ and drive whole orchestrations in-process in milliseconds. An import-linter cont
   cancel, and a run's evidence for decide();
 - ``Clock`` — ``now`` and sleeping until a moment (rate-limit resets, the safety timer);
 - ``ProjectReader`` — the project's files as evidence, and waiting for them to change;
-- ``RecordStore`` — orchestration records and their decision log, written crash-consistently;
+- ``RecordJournal`` — orchestration records and their decision log, written crash-consistently;
 - ``SkillStateWriter`` — the running step written into the skills' state file before a run starts;
 - ``Adviser`` — the Claude Helper's view of a decision before it is carried out;
 - ``EventSink`` — where events go (the event bus).
@@ -42,7 +42,7 @@ __all__ = [
     "ProjectReader",
     "ProjectView",
     "Queued",
-    "RecordStore",
+    "RecordJournal",
     "RunPort",
     "RunRequest",
     "SkillStateWriter",
@@ -181,7 +181,7 @@ class FinishedSummary:
     created_at: datetime
 
 
-class RecordStore(Protocol):
+class RecordJournal(Protocol):
     """Orchestration records and their decision logs: each change is one ``commit`` (the record saved carrying
     its entry, then the entry appended), so after any crash the log holds every decision the record reflects.
     Every write raises StorageError when it cannot be made, and returns once it is durable (the writes wait for
@@ -277,7 +277,7 @@ class EnginePorts:
     runs: RunPort
     clock: Clock
     project: ProjectReader
-    store: RecordStore
+    journal: RecordJournal
     skill_state: SkillStateWriter
     adviser: Adviser
     events: EventSink

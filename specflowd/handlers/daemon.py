@@ -10,13 +10,13 @@ from pathlib import Path
 import anyio
 from pydantic import ConfigDict, Field
 
+from specflowd.admission.units import GroupView
 from specflowd.errors import InvalidState
 from specflowd.event_catalogue import DaemonStopping
 from specflowd.handlers.scheduler import RateLimitGate
 from specflowd.paths import user_config_path
 from specflowd.protocol.rpc import EmptyParams, Message, Router
 from specflowd.runner.sandboxcheck import sandbox_problem, systemd_run_path
-from specflowd.scheduler.units import GroupView
 from specflowd.services.context import Call, Services
 from specflowd.services.metrics import CONTENT_TYPE
 from specflowd.settings import load_settings, merge_config

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
+from specflowd.admission.units import DEFAULT_LIMIT, MAX_LIMIT, GroupView
 from specflowd.errors import NotFound
 from specflowd.protocol.rpc import EmptyParams, Message, Router
-from specflowd.scheduler.units import DEFAULT_LIMIT, MAX_LIMIT, GroupView
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 from pydantic import ConfigDict, Field, model_validator
 
+from specflowd.admission.units import QueuePosition
 from specflowd.domain.config import Step, budget_conflicts
 from specflowd.domain.progress import Progress
 from specflowd.domain.record import (
@@ -20,6 +21,7 @@ from specflowd.domain.record import (
     record_view,
 )
 from specflowd.errors import InvalidConfig
+from specflowd.files.workflows import WorkflowDir
 from specflowd.handlers.groups import require_group
 from specflowd.handlers.projects import project_root, project_root_or_none
 from specflowd.handlers.runs import MAX_OFFSET, preview_sandbox
@@ -31,10 +33,8 @@ from specflowd.protocol.params import Identifier, JsonObject, PathRef, given
 from specflowd.protocol.rpc import Message, Router
 from specflowd.runner.agentcheck import AgentCheck, check_agent, require_agent
 from specflowd.runner.sandbox import RunSandbox, mode_problem
-from specflowd.scheduler.units import QueuePosition
 from specflowd.services.context import Call, project_call
 from specflowd.settings import config_sources, load_settings, merge_config
-from specflowd.store.workflows import WorkflowDir
 
 router: Router[Call] = Router()
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import anyio
 from pydantic import ConfigDict, Field, StringConstraints
 
+from specflowd.admission.units import DEFAULT_GROUP
 from specflowd.event_catalogue import RegistryChanged
 from specflowd.handlers.groups import require_group
 from specflowd.project.registry import ProjectEntry
@@ -15,7 +16,6 @@ from specflowd.project.snapshot import read_project_snapshot
 from specflowd.project.status import ProjectStatus, build_status
 from specflowd.protocol.params import PathRef, Text
 from specflowd.protocol.rpc import EmptyParams, Message, Router
-from specflowd.scheduler.units import DEFAULT_GROUP
 from specflowd.services.context import Call
 
 router: Router[Call] = Router()

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from specflowd.admission.units import GroupView, WaitReason
 from specflowd.protocol.rpc import EmptyParams, Message, Router
-from specflowd.scheduler.units import GroupView, WaitReason
 from specflowd.services.context import Call
 from specflowd.services.scheduling import RunScheduler
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from specflowd.errors import NotFound, ProjectError, StorageError
-from specflowd.store.atomic import atomic_write_json
+from specflowd.files.atomic import atomic_write_json
 
 __all__ = ["ProjectEntry", "Registry"]
 

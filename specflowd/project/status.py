@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from specflowd.admission.units import QueuePosition
 from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.forecast import PhaseForecast
 from specflowd.domain.gate import merge_wait_reason
@@ -28,7 +29,6 @@ from specflowd.project.planner import BatchPlan, plan_batches
 from specflowd.project.problems import Problem
 from specflowd.project.snapshot import ProjectSnapshot
 from specflowd.project.tasks import TaskState
-from specflowd.scheduler.units import QueuePosition
 
 __all__ = ["BatchView", "HeldTask", "OrchestrationPreview", "ProblemView", "ProjectStatus", "StepPlan",
            "TaskCounts", "build_preview", "build_project_status", "build_status", "plan_for"]  # fmt: skip

@@ -1,5 +1,5 @@
 """RunManager: starts agent runs, continues their sessions (answers, resume), stops them, and re-adopts them
-after a daemon restart. What it knows of each run lives in the ``RunStore`` (records, run directories,
+after a daemon restart. What it knows of each run lives in the ``KnownRuns`` (records, run directories,
 listing, logs); each live run is watched by its own ``RunSupervisor`` (tail, budget, staleness, kill, exit).
 
 Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a task group with one
@@ -53,6 +53,7 @@ from specflowd.runner import process
 from specflowd.runner.agentcheck import sandbox_refusal
 from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.denials import SandboxDenials
+from specflowd.runner.known_runs import KnownRuns, RunSummary
 from specflowd.runner.loops import LoopDetector
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
 from specflowd.runner.records import (
@@ -64,7 +65,6 @@ from specflowd.runner.records import (
     RunSpec,
     StopReason,
 )
-from specflowd.runner.run_store import RunStore, RunSummary
 from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
 from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, run_temp_dir, scope_argv
 from specflowd.runner.sandboxcheck import make_temp_dir, systemd_run_path
@@ -153,7 +153,7 @@ class RunManager:
         self._loop_limits = loop_limits or (lambda: (self.settings.loop_repeats, self.settings.loop_window))
         self._sandbox_settings = sandbox_settings or (lambda _root: ProjectSandbox())
         self._exit_grace = exit_grace or (lambda: self.settings.exit_grace_s)
-        self.store = RunStore()
+        self.known = KnownRuns()
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
         self._queued: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -233,7 +233,7 @@ class RunManager:
             raise ProjectError(f"project directory {project_root} does not exist", project=str(project_root))
         run_id = spec.run_id or str(uuid.uuid4())
         rundir = RunDir(project_root, run_id)
-        if run_id in self.store or rundir.path.exists():
+        if run_id in self.known or rundir.path.exists():
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id)
         argv, sandbox = self._invocation(binary, spec, project_root, run_id, spec.budget_usd, resume=False)
         record = RunRecord(
@@ -252,16 +252,16 @@ class RunManager:
             created_at=_now(),
             spec=spec.model_copy(update={"project_root": project_root}),
         )
-        self.store.creating(run_id, True)
+        self.known.creating(run_id, True)
         try:
             # recorded before exec: a crash from here on leaves a findable run
             await rundir.create_async(record, spec.prompt)
         except FileExistsError:
             raise InvalidState(f"run {run_id} already exists: a run is never started twice", run=run_id) from None
         else:
-            self.store.add(record, rundir)
+            self.known.add(record, rundir)
         finally:
-            self.store.creating(run_id, False)
+            self.known.creating(run_id, False)
         await self._launch(record, rundir, argv, rundir.prompt)
         return record.model_copy(deep=True)
 
@@ -377,23 +377,23 @@ class RunManager:
         )
 
     async def cancel(self, run_id: str) -> RunRecord:
-        record = self.store.record(run_id)
+        record = self.known.record(run_id)
         if record.final:
             raise InvalidState(f"run {run_id} already ended ({record.status})", run_id=run_id, status=record.status)
         supervisor = self._live.get(run_id)
         if run_id in self._identifying:  # re-found after a restart, agent not identified yet
             record.stop_reason = record.stop_reason or StopReason.CANCELLED
-            self.store.save(record)  # _identify stops its processes
-            return await self.store.wait_final(run_id)
+            self.known.save(record)  # _identify stops its processes
+            return await self.known.wait_final(run_id)
         if supervisor is None:  # waiting_input: no process to stop; written in one step, so no answer slips in
             self._apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
             return record.model_copy(deep=True)
         supervisor.stop(StopReason.CANCELLED)
-        return await self.store.wait_final(run_id)
+        return await self.known.wait_final(run_id)
 
     async def answer(self, run_id: str, answers: dict[str, str]) -> RunRecord:
-        await self._require_sandbox(self.store.record(run_id).spec)  # before the checks: no await after them
-        record = self.store.record(run_id)
+        await self._require_sandbox(self.known.record(run_id).spec)  # before the checks: no await after them
+        record = self.known.record(run_id)
         if record.status != RunStatus.WAITING_INPUT:
             raise InvalidState(f"run {run_id} is not waiting for input ({record.status})", run_id=run_id)
         if not answers:
@@ -404,8 +404,8 @@ class RunManager:
         """Continue the session of a run that stopped through no fault of its work (rate limit, stale) with
         ``prompt``; the run keeps its id, its budget and its cost so far. ``budget_usd`` caps the continuation
         further (the orchestration's remaining total)."""
-        await self._require_sandbox(self.store.record(run_id).spec)  # before the checks: no await after them
-        record = self.store.record(run_id)
+        await self._require_sandbox(self.known.record(run_id).spec)  # before the checks: no await after them
+        record = self.known.record(run_id)
         if record.status not in RESUMABLE_STATUSES:
             raise InvalidState(
                 f"run {run_id} is {record.status}; only a rate-limited or stale run can be resumed", run_id=run_id
@@ -425,7 +425,7 @@ class RunManager:
         if spec is None:
             raise InvalidState(f"run {run_id} has no recorded spec to continue from", run_id=run_id)
         binary = process.resolve_binary(spec.binary or self.settings.claude, os.environ)
-        rundir = self.store.rundir(run_id)
+        rundir = self.known.rundir(run_id)
         # The continuation is built on a copy and becomes the run's record only once its files are written: a
         # write that fails (disk full, text that cannot be encoded) leaves the run exactly as it was, still
         # answerable, resumable and cancellable. No await in between: a second answer() cannot interleave.
@@ -450,41 +450,41 @@ class RunManager:
         prompt_path = rundir.continuation_prompt(updated.continuations)
         try:
             rundir.write_text(prompt_path, prompt)
-            self.store.unindex(record)  # first: a crash from here on must find the run by its record, live
+            self.known.unindex(record)  # first: a crash from here on must find the run by its record, live
             rundir.save(updated)
         except (OSError, UnicodeError) as exc:
             raise StorageError(f"cannot continue run {run_id}: {exc}; the run is unchanged", run_id=run_id) from None
-        self.store.add(updated, rundir)  # from here on a second answer() finds the run starting
+        self.known.add(updated, rundir)  # from here on a second answer() finds the run starting
         await self._launch(updated, rundir, updated.argv, prompt_path)
         return updated.model_copy(deep=True)
 
     # ------------------------------------------------------------------ queries (the store's)
 
     def get(self, run_id: str) -> RunRecord:
-        return self.store.get(run_id)
+        return self.known.get(run_id)
 
     def resolve(self, ref: str) -> str:
         """The full id of the run ``ref`` names: its id or a unique prefix of it (NotFound / AmbiguousId)."""
-        return self.store.resolve(ref)
+        return self.known.resolve(ref)
 
     def list(
         self, project_root: Path | None = None, *, offset: int = 0, limit: int | None = None
     ) -> builtins.list[RunRecord]:
-        return self.store.list(project_root, offset=offset, limit=limit)
+        return self.known.list(project_root, offset=offset, limit=limit)
 
     def log(self, run_id: str, since: int = 0) -> LogChunk:
-        return self.store.log(run_id, since)
+        return self.known.log(run_id, since)
 
     def live(self) -> builtins.list[RunSummary]:
         """The runs with a live process, from memory (never the history on disk)."""
-        return self.store.live()
+        return self.known.live()
 
     def pending_questions(self, project_root: Path | None = None) -> builtins.list[PendingQuestion]:
-        return self.store.pending_questions(project_root)
+        return self.known.pending_questions(project_root)
 
     async def wait_final(self, run_id: str) -> RunRecord:
         """Wait until the run has no live process: a final status or waiting_input."""
-        return await self.store.wait_final(run_id)
+        return await self.known.wait_final(run_id)
 
     # ------------------------------------------------------------------ restart
 
@@ -497,29 +497,29 @@ class RunManager:
         for root in project_roots:
             root = root if resolved else root.resolve()
             listing = list_workflows(root)
-            indexed = self.store.scan(root, listing)
+            indexed = self.known.scan(root, listing)
             watched = self._live.keys() | self._identifying
             others = [name for name in listing.directories if name not in indexed and name not in watched]
             self._sweep(root, listing, others)
-            for record, rundir in self.store.load(root, others):
+            for record, rundir in self.known.load(root, others):
                 live = record.status in LIVE_STATUSES
-                self.store.add(record, rundir, settled=not live)
+                self.known.add(record, rundir, settled=not live)
                 if live:
                     self._recover(record, rundir)
-            self.store.flush_index(root)
+            self.known.flush_index(root)
             await anyio.lowlevel.checkpoint()
 
     def counts(self) -> tuple[int, int]:
         """(runs not finished, runs known), without reading or copying a record (for daemon.status)."""
-        return self.store.counts()
+        return self.known.counts()
 
     def census(self) -> builtins.list[RunSummary]:
         """Every known run's figures, from memory (daemon.metrics)."""
-        return self.store.census()
+        return self.known.census()
 
     def total(self, project_root: Path | None = None) -> int:
         """How many runs are known (of one project)."""
-        return len(self.store.summaries(project_root))
+        return len(self.known.summaries(project_root))
 
     def _sweep(self, root: Path, listing: WorkflowsListing, names: builtins.list[str]) -> None:
         swept = sweep_run_dirs(root, listing, names)
@@ -648,7 +648,7 @@ class RunManager:
                 await self._apply_async(record, failure, supervisor.exit_code)
             except Exception:
                 log.exception("could not record the failure of run %s", record.run_id)
-                self.store.settle(record.run_id)
+                self.known.settle(record.run_id)
             finally:
                 self._live.pop(record.run_id, None)
             return
@@ -684,7 +684,7 @@ class RunManager:
     def _apply(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
         """Write a run's outcome into its record (and metadata.json), wake its waiters, tell the others."""
         self._note_outcome(record, outcome, exit_code)
-        self.store.rundir(record.run_id).save(record)
+        self.known.rundir(record.run_id).save(record)
         self._settled(record, outcome)
 
     async def _apply_async(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
@@ -692,13 +692,13 @@ class RunManager:
         its waiters woken, its event sent) only once it is durable: nothing acts on an outcome a crash loses."""
         updated = record.model_copy(deep=True)
         self._note_outcome(updated, outcome, exit_code)
-        await self.store.rundir(record.run_id).save_async(updated)
+        await self.known.rundir(record.run_id).save_async(updated)
         for name in type(record).model_fields:  # no one else changes a run whose process has ended
             setattr(record, name, getattr(updated, name))
         self._settled(record, outcome)
 
     def _note_outcome(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        rundir = self.store.rundir(record.run_id)
+        rundir = self.known.rundir(record.run_id)
         record.status = outcome.status
         record.outcome_detail = outcome.detail
         record.error = outcome.error
@@ -715,7 +715,7 @@ class RunManager:
             shutil.rmtree(self._temp_dir(record.run_id), ignore_errors=True)
 
     def _settled(self, record: RunRecord, outcome: Outcome) -> None:
-        self.store.settle(record.run_id)
+        self.known.settle(record.run_id)
         if outcome.status == RunStatus.WAITING_INPUT:
             self._emit(
                 record,

@@ -12,8 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from specflowd.faults import fault
-from specflowd.runner.records import ProcessIdentity, RunRecord
-from specflowd.store.atomic import (
+from specflowd.files.atomic import (
     atomic_create_dir,
     atomic_write_bytes,
     atomic_write_json,
@@ -21,9 +20,10 @@ from specflowd.store.atomic import (
     json_bytes,
     read_json,
 )
-from specflowd.store.leftovers import Sweep, sweep_temp
-from specflowd.store.offload import OrderedFiles
-from specflowd.store.workflows import workflows_dir
+from specflowd.files.leftovers import Sweep, sweep_temp
+from specflowd.files.offload import OrderedFiles
+from specflowd.files.workflows import workflows_dir
+from specflowd.runner.records import ProcessIdentity, RunRecord
 
 __all__ = ["RunDir", "WorkflowsListing", "list_workflows", "run_dirs", "sweep_run_dirs", "workflows_dir"]
 

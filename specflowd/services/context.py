@@ -24,8 +24,8 @@ from specflowd.domain.progress import Progress
 from specflowd.domain.record import OrchestrationRecord, RecoveryOption
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import MethodSpec
+from specflowd.runner.known_runs import RunSummary
 from specflowd.runner.records import LogChunk, PendingQuestion, RunRecord, RunSpec
-from specflowd.runner.run_store import RunSummary
 from specflowd.services.events import EventBus
 from specflowd.services.metrics import DaemonMetrics
 from specflowd.services.scheduling import RunScheduler
@@ -101,8 +101,8 @@ class Services:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     openrpc: dict[str, Any] | None = None  # rpc.discover's document, built on first use (~75 ms), then kept
     # Calls that read a whole project and check the agent (orchestrate.start/preview, runs.start) take a few ms of
-    # CPU each on the event loop: 200 arriving at once ran in one loop iteration and stalled every other client
-    # (0.3 s measured). They take turns; cheap calls (ping, status, lists) never wait for them.
+    # CPU each on the event loop; many arriving at once would run in one loop iteration and stall every other
+    # client. They take turns; cheap calls (ping, status, lists) never wait for them.
     project_calls: anyio.Semaphore = field(default_factory=lambda: anyio.Semaphore(PROJECT_CALLS_AT_ONCE))
     metrics: DaemonMetrics | None = None  # Prometheus metrics (daemon.metrics); set by the daemon once wired
 

@@ -1,4 +1,4 @@
-"""The daemon's run scheduler: the pure queue (scheduler/queue.py) with its I/O — the clock, the file
+"""The daemon's run scheduler: the pure queue (admission/queue.py) with its I/O — the clock, the file
 ``$SPECFLOW_HOME/scheduler.json``, events, and waking whoever waits for an admission.
 
 Every agent run is admitted here before it starts (docs/scheduler.md): the engine asks through its run port
@@ -26,6 +26,8 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from specflowd.admission.queue import AdmissionQueue
+from specflowd.admission.units import DEFAULT_ACCOUNT, DEFAULT_GROUP, GroupView, QueuePosition, Snapshot, Unit
 from specflowd.errors import InvalidConfig, InvalidState
 from specflowd.event_catalogue import (
     EventPayload,
@@ -37,9 +39,7 @@ from specflowd.event_catalogue import (
     SchedulerQueued,
     SchedulerRateLimited,
 )
-from specflowd.scheduler.queue import Scheduler
-from specflowd.scheduler.units import DEFAULT_ACCOUNT, DEFAULT_GROUP, GroupView, QueuePosition, Snapshot, Unit
-from specflowd.store.atomic import atomic_write_bytes
+from specflowd.files.atomic import atomic_write_bytes
 from specflowd.vocabulary import RunStatus
 
 __all__ = [
@@ -133,27 +133,27 @@ class RunScheduler:
         """``wake(orchestration)`` is called when a unit of that orchestration is admitted (the engine's wake)."""
         self._wake_orchestration = wake
 
-    def _load(self) -> tuple[Scheduler, dict[str, Unit]]:
+    def _load(self) -> tuple[AdmissionQueue, dict[str, Unit]]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return Scheduler(), {}
+            return AdmissionQueue(), {}
         except OSError as exc:
             self.problem = f"cannot read {self.path}: {exc.strerror}; starting with an empty queue"
             log.warning("%s", self.problem)
-            return Scheduler(), {}
+            return AdmissionQueue(), {}
         try:
             document = SchedulerFile.model_validate_json(text)
             if document.version != FILE_VERSION:
                 raise InvalidConfig(f"version {document.version} is not supported")
             # a standalone run waited in its caller's RPC, which the restart ended: nobody waits for it now
             kept = [e for e in document.queue.queued if e.unit.orchestration is not None]
-            queue = Scheduler.restore(document.queue.model_copy(update={"queued": kept}))
+            queue = AdmissionQueue.restore(document.queue.model_copy(update={"queued": kept}))
         except (ValidationError, ValueError, InvalidConfig) as exc:
             reason = exc.message if isinstance(exc, InvalidConfig) else str(exc).splitlines()[0]
             self.problem = f"{self.path} is not valid ({reason}); starting with an empty queue and default limits"
             log.warning("%s", self.problem)
-            return Scheduler(), {}
+            return AdmissionQueue(), {}
         return queue, {unit.id: unit for unit in document.running}
 
     def _dump(self) -> bytes:

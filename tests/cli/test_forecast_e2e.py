@@ -18,7 +18,7 @@ from specflowd.domain.record import (
     dump_record,
     new_record,
 )
-from specflowd.store.workflows import workflows_dir
+from specflowd.files.workflows import workflows_dir
 from tests.engine.common import FAKE
 from tests.support import running_daemon
 

@@ -26,7 +26,7 @@ from specflowd.domain.record import (
     record_view,
 )
 from specflowd.domain.transitions import _recovery_of
-from specflowd.store.workflows import LOG_KEY
+from specflowd.files.workflows import LOG_KEY
 from specflowd.vocabulary import Question
 
 V1 = Path(__file__).parent.parent / "fixtures" / "records-v1"

@@ -1,7 +1,7 @@
 """The engine in-process: the real ``Orchestrator`` behind fakes of its ports (engine/ports.py) and a fake clock.
 
 Model: httpx's ``MockTransport`` — the side-effect part is injected, the loop is the real one. What is real:
-the orchestrator, the domain, the record store (``JournalStore`` on a temporary project: the crash-safe journal
+the orchestrator, the domain, the record journal (``ProjectJournals`` on a temporary project: the crash-safe journal
 and its log repair), the project reader's parsing (tasks.md, the state file, ROADMAP: read straight from the
 temporary project), the skills' state file edit (``set_state_values`` without a CLI), the Claude Helper's
 adviser (without a key: its deterministic fallback) and the event bus. What is fake: agent runs (``FakeRuns``:
@@ -32,7 +32,7 @@ from specflowd.domain.config import OrchestrationConfig, Step
 from specflowd.domain.evidence import RunEvidence
 from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import TERMINAL_STATUSES, OrchestrationRecord
-from specflowd.engine.adapters import JournalStore
+from specflowd.engine.adapters import ProjectJournals
 from specflowd.engine.consult import HelperAdviser
 from specflowd.engine.evidence_adapters import missing_run_evidence, project_evidence
 from specflowd.engine.orchestrator import Orchestrator
@@ -48,11 +48,11 @@ from specflowd.engine.ports import (
 )
 from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidState, NotFound
 from specflowd.event_catalogue import QuestionAsked, RunFinished, RunStarted
+from specflowd.files.skill_state import set_state_values
+from specflowd.files.workflows import WorkflowDir
 from specflowd.project.snapshot import read_project_snapshot
 from specflowd.services.events import Event, EventBus
 from specflowd.simagent import check_off
-from specflowd.store.skill_state import set_state_values
-from specflowd.store.workflows import WorkflowDir
 from specflowd.vocabulary import RESUMABLE_STATUSES, Question, RunStatus, ToolLoop
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -502,7 +502,7 @@ class Harness:
     clock: FakeClock
     project: TestProject
     skill_writer: FakeSkillState | SkillStateWriter
-    store: JournalStore
+    journal: ProjectJournals
     bus: EventBus
     events: list[Event]
     _changed: anyio.Event = field(default_factory=anyio.Event)
@@ -594,7 +594,7 @@ async def engine(
     clock = clock or FakeClock()
     project = project or TestProject()
     skill_state = skill_state or FakeSkillState()
-    store = JournalStore()
+    journal = ProjectJournals()
     bus = EventBus()
     events: list[Event] = []
     orch = Orchestrator(
@@ -602,13 +602,13 @@ async def engine(
             runs=runs,
             clock=clock,
             project=project,
-            store=store,
+            journal=journal,
             skill_state=skill_state,
             adviser=adviser or HelperAdviser(),
             events=bus,
         )
     )
-    harness = Harness(root, orch, runs, clock, project, skill_state, store, bus, events)
+    harness = Harness(root, orch, runs, clock, project, skill_state, journal, bus, events)
     bus.listeners.append(harness._saw)
     bus.listeners.append(lambda event: orch.notice(event.payload))
     runs.bus, runs.wake = bus, orch.wake

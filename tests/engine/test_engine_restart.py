@@ -17,8 +17,8 @@ from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from specflowd.domain.record import RecoveryOption
 from specflowd.errors import StorageError
 from specflowd.event_catalogue import OrchestrationProblem
-from specflowd.store import workflows
-from specflowd.store.atomic import atomic_write_json
+from specflowd.files import workflows
+from specflowd.files.atomic import atomic_write_json
 from specflowd.vocabulary import RunStatus
 from tests.engine.fakes import AgentCall, FakeClock, FakeRuns, Ran, Script, engine, fail, hang, play_skill, tick
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from specflowctl.demo import create_demo_project
-from specflowd.engine.adapters import JournalStore
-from specflowd.store.history_index import index_path
-from specflowd.store.workflows import WorkflowDir
+from specflowd.engine.adapters import ProjectJournals
+from specflowd.files.history_index import index_path
+from specflowd.files.workflows import WorkflowDir
 from tests.engine.fakes import FakeClock, FakeRuns, Script, engine, hang
 
 pytestmark = pytest.mark.anyio
@@ -20,13 +20,13 @@ pytestmark = pytest.mark.anyio
 class CountingLoads:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.ids: list[str] = []
-        original = JournalStore.load
+        original = ProjectJournals.load
 
-        def load(store: JournalStore, root: Path, orchestration: str):  # type: ignore[no-untyped-def]
+        def load(store: ProjectJournals, root: Path, orchestration: str):  # type: ignore[no-untyped-def]
             self.ids.append(orchestration)
             return original(store, root, orchestration)
 
-        monkeypatch.setattr(JournalStore, "load", load)
+        monkeypatch.setattr(ProjectJournals, "load", load)
 
 
 async def _finished_orchestrations(root: Path, count: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""Lazy history (runner/run_store.py + store/history_index.py): finished runs are known at start from the
+"""Lazy history (runner/known_runs.py + files/history_index.py): finished runs are known at start from the
 project's runs.index.json without reading (or stat'ing) their files; a missing, corrupt or old index is rebuilt
 from the run directories and loses nothing; a run leaves the index before it is continued; ids resolve over the
 whole history; a run that finishes is indexed."""
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from specflowd.errors import AmbiguousId, StorageError
-from specflowd.runner import run_store
+from specflowd.files.history_index import HistoryIndex, index_path
+from specflowd.runner import known_runs
 from specflowd.runner.records import RunRecord
 from specflowd.runner.rundir import RunDir, workflows_dir
-from specflowd.store.history_index import HistoryIndex, index_path
 from specflowd.vocabulary import RunStatus
 from tests.runner.conftest import Harness, supervising, wait_for
 
@@ -176,7 +176,7 @@ async def test_a_continued_run_leaves_the_index_before_its_record_is_written_aga
                 "step": limited.step,
                 "model": limited.model,
                 "cost_usd": limited.cost_usd,
-                "duration_s": run_store.RunSummary.of(limited).duration_s,
+                "duration_s": known_runs.RunSummary.of(limited).duration_s,
             }
         }
         seen: list[bool] = []
@@ -250,13 +250,13 @@ async def test_short_ids_resolve_over_the_whole_history(harness: Harness) -> Non
 async def test_finished_records_read_on_demand_are_not_all_kept(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_store, "CACHED_RECORDS", 4)
+    monkeypatch.setattr(known_runs, "CACHED_RECORDS", 4)
     ids = history(harness.project, 20)
     await harness.manager().reconcile([harness.project])
     manager = harness.manager()
     await manager.reconcile([harness.project])
     assert [r.run_id for r in manager.list()] == ids
-    assert len(manager.store._cache) <= 4 and not manager.store._open
+    assert len(manager.known._cache) <= 4 and not manager.known._open
 
 
 async def test_a_run_that_finishes_is_indexed(harness: Harness) -> None:

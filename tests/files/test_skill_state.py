@@ -11,8 +11,8 @@ import pytest
 
 from specflowd.domain.config import Step
 from specflowd.engine.bookkeeping import running_step_values
+from specflowd.files.skill_state import STATE_FILE, find_specflow_cli, set_state_values
 from specflowd.settings import load_settings
-from specflowd.store.skill_state import STATE_FILE, find_specflow_cli, set_state_values
 
 FAKE = Path(__file__).resolve().parents[1] / "fake_specflow" / "specflow"
 VALUES = running_step_values(Step.VERIFY)

@@ -10,8 +10,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from specflowd.store.atomic import atomic_write_bytes
-from specflowd.store.offload import OrderedFiles
+from specflowd.files.atomic import atomic_write_bytes
+from specflowd.files.offload import OrderedFiles
 
 pytestmark = pytest.mark.anyio
 

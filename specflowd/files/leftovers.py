@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specflowd.store.atomic import TEMP_SUFFIX
+from specflowd.files.atomic import TEMP_SUFFIX
 
 __all__ = ["Sweep", "is_temp_name", "sweep_temp"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from specflowd.errors import StorageError
-from specflowd.store.atomic import append_jsonl, atomic_write_json
-from specflowd.store.workflows import WorkflowDir
+from specflowd.files.atomic import append_jsonl, atomic_write_json
+from specflowd.files.workflows import WorkflowDir
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:

@@ -71,10 +71,9 @@ def json_bytes(document: Any) -> bytes:
     indented JSON (UTF-8, keys in their order) the atomic writers store.
 
     pydantic-core's encoder (Rust) writes it: the standard library's encoder is pure Python as soon as it
-    indents, slow on a 20 KB record, and every call leaves a cycle of closures behind for the garbage collector
-    (records written in a burst of 200 orchestrations made tens of thousands of such objects, and the full
-    collections that freed them stalled every client 50-100 ms). A string that is not valid UTF-8 (a lone
-    surrogate) raises ``UnicodeEncodeError``, as encoding ``json.dumps``' text did."""
+    indents, slow on a large record, and every call leaves a cycle of closures behind for the garbage collector,
+    whose full collections stall every client during a burst of writes. A string that is not valid UTF-8 (a lone
+    surrogate) raises ``UnicodeEncodeError``, as ``json.dumps``' text would when encoded."""
     try:
         return to_json(document, indent=2) + b"\n"
     except PydanticSerializationError as exc:

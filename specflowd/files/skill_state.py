@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from specflowd.store.atomic import atomic_write_json
+from specflowd.files.atomic import atomic_write_json
 
 __all__ = ["STATE_FILE", "StateWrite", "check_gate", "find_specflow_cli", "set_state_values"]
 

@@ -27,7 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from specflowd.store.atomic import atomic_write_json
+from specflowd.files.atomic import atomic_write_json
 
 __all__ = ["INDEX_VERSION", "FileKey", "HistoryIndex", "file_key", "index_path"]
 

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
+from specflowd.admission.units import WaitReason
 from specflowd.errors import InvalidState
 from specflowd.event_catalogue import (
     EventPayload,
@@ -22,7 +23,6 @@ from specflowd.event_catalogue import (
     SchedulerQueued,
     SchedulerRateLimited,
 )
-from specflowd.scheduler.units import WaitReason
 from specflowd.services.scheduling import RunScheduler, account_key
 from specflowd.vocabulary import RunStatus
 

@@ -1,4 +1,4 @@
-"""RunStore: every run this daemon knows — its record (``metadata.json``, of which the daemon is the only
+"""KnownRuns: every run this daemon knows — its record (``metadata.json``, of which the daemon is the only
 writer) and its run directory — loaded from disk, listed, its transcript read, its questions listed.
 
 No processes here: a live run is watched by its ``RunSupervisor`` (supervisor.py); starting, continuing,
@@ -9,7 +9,7 @@ History is lazy. Every known run has a small ``RunSummary`` (id, project, status
 ids resolve, runs count and list from those. Full records are held for the runs that are not finished (live,
 waiting for answers: the manager changes them in place) and for the last ``CACHED_RECORDS`` finished ones read;
 any other finished record is read from its ``metadata.json`` when asked for. A finished run is known at start
-from the project's ``runs.index.json`` (store/history_index.py) without reading or even stat'ing its files: the
+from the project's ``runs.index.json`` (files/history_index.py) without reading or even stat'ing its files: the
 store indexes a run once its final record is durable and takes it out of the index, durably, before the run is
 continued (``unindex``), so an entry always names a finished run whose files have not changed since.
 """
@@ -28,15 +28,15 @@ from typing import Any
 import anyio
 
 from specflowd.errors import NotFound, StorageError
+from specflowd.files.history_index import HistoryIndex, index_path
 from specflowd.ids import resolve_prefix
 from specflowd.runner.records import LogChunk, LogItem, PendingQuestion, RunRecord
 from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, run_dirs, workflows_dir
 from specflowd.runner.stream import readable_items
 from specflowd.runner.tail import read_lines
-from specflowd.store.history_index import HistoryIndex, index_path
 from specflowd.vocabulary import FINAL_STATUSES, LIVE_STATUSES, RunStatus
 
-__all__ = ["CACHED_RECORDS", "RunStore", "RunSummary"]
+__all__ = ["CACHED_RECORDS", "KnownRuns", "RunSummary"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-class RunStore:
+class KnownRuns:
     def __init__(self) -> None:
         self._known: dict[str, RunSummary] = {}
         self._open: dict[str, RunRecord] = {}  # records of runs not finished: changed in place, always held

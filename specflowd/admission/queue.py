@@ -1,4 +1,4 @@
-"""The run scheduler's queue: which agent run may start now. Pure: no I/O, no clock (``now`` is passed in).
+"""The admission queue: which agent run may start now. Pure: no I/O, no clock (``now`` is passed in).
 
 Model: pueue's groups with parallel limits. Every unit (an agent run the engine decided to start) is queued
 in a group; ``admit(now)`` hands out the free slots. Within a group the order is
@@ -24,8 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from datetime import datetime
 
-from specflowd.errors import InvalidConfig, InvalidState, NotFound
-from specflowd.scheduler.units import (
+from specflowd.admission.units import (
     DEFAULT_GROUP,
     DEFAULT_LIMIT,
     GROUP_NAME,
@@ -37,8 +36,9 @@ from specflowd.scheduler.units import (
     Unit,
     WaitReason,
 )
+from specflowd.errors import InvalidConfig, InvalidState, NotFound
 
-__all__ = ["Scheduler"]
+__all__ = ["AdmissionQueue"]
 
 # One priority level of one group: projects in service order (first = next turn), each with its FIFO.
 _Level = OrderedDict[str, deque[QueuedEntry]]
@@ -70,7 +70,7 @@ def _admission_order(level: _Level) -> Iterator[QueuedEntry]:
         fifos = [(project, fifo) for project, fifo in fifos if len(fifo) > depth]
 
 
-class Scheduler:
+class AdmissionQueue:
     def __init__(self, default_limit: int = DEFAULT_LIMIT) -> None:
         self._limits: dict[str, int] = {DEFAULT_GROUP: _check_limit(default_limit)}
         self._levels: dict[str, dict[int, _Level]] = {DEFAULT_GROUP: {}}  # group -> priority -> level
@@ -236,7 +236,7 @@ class Scheduler:
         )
 
     @classmethod
-    def restore(cls, snapshot: Snapshot) -> Scheduler:
+    def restore(cls, snapshot: Snapshot) -> AdmissionQueue:
         """The scheduler a snapshot describes (queued in the same order); ``InvalidConfig`` when it is not
         consistent."""
         if snapshot.version != 1:

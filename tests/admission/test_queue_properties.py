@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specflowd.scheduler.queue import Scheduler
-from specflowd.scheduler.units import Snapshot, Unit
+from specflowd.admission.queue import AdmissionQueue
+from specflowd.admission.units import Snapshot, Unit
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 PROJECTS = ["p0", "p1", "p2", "p3"]
@@ -44,9 +44,9 @@ def decode(kind: int, n: int) -> tuple[Any, ...]:
 operations = st.lists(st.builds(decode, st.integers(0, 15), st.integers(0, 1000)), max_size=120)
 
 
-def restart(s: Scheduler) -> Scheduler:
+def restart(s: AdmissionQueue) -> AdmissionQueue:
     """What a daemon restart does: the snapshot through JSON, then every still-running unit re-adopted."""
-    restored = Scheduler.restore(Snapshot.model_validate_json(s.snapshot().model_dump_json()))
+    restored = AdmissionQueue.restore(Snapshot.model_validate_json(s.snapshot().model_dump_json()))
     for u in s.running():
         restored.adopt(u)
     return restored
@@ -56,7 +56,7 @@ class Harness:
     """Runs operations against a scheduler and checks every admission."""
 
     def __init__(self) -> None:
-        self.s = Scheduler(default_limit=2)
+        self.s = AdmissionQueue(default_limit=2)
         self.s.add_group("g2", limit=1)
         self.now = NOW
         self.counter = 0
@@ -119,7 +119,7 @@ def test_limits_gates_and_fifo_hold_under_any_sequence(ops: list[tuple[Any, ...]
     assert h.s.queued() == []
 
 
-def drain(s: Scheduler, now: datetime) -> list[str]:
+def drain(s: AdmissionQueue, now: datetime) -> list[str]:
     order: list[str] = []
     for group in s.groups():
         s.set_limit(group.name, 1)
@@ -154,7 +154,7 @@ def test_a_restored_snapshot_continues_exactly_like_the_original(
 def test_no_project_waits_behind_more_than_one_unit_of_each_other_project(ops: list[str]) -> None:
     """One group, equal priority, one slot: between a unit's arrival and its admission, every other project
     gets at most one admission per unit of its own project that was ahead of it, plus one."""
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     ahead_at_arrival: dict[str, int] = {}
     admitted_since: dict[str, dict[str, int]] = {}  # queued unit -> other project -> admissions meanwhile
     project_of: dict[str, str] = {}

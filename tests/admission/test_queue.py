@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from specflowd.admission.queue import AdmissionQueue
+from specflowd.admission.units import Snapshot, Unit, WaitReason
 from specflowd.errors import InvalidConfig, InvalidState, NotFound
-from specflowd.scheduler.queue import Scheduler
-from specflowd.scheduler.units import Snapshot, Unit, WaitReason
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -22,7 +22,7 @@ def ids(units: list[Unit]) -> list[str]:
     return [u.id for u in units]
 
 
-def drain_one_by_one(s: Scheduler, now: datetime = NOW) -> list[str]:
+def drain_one_by_one(s: AdmissionQueue, now: datetime = NOW) -> list[str]:
     """Admit and finish one unit at a time (a limit of 1 in effect): the admission order."""
     order: list[str] = []
     while admitted := s.admit(now):
@@ -33,7 +33,7 @@ def drain_one_by_one(s: Scheduler, now: datetime = NOW) -> list[str]:
 
 
 def test_default_group_admits_two_and_a_finish_frees_a_slot() -> None:
-    s = Scheduler()
+    s = AdmissionQueue()
     for uid in ("a1", "b1", "c1"):
         assert s.enqueue(unit(uid), NOW)
     assert ids(s.admit(NOW)) == ["a1", "b1"]
@@ -45,7 +45,7 @@ def test_default_group_admits_two_and_a_finish_frees_a_slot() -> None:
 
 
 def test_round_robin_across_projects_fifo_within_one() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     for uid in ("a1", "a2", "a3", "a4"):
         s.enqueue(unit(uid), NOW)
     for uid in ("b1", "b2"):
@@ -56,7 +56,7 @@ def test_round_robin_across_projects_fifo_within_one() -> None:
 
 
 def test_a_late_project_waits_behind_one_unit_of_each_other_project() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     for uid in ("a1", "a2", "a3", "b1", "b2", "b3"):
         s.enqueue(unit(uid), NOW)
     first = s.admit(NOW)
@@ -69,7 +69,7 @@ def test_a_late_project_waits_behind_one_unit_of_each_other_project() -> None:
 
 
 def test_higher_priority_goes_first_then_round_robin() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     s.enqueue(unit("a1"), NOW)
     s.enqueue(unit("a2"), NOW)
     s.enqueue(unit("b1", priority=5), NOW)
@@ -80,7 +80,7 @@ def test_higher_priority_goes_first_then_round_robin() -> None:
 
 
 def test_limit_zero_pauses_and_a_new_limit_applies_at_once() -> None:
-    s = Scheduler()
+    s = AdmissionQueue()
     s.set_limit("default", 0)
     s.enqueue(unit("a1"), NOW)
     s.enqueue(unit("b1"), NOW)
@@ -94,7 +94,7 @@ def test_limit_zero_pauses_and_a_new_limit_applies_at_once() -> None:
 
 
 def test_lowering_a_limit_lets_running_units_finish() -> None:
-    s = Scheduler(default_limit=3)
+    s = AdmissionQueue(default_limit=3)
     for uid in ("a1", "b1", "c1", "d1"):
         s.enqueue(unit(uid), NOW)
     assert len(s.admit(NOW)) == 3
@@ -109,7 +109,7 @@ def test_lowering_a_limit_lets_running_units_finish() -> None:
 
 
 def test_groups_have_their_own_limits() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     s.add_group("night", limit=2)
     for uid in ("a1", "b1"):
         s.enqueue(unit(uid), NOW)
@@ -120,7 +120,7 @@ def test_groups_have_their_own_limits() -> None:
 
 
 def test_group_errors_are_clear() -> None:
-    s = Scheduler()
+    s = AdmissionQueue()
     with pytest.raises(NotFound):
         s.enqueue(unit("a1", group="nope"), NOW)
     with pytest.raises(NotFound):
@@ -141,7 +141,7 @@ def test_group_errors_are_clear() -> None:
 
 
 def test_removing_a_group_moves_its_work_to_default_in_order() -> None:
-    s = Scheduler(default_limit=0)
+    s = AdmissionQueue(default_limit=0)
     s.add_group("night", limit=1)
     for uid in ("a1", "a2", "b1"):
         s.enqueue(unit(uid, group="night"), NOW)
@@ -158,7 +158,7 @@ def test_removing_a_group_moves_its_work_to_default_in_order() -> None:
 
 
 def test_enqueue_is_idempotent_for_queued_and_running_units() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     assert s.enqueue(unit("a1"), NOW)
     assert s.enqueue(unit("b1"), NOW)
     assert not s.enqueue(unit("b1"), NOW + timedelta(minutes=5))  # the engine decided the same spawn again
@@ -171,7 +171,7 @@ def test_enqueue_is_idempotent_for_queued_and_running_units() -> None:
 
 
 def test_cancel_takes_a_unit_out_of_the_queue() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     for uid in ("a1", "b1", "c1"):
         s.enqueue(unit(uid), NOW)
     cancelled = s.cancel("b1")
@@ -181,7 +181,7 @@ def test_cancel_takes_a_unit_out_of_the_queue() -> None:
 
 
 def test_positions_report_group_place_and_reason() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     for uid in ("a1", "a2", "b1"):
         s.enqueue(unit(uid), NOW)
     s.admit(NOW)
@@ -197,7 +197,7 @@ def test_positions_report_group_place_and_reason() -> None:
 
 
 def test_rate_limit_gate_holds_the_account_until_its_reset() -> None:
-    s = Scheduler(default_limit=3)
+    s = AdmissionQueue(default_limit=3)
     reset = NOW + timedelta(minutes=10)
     s.enqueue(unit("a1"), NOW)
     assert ids(s.admit(NOW)) == ["a1"]
@@ -219,7 +219,7 @@ def test_rate_limit_gate_holds_the_account_until_its_reset() -> None:
 
 
 def test_a_later_reset_extends_the_wait_and_clearing_ends_it() -> None:
-    s = Scheduler()
+    s = AdmissionQueue()
     s.enqueue(unit("a1"), NOW)
     assert s.gate("default", NOW + timedelta(minutes=1))
     assert s.gate("default", NOW + timedelta(minutes=5))
@@ -230,7 +230,7 @@ def test_a_later_reset_extends_the_wait_and_clearing_ends_it() -> None:
 
 
 def test_adopted_runs_count_against_the_limit_even_beyond_it() -> None:
-    s = Scheduler(default_limit=2)
+    s = AdmissionQueue(default_limit=2)
     s.enqueue(unit("q1"), NOW)
     s.enqueue(unit("r3"), NOW)
     for uid in ("r1", "r2", "r3"):
@@ -247,7 +247,7 @@ def test_adopted_runs_count_against_the_limit_even_beyond_it() -> None:
 
 
 def test_snapshot_round_trips_through_json_and_keeps_the_order() -> None:
-    s = Scheduler(default_limit=1)
+    s = AdmissionQueue(default_limit=1)
     s.add_group("night", limit=0)
     for uid in ("a1", "a2", "a3", "b1", "b2"):
         s.enqueue(unit(uid), NOW)
@@ -256,7 +256,7 @@ def test_snapshot_round_trips_through_json_and_keeps_the_order() -> None:
     assert ids(s.admit(NOW)) == ["c1"]
     s.gate("default", NOW + timedelta(minutes=3))
     text = s.snapshot().model_dump_json()
-    restored = Scheduler.restore(Snapshot.model_validate_json(text))
+    restored = AdmissionQueue.restore(Snapshot.model_validate_json(text))
     assert restored.snapshot() == s.snapshot()
     assert [g.model_dump() for g in restored.groups()] == [
         {"name": "default", "limit": 1, "running": 0, "queued": 5},  # running units are re-adopted, not restored
@@ -270,27 +270,27 @@ def test_snapshot_round_trips_through_json_and_keeps_the_order() -> None:
 
 
 def test_restore_refuses_an_inconsistent_snapshot() -> None:
-    s = Scheduler()
+    s = AdmissionQueue()
     s.enqueue(unit("a1"), NOW)
     good = s.snapshot().model_dump(mode="json")
     twice = {**good, "queued": good["queued"] * 2}
     with pytest.raises(InvalidConfig):
-        Scheduler.restore(Snapshot.model_validate(twice))
+        AdmissionQueue.restore(Snapshot.model_validate(twice))
     stray = {
         **good,
         "groups": {"default": 2},
         "queued": [{**good["queued"][0], "unit": {"id": "x", "project": "p", "group": "gone"}}],
     }
     with pytest.raises(InvalidConfig):
-        Scheduler.restore(Snapshot.model_validate(stray))
+        AdmissionQueue.restore(Snapshot.model_validate(stray))
     with pytest.raises(InvalidConfig):
-        Scheduler.restore(Snapshot.model_validate({**good, "version": 2}))
+        AdmissionQueue.restore(Snapshot.model_validate({**good, "version": 2}))
     with pytest.raises(InvalidConfig):
-        Scheduler.restore(Snapshot.model_validate({**good, "groups": {"default": -1}}))
+        AdmissionQueue.restore(Snapshot.model_validate({**good, "groups": {"default": -1}}))
 
 
 def test_the_snapshot_is_plain_json_in_admission_order() -> None:
-    s = Scheduler(default_limit=0)
+    s = AdmissionQueue(default_limit=0)
     s.add_group("night", limit=1)
     s.enqueue(unit("a1", orchestration="o1", kind="batch"), NOW)
     s.enqueue(unit("a2"), NOW)

@@ -18,7 +18,7 @@ from typing import Any
 
 from specflowd.errors import StorageError
 from specflowd.faults import fault
-from specflowd.store.atomic import append_jsonl, atomic_write_json
+from specflowd.files.atomic import append_jsonl, atomic_write_json
 
 __all__ = ["LOG_KEY", "Journal", "WorkflowDir", "workflows_dir"]
 
@@ -33,7 +33,7 @@ _RECORD = re.compile(r"^orchestration-(?P<id>[A-Za-z0-9_-]+)\.json$")
 @functools.lru_cache(maxsize=4096)
 def workflows_dir(project_root: Path) -> Path:
     """``{project}/.specflow/workflows``, where run directories and orchestration documents live. Cached: a
-    restart asks for it thousands of times, and joining Paths was a third of a scan's time."""
+    restart asks for it for every run directory it scans, and joining Paths is a large part of a scan."""
     return project_root / ".specflow" / "workflows"
 
 
@@ -129,24 +129,24 @@ class Journal:
     acts on the record. An append that fails (disk full) keeps its entry pending, carried by every later
     save and appended by the next commit or load that can."""
 
-    def __init__(self, store: WorkflowDir, orchestration_id: str, seq: int = 0) -> None:
-        self.store = store
+    def __init__(self, files: WorkflowDir, orchestration_id: str, seq: int = 0) -> None:
+        self.files = files
         self.id = orchestration_id
         self.seq = seq
         self.pending: list[dict[str, Any]] = []
 
     @classmethod
-    def open(cls, store: WorkflowDir, orchestration_id: str) -> tuple[dict[str, Any], Journal]:
+    def open(cls, files: WorkflowDir, orchestration_id: str) -> tuple[dict[str, Any], Journal]:
         """Load the record document (without the bookkeeping key) and repair its decision log.
         Raises like ``WorkflowDir.load``; an invalid bookkeeping value is a ValueError."""
-        document = store.load(orchestration_id)
+        document = files.load(orchestration_id)
         meta = document.pop(LOG_KEY, None) or {}  # absent in records written before sequence numbers
         seq = meta.get("seq", 0) if isinstance(meta, dict) else None
         pending = meta.get("pending", []) if isinstance(meta, dict) else None
         if not isinstance(seq, int) or not isinstance(pending, list) or not all(isinstance(e, dict) for e in pending):
             raise ValueError(f"{LOG_KEY} is not {{seq: int, pending: [objects]}}")
-        journal = cls(store, orchestration_id, seq)
-        logged = store.last_seq(orchestration_id)
+        journal = cls(files, orchestration_id, seq)
+        logged = files.last_seq(orchestration_id)
         journal.pending = [e for e in pending if isinstance(e.get("seq"), int) and e["seq"] > logged]
         if journal.pending:
             log.warning(
@@ -181,11 +181,11 @@ class Journal:
         """Save ``document`` without a new decision (e.g. a noted cost); pending entries ride along."""
         pending = [*self.pending, staged] if staged else list(self.pending)
         seq = staged["seq"] if staged else self.seq
-        self.store.save(self.id, {**document, LOG_KEY: {"seq": seq, "pending": pending}})
+        self.files.save(self.id, {**document, LOG_KEY: {"seq": seq, "pending": pending}})
 
     def _flush(self) -> None:
         while self.pending:
-            self.store.append_event(self.id, self.pending[0])
+            self.files.append_event(self.id, self.pending[0])
             self.pending.pop(0)
 
 

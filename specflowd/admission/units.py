@@ -91,7 +91,7 @@ class Snapshot(BaseModel):
     """What survives a restart: groups, the queue in admission order, the rate-limit gates. The order alone
     rebuilds the fair queue exactly (each project's first appearance is its turn, the rest its FIFO).
     Running units are not in it: after a restart the daemon re-adopts live runs and reports each with
-    ``Scheduler.adopt`` (a run that died meanwhile must not hold a slot)."""
+    ``AdmissionQueue.adopt`` (a run that died meanwhile must not hold a slot)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from specflowd.errors import StorageError
-from specflowd.store.atomic import atomic_create_dir, atomic_write_json
-from specflowd.store.leftovers import is_temp_name, sweep_temp
-from specflowd.store.workflows import LOG_KEY, Journal, WorkflowDir
+from specflowd.files.atomic import atomic_create_dir, atomic_write_json
+from specflowd.files.leftovers import is_temp_name, sweep_temp
+from specflowd.files.workflows import LOG_KEY, Journal, WorkflowDir
 
 
 def seqs(wf: WorkflowDir) -> list[Any]:
@@ -156,7 +156,7 @@ def test_temporary_names_are_what_the_atomic_writers_create(tmp_path: Path, monk
         seen.append(Path(src).name)
         real_replace(src, dst)
 
-    monkeypatch.setattr("specflowd.store.atomic.os.replace", spy)
+    monkeypatch.setattr("specflowd.files.atomic.os.replace", spy)
     atomic_write_json(tmp_path / "metadata.json", {})
     assert len(seen) == 1 and is_temp_name(seen[0]), seen
 
