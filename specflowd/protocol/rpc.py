@@ -55,9 +55,9 @@ MAX_BATCH = 100  # entries per batch; every entry counts against the connection'
 
 class Message(BaseModel):
     """Base of the RPC methods' params and results: their validator and serializer are built on first use
-    (``defer_build``), like the event payloads' and the engine's actions'. ~50 of the daemon's ~140 models are
-    params, results, events and actions nothing uses before the first calls; deferring them saved ~0.04 s of a
-    0.65 s import (docs/scale.md: most of a model's cost is collecting its fields, which is not deferred)."""
+    (``defer_build``), like the event payloads' and the engine's actions': many of the daemon's models are
+    params, results, events and actions nothing uses before the first calls, so the daemon starts sooner
+    (docs/scale.md has the import figures)."""
 
     model_config = ConfigDict(defer_build=True)
 
