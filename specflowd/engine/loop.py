@@ -80,7 +80,7 @@ def notice(rt: EngineRuntime, payload: EventPayload) -> None:
                     # not a failure: the user should know (decision log, status, followers); the run goes on
                     await rt.holder.commit(record, record, Warned(run_id, message))
 
-                rt.spawn_task(warn)  # its log line is written off the loop
+                rt.start_soon(warn)  # its log line is written off the loop
             rt.wake(orch_id)
         case RunStarted(orchestration=str(orch_id)) | RunProgress(orchestration=str(orch_id)):
             rt.wake(orch_id)

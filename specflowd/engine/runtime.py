@@ -63,7 +63,7 @@ class EngineRuntime:
         """Where orchestrations are driven (``launch``) and how (the loop's ``drive``)."""
         self._tg, self._drive = tg, drive
 
-    def spawn_task(self, job: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+    def start_soon(self, job: Callable[[], Coroutine[Any, Any, None]]) -> bool:
         """Run ``job`` beside the loops; False before the engine runs."""
         if self._tg is None:
             return False
