@@ -6,7 +6,7 @@ the retry of a failed step (skip analyze, or stop for the user). ``advise`` make
 action to carry out plus what to log. Without a key or money it returns decide()'s own action, labelled
 ``fallback``. The engine calls it *outside* the orchestration's lock, so pause and cancel stay responsive
 while the helper thinks. This is the real ``Adviser`` port (engine/ports.py); which decisions are worth
-asking about is the engine's (``needs_advice`` in engine/orchestrator.py).
+asking about is the engine's (``needs_advice`` in engine/loop.py).
 """
 
 from __future__ import annotations

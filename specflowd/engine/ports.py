@@ -1,9 +1,10 @@
 """The engine's side effects, as small ports: what the orchestrator asks of the world, and nothing more.
 
-``Orchestrator`` (engine/orchestrator.py) imports only these ports, the domain and the event catalogue; the
-daemon gives it the real adapters (engine/adapters.py, wrapping the runner, the project reader, the journal,
-the skills' state file and the Claude Helper), tests give it fakes and a fake clock (tests/engine/fakes.py)
-and drive whole orchestrations in-process in milliseconds. An import-linter contract keeps it that way.
+The engine's core (``Orchestrator``, engine/orchestrator.py, and the modules it delegates to) imports only
+these ports, the domain and the event catalogue; the daemon gives it the real adapters (engine/adapters.py,
+wrapping the runner, the project reader, the journal, the skills' state file and the Claude Helper), tests
+give it fakes and a fake clock (tests/engine/fakes.py) and drive whole orchestrations in-process in
+milliseconds. An import-linter contract keeps it that way.
 
 - ``RunPort`` — agent runs: admission (a scheduler may queue a start), start, continue (resume, answer),
   cancel, and a run's evidence for decide();

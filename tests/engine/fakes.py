@@ -616,7 +616,7 @@ async def engine(
         async with anyio.create_task_group() as tg:
             runs._tg = tg
             tg.start_soon(orch.run, [root])
-            await orch._ready.wait()
+            await orch.ready()
             try:
                 yield harness
             finally:

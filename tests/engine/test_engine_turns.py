@@ -1,4 +1,4 @@
-"""Many orchestrations waking at once take turns at deciding (engine/orchestrator.py DECIDING_AT_ONCE), so one
+"""Many orchestrations waking at once take turns at deciding (engine/runtime.py DECIDING_AT_ONCE), so one
 event-loop iteration never runs hundreds of decision steps while clients wait; the user's control calls take no
 turn."""
 
@@ -11,8 +11,8 @@ import pytest
 
 from specflowctl.demo import create_demo_project
 from specflowd.domain.config import OrchestrationConfig
-from specflowd.engine.orchestrator import DECIDING_AT_ONCE
 from specflowd.engine.ports import ProjectView
+from specflowd.engine.runtime import DECIDING_AT_ONCE
 from tests.engine.fakes import TestProject, engine
 
 pytestmark = pytest.mark.anyio
