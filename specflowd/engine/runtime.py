@@ -28,9 +28,9 @@ __all__ = ["DECIDING_AT_ONCE", "FOREVER", "EngineRuntime", "changed"]
 DECIDING_AT_ONCE = 4
 """How many orchestrations take a decision step at the same moment. A step is a few ms of CPU on the event loop
 (read the project, decide, write the record); when hundreds wake together (a burst of starts, a rate limit's
-reset) all their steps ran in one loop iteration and every client waited behind them (0.4 s measured for 200
-starts). Taking turns keeps each iteration short. The user's control calls (pause, cancel, answers) take no
-turn: they only wait for their own orchestration's lock."""
+reset) all their steps would run in one loop iteration and every client would wait behind them (bench/ and
+docs/scale.md have the figures). Taking turns keeps each iteration short. The user's control calls (pause,
+cancel, answers) take no turn: they only wait for their own orchestration's lock."""
 FOREVER = datetime.max.replace(tzinfo=UTC)  # sentinel: sleep until woken
 
 
