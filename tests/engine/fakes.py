@@ -46,7 +46,7 @@ from specflowd.engine.ports import (
     SkillStateWriter,
     StateWrite,
 )
-from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidState, NotFound
+from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, InvalidState, NotFound, ProjectError
 from specflowd.event_catalogue import QuestionAsked, RunFinished, RunStarted
 from specflowd.files.skill_state import set_state_values
 from specflowd.files.workflows import WorkflowDir
@@ -390,6 +390,8 @@ class FakeRuns:
             await anyio.sleep_forever()
         if self.unavailable is not None:
             raise AgentUnavailable(f"could not start {self.unavailable}: no such file", binary=self.unavailable)
+        if not request.project_root.is_dir():
+            raise ProjectError(f"project directory {request.project_root} does not exist", project=str(request.project_root))
         if request.run_id in self.runs:
             raise InvalidState(f"run {request.run_id} already exists: a run is never started twice")
         self.requests.append(request)
@@ -423,6 +425,12 @@ class FakeRuns:
         run = self._run(run_id)
         if run.status != RunStatus.WAITING_INPUT:
             raise InvalidState(f"run {run_id} is not waiting for input ({run.status})")
+        if not answers:
+            raise InvalidConfig("answers must not be empty", run_id=run_id)
+        if run.budget_usd - run.cost_usd <= 0:
+            raise BudgetExhausted(f"run {run_id} has spent its budget")
+        if self.unavailable is not None:
+            raise AgentUnavailable(f"could not start {self.unavailable}: no such file", binary=self.unavailable)
         run.answers.append(dict(answers))
         self._continue(run, "answers: " + ", ".join(f"{k}={v}" for k, v in answers.items()), dict(answers))
 
