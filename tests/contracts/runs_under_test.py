@@ -34,7 +34,7 @@ from specflowd.services.scheduling import RunScheduler
 from specflowd.vocabulary import PermissionMode, Question, QuestionOption, RunStatus
 from tests.engine.fakes import Agent, FakeRuns, Script, ask, complete, ends, fail, hang
 
-Behaviour = Literal["complete", "ask", "hang", "rate_limit", "fail"]
+Behaviour = Literal["complete", "ask", "hang", "stale", "rate_limit", "fail"]
 Kind = Literal["fake", "real"]
 
 FAKE_CLAUDE = Path(__file__).resolve().parents[1] / "fake_claude" / "claude"
@@ -49,7 +49,9 @@ QUESTION = Question(
 )  # fmt: skip
 
 
-def request(root: Path, run_id: str, *, agent: str | None = None, budget_usd: float = 2.0) -> RunRequest:
+def request(
+    root: Path, run_id: str, *, agent: str | None = None, budget_usd: float = 2.0, stale_after_s: float = 600.0
+) -> RunRequest:
     """A run as the engine asks for one (no task ids in the prompt: the agents tick nothing)."""
     return RunRequest(
         orchestration="orch-contract",
@@ -64,7 +66,7 @@ def request(root: Path, run_id: str, *, agent: str | None = None, budget_usd: fl
         model=None,
         fallback_model=None,
         permission_mode=PermissionMode.ACCEPT_EDITS,
-        stale_after_s=600.0,
+        stale_after_s=stale_after_s,
         agent=agent,
         sandbox=False,  # the contract is the port's, not Claude Code's sandbox (tests/runner/test_sandbox*.py)
     )
@@ -78,6 +80,8 @@ def _fake_agent(behaviour: Behaviour) -> Agent:
             return ask(QUESTION)
         case "hang":
             return hang
+        case "stale":
+            return ends(RunStatus.STALE, cost_usd=0.0, error="no output for 0.3 s")
         case "rate_limit":
             return ends(RunStatus.RATE_LIMITED, cost_usd=0.0, error="429 rate limit", rate_limit_reset=RESET)
         case "fail":
@@ -88,6 +92,8 @@ def _claude_step(behaviour: Behaviour) -> dict[str, Any]:
     match behaviour:
         case "ask":
             return {"action": "ask", "questions": [{**QUESTION.model_dump(), "multiSelect": False}]}
+        case "stale":
+            return {"action": "hang"}  # silent: stale once the run's stale_after_s passes
         case "rate_limit":
             return {"action": "rate_limit", "retries": 0, "reset_epoch": int(RESET.timestamp())}
         case "fail":
@@ -112,8 +118,8 @@ class RunsUnderTest:
     woken: list[str] = field(default_factory=list)  # orchestrations the port woke (a queued run admitted)
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
-    def request(self, run_id: str, *, root: Path | None = None, budget_usd: float = 2.0) -> RunRequest:
-        return request(root or self.root, run_id, agent=self.agent, budget_usd=budget_usd)
+    def request(self, run_id: str, *, root: Path | None = None, stale_after_s: float = 600.0) -> RunRequest:
+        return request(root or self.root, run_id, agent=self.agent, stale_after_s=stale_after_s)
 
     def saw(self, event: Event) -> None:
         self.events.append(event)

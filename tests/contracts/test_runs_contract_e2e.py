@@ -212,6 +212,16 @@ async def test_a_continuation_without_its_agent_raises_agent_unavailable_and_the
         assert (evidence.status, evidence.continuations) == (RunStatus.RATE_LIMITED, 0)
 
 
+async def test_a_stale_run_is_final_and_resumes_in_its_own_session(runs: Open) -> None:
+    async with runs() as r:
+        r.script("stale", "complete")
+        await r.port.start(r.request(RUN, stale_after_s=0.3))
+        assert await r.final(RUN) == RunStatus.STALE
+        await r.port.resume(RUN, "Continue where you stopped.", 1.0)
+        assert await r.final(RUN, "the continuation to end") == RunStatus.COMPLETED
+        assert r.port.evidence(RUN).continuations == 1
+
+
 async def test_only_a_rate_limited_or_stale_run_is_resumed(runs: Open) -> None:
     async with runs() as r:
         await started(r, RUN, "complete")
