@@ -155,7 +155,9 @@ class RunsUnderTest:
 async def runs_under_test(kind: Kind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunsUnderTest]:
     root = tmp_path / "project"
     (root / "specs" / "0001-contract").mkdir(parents=True)
-    (root / "specs" / "0001-contract" / "tasks.md").write_text("# Tasks\n\n## Phase 1: Setup\n- [ ] T001 Create the project\n")
+    (root / "specs" / "0001-contract" / "tasks.md").write_text(
+        "# Tasks\n\n## Phase 1: Setup\n- [ ] T001 Create the project\n"
+    )
     bus = EventBus()
     async with anyio.create_task_group() as tg:
         if kind == "fake":

@@ -45,9 +45,13 @@ def writer_under_test(kind: Kind, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     settings.write_text('[specflow]\ncli = ""\n')  # no CLI, even where a `specflow` is on PATH
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     if kind == "real":
+
+        def install_real() -> None:
+            settings.write_text(f'[specflow]\ncli = "{FAKE_SPECFLOW}"\n')
+
         return WriterUnderTest(
             SkillStateFile(),
-            lambda: settings.write_text(f'[specflow]\ncli = "{FAKE_SPECFLOW}"\n'),
+            install_real,
             lambda: monkeypatch.setenv("FAKE_SPECFLOW_FAIL", "orchestration.step"),
             lambda root: None,
         )
@@ -61,7 +65,10 @@ def writer_under_test(kind: Kind, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     def refuses() -> None:
         fake.fail_with = f'Error: {REFUSED} "orchestration.step.current=…". Expected key=value'
 
-    return WriterUnderTest(fake, lambda: installed.append(True), refuses, judges)
+    def install() -> None:
+        installed.append(True)
+
+    return WriterUnderTest(fake, install, refuses, judges)
 
 
 def _implement_gate(root: Path) -> GateCheck:

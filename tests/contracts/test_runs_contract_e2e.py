@@ -22,6 +22,7 @@ import pytest
 
 from specflowd.engine.ports import Admitted, Queued
 from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, InvalidState, NotFound, SpecflowError
+from specflowd.event_catalogue import RunFinished
 from specflowd.vocabulary import RunStatus
 from tests.contracts.runs_under_test import FAILURE, QUESTION, RESET, Kind, RunsUnderTest, runs_under_test
 
@@ -97,7 +98,8 @@ async def test_a_started_run_is_running_then_completes_with_its_evidence_and_eve
         await r.until(lambda: "run.finished" in r.event_types(RUN), "run.finished")
         assert r.event_types(RUN) == ["run.started", "run.finished"]
         finished = r.events[-1].payload
-        assert (getattr(finished, "orchestration"), getattr(finished, "status")) == ("orch-contract", "completed")
+        assert isinstance(finished, RunFinished)
+        assert (finished.orchestration, finished.status) == ("orch-contract", RunStatus.COMPLETED)
 
 
 async def test_a_run_id_is_never_started_twice(runs: Open) -> None:
@@ -146,8 +148,12 @@ async def test_a_run_that_asks_waits_for_input_with_its_questions_and_an_answer_
         assert [o.label for o in waiting.questions[0].options] == ["PostgreSQL", "SQLite"]
         assert r.event_types(RUN) == ["run.started", "question.asked"]
         await r.port.answer(RUN, {QUESTION.question: "SQLite"})
+        continuing = r.port.evidence(RUN)
+        assert continuing.status in (RunStatus.STARTING, RunStatus.RUNNING) and continuing.continuations == 1
+        assert continuing.questions == waiting.questions  # kept until the continuation's outcome replaces them
         assert await r.final(RUN) == RunStatus.COMPLETED
-        assert r.port.evidence(RUN).continuations == 1
+        done = r.port.evidence(RUN)
+        assert (done.continuations, done.questions) == (1, [])
         await r.until(lambda: "run.finished" in r.event_types(RUN), "run.finished")
         assert r.event_types(RUN) == ["run.started", "question.asked", "run.started", "run.finished"]
 
@@ -250,7 +256,8 @@ async def test_a_cancelled_run_ends_cancelled_and_cannot_be_cancelled_again(runs
         await r.port.cancel(RUN)
         assert await r.final(RUN) == RunStatus.CANCELLED
         await r.until(lambda: "run.finished" in r.event_types(RUN), "run.finished")
-        assert getattr(r.events[-1].payload, "status") == "cancelled"
+        finished = r.events[-1].payload
+        assert isinstance(finished, RunFinished) and finished.status == RunStatus.CANCELLED
         with pytest.raises(InvalidState):
             await r.port.cancel(RUN)
 
@@ -271,4 +278,3 @@ async def test_verbs_on_a_run_the_runner_never_heard_of_are_not_found(runs: Open
             await r.port.resume(UNKNOWN, "Continue.", 1.0)
         with pytest.raises(NotFound):
             await r.port.cancel(UNKNOWN)
-

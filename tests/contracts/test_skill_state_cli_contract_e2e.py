@@ -34,7 +34,9 @@ async def test_the_running_step_is_written_through_the_cli(subject: WriterUnderT
     assert state_step(root) == {"current": "verify", "index": 3, "status": "in_progress"}
 
 
-async def test_a_write_the_cli_refuses_is_reported_and_changes_nothing(subject: WriterUnderTest, tmp_path: Path) -> None:
+async def test_a_write_the_cli_refuses_is_reported_and_changes_nothing(
+    subject: WriterUnderTest, tmp_path: Path
+) -> None:
     root = create_demo_project(tmp_path / "demo")
     before = state_step(root)
     subject.cli_refuses_writes()
