@@ -81,7 +81,7 @@ def _fake_agent(behaviour: Behaviour) -> Agent:
         case "hang":
             return hang
         case "stale":
-            return ends(RunStatus.STALE, cost_usd=0.0, error="no output for 0.3 s")
+            return ends(RunStatus.STALE, cost_usd=0.0, error="no output for 1.5 s")
         case "rate_limit":
             return ends(RunStatus.RATE_LIMITED, cost_usd=0.0, error="429 rate limit", rate_limit_reset=RESET)
         case "fail":

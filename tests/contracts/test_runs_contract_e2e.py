@@ -31,6 +31,7 @@ pytestmark = pytest.mark.anyio
 RUN = "5f1c0a52-6a1e-4b43-9a57-0c0e5b7f4d01"  # run ids are UUIDs: the agent's session id is the run's
 OTHER = "5f1c0a52-6a1e-4b43-9a57-0c0e5b7f4d02"
 UNKNOWN = "5f1c0a52-6a1e-4b43-9a57-0c0e5b7f4d03"
+STALE_AFTER_S = 1.5
 
 Open = Callable[[], AbstractAsyncContextManager[RunsUnderTest]]
 
@@ -221,7 +222,9 @@ async def test_a_continuation_without_its_agent_raises_agent_unavailable_and_the
 async def test_a_stale_run_is_final_and_resumes_in_its_own_session(runs: Open) -> None:
     async with runs() as r:
         r.script("stale", "complete")
-        await r.port.start(r.request(RUN, stale_after_s=0.3))
+        # silent this long, a run is stale; its continuation (the agent started afresh) must be heard from
+        # within it too, which a loaded machine's Python start-up can take a good part of a second
+        await r.port.start(r.request(RUN, stale_after_s=STALE_AFTER_S))
         assert await r.final(RUN) == RunStatus.STALE
         await r.port.resume(RUN, "Continue where you stopped.", 1.0)
         assert await r.final(RUN, "the continuation to end") == RunStatus.COMPLETED
