@@ -10,6 +10,9 @@ prompt's task ids in tasks.md and reports completion in the state file), the clo
 only when a test advances it, so rate-limit waits and the safety timer are exact), and file-change wake-ups
 (``TestProject.touch``).
 
+Each fake is held to the real adapter of its port by the contract tests in tests/contracts/ (the same tests run
+on both); what a fake does differently on purpose is said in its docstring.
+
 Waiting is on events: ``Harness.until`` re-checks its condition whenever an event is emitted (and at most every
 50 ms), with a deadline. A whole phase takes a few milliseconds of engine time.
 """
@@ -46,7 +49,7 @@ from specflowd.engine.ports import (
     SkillStateWriter,
     StateWrite,
 )
-from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidState, NotFound
+from specflowd.errors import AgentUnavailable, BudgetExhausted, InvalidConfig, InvalidState, NotFound, ProjectError
 from specflowd.event_catalogue import QuestionAsked, RunFinished, RunStarted
 from specflowd.files.skill_state import set_state_values
 from specflowd.files.workflows import WorkflowDir
@@ -64,7 +67,8 @@ _TASK_ID = re.compile(r"\bT\d{3,}[a-z]?\b")
 
 
 class FakeClock:
-    """Time stands still until ``advance``; sleepers whose moment has come are woken then."""
+    """Time stands still until ``advance``; sleepers whose moment has come are woken then (the ``Clock`` contract:
+    tests/contracts/test_clock_contract.py)."""
 
     def __init__(self, start: datetime = NOW) -> None:
         self._now = start
@@ -101,7 +105,9 @@ class FakeClock:
 
 class TestProject:
     """The real reader (parsing tasks.md, the state file, ROADMAP) on the test's files; ``touch()`` stands for
-    the file watcher seeing a change."""
+    the file watcher seeing a change. Unlike ``ProjectFiles`` on purpose: ``changed`` watches no file (it returns
+    after ``touch()``, for whichever root it waits on, without a debounce), and no read is reused. The
+    ``ProjectReader`` contract: tests/contracts/test_project_contract.py."""
 
     __test__ = False
 
@@ -128,7 +134,11 @@ class TestProject:
 
 class FakeSkillState:
     """Writes the running step into the state file as the real adapter does without a SpecFlow CLI (an atomic
-    edit); ``fail_with`` makes the writes fail like the CLI printing an error."""
+    edit); ``fail_with`` makes the writes fail like the CLI printing an error. Unlike ``SkillStateFile`` on
+    purpose: it runs no CLI — a failed write's ``via`` is ``specflow state set …`` and its ``output`` the message
+    as given (the real one names the CLI's path and each pair, and puts ``exit status N:`` before what the CLI
+    printed), and the implement gate is what the test set in ``gate``, not a verdict on the project. The
+    ``SkillStateWriter`` contract: tests/contracts/test_skill_state_contract.py (and ``_cli_contract_e2e.py``)."""
 
     def __init__(self) -> None:
         self.writes: list[tuple[Path, Step]] = []
@@ -336,7 +346,15 @@ class FakeRuns:
     object, as run directories survive on disk), each invocation is played by ``agent`` in its own task, and
     the run's events go through the event bus like the runner's. ``queueing`` makes admission queue every run
     until ``admit_all()`` (a scheduler in front of the runner); ``stall`` makes starts and continuations hang
-    before the runner records anything (a daemon killed between recording a spawn and exec'ing its agent)."""
+    before the runner records anything (a daemon killed between recording a spawn and exec'ing its agent).
+
+    It refuses what ``RunnerPort`` refuses, with the same errors (the ``RunPort`` contract:
+    tests/contracts/test_runs_contract_e2e.py). Unlike it on purpose: admission has no slots, groups or
+    rate-limit gates (``queueing`` queues every run, in group ``default`` for a ``slot``; a rate-limited run does
+    not hold back later admissions: the engine's own wait for the reset, on the fake clock, ends when the real
+    scheduler's gate would); the agent is gone when ``unavailable`` says so, whatever the request's ``agent``;
+    run ids need not be UUIDs (the real agent takes the run id as its session id); and no ``run.progress``
+    events (the engine acts on none)."""
 
     def __init__(self, agent: Agent = play_skill) -> None:
         self.agent = agent
@@ -390,6 +408,10 @@ class FakeRuns:
             await anyio.sleep_forever()
         if self.unavailable is not None:
             raise AgentUnavailable(f"could not start {self.unavailable}: no such file", binary=self.unavailable)
+        if not request.project_root.is_dir():
+            raise ProjectError(
+                f"project directory {request.project_root} does not exist", project=str(request.project_root)
+            )
         if request.run_id in self.runs:
             raise InvalidState(f"run {request.run_id} already exists: a run is never started twice")
         self.requests.append(request)
@@ -423,6 +445,12 @@ class FakeRuns:
         run = self._run(run_id)
         if run.status != RunStatus.WAITING_INPUT:
             raise InvalidState(f"run {run_id} is not waiting for input ({run.status})")
+        if not answers:
+            raise InvalidConfig("answers must not be empty", run_id=run_id)
+        if run.budget_usd - run.cost_usd <= 0:
+            raise BudgetExhausted(f"run {run_id} has spent its budget")
+        if self.unavailable is not None:
+            raise AgentUnavailable(f"could not start {self.unavailable}: no such file", binary=self.unavailable)
         run.answers.append(dict(answers))
         self._continue(run, "answers: " + ", ".join(f"{k}={v}" for k, v in answers.items()), dict(answers))
 
@@ -447,7 +475,8 @@ class FakeRuns:
     def _continue(self, run: FakeRun, prompt: str, answers: dict[str, str] | None) -> None:
         run.continuations += 1
         run.prompts.append(prompt)
-        run.status, run.error, run.questions, run.rate_limit_reset = RunStatus.RUNNING, None, [], None
+        # the questions stay until the continuation's outcome replaces them, as the runner keeps them
+        run.status, run.error, run.rate_limit_reset = RunStatus.RUNNING, None, None
         self._invoke(run, AgentCall(run.run_id, run.root, run.step, prompt, run.continuations, answers, run.prompts[0]))
 
     def _invoke(self, run: FakeRun, call: AgentCall) -> None:
