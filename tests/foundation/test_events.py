@@ -18,8 +18,7 @@ from specflowd.domain.actions import ACTION_TYPES, FinishBatch, Heal, NeedsAtten
 from specflowd.domain.config import Step
 from specflowd.domain.record import OrchestrationStatus
 from specflowd.event_catalogue import CATALOGUE, Decision, EventPayload, RunStarted
-from specflowd.handlers.rpc import OpenRpcDocument
-from specflowd.protocol.openrpc import build_openrpc
+from specflowd.handlers.rpc import OpenRpcDocument, discover_document
 from specflowd.services.events import Event, EventBus
 from specflowd.vocabulary import Question, RunStatus
 from tests.event_schemas import check_event
@@ -30,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     """The document rpc.discover serves, as a client receives it."""
-    built = OpenRpcDocument.model_validate(build_openrpc(build_router().specs, CATALOGUE))
+    built = OpenRpcDocument.model_validate(discover_document(build_router().specs))
     return built.model_dump(mode="json")
 
 
