@@ -12,11 +12,11 @@ this catalogue (``x-events``: every type with the JSON schema of its payload), g
 too: a run started by an orchestration names it, a standalone run has ``null``) — the key error data and
 ``questions.answer`` already use. A run is named by ``run_id``.
 
-This module imports only the vocabulary and the lifecycle: the runner, the engine, the daemon and the
-handlers all emit through it, and the runner may not know the orchestration's domain. Statuses and steps are
-the lifecycle's (specflowd/lifecycle.py); the other words payloads carry (decision labels, the scheduler's wait
-reasons) are spelled out here as literals, and a test holds them equal to the domain's action set and the
-scheduler's enum.
+This module imports only the two vocabularies: the runner, the engine, the daemon and the handlers all emit
+through it, and the runner may not know the orchestration's domain. Statuses and steps are the orchestration
+vocabulary's (specflowd/orchestration_vocabulary.py); the other words payloads carry (decision labels, the
+scheduler's wait reasons) are spelled out here as literals, and tests hold them equal to the domain's action
+set and the scheduler's enum.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.lifecycle import ORCHESTRATION_STATUSES, STEPS
+from specflowd.orchestration_vocabulary import ORCHESTRATION_STATUSES, STEPS
 from specflowd.vocabulary import Question, RunStatus, ToolLoop
 
 __all__ = [
@@ -60,8 +60,8 @@ __all__ = [
     "StatusChanged",
 ]
 
-# The lifecycle's words, built from its tuples: pydantic validates them and rpc.discover publishes their enums.
-# (mypy cannot read a Literal built at run time: to it they are str, which the emitters pass anyway.)
+# The orchestration vocabulary's words, built from its tuples: pydantic validates them, rpc.discover publishes
+# their enums. (mypy cannot read a Literal built at run time: to it they are str, which the emitters pass anyway.)
 if TYPE_CHECKING:
     OrchestrationStatusName = str
     StepName = str

@@ -37,7 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from specflowd.lifecycle import STEPS
+from specflowd.orchestration_vocabulary import STEPS
 
 __all__ = ["main"]
 

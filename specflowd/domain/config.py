@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specflowd.lifecycle import STEP_ORDER, Step
+from specflowd.orchestration_vocabulary import STEP_ORDER, Step
 from specflowd.vocabulary import PermissionMode
 
 __all__ = ["STEP_ORDER", "Budget", "OrchestrationConfig", "Step", "budget_conflicts"]

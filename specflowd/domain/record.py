@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
-from specflowd.lifecycle import TERMINAL_STATUSES, OrchestrationStatus
+from specflowd.orchestration_vocabulary import TERMINAL_STATUSES, OrchestrationStatus
 from specflowd.vocabulary import Question
 
 __all__ = [

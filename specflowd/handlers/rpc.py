@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_ser
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.domain.record import AttentionKind, RecoveryOption
 from specflowd.event_catalogue import CATALOGUE, WAIT_REASONS
-from specflowd.lifecycle import ORCHESTRATION_STATUSES, STEPS, TERMINAL_STATUSES
+from specflowd.orchestration_vocabulary import ORCHESTRATION_STATUSES, STEPS, TERMINAL_STATUSES
 from specflowd.protocol.openrpc import build_openrpc
 from specflowd.protocol.rpc import EmptyParams, Message, MethodSpec, Router
 from specflowd.services.context import Call

@@ -30,7 +30,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, genera
 from prometheus_client.registry import Collector
 
 from specflowd.domain.record import RunKind
-from specflowd.lifecycle import STEPS
+from specflowd.orchestration_vocabulary import STEPS
 
 __all__ = [
     "CONTENT_TYPE",

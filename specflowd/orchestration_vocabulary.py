@@ -1,4 +1,4 @@
-"""The orchestration's lifecycle words: its steps in order and its statuses.
+"""The orchestration's vocabulary: its steps in order and its statuses.
 
 Every layer speaks them (the domain's record, the event catalogue, the metrics, the simulated agent) and
 every client shows them: rpc.discover publishes them (``x-shared``) and ``python -m specflowd.clientgen``
