@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,16 @@ def test_the_clis_word_tables_cover_the_daemons_words() -> None:
     assert set(render._WAIT_WORDS) == set(shared_facts.WAIT_REASONS)
     assert set(core.STOP_CODES) <= set(shared_facts.ORCHESTRATION_STATUSES)
     assert set(core.STOP_CODES) >= set(shared_facts.TERMINAL_STATUSES)
+
+
+def _table_keys(source: Path, opening: str) -> set[str]:
+    """The keys of a one-level Lua or TypeScript table literal that starts at ``opening``."""
+    text = source.read_text(encoding="utf-8")
+    block = text[text.index(opening) + len(opening) :]
+    return set(re.findall(r"^\s*(\w+)\s*[=:]", block[: block.index("}")], re.MULTILINE))
+
+
+def test_the_editors_state_words_cover_the_daemons_statuses() -> None:
+    statuses = set(shared_facts.ORCHESTRATION_STATUSES)
+    assert _table_keys(REPO / "client/nvim/lua/specflow/view.lua", "M.STATE_WORDS = {") == statuses
+    assert _table_keys(REPO / "client/vscode/src/daemon/view.ts", "STATE_WORDS: Record<string, string> = {") == statuses
