@@ -149,7 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--document", type=Path, help="a saved rpc.discover result (default: built in-process)")
     parser.add_argument("--root", type=Path, default=REPO, help="the repository to write into (default: this one)")
     args = parser.parse_args(argv)
-    document = _document(args.document)
+    try:
+        document = _document(args.document)
+        generated(document)
+    except (OSError, ValueError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+        print(f"{COMMAND}: not an rpc.discover document with x-shared ({args.document}): {exc}", file=sys.stderr)
+        return 2
     if args.check:
         wrong = stale(args.root, document)
         for path in wrong:

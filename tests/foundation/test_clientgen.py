@@ -86,6 +86,16 @@ def test_a_document_without_the_shared_facts_is_refused(document: dict[str, Any]
         clientgen.generated(broken)
 
 
+def test_the_command_refuses_a_file_that_is_no_discover_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "other.json"
+    saved.write_text(json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"openrpc": "1.2.6"}}), encoding="utf-8")
+    assert clientgen.main(["--root", str(tmp_path), "--document", str(saved)]) == 2
+    assert "not an rpc.discover document with x-shared" in capsys.readouterr().err
+    assert not (tmp_path / "client").exists()  # nothing written
+
+
 def test_the_clis_word_tables_cover_the_daemons_words() -> None:
     assert set(render.STATE_WORDS) == set(shared_facts.ORCHESTRATION_STATUSES)
     assert set(render._WAIT_WORDS) == set(shared_facts.WAIT_REASONS)
