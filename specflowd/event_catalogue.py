@@ -12,18 +12,20 @@ this catalogue (``x-events``: every type with the JSON schema of its payload), g
 too: a run started by an orchestration names it, a standalone run has ``null``) — the key error data and
 ``questions.answer`` already use. A run is named by ``run_id``.
 
-This module imports only the vocabulary: the runner, the engine, the daemon and the handlers all emit
-through it, and the runner may not know the orchestration's domain. The orchestration's words that payloads
-carry (statuses, steps, decision labels) are therefore spelled out here as literals; a test holds them equal
-to the domain's enums and action set.
+This module imports only the two vocabularies: the runner, the engine, the daemon and the handlers all emit
+through it, and the runner may not know the orchestration's domain. Statuses and steps are the orchestration
+vocabulary's (specflowd/orchestration_vocabulary.py); the other words payloads carry (decision labels, the
+scheduler's wait reasons) are spelled out here as literals, and tests hold them equal to the domain's action
+set and the scheduler's enum.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from specflowd.orchestration_vocabulary import ORCHESTRATION_STATUSES, STEPS
 from specflowd.vocabulary import Question, RunStatus, ToolLoop
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "NOTE_LABELS",
     "ORCHESTRATION_STATUSES",
     "STEPS",
+    "WAIT_REASONS",
     "BatchDecision",
     "DaemonStarted",
     "DaemonStopping",
@@ -57,12 +60,16 @@ __all__ = [
     "StatusChanged",
 ]
 
-# The orchestration's words, as the domain spells them (held equal to its enums by tests/foundation/test_events.py).
-OrchestrationStatusName = Literal[
-    "running", "paused", "waiting_input", "waiting_merge", "waiting_user_gate", "waiting_rate_limit", "healing",
-    "needs_attention", "completed", "failed", "cancelled",
-]  # fmt: skip
-StepName = Literal["design", "analyze", "implement", "verify", "merge"]
+# The orchestration vocabulary's words, built from its tuples: pydantic validates them, rpc.discover publishes
+# their enums. (mypy cannot read a Literal built at run time: to it they are str, which the emitters pass anyway.)
+if TYPE_CHECKING:
+    OrchestrationStatusName = str
+    StepName = str
+else:
+    OrchestrationStatusName = Literal[ORCHESTRATION_STATUSES]
+    StepName = Literal[STEPS]
+# why a run waits in the scheduler's queue (the scheduler's WaitReason, held equal by tests/foundation/test_events.py)
+WaitReasonName = Literal["slot", "paused", "rate_limit"]
 # every action decide() can return (domain/actions.py): published as orchestration.<kind>
 ActionKind = Literal[
     "wait", "spawn_step", "spawn_batch", "heal", "finish_batch", "advance", "replan", "wait_for_answers",
@@ -80,8 +87,7 @@ ControlLabel = Literal[
 NoteLabel = Literal["warning", "unasked_ticks"]
 DecisionLabel = Literal[ActionKind, ControlLabel, NoteLabel]
 
-ORCHESTRATION_STATUSES: tuple[str, ...] = get_args(OrchestrationStatusName)
-STEPS: tuple[str, ...] = get_args(StepName)
+WAIT_REASONS: tuple[str, ...] = get_args(WaitReasonName)
 ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
 BATCH_ACTION_KINDS: tuple[str, ...] = get_args(BatchActionKind)
 CONTROL_LABELS: tuple[str, ...] = get_args(ControlLabel)
@@ -307,7 +313,7 @@ class SchedulerQueued(EventPayload):
     orchestration: str | None = Field(description="null for a standalone run")
     group: str
     position: int = Field(description="1 = admitted next in its group")
-    reason: Literal["slot", "paused", "rate_limit"]
+    reason: WaitReasonName
     until: str | None = Field(description="ISO time of the rate-limit reset it waits for, if that is the reason")
 
 

@@ -37,6 +37,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from specflowd.orchestration_vocabulary import STEPS
+
 __all__ = ["main"]
 
 _TASK_ID = re.compile(r"\bT\d{3,}[a-z]?\b")
@@ -194,7 +196,7 @@ def _set_state(root: Path, step: str, status: str, *, close_phase: bool = False)
         orch["step"] = {"current": "design", "index": 0, "status": "not_started"}
         phase.update(id=None, number=None, name=None, branch=None, status="not_started")
     else:
-        index = ["design", "analyze", "implement", "verify", "merge"].index(step)
+        index = STEPS.index(step)
         orch["step"] = {"current": step, "index": index, "status": status}
         phase["status"] = "in_progress"
     path.parent.mkdir(parents=True, exist_ok=True)

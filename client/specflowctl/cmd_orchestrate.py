@@ -6,15 +6,24 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
 from specflowctl import core, render
 from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed, tri_state
 from specflowctl.resolve import project_ref
+from specflowctl.shared_facts import CONFIG_DEFAULTS, RecoveryOptions, Steps
 
-_CONFIG_DEFAULT = "[default: off, or the config file's]"
+
+def _default(key: str) -> str:
+    """``[default: 5.00]``: the daemon's default for a config key (USD with cents, booleans on/off)."""
+    value = CONFIG_DEFAULTS[key]
+    if isinstance(value, bool):
+        return f"[default: {'on' if value else 'off'}, or the config file's]"
+    if key.startswith("budget.") and isinstance(value, int | float):
+        return f"[default: {value:.2f}]"
+    return f"[default: {value}]"
 
 
 def _config(**options: Any) -> dict[str, Any]:
@@ -79,20 +88,22 @@ _AGENT_FIX = {
 
 def orchestrate(
     project: ProjectArg = None,
-    auto_merge: Annotated[bool | None, tri_state("auto-merge", f"Merge when verify passes {_CONFIG_DEFAULT}")] = None,
-    skip_design: Annotated[
-        bool | None, tri_state("skip-design", f"Skip design even when artifacts are missing {_CONFIG_DEFAULT}")
+    auto_merge: Annotated[
+        bool | None, tri_state("auto-merge", f"Merge when verify passes {_default('auto_merge')}")
     ] = None,
-    skip_analyze: Annotated[bool | None, tri_state("skip-analyze", f"Skip analyze {_CONFIG_DEFAULT}")] = None,
+    skip_design: Annotated[
+        bool | None, tri_state("skip-design", f"Skip design even when artifacts are missing {_default('skip_design')}")
+    ] = None,
+    skip_analyze: Annotated[bool | None, tri_state("skip-analyze", f"Skip analyze {_default('skip_analyze')}")] = None,
     auto_heal: Annotated[
-        bool | None, tri_state("auto-heal", "Heal a failed batch automatically [default: on, or the config file's]")
+        bool | None, tri_state("auto-heal", f"Heal a failed batch automatically {_default('auto_heal')}")
     ] = None,
     pause_between_batches: Annotated[
-        bool | None, tri_state("pause-between-batches", f"Pause after every batch {_CONFIG_DEFAULT}")
+        bool | None, tri_state("pause-between-batches", f"Pause after every batch {_default('pause_between_batches')}")
     ] = None,
     sandbox: Annotated[
         bool | None,
-        tri_state("sandbox", "Run every agent in Claude Code's sandbox [default: on, or the config file's]"),
+        tri_state("sandbox", f"Run every agent in Claude Code's sandbox {_default('sandbox')}"),
     ] = None,
     context: Annotated[
         str | None,
@@ -100,22 +111,36 @@ def orchestrate(
     ] = None,
     max_heal_attempts: Annotated[
         int | None,
-        typer.Option("--max-heal-attempts", metavar="N", help="Heal runs per batch [default: 1]", show_default=False),
+        typer.Option(
+            "--max-heal-attempts",
+            metavar="N",
+            help=f"Heal runs per batch {_default('max_heal_attempts')}",
+            show_default=False,
+        ),
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", metavar="N", help="Tasks per batch when tasks.md has no sections [default: 15]"),
+        typer.Option(
+            "--batch-size",
+            metavar="N",
+            help=f"Tasks per batch when tasks.md has no sections {_default('batch_size_fallback')}",
+        ),
     ] = None,
     budget_batch: Annotated[
         float | None,
-        typer.Option("--budget-batch", metavar="USD", help="USD cap per batch or step run [default: 5.00]"),
+        typer.Option(
+            "--budget-batch", metavar="USD", help=f"USD cap per batch or step run {_default('budget.per_batch')}"
+        ),
     ] = None,
     budget_total: Annotated[
         float | None,
-        typer.Option("--budget-total", metavar="USD", help="USD cap for the whole orchestration [default: 50.00]"),
+        typer.Option(
+            "--budget-total", metavar="USD", help=f"USD cap for the whole orchestration {_default('budget.total')}"
+        ),
     ] = None,
     budget_heal: Annotated[
-        float | None, typer.Option("--budget-heal", metavar="USD", help="USD cap per heal run [default: 2.00]")
+        float | None,
+        typer.Option("--budget-heal", metavar="USD", help=f"USD cap per heal run {_default('budget.heal')}"),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -135,7 +160,9 @@ def orchestrate(
     ] = None,
     priority: Annotated[
         int | None,
-        typer.Option("--priority", metavar="N", help="Higher is admitted first within its group [default: 0]"),
+        typer.Option(
+            "--priority", metavar="N", help=f"Higher is admitted first within its group {_default('priority')}"
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Start, print the id and return")] = False,
@@ -301,7 +328,7 @@ def merge(project: ProjectArg = None, json_out: JsonOpt = False, sock: SocketOpt
 
 def go_back(
     step: Annotated[
-        Literal["design", "analyze", "implement", "verify", "merge"],
+        Steps,
         typer.Argument(
             metavar="STEP", help="The step to return to (the current or an earlier one)", show_default=False
         ),
@@ -316,7 +343,7 @@ def go_back(
 
 def recover(
     action: Annotated[
-        Literal["retry", "skip", "abort"],
+        RecoveryOptions,
         typer.Argument(
             metavar="ACTION", help="What to do about the stop (status lists the options)", show_default=False
         ),

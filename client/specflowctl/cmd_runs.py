@@ -14,18 +14,10 @@ from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, rpc, sub
 from specflowctl.connection import DaemonUnavailable
 from specflowctl.resolve import project_ref
 from specflowctl.scope import AllOpt, scoped_call
+from specflowctl.shared_facts import CONFIG_DEFAULTS, FINAL_RUN_STATUSES
 
-FINAL = {
-    "completed",
-    "failed",
-    "cancelled",
-    "stale",
-    "interrupted",
-    "not_started",
-    "budget_exceeded",
-    "rate_limited",
-    "looping",
-}
+FINAL = frozenset(FINAL_RUN_STATUSES)
+_SANDBOX_DEFAULT = "on" if CONFIG_DEFAULTS["sandbox"] else "off"
 
 
 def run(
@@ -41,7 +33,8 @@ def run(
     sandbox: Annotated[
         bool | None,
         typer.Option(
-            "--sandbox/--no-sandbox", help="In Claude Code's sandbox [default: on, or [orchestrate] sandbox]",
+            "--sandbox/--no-sandbox",
+            help=f"In Claude Code's sandbox [default: {_SANDBOX_DEFAULT}, or [orchestrate] sandbox]",
             show_default=False,
         ),
     ] = None,

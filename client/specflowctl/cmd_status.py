@@ -15,8 +15,9 @@ from specflowctl import core, render
 from specflowctl.app import JsonOpt, ProjectArg, SocketOpt, emit, fail, follow_to_exit, rpc, subscribed
 from specflowctl.resolve import project_ref
 from specflowctl.scope import AllOpt, scoped_call
+from specflowctl.shared_facts import CONFIG_DEFAULTS, TERMINAL_STATUSES
 
-_TERMINAL = ("completed", "failed", "cancelled")
+_TERMINAL = frozenset(TERMINAL_STATUSES)
 
 
 def _overview(sock: Path | None, json_out: bool) -> None:
@@ -91,7 +92,11 @@ def batches(
     project: ProjectArg = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", metavar="N", help="Tasks per batch when tasks.md has no sections [default: 15]"),
+        typer.Option(
+            "--batch-size",
+            metavar="N",
+            help=f"Tasks per batch when tasks.md has no sections [default: {CONFIG_DEFAULTS['batch_size_fallback']}]",
+        ),
     ] = None,
     json_out: JsonOpt = False,
     sock: SocketOpt = None,

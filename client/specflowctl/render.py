@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from specflowctl.shared_facts import STEPS, TERMINAL_STATUSES
+
 __all__ = [
     "ORCH_ID_LEN",
     "RUN_ID_LEN",
@@ -232,7 +234,6 @@ def log_entry(entry: dict[str, Any]) -> str:
     return f"[{kind}] {text}"
 
 
-STEPS = ("design", "analyze", "implement", "verify", "merge")
 STATE_WORDS = {
     "running": "Running", "paused": "Paused", "healing": "Healing", "waiting_input": "Waiting for answers",
     "waiting_merge": "Merge ready", "waiting_user_gate": "Waiting at the USER GATE",
@@ -537,7 +538,7 @@ def age(seconds: float) -> str:
 
 
 _SETTLED = ("completed", "healed", "skipped")
-_TERMINAL = ("completed", "failed", "cancelled")
+_TERMINAL = frozenset(TERMINAL_STATUSES)
 
 
 def orchestration_table(

@@ -6,24 +6,12 @@ persisted record. Out-of-bounds values fail validation; the RPC layer turns that
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from specflowd.orchestration_vocabulary import STEP_ORDER, Step
 from specflowd.vocabulary import PermissionMode
 
 __all__ = ["STEP_ORDER", "Budget", "OrchestrationConfig", "Step", "budget_conflicts"]
-
-
-class Step(StrEnum):
-    DESIGN = "design"
-    ANALYZE = "analyze"
-    IMPLEMENT = "implement"
-    VERIFY = "verify"
-    MERGE = "merge"
-
-
-STEP_ORDER: tuple[Step, ...] = (Step.DESIGN, Step.ANALYZE, Step.IMPLEMENT, Step.VERIFY, Step.MERGE)
 
 
 _MAX_USD = 10_000.0

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from specflowd.domain.config import STEP_ORDER, OrchestrationConfig, Step
+from specflowd.orchestration_vocabulary import TERMINAL_STATUSES, OrchestrationStatus
 from specflowd.vocabulary import Question
 
 __all__ = [
@@ -58,25 +59,6 @@ __all__ = [
 
 # 2: the status and the data only it uses are one nested ``state`` (1 kept them as flat, optional fields).
 SCHEMA_VERSION = 2
-
-
-class OrchestrationStatus(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    WAITING_INPUT = "waiting_input"
-    WAITING_MERGE = "waiting_merge"
-    WAITING_USER_GATE = "waiting_user_gate"
-    WAITING_RATE_LIMIT = "waiting_rate_limit"
-    HEALING = "healing"
-    NEEDS_ATTENTION = "needs_attention"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-TERMINAL_STATUSES = frozenset(
-    {OrchestrationStatus.COMPLETED, OrchestrationStatus.FAILED, OrchestrationStatus.CANCELLED}
-)
 
 
 class StepStatus(StrEnum):

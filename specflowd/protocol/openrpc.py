@@ -9,6 +9,10 @@ The notifications the daemon sends are described in ``x-events``: the ``event`` 
 envelope ``{type, project, data, time}``) and every event type with a reference to the JSON schema of its
 ``data`` — generated from the same payload models the daemon emits (specflowd/event_catalogue.py), in
 serialization mode (what is sent).
+
+The words and defaults every client shows (steps, statuses, wait reasons, attention kinds, config defaults)
+are in ``x-shared``, given by the handler that serves the document (handlers/rpc.py); the clients' copies are
+generated from it (specflowd/clientgen.py).
 """
 
 from __future__ import annotations
@@ -42,9 +46,12 @@ _ENVELOPE: dict[str, Any] = {
 
 
 def build_openrpc(
-    specs: dict[str, MethodSpec], events: Mapping[str, type[BaseModel]] | None = None
+    specs: dict[str, MethodSpec],
+    events: Mapping[str, type[BaseModel]] | None = None,
+    shared: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The document for ``specs``; ``events``: every event type and its payload model (the ``x-events``)."""
+    """The document for ``specs``; ``events``: every event type and its payload model (the ``x-events``);
+    ``shared``: the facts every client shows (the ``x-shared``)."""
     models: list[type[BaseModel]] = []
     for spec in specs.values():
         for model in (spec.params, spec.result):
@@ -85,6 +92,7 @@ def build_openrpc(
         "methods": methods,
         "components": {"schemas": top.get("$defs", {})},
         "x-events": {"method": "event", "params": _ENVELOPE, "types": types},
+        "x-shared": dict(shared or {}),
     }
 
 

@@ -29,6 +29,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from specflowd.domain.record import RunKind
+from specflowd.orchestration_vocabulary import STEPS
+
 __all__ = [
     "CONTENT_TYPE",
     "COST_BUCKETS",
@@ -53,7 +56,7 @@ RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 # Label values must stay few. A run's step is one of these (a standalone run of another skill is "other"); a
 # model is its name, for the first MAX_MODELS names in sorted order, then "other"; a project is its registry id
 # ("unregistered" for runs of a project no longer registered); never a path or a run id.
-KNOWN_STEPS = frozenset({"design", "analyze", "implement", "verify", "merge", "heal"})
+KNOWN_STEPS = frozenset({*STEPS, RunKind.HEAL.value})
 MAX_MODELS = 16
 MAX_MODEL_CHARS = 64
 OTHER = "other"

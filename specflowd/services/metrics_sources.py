@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import Counter as Tally
 from pathlib import Path
 
+from specflowd.domain.record import AttentionKind
 from specflowd.event_catalogue import RunFinished, StatusChanged
+from specflowd.orchestration_vocabulary import OrchestrationStatus
 from specflowd.services.context import Services
 from specflowd.services.events import Event
 from specflowd.services.metrics import UNREGISTERED, DaemonMetrics, GroupFigures, RunFigures, Snapshot
@@ -62,7 +64,7 @@ def count_event(services: Services, metrics: DaemonMetrics, event: Event) -> Non
             metrics.rate_limit_waits.labels(_project(project_ids(services), event.project)).inc()
         elif payload.status == RunStatus.BUDGET_EXCEEDED:
             metrics.budget_stops.labels(_project(project_ids(services), event.project), "run").inc()
-    elif isinstance(payload, StatusChanged) and payload.status == "needs_attention":
+    elif isinstance(payload, StatusChanged) and payload.status == OrchestrationStatus.NEEDS_ATTENTION:
         attention = services.orchestrations.get(payload.orchestration).attention
-        if attention is not None and attention.kind == "budget":
+        if attention is not None and attention.kind == AttentionKind.BUDGET:
             metrics.budget_stops.labels(_project(project_ids(services), event.project), "orchestration").inc()

@@ -13,13 +13,13 @@ import pytest
 
 from specflowctl.demo import create_demo_project
 from specflowd import event_catalogue as catalogue
+from specflowd.admission.units import WaitReason
 from specflowd.daemon import build_router
 from specflowd.domain.actions import ACTION_TYPES, FinishBatch, Heal, NeedsAttention, SpawnBatch
 from specflowd.domain.config import Step
 from specflowd.domain.record import OrchestrationStatus
 from specflowd.event_catalogue import CATALOGUE, Decision, EventPayload, RunStarted
-from specflowd.handlers.rpc import OpenRpcDocument
-from specflowd.protocol.openrpc import build_openrpc
+from specflowd.handlers.rpc import OpenRpcDocument, discover_document
 from specflowd.services.events import Event, EventBus
 from specflowd.vocabulary import Question, RunStatus
 from tests.event_schemas import check_event
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     """The document rpc.discover serves, as a client receives it."""
-    built = OpenRpcDocument.model_validate(build_openrpc(build_router().specs, CATALOGUE))
+    built = OpenRpcDocument.model_validate(discover_document(build_router().specs))
     return built.model_dump(mode="json")
 
 
@@ -71,6 +71,7 @@ def test_one_key_names_the_orchestration(document: dict[str, Any]) -> None:
 def test_the_catalogue_speaks_the_domains_words() -> None:
     assert set(catalogue.ORCHESTRATION_STATUSES) == {s.value for s in OrchestrationStatus}
     assert set(catalogue.STEPS) == {s.value for s in Step}
+    assert [r.value for r in WaitReason] == list(catalogue.WAIT_REASONS)
     kinds = {get_args(t.model_fields["kind"].annotation)[0] for t in ACTION_TYPES}
     assert set(catalogue.ACTION_KINDS) == kinds  # every action decide() can return has its event type
     with_batch = {get_args(t.model_fields["kind"].annotation)[0] for t in ACTION_TYPES if "batch_index" in t.model_fields}

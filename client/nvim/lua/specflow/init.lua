@@ -6,6 +6,7 @@ local bridge = require("specflow.bridge")
 local client_mod = require("specflow.client")
 local logs = require("specflow.logs")
 local questions = require("specflow.questions")
+local shared_facts = require("specflow.shared_facts")
 local socket = require("specflow.socket")
 local view = require("specflow.view")
 
@@ -357,7 +358,7 @@ function M.complete(arg_lead, line)
   elseif words[2] == "orchestrate" then
     candidates = ORCHESTRATE_OPTIONS
   elseif words[2] == "recover" then
-    candidates = { "retry", "skip", "abort" }
+    candidates = vim.list_extend({}, shared_facts.recovery_options) -- a copy: sorted below
   elseif words[2] == "pause" then
     candidates = { "now" }
   else

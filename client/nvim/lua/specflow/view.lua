@@ -15,7 +15,8 @@ M.STATE_WORDS = {
   cancelled = "cancelled",
 }
 
-local STEPS = { "design", "analyze", "implement", "verify", "merge" }
+-- the daemon's words, generated from rpc.discover (shared_facts.lua)
+local STEPS = require("specflow.shared_facts").steps
 
 -- One short id length for orchestrations and runs, in every client (specflowctl's SHORT_ID_LEN).
 M.SHORT_ID_LEN = 8

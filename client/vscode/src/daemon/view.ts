@@ -11,6 +11,7 @@ import type {
   RunSandbox,
 } from "./protocol";
 import type { ConnectionState } from "./client";
+import { STEPS } from "./shared_facts";
 
 export const STATE_WORDS: Record<string, string> = {
   running: "running",
@@ -25,8 +26,6 @@ export const STATE_WORDS: Record<string, string> = {
   failed: "failed",
   cancelled: "cancelled",
 };
-
-const STEPS = ["design", "analyze", "implement", "verify", "merge"];
 
 /** One short id length for orchestrations and runs, in every client (specflowctl's SHORT_ID_LEN). */
 export const SHORT_ID_LEN = 8;
