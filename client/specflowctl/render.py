@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from specflowctl.money import money
+from specflowctl.render_forecast import forecast_lines
 from specflowctl.shared_facts import STEPS, TERMINAL_STATUSES
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "flatten",
     "live_line",
     "log_entry",
+    "money",
     "next_after_phase",
     "orchestration",
     "orchestration_line",
@@ -36,12 +39,6 @@ __all__ = [
 SHORT_ID_LEN = 8  # one length for orchestrations and runs, in every client (the editors' SHORT_ID_LEN)
 ORCH_ID_LEN = RUN_ID_LEN = SHORT_ID_LEN
 
-
-
-def money(usd: float) -> str:
-    """Every amount in one rule, by magnitude (the editors use it too): cents from a cent up (`$0.13`,
-    `$5.00`), four decimals below a cent, where cents would round a run's cost away (`$0.0080`)."""
-    return f"${usd:.2f}" if usd >= 0.01 or usd == 0 else f"${usd:.4f}"
 
 def short_ids(ids: list[str], minimum: int) -> dict[str, str]:
     """Each id's shortest prefix (at least ``minimum`` long) that no other id in ``ids`` shares."""
@@ -243,8 +240,6 @@ STATE_WORDS = {
 
 
 def preview(p: dict[str, Any]) -> str:
-    from specflowctl.render_forecast import forecast_lines  # here: that module takes `money` from this one
-
     lines = [f"{p['project']}  ({p.get('feature') or 'no feature directory'})"]
     for step in p["steps"]:
         mark = "●" if step["runs"] else "○"
@@ -361,7 +356,7 @@ def step_bar(record: dict[str, Any]) -> str:
 
 
 def pending_pause(record: dict[str, Any]) -> str | None:
-    """"after batch 2 ends" while a pause without --now waits for the running run; None otherwise."""
+    """ "after batch 2 ends" while a pause without --now waits for the running run; None otherwise."""
     if not record.get("pause_requested") or record["status"] not in ("running", "healing"):
         return None
     running = next((b for b in record.get("batches") or [] if b["status"] == "running"), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from specflowctl.render import money as _money
+from specflowctl.money import money as _money
 
 __all__ = ["forecast_lines", "span"]
 
