@@ -1,18 +1,12 @@
-"""RunManager: starts agent runs, continues their sessions (answers, resume), stops them, and re-adopts them
-after a daemon restart. What it knows of each run lives in the ``KnownRuns`` (records, run directories,
-listing, logs); each live run is watched by its own ``RunSupervisor`` (tail, budget, staleness, kill, exit).
+"""RunManager: starts agent runs, continues their sessions (answers, resume), stops them, and writes their
+outcomes. What it knows of each run lives in the ``KnownRuns`` (records, run directories, listing, logs); each
+live run is watched by its own ``RunSupervisor`` (tail, budget, staleness, kill, exit); the runs an earlier
+daemon left are recovered by ``RunRecovery`` (runner/recovery.py), which hands the live ones back to be watched.
 
 Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a task group with one
 supervisor task per live run; ``start``/``answer``/``reconcile`` hand new runs to it (queued until ``run()``
 is started). Cancelling ``run()`` (daemon shutdown) stops the supervision only — children live on in their
 own sessions and are re-adopted by the next daemon's ``reconcile``.
-
-Crash windows of a start, and what ``reconcile`` finds (docs/runs.md#restart): the run directory appears
-atomically with its metadata (status starting); the lock file is taken before the fork and held by the
-child from the fork on; process.pid is written after the exec. So a restart either has the pid file of the
-current invocation (the agent started: adopt it or judge its output), or a lock held by the agent (find it,
-write its identity, adopt it), or a lock that nothing holds / no lock at all (nothing is running: judge the
-output, or ``not_started`` when the invocation left no trace).
 
 Events go out through ``emit(project, payload)`` with payloads of the event catalogue (run.started,
 run.progress, run.finished, run.warning, question.asked); the orchestration id is ``orchestration``.
@@ -21,12 +15,10 @@ run.progress, run.finished, run.warning, question.asked); the orchestration id i
 from __future__ import annotations
 
 import builtins
-import contextlib
 import dataclasses
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -55,7 +47,7 @@ from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.known_runs import KnownRuns, RunSummary
 from specflowd.runner.loops import LoopDetector
-from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
+from specflowd.runner.outcome import Outcome
 from specflowd.runner.records import (
     LogChunk,
     PendingQuestion,
@@ -65,13 +57,14 @@ from specflowd.runner.records import (
     RunSpec,
     StopReason,
 )
-from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
+from specflowd.runner.recovery import RunRecovery
+from specflowd.runner.rundir import RunDir
 from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, run_temp_dir, scope_argv
 from specflowd.runner.sandboxcheck import make_temp_dir, systemd_run_path
 from specflowd.runner.stream import StreamState
-from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
+from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks
 from specflowd.runner.tail import OutputTail
-from specflowd.vocabulary import LIVE_STATUSES, RESUMABLE_STATUSES, RunStatus
+from specflowd.vocabulary import RESUMABLE_STATUSES, RunStatus
 from specflowd.watch import Poller
 
 __all__ = ["Emit", "RunManager"]
@@ -157,9 +150,16 @@ class RunManager:
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
         self._queued: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._problems: list[str] = []
-        self._identifying: set[str] = set()  # re-found live runs whose agent is not identified yet (_identify)
         self._hooks = SupervisorHooks(progress=self._progress, warning=self._warning)
+        self.recovery = RunRecovery(
+            known=self.known,
+            watched=self._live.keys,
+            stream_state=self._stream_state,
+            supervise=self._watch_adopted,
+            apply=self._apply,
+            start_task=self._start_task,
+            settings=self.settings,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,9 +187,21 @@ class RunManager:
         self._live[supervisor.record.run_id] = supervisor
         self._start_task(lambda: self._supervise(supervisor))
 
+    def _watch_adopted(
+        self,
+        record: RunRecord,
+        rundir: RunDir,
+        identity: ProcessIdentity,
+        state: StreamState,
+        tail: OutputTail,
+        last_activity: float,
+    ) -> None:
+        """Watch a live run an earlier daemon started (no child of ours: its exit is seen by its pid)."""
+        self._watch(self._supervisor(record, rundir, identity, None, state, tail, last_activity))
+
     def problems(self) -> builtins.list[str]:
         """What the start-up sweep could not clean up (reported in daemon.status)."""
-        return builtins.list(self._problems)
+        return builtins.list(self.recovery.problems)
 
     def _stream_state(self) -> StreamState:
         """A fresh picture of one invocation's stream, with the configured loop detector."""
@@ -381,9 +393,9 @@ class RunManager:
         if record.final:
             raise InvalidState(f"run {run_id} already ended ({record.status})", run_id=run_id, status=record.status)
         supervisor = self._live.get(run_id)
-        if run_id in self._identifying:  # re-found after a restart, agent not identified yet
+        if run_id in self.recovery.identifying:  # re-found after a restart, agent not identified yet
             record.stop_reason = record.stop_reason or StopReason.CANCELLED
-            self.known.save(record)  # _identify stops its processes
+            self.known.save(record)  # the recovery's watcher stops its processes
             return await self.known.wait_final(run_id)
         if supervisor is None:  # waiting_input: no process to stop; written in one step, so no answer slips in
             self._apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
@@ -435,7 +447,7 @@ class RunManager:
         if answers is not None:
             updated.answers.append(answers)
         # the questions stay until the continuation's outcome replaces them: if the daemon dies before the
-        # continuation's agent starts, the run goes back to waiting for these answers (_recover)
+        # continuation's agent starts, the run goes back to waiting for these answers (runner/recovery.py)
         updated.cost_prior_usd = updated.cost_usd
         updated.segment_offset = updated.output_offset
         updated.outcome_detail = None
@@ -489,25 +501,8 @@ class RunManager:
     # ------------------------------------------------------------------ restart
 
     async def reconcile(self, project_roots: builtins.list[Path], *, resolved: bool = False) -> None:
-        """Load every run of these projects: re-adopt the live ones, finalise the others from their output, mark
-        the ones that never started; first remove leftovers of interrupted writes. Never spawns anything.
-        Finished runs the project's run index names are known from the index alone: neither read nor swept
-        (nothing is written in their directories). One listing of each workflows directory serves all three.
-        ``resolved``: the roots are resolved already (the registry's index), so no realpath per project."""
-        for root in project_roots:
-            root = root if resolved else root.resolve()
-            listing = list_workflows(root)
-            indexed = self.known.scan(root, listing)
-            watched = self._live.keys() | self._identifying
-            others = [name for name in listing.directories if name not in indexed and name not in watched]
-            self._sweep(root, listing, others)
-            for record, rundir in self.known.load(root, others):
-                live = record.status in LIVE_STATUSES
-                self.known.add(record, rundir, settled=not live)
-                if live:
-                    self._recover(record, rundir)
-            self.known.flush_index(root)
-            await anyio.lowlevel.checkpoint()
+        """Recover the runs an earlier daemon left in these projects (``RunRecovery.reconcile``)."""
+        await self.recovery.reconcile(project_roots, resolved=resolved)
 
     def counts(self) -> tuple[int, int]:
         """(runs not finished, runs known), without reading or copying a record (for daemon.status)."""
@@ -520,118 +515,6 @@ class RunManager:
     def total(self, project_root: Path | None = None) -> int:
         """How many runs are known (of one project)."""
         return len(self.known.summaries(project_root))
-
-    def _sweep(self, root: Path, listing: WorkflowsListing, names: builtins.list[str]) -> None:
-        swept = sweep_run_dirs(root, listing, names)
-        for path in swept.removed:
-            log.info("removed %s, left by a write a crash interrupted", path)
-        for problem in swept.problems:
-            if problem not in self._problems:
-                log.warning("%s", problem)
-                self._problems.append(problem)
-
-    def _recover(self, record: RunRecord, rundir: RunDir) -> None:
-        """A run the previous daemon left starting or running: where did the crash fall?"""
-        identity = rundir.load_identity()
-        if identity is not None and identity.invocation in (None, record.continuations):
-            # process.pid is written after the exec: this invocation's agent started; alive or over
-            if process.is_same_process(identity):
-                self._adopt(record, rundir, identity)
-            else:
-                self._finalise_dead(record, rundir)
-            return
-        lock = rundir.lock_path(record.continuations)
-        state = process.lock_state(lock)
-        if state is process.LockState.HELD:  # forked before the crash, pid not written: find the agent
-            agent = process.find_agent(lock, rundir.output, record.continuations)
-            if agent is None:
-                self._identifying.add(record.run_id)
-                self._start_task(lambda: self._identify(record, rundir))
-                return
-            rundir.save_identity(agent)
-            self._adopt(record, rundir, agent)
-            return
-        # No process of this invocation is alive. No lock: never forked; a free lock and no output of this
-        # invocation: the child died before its first line (or the daemon before forking) — nothing ran.
-        never = state is process.LockState.MISSING or rundir.output_size() <= record.segment_offset
-        if never and record.continuations and record.questions:
-            self._ask_again(record)
-            return
-        self._finalise_dead(record, rundir, never_started=never)
-
-    def _ask_again(self, record: RunRecord) -> None:
-        """The continuation that answered the run's questions never started (the daemon died between writing
-        it and the exec). The session is intact and nothing ran since the questions: the run waits for its
-        answers again, as before they were given (the client that gave them got no reply), instead of ending
-        ``not_started`` and losing the session's work."""
-        record.continuations -= 1
-        if record.answers:
-            record.answers.pop()
-        detail = "asking again: the daemon stopped before the answers' continuation started"
-        self._apply(record, Outcome(RunStatus.WAITING_INPUT, detail, questions=list(record.questions)), None)
-
-    async def _identify(self, record: RunRecord, rundir: RunDir) -> None:
-        """The lock is held but no holder is the agent yet (between fork and setsid, or only descendants of a
-        dead agent still hold it): the run is live, so nothing else may start; look again every poll until the
-        agent shows or the lock is free. A stop (cancel, or the stale limit passing) kills the holders."""
-        lock = rundir.lock_path(record.continuations)
-        since = time.monotonic()
-        while True:
-            if process.lock_state(lock) is not process.LockState.HELD:
-                self._identifying.discard(record.run_id)
-                self._finalise_dead(record, rundir)  # something ran: its output decides
-                return
-            agent = process.find_agent(lock, rundir.output, record.continuations)
-            if agent is not None and record.stop_reason is None:
-                rundir.save_identity(agent)
-                self._identifying.discard(record.run_id)
-                self._adopt(record, rundir, agent)
-                return
-            if record.stop_reason is None and time.monotonic() - since > record.stale_after_s:
-                record.stop_reason = StopReason.STALE
-                rundir.save(record)
-            if record.stop_reason is not None:
-                for pid in process.lock_holders(lock):
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-            await anyio.sleep(self.settings.poll_interval_s)
-
-    def _adopt(self, record: RunRecord, rundir: RunDir, identity: ProcessIdentity) -> None:
-        # Rebuild the invocation's stream state from its first byte (cheap), then keep tailing from there.
-        state = self._stream_state()
-        tail = OutputTail(rundir.output, record.segment_offset)
-        for line in tail.read_new():
-            state.feed(line)
-        try:
-            idle = max(0.0, time.time() - rundir.output.stat().st_mtime)
-        except OSError:
-            idle = 0.0
-        supervisor = self._supervisor(record, rundir, identity, None, state, tail, time.monotonic() - idle)
-        if record.status == RunStatus.STARTING:  # the crash came before the daemon noted the start
-            record.status = RunStatus.RUNNING
-            record.started_at = record.started_at or _now()
-            rundir.save(record)
-        log.info("re-adopted run %s (pid %s)", record.run_id, identity.pid)
-        self._watch(supervisor)
-
-    def _finalise_dead(self, record: RunRecord, rundir: RunDir, *, never_started: bool = False) -> None:
-        state = self._stream_state()
-        tail = OutputTail(rundir.output, record.segment_offset)
-        for line in tail.read_new(final=True):
-            state.feed(line)
-        absorb(record, state, tail)
-        outcome = decide_outcome(
-            OutcomeInputs(
-                result=state.result,
-                found_dead_after_restart=True,
-                never_started=never_started,
-                stop_reason=record.stop_reason,
-                rate_limit_seen=state.rate_limit_seen,
-                last_retry_error=state.last_retry_error,
-                loop=record.loop,
-            )
-        )
-        self._apply(record, outcome, None)
 
     # ------------------------------------------------------------------ supervision
 

@@ -23,7 +23,7 @@ from specflowd.event_catalogue import (
     SchedulerQueued,
     SchedulerRateLimited,
 )
-from specflowd.run_spec import RunTicket
+from specflowd.run_spec import RunSpec, RunTicket
 from specflowd.services.scheduling import RunScheduler, account_key
 from specflowd.vocabulary import RunStatus
 
@@ -62,6 +62,20 @@ class World:
         self.s.notice("/p", RunFinished(run_id=run_id, orchestration="o", step="implement", batch=None, attempt=1,
                                         status=status, detail=None, error=None, cost_usd=0.0,
                                         rate_limit_reset=reset))  # fmt: skip
+
+
+def test_a_runs_unit_is_made_from_its_description(tmp_path: Path) -> None:
+    s = RunScheduler(tmp_path / "scheduler.json", lambda _project, _payload: None, account="key-abc")
+    s.add_group("gpu", 1)
+    spec = RunSpec(project_root=Path("/p"), prompt="/flow.verify", step="verify", run_id="r1", orchestration_id="o",
+                   group="gpu", priority=4, kind="step")  # fmt: skip
+    unit = s.unit(spec)
+    assert (unit.id, unit.project, unit.group, unit.priority, unit.kind) == ("r1", "/p", "gpu", 4, "step")
+    assert (unit.orchestration, unit.account) == ("o", "key-abc")
+    assert s.unit(spec.model_copy(update={"group": "removed"})).group == "default"  # a group gone since it was named
+    assert s.unit(RunTicket(run_id="r2", project_root=Path("/p"))).group == "default"
+    with pytest.raises(InvalidState):
+        s.unit(RunTicket(project_root=Path("/p")))  # a run is queued by its id
 
 
 def test_a_run_waits_for_a_slot_and_its_orchestration_is_woken_when_it_gets_one(tmp_path: Path) -> None:
