@@ -1,7 +1,8 @@
-"""RunManager: starts agent runs, continues their sessions (answers, resume), stops them, and writes their
-outcomes. What it knows of each run lives in the ``KnownRuns`` (records, run directories, listing, logs); each
-live run is watched by its own ``RunSupervisor`` (tail, budget, staleness, kill, exit); the runs an earlier
-daemon left are recovered by ``RunRecovery`` (runner/recovery.py), which hands the live ones back to be watched.
+"""RunManager: starts agent runs, continues their sessions (answers, resume) and stops them. What it knows of
+each run lives in the ``KnownRuns`` (records, run directories, listing, logs); each live run is watched by its
+own ``RunSupervisor`` (tail, budget, staleness, kill, exit); outcomes are written and the run events sent by the
+``OutcomeWriter`` (runner/outcome_writer.py); the runs an earlier daemon left are recovered by ``RunRecovery``
+(runner/recovery.py), which hands the live ones back to be watched.
 
 Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a task group with one
 supervisor task per live run; ``start``/``answer``/``reconcile`` hand new runs to it (queued until ``run()``
@@ -18,13 +19,10 @@ import builtins
 import dataclasses
 import logging
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,6 @@ from specflowd.errors import (
     ProjectError,
     StorageError,
 )
-from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, RunProgress, RunStarted, RunWarning
 from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.agentcheck import sandbox_refusal
@@ -48,6 +45,7 @@ from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.known_runs import KnownRuns, RunSummary
 from specflowd.runner.loops import LoopDetector
 from specflowd.runner.outcome import Outcome
+from specflowd.runner.outcome_writer import Emit, OutcomeWriter, now, run_temp_path
 from specflowd.runner.records import (
     LogChunk,
     PendingQuestion,
@@ -59,7 +57,7 @@ from specflowd.runner.records import (
 )
 from specflowd.runner.recovery import RunRecovery
 from specflowd.runner.rundir import RunDir
-from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, run_temp_dir, scope_argv
+from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, scope_argv
 from specflowd.runner.sandboxcheck import make_temp_dir, systemd_run_path
 from specflowd.runner.stream import StreamState
 from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks
@@ -71,15 +69,6 @@ __all__ = ["Emit", "RunManager"]
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str | None, EventPayload], object]  # EventBus.emit; the return value is ignored
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _argv_for(
@@ -139,7 +128,6 @@ class RunManager:
         without a restart); ``exit_grace``: likewise, the seconds a process may live on after its result
         line; ``sandbox_settings``: the allowed domains, resource limits and the user's own Claude Code
         settings for a project's run, asked the same way; default: the settings' values."""
-        self._emit_cb = emit
         self.settings = settings or RunnerSettings()
         self.poller = poller or Poller()
         self._owns_poller = poller is None
@@ -150,13 +138,14 @@ class RunManager:
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
         self._queued: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._hooks = SupervisorHooks(progress=self._progress, warning=self._warning)
+        self.outcomes = OutcomeWriter(self.known, emit, self.settings)
+        self._hooks = SupervisorHooks(progress=self.outcomes.progress, warning=self.outcomes.warning)
         self.recovery = RunRecovery(
             known=self.known,
             watched=self._live.keys,
             stream_state=self._stream_state,
             supervise=self._watch_adopted,
-            apply=self._apply,
+            apply=self.outcomes.apply,
             start_task=self._start_task,
             settings=self.settings,
         )
@@ -261,7 +250,7 @@ class RunManager:
             budget_usd=spec.budget_usd,
             stale_after_s=spec.stale_after_s,
             model=spec.model,
-            created_at=_now(),
+            created_at=now(),
             spec=spec.model_copy(update={"project_root": project_root}),
         )
         self.known.creating(run_id, True)
@@ -288,10 +277,6 @@ class RunManager:
         if refusal:
             raise AgentUnavailable(refusal, binary=binary, sandbox=False)
 
-    @staticmethod
-    def _temp_dir(run_id: str) -> Path:
-        return run_temp_dir(Path(tempfile.gettempdir()), os.geteuid(), run_id)
-
     def _invocation(
         self, binary: str, spec: RunSpec, project_root: Path, run_id: str, budget_usd: float, *, resume: bool
     ) -> tuple[list[str], RunSandbox]:
@@ -301,7 +286,7 @@ class RunManager:
         sandbox = run_sandbox(
             enabled=spec.sandbox,
             project_root=project_root,
-            temp_dir=self._temp_dir(run_id) if spec.sandbox else None,
+            temp_dir=run_temp_path(run_id) if spec.sandbox else None,
             uid=os.geteuid(),
             permission_mode=spec.permission_mode,
             settings=settings,
@@ -324,7 +309,7 @@ class RunManager:
     async def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
         spec = record.spec
         assert spec is not None
-        temp_dir = self._temp_dir(record.run_id) if spec.sandbox else None
+        temp_dir = run_temp_path(record.run_id) if spec.sandbox else None
         env = child_env(
             os.environ,
             spec.extra_env,
@@ -351,7 +336,7 @@ class RunManager:
             finally:
                 os.close(lock_fd)  # from here the lock is the child's alone
         except OSError as exc:
-            self._apply(record, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
+            self.outcomes.apply(record, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
             raise AgentUnavailable(f"could not start {argv[0]}: {exc}", binary=argv[0]) from exc
         fault("after_fork")
         identity = process.identify(popen.pid, record.continuations)
@@ -362,31 +347,18 @@ class RunManager:
         # meanwhile): a cancel in between stops the process through its supervisor. The record shows running
         # only once that is on disk; its supervision starts after.
         self._live[record.run_id] = supervisor
-        record.started_at = record.started_at or _now()  # the process exists: a listing shows when it started
+        record.started_at = record.started_at or now()  # the process exists: a listing shows when it started
         try:
             fault("before_pid_write")
             await rundir.save_identity_async(identity)
             fault("after_pid_write")
-            running = {"status": RunStatus.RUNNING, "last_activity_at": _now()}
+            running = {"status": RunStatus.RUNNING, "last_activity_at": now()}
             await rundir.save_async(record.model_copy(update=running))
             for key, value in running.items():
                 setattr(record, key, value)
         finally:  # the process runs whatever the disk said: it is watched (and stopped on a cancel) in any case
             self._watch(supervisor)
-        self._emit(
-            record,
-            RunStarted(
-                run_id=record.run_id,
-                orchestration=record.orchestration_id,
-                step=record.step,
-                batch=record.batch,
-                attempt=record.attempt,
-                continuation=record.continuations,
-                pid=identity.pid,
-                started_at=_iso(record.started_at),
-                budget_usd=record.budget_usd,
-            ),
-        )
+        self.outcomes.started(record, identity.pid)
 
     async def cancel(self, run_id: str) -> RunRecord:
         record = self.known.record(run_id)
@@ -398,7 +370,7 @@ class RunManager:
             self.known.save(record)  # the recovery's watcher stops its processes
             return await self.known.wait_final(run_id)
         if supervisor is None:  # waiting_input: no process to stop; written in one step, so no answer slips in
-            self._apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
+            self.outcomes.apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
             return record.model_copy(deep=True)
         supervisor.stop(StopReason.CANCELLED)
         return await self.known.wait_final(run_id)
@@ -528,7 +500,7 @@ class RunManager:
             log.exception("supervising run %s failed", record.run_id)
             failure = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")
             try:
-                await self._apply_async(record, failure, supervisor.exit_code)
+                await self.outcomes.apply_async(record, failure, supervisor.exit_code)
             except Exception:
                 log.exception("could not record the failure of run %s", record.run_id)
                 self.known.settle(record.run_id)
@@ -537,99 +509,6 @@ class RunManager:
             return
         try:
             # still live while the outcome is written: a cancel meanwhile waits for it instead of racing it
-            await self._apply_async(record, outcome, supervisor.exit_code)
+            await self.outcomes.apply_async(record, outcome, supervisor.exit_code)
         finally:
             self._live.pop(record.run_id, None)
-
-    def _progress(self, r: RunRecord) -> None:
-        self._emit(
-            r,
-            RunProgress(
-                run_id=r.run_id,
-                orchestration=r.orchestration_id,
-                step=r.step,
-                batch=r.batch,
-                started_at=_iso(r.started_at),
-                budget_usd=r.budget_usd,  # the run's cap: a live view shows spend against it
-                cost_usd=r.cost_usd,
-                cost_is_estimate=r.cost_is_estimate,
-                turns=r.turns,
-                tool_calls=r.tool_calls,
-                last_tool=r.last_tool,
-                last_text=r.last_text,
-                model=r.model,
-            ),
-        )
-
-    def _warning(self, record: RunRecord, message: str) -> None:
-        self._emit(record, RunWarning(run_id=record.run_id, orchestration=record.orchestration_id, message=message))
-
-    def _apply(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        """Write a run's outcome into its record (and metadata.json), wake its waiters, tell the others."""
-        self._note_outcome(record, outcome, exit_code)
-        self.known.rundir(record.run_id).save(record)
-        self._settled(record, outcome)
-
-    async def _apply_async(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        """``_apply`` with metadata.json written in a worker thread. The outcome is shown (the record changed,
-        its waiters woken, its event sent) only once it is durable: nothing acts on an outcome a crash loses."""
-        updated = record.model_copy(deep=True)
-        self._note_outcome(updated, outcome, exit_code)
-        await self.known.rundir(record.run_id).save_async(updated)
-        for name in type(record).model_fields:  # no one else changes a run whose process has ended
-            setattr(record, name, getattr(updated, name))
-        self._settled(record, outcome)
-
-    def _note_outcome(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        rundir = self.known.rundir(record.run_id)
-        record.status = outcome.status
-        record.outcome_detail = outcome.detail
-        record.error = outcome.error
-        record.questions = outcome.questions
-        record.rate_limit_reset = outcome.rate_limit_reset
-        record.exit_code = exit_code
-        if outcome.status != RunStatus.COMPLETED:
-            record.stderr_tail = process.read_tail(rundir.stderr, self.settings.stderr_tail_chars) or None
-            if record.error:
-                record.error = record.error[: self.settings.stderr_tail_chars]
-        if record.final:
-            record.finished_at = _now()
-            # the run's scratch space goes with it; a waiting run keeps it for its continuation
-            shutil.rmtree(self._temp_dir(record.run_id), ignore_errors=True)
-
-    def _settled(self, record: RunRecord, outcome: Outcome) -> None:
-        self.known.settle(record.run_id)
-        if outcome.status == RunStatus.WAITING_INPUT:
-            self._emit(
-                record,
-                QuestionAsked(
-                    run_id=record.run_id,
-                    orchestration=record.orchestration_id,
-                    step=record.step,
-                    message=outcome.detail,
-                    questions=list(record.questions),
-                ),
-            )
-        else:
-            self._emit(
-                record,
-                RunFinished(
-                    run_id=record.run_id,
-                    orchestration=record.orchestration_id,
-                    step=record.step,
-                    batch=record.batch,
-                    attempt=record.attempt,
-                    status=record.status,
-                    detail=record.outcome_detail,
-                    error=record.error,
-                    cost_usd=record.cost_usd,
-                    rate_limit_reset=record.rate_limit_reset,
-                    loop=record.loop,
-                ),
-            )
-
-    def _emit(self, record: RunRecord, payload: EventPayload) -> None:
-        try:
-            self._emit_cb(str(record.project_root), payload)
-        except Exception:  # a subscriber's failure must not break supervision
-            log.exception("emitting %s failed", payload.event_type())

@@ -21,7 +21,6 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine, Set
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import anyio
 from specflowd.runner import process
 from specflowd.runner.known_runs import KnownRuns
 from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
+from specflowd.runner.outcome_writer import now
 from specflowd.runner.records import ProcessIdentity, RunnerSettings, RunRecord, StopReason
 from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
 from specflowd.runner.stream import StreamState
@@ -43,12 +43,8 @@ log = logging.getLogger(__name__)
 
 # supervise a re-adopted run: (record, rundir, identity, its stream state so far, its tail, last activity monotonic)
 Adopt = Callable[[RunRecord, RunDir, ProcessIdentity, StreamState, OutputTail, float], None]
-ApplyOutcome = Callable[[RunRecord, Outcome, int | None], None]  # write an outcome, wake waiters, tell the others
+ApplyOutcome = Callable[[RunRecord, Outcome, int | None], None]  # OutcomeWriter.apply
 Task = Callable[[], Coroutine[Any, Any, None]]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class RunRecovery:
@@ -185,7 +181,7 @@ class RunRecovery:
             idle = 0.0
         if record.status == RunStatus.STARTING:  # the crash came before the daemon noted the start
             record.status = RunStatus.RUNNING
-            record.started_at = record.started_at or _now()
+            record.started_at = record.started_at or now()
             rundir.save(record)
         log.info("re-adopted run %s (pid %s)", record.run_id, identity.pid)
         self._supervise(record, rundir, identity, state, tail, time.monotonic() - idle)
