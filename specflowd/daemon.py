@@ -36,11 +36,13 @@ from specflowd.notify import Notifier
 from specflowd.paths import default_socket_path, lock_path_for, registry_path, scheduler_path, user_config_path
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import Endpoint, Router
+from specflowd.run_spec import RunTicket
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
 from specflowd.runner.sandbox import ProjectSandbox
 from specflowd.services.context import Call, Services
 from specflowd.services.events import DEFAULT_QUEUE_LIMIT, Event, EventBus
+from specflowd.services.launcher import RunLauncher
 from specflowd.services.metrics import DaemonMetrics, on_loop
 from specflowd.services.metrics_sources import count_event, snapshot
 from specflowd.services.scheduling import RunScheduler, account_key
@@ -189,7 +191,8 @@ async def serve(
         where = str(root)
         return next((p.id for p in registry.projects() if p.path == where), where)
 
-    orchestrator = Orchestrator(engine_ports(runs, bus, scheduler, project_group, project_id))
+    launcher = RunLauncher(runs, scheduler, project_group)
+    orchestrator = Orchestrator(engine_ports(launcher, bus, project_id))
     scheduler.on_admitted(orchestrator.wake)
     bus.listeners.append(lambda event: orchestrator.notice(event.payload))  # the runner's events wake the engine
     router = build_router()
@@ -212,6 +215,7 @@ async def serve(
         orchestrations=orchestrator,
         runs=runs,
         scheduler=scheduler,
+        launcher=launcher,
         connection_count=lambda: server.connections,
     )
     metrics = services.metrics = DaemonMetrics(on_loop(lambda: snapshot(services)))
@@ -264,8 +268,9 @@ async def serve(
                 sock_path.unlink()
 
 
-def _live_runs(runs: RunManager) -> list[tuple[str, Path, str | None]]:
-    return [(r.run_id, r.project_root, r.orchestration_id) for r in runs.live()]
+def _live_runs(runs: RunManager) -> list[RunTicket]:
+    live = runs.live()
+    return [RunTicket(project_root=r.project_root, run_id=r.run_id, orchestration_id=r.orchestration_id) for r in live]
 
 
 def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:

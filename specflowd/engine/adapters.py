@@ -1,7 +1,7 @@
 """The real adapters behind the engine's ports (engine/ports.py): today's runner, project reader, journal,
 skills' state file writer and clock, each wrapped without policy.
 
-``engine_ports(runs, events, scheduler, project_group)`` builds the set the daemon gives the orchestrator.
+``engine_ports(launcher, events, project_id)`` builds the set the daemon gives the orchestrator.
 """
 
 from __future__ import annotations
@@ -46,11 +46,9 @@ from specflowd.files.skill_state import check_gate, find_specflow_cli, set_state
 from specflowd.files.workflows import LOG_KEY, Journal, WorkflowDir
 from specflowd.paths import user_config_path
 from specflowd.project.snapshot import STATE_FILE, read_project_snapshot
-from specflowd.runner.manager import RunManager
-from specflowd.runner.records import RunSpec
-from specflowd.services.scheduling import RunScheduler
+from specflowd.run_spec import RunTicket
+from specflowd.services.launcher import RunLauncher
 from specflowd.settings import load_settings
-from specflowd.vocabulary import RESULT_SCHEMA
 from specflowd.watch import Fingerprint, Poller, fingerprint
 
 __all__ = [
@@ -63,7 +61,6 @@ __all__ = [
     "engine_ports",
 ]
 
-ProjectGroup = Callable[[Path], str | None]  # the scheduler group a project's registry entry names, if any
 ProjectId = Callable[[Path], str]  # a project's registry id (its path when it is not registered)
 
 FILE_POLL_S = 1.0  # how often tasks.md and the state file are looked at after a change
@@ -78,15 +75,12 @@ MAX_READS = 4  # reads of one view while the files keep changing; then the last 
 
 
 class RunnerPort:
-    """Runs through the RunManager, each admitted first by the daemon's run scheduler (services/scheduling.py).
-    A start or continuation that fails gives its slot back at once."""
+    """Runs through the daemon's ``RunLauncher`` (services/launcher.py): each admitted first by the run scheduler;
+    a start or continuation that fails gives its slot back at once."""
 
-    def __init__(
-        self, runs: RunManager, scheduler: RunScheduler, project_group: ProjectGroup, project_id: ProjectId = str
-    ) -> None:
-        self.runs = runs
-        self.scheduler = scheduler
-        self.project_group = project_group
+    def __init__(self, launcher: RunLauncher, project_id: ProjectId = str) -> None:
+        self.launcher = launcher
+        self.runs = launcher.runs
         self.project_id = project_id
 
     async def _telemetry(self, request: RunRequest) -> dict[str, str]:
@@ -112,51 +106,27 @@ class RunnerPort:
         priority: int = 0,
         kind: str = "run",
     ) -> Admission:
-        name = group or self.project_group(project_root)
-        unit = self.scheduler.unit(
-            run_id, project_root, orchestration=orchestration, group=name, priority=priority, kind=kind
+        run = RunTicket(
+            run_id=run_id,
+            project_root=project_root,
+            orchestration_id=orchestration,
+            group=group,
+            priority=priority,
+            kind=kind,
         )
-        position = self.scheduler.request(unit)
+        position = self.launcher.admit(run)
         if position is None:
             return Admitted()
         return Queued(position=position.position, group=position.group, reason=position.reason.value)
 
     def withdraw(self, run_id: str) -> None:
-        self.scheduler.withdraw(run_id)
+        self.launcher.withdraw(run_id)
 
     async def start(self, request: RunRequest) -> None:
-        step, batch = request.step, request.batch_index
-        spec = RunSpec(
-            project_root=request.project_root,
-            prompt=request.prompt,
-            step=step,
-            run_id=request.run_id,
-            orchestration_id=request.orchestration,
-            batch=None if batch is None else str(batch),
-            attempt=request.attempt,
-            model=request.model,
-            fallback_model=request.fallback_model,
-            budget_usd=request.budget_usd,
-            permission_mode=request.permission_mode,
-            stale_after_s=request.stale_after_s,
-            json_schema=RESULT_SCHEMA,
-            append_system_prompt=request.system_prompt,
-            binary=request.agent,
-            sandbox=request.sandbox,
-            extra_env=await self._telemetry(request),
-        )
-        try:
-            await self.runs.start(spec)
-        except BaseException:
-            self.scheduler.withdraw(request.run_id)  # nothing runs: the slot goes back
-            raise
+        await self.launcher.start(request.model_copy(update={"extra_env": await self._telemetry(request)}))
 
     async def resume(self, run_id: str, prompt: str, budget_usd: float) -> None:
-        try:
-            await self.runs.resume(run_id, prompt, budget_usd=budget_usd)
-        except BaseException:
-            self.scheduler.withdraw(run_id)
-            raise
+        await self.launcher.resume(run_id, prompt, budget_usd=budget_usd)
 
     async def answer(self, run_id: str, answers: dict[str, str]) -> None:
         await self.runs.answer(run_id, answers)
@@ -402,17 +372,11 @@ async def _specflow_cli() -> str | None:
     return await anyio.to_thread.run_sync(find_specflow_cli, settings.specflow.cli)
 
 
-def engine_ports(
-    runs: RunManager,
-    events: EventSink,
-    scheduler: RunScheduler,
-    project_group: ProjectGroup,
-    project_id: ProjectId = str,
-) -> EnginePorts:
+def engine_ports(launcher: RunLauncher, events: EventSink, project_id: ProjectId = str) -> EnginePorts:
     return EnginePorts(
-        runs=RunnerPort(runs, scheduler, project_group, project_id),
+        runs=RunnerPort(launcher, project_id),
         clock=SystemClock(),
-        project=ProjectFiles(runs.poller),  # the runner's poller: one for every file the daemon watches
+        project=ProjectFiles(launcher.runs.poller),  # the runner's poller: one for every file the daemon watches
         journal=ProjectJournals(),
         skill_state=SkillStateFile(),
         adviser=HelperAdviser(),

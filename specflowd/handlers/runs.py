@@ -18,8 +18,9 @@ from specflowd.handlers.projects import ProjectFilter, project_root, project_roo
 from specflowd.paths import user_config_path
 from specflowd.protocol.params import Identifier, PathRef, Text
 from specflowd.protocol.rpc import Message, Router
+from specflowd.run_spec import RunSpec
 from specflowd.runner.agentcheck import require_agent
-from specflowd.runner.records import LogChunk, RunRecord, RunSpec
+from specflowd.runner.records import LogChunk, RunRecord
 from specflowd.runner.sandbox import RunSandbox, mode_problem, run_sandbox, run_temp_dir
 from specflowd.runner.sandboxcheck import systemd_run_path
 from specflowd.services.context import Call, project_call
@@ -103,15 +104,7 @@ async def start(call: Call, params: StartRunParams) -> RunRecord:
         run_id=str(uuid.uuid4()),
     )
     # admitted by the run scheduler like every agent run: the call waits here for a slot (docs/scheduler.md)
-    scheduler = call.services.scheduler
-    group = next((p.group for p in call.services.registry.projects() if p.path == str(root)), None)
-    unit = scheduler.unit(spec.run_id or "", root, orchestration=None, group=group, kind="run")
-    await scheduler.wait(unit)
-    try:
-        return await call.services.runs.start(spec)
-    except BaseException:
-        scheduler.withdraw(unit.id)
-        raise
+    return await call.services.launcher.launch(spec)
 
 
 @router.method("runs.list", params=RunListParams, result=RunList, summary="Known runs, oldest first, a page at a time")

@@ -1,18 +1,13 @@
-"""RunManager: starts agent runs, continues their sessions (answers, resume), stops them, and re-adopts them
-after a daemon restart. What it knows of each run lives in the ``KnownRuns`` (records, run directories,
-listing, logs); each live run is watched by its own ``RunSupervisor`` (tail, budget, staleness, kill, exit).
+"""RunManager: starts agent runs, continues their sessions (answers, resume) and stops them. What it knows of
+each run lives in the ``KnownRuns`` (records, run directories, listing, logs); each live run is watched by its
+own ``RunSupervisor`` (tail, budget, staleness, kill, exit); outcomes are written and the run events sent by the
+``OutcomeWriter`` (runner/outcome_writer.py); the runs an earlier daemon left are recovered by ``RunRecovery``
+(runner/recovery.py), which hands the live ones back to be watched.
 
 Concurrency model: everything runs on the daemon's event loop. ``run()`` owns a task group with one
 supervisor task per live run; ``start``/``answer``/``reconcile`` hand new runs to it (queued until ``run()``
 is started). Cancelling ``run()`` (daemon shutdown) stops the supervision only — children live on in their
 own sessions and are re-adopted by the next daemon's ``reconcile``.
-
-Crash windows of a start, and what ``reconcile`` finds (docs/runs.md#restart): the run directory appears
-atomically with its metadata (status starting); the lock file is taken before the fork and held by the
-child from the fork on; process.pid is written after the exec. So a restart either has the pid file of the
-current invocation (the agent started: adopt it or judge its output), or a lock held by the agent (find it,
-write its identity, adopt it), or a lock that nothing holds / no lock at all (nothing is running: judge the
-output, or ``not_started`` when the invocation left no trace).
 
 Events go out through ``emit(project, payload)`` with payloads of the event catalogue (run.started,
 run.progress, run.finished, run.warning, question.asked); the orchestration id is ``orchestration``.
@@ -21,18 +16,13 @@ run.progress, run.finished, run.warning, question.asked); the orchestration id i
 from __future__ import annotations
 
 import builtins
-import contextlib
 import dataclasses
 import logging
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +37,6 @@ from specflowd.errors import (
     ProjectError,
     StorageError,
 )
-from specflowd.event_catalogue import EventPayload, QuestionAsked, RunFinished, RunProgress, RunStarted, RunWarning
 from specflowd.faults import fault
 from specflowd.runner import process
 from specflowd.runner.agentcheck import sandbox_refusal
@@ -55,7 +44,8 @@ from specflowd.runner.argv import build_argv, child_env, continuation_prompt
 from specflowd.runner.denials import SandboxDenials
 from specflowd.runner.known_runs import KnownRuns, RunSummary
 from specflowd.runner.loops import LoopDetector
-from specflowd.runner.outcome import Outcome, OutcomeInputs, decide_outcome
+from specflowd.runner.outcome import Outcome
+from specflowd.runner.outcome_writer import Emit, OutcomeWriter, now, run_temp_path
 from specflowd.runner.records import (
     LogChunk,
     PendingQuestion,
@@ -65,28 +55,20 @@ from specflowd.runner.records import (
     RunSpec,
     StopReason,
 )
-from specflowd.runner.rundir import RunDir, WorkflowsListing, list_workflows, sweep_run_dirs
-from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, run_temp_dir, scope_argv
+from specflowd.runner.recovery import RunRecovery
+from specflowd.runner.rundir import RunDir
+from specflowd.runner.sandbox import ProjectSandbox, RunSandbox, run_sandbox, scope_argv
 from specflowd.runner.sandboxcheck import make_temp_dir, systemd_run_path
 from specflowd.runner.stream import StreamState
-from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks, absorb
+from specflowd.runner.supervisor import RunSupervisor, SupervisorHooks
 from specflowd.runner.tail import OutputTail
-from specflowd.vocabulary import LIVE_STATUSES, RESUMABLE_STATUSES, RunStatus
+from specflowd.vocabulary import RESUMABLE_STATUSES, RunStatus
 from specflowd.watch import Poller
 
 __all__ = ["Emit", "RunManager"]
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str | None, EventPayload], object]  # EventBus.emit; the return value is ignored
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _argv_for(
@@ -146,7 +128,6 @@ class RunManager:
         without a restart); ``exit_grace``: likewise, the seconds a process may live on after its result
         line; ``sandbox_settings``: the allowed domains, resource limits and the user's own Claude Code
         settings for a project's run, asked the same way; default: the settings' values."""
-        self._emit_cb = emit
         self.settings = settings or RunnerSettings()
         self.poller = poller or Poller()
         self._owns_poller = poller is None
@@ -157,9 +138,17 @@ class RunManager:
         self._live: dict[str, RunSupervisor] = {}
         self._tg: TaskGroup | None = None
         self._queued: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._problems: list[str] = []
-        self._identifying: set[str] = set()  # re-found live runs whose agent is not identified yet (_identify)
-        self._hooks = SupervisorHooks(progress=self._progress, warning=self._warning)
+        self.outcomes = OutcomeWriter(self.known, emit, self.settings)
+        self._hooks = SupervisorHooks(progress=self.outcomes.progress, warning=self.outcomes.warning)
+        self.recovery = RunRecovery(
+            known=self.known,
+            watched=self._live.keys,
+            stream_state=self._stream_state,
+            supervise=self._watch_adopted,
+            apply=self.outcomes.apply,
+            start_task=self._start_task,
+            settings=self.settings,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,9 +176,21 @@ class RunManager:
         self._live[supervisor.record.run_id] = supervisor
         self._start_task(lambda: self._supervise(supervisor))
 
+    def _watch_adopted(
+        self,
+        record: RunRecord,
+        rundir: RunDir,
+        identity: ProcessIdentity,
+        state: StreamState,
+        tail: OutputTail,
+        last_activity: float,
+    ) -> None:
+        """Watch a live run an earlier daemon started (no child of ours: its exit is seen by its pid)."""
+        self._watch(self._supervisor(record, rundir, identity, None, state, tail, last_activity))
+
     def problems(self) -> builtins.list[str]:
         """What the start-up sweep could not clean up (reported in daemon.status)."""
-        return builtins.list(self._problems)
+        return builtins.list(self.recovery.problems)
 
     def _stream_state(self) -> StreamState:
         """A fresh picture of one invocation's stream, with the configured loop detector."""
@@ -249,7 +250,7 @@ class RunManager:
             budget_usd=spec.budget_usd,
             stale_after_s=spec.stale_after_s,
             model=spec.model,
-            created_at=_now(),
+            created_at=now(),
             spec=spec.model_copy(update={"project_root": project_root}),
         )
         self.known.creating(run_id, True)
@@ -276,10 +277,6 @@ class RunManager:
         if refusal:
             raise AgentUnavailable(refusal, binary=binary, sandbox=False)
 
-    @staticmethod
-    def _temp_dir(run_id: str) -> Path:
-        return run_temp_dir(Path(tempfile.gettempdir()), os.geteuid(), run_id)
-
     def _invocation(
         self, binary: str, spec: RunSpec, project_root: Path, run_id: str, budget_usd: float, *, resume: bool
     ) -> tuple[list[str], RunSandbox]:
@@ -289,7 +286,7 @@ class RunManager:
         sandbox = run_sandbox(
             enabled=spec.sandbox,
             project_root=project_root,
-            temp_dir=self._temp_dir(run_id) if spec.sandbox else None,
+            temp_dir=run_temp_path(run_id) if spec.sandbox else None,
             uid=os.geteuid(),
             permission_mode=spec.permission_mode,
             settings=settings,
@@ -312,7 +309,7 @@ class RunManager:
     async def _launch(self, record: RunRecord, rundir: RunDir, argv: list[str], prompt_path: Path) -> None:
         spec = record.spec
         assert spec is not None
-        temp_dir = self._temp_dir(record.run_id) if spec.sandbox else None
+        temp_dir = run_temp_path(record.run_id) if spec.sandbox else None
         env = child_env(
             os.environ,
             spec.extra_env,
@@ -339,7 +336,7 @@ class RunManager:
             finally:
                 os.close(lock_fd)  # from here the lock is the child's alone
         except OSError as exc:
-            self._apply(record, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
+            self.outcomes.apply(record, Outcome(RunStatus.FAILED, "could not start the agent", error=str(exc)), None)
             raise AgentUnavailable(f"could not start {argv[0]}: {exc}", binary=argv[0]) from exc
         fault("after_fork")
         identity = process.identify(popen.pid, record.continuations)
@@ -350,43 +347,30 @@ class RunManager:
         # meanwhile): a cancel in between stops the process through its supervisor. The record shows running
         # only once that is on disk; its supervision starts after.
         self._live[record.run_id] = supervisor
-        record.started_at = record.started_at or _now()  # the process exists: a listing shows when it started
+        record.started_at = record.started_at or now()  # the process exists: a listing shows when it started
         try:
             fault("before_pid_write")
             await rundir.save_identity_async(identity)
             fault("after_pid_write")
-            running = {"status": RunStatus.RUNNING, "last_activity_at": _now()}
+            running = {"status": RunStatus.RUNNING, "last_activity_at": now()}
             await rundir.save_async(record.model_copy(update=running))
             for key, value in running.items():
                 setattr(record, key, value)
         finally:  # the process runs whatever the disk said: it is watched (and stopped on a cancel) in any case
             self._watch(supervisor)
-        self._emit(
-            record,
-            RunStarted(
-                run_id=record.run_id,
-                orchestration=record.orchestration_id,
-                step=record.step,
-                batch=record.batch,
-                attempt=record.attempt,
-                continuation=record.continuations,
-                pid=identity.pid,
-                started_at=_iso(record.started_at),
-                budget_usd=record.budget_usd,
-            ),
-        )
+        self.outcomes.started(record, identity.pid)
 
     async def cancel(self, run_id: str) -> RunRecord:
         record = self.known.record(run_id)
         if record.final:
             raise InvalidState(f"run {run_id} already ended ({record.status})", run_id=run_id, status=record.status)
         supervisor = self._live.get(run_id)
-        if run_id in self._identifying:  # re-found after a restart, agent not identified yet
+        if run_id in self.recovery.identifying:  # re-found after a restart, agent not identified yet
             record.stop_reason = record.stop_reason or StopReason.CANCELLED
-            self.known.save(record)  # _identify stops its processes
+            self.known.save(record)  # the recovery's watcher stops its processes
             return await self.known.wait_final(run_id)
         if supervisor is None:  # waiting_input: no process to stop; written in one step, so no answer slips in
-            self._apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
+            self.outcomes.apply(record, Outcome(RunStatus.CANCELLED, "cancelled by request"), None)
             return record.model_copy(deep=True)
         supervisor.stop(StopReason.CANCELLED)
         return await self.known.wait_final(run_id)
@@ -435,7 +419,7 @@ class RunManager:
         if answers is not None:
             updated.answers.append(answers)
         # the questions stay until the continuation's outcome replaces them: if the daemon dies before the
-        # continuation's agent starts, the run goes back to waiting for these answers (_recover)
+        # continuation's agent starts, the run goes back to waiting for these answers (runner/recovery.py)
         updated.cost_prior_usd = updated.cost_usd
         updated.segment_offset = updated.output_offset
         updated.outcome_detail = None
@@ -489,25 +473,8 @@ class RunManager:
     # ------------------------------------------------------------------ restart
 
     async def reconcile(self, project_roots: builtins.list[Path], *, resolved: bool = False) -> None:
-        """Load every run of these projects: re-adopt the live ones, finalise the others from their output, mark
-        the ones that never started; first remove leftovers of interrupted writes. Never spawns anything.
-        Finished runs the project's run index names are known from the index alone: neither read nor swept
-        (nothing is written in their directories). One listing of each workflows directory serves all three.
-        ``resolved``: the roots are resolved already (the registry's index), so no realpath per project."""
-        for root in project_roots:
-            root = root if resolved else root.resolve()
-            listing = list_workflows(root)
-            indexed = self.known.scan(root, listing)
-            watched = self._live.keys() | self._identifying
-            others = [name for name in listing.directories if name not in indexed and name not in watched]
-            self._sweep(root, listing, others)
-            for record, rundir in self.known.load(root, others):
-                live = record.status in LIVE_STATUSES
-                self.known.add(record, rundir, settled=not live)
-                if live:
-                    self._recover(record, rundir)
-            self.known.flush_index(root)
-            await anyio.lowlevel.checkpoint()
+        """Recover the runs an earlier daemon left in these projects (``RunRecovery.reconcile``)."""
+        await self.recovery.reconcile(project_roots, resolved=resolved)
 
     def counts(self) -> tuple[int, int]:
         """(runs not finished, runs known), without reading or copying a record (for daemon.status)."""
@@ -521,118 +488,6 @@ class RunManager:
         """How many runs are known (of one project)."""
         return len(self.known.summaries(project_root))
 
-    def _sweep(self, root: Path, listing: WorkflowsListing, names: builtins.list[str]) -> None:
-        swept = sweep_run_dirs(root, listing, names)
-        for path in swept.removed:
-            log.info("removed %s, left by a write a crash interrupted", path)
-        for problem in swept.problems:
-            if problem not in self._problems:
-                log.warning("%s", problem)
-                self._problems.append(problem)
-
-    def _recover(self, record: RunRecord, rundir: RunDir) -> None:
-        """A run the previous daemon left starting or running: where did the crash fall?"""
-        identity = rundir.load_identity()
-        if identity is not None and identity.invocation in (None, record.continuations):
-            # process.pid is written after the exec: this invocation's agent started; alive or over
-            if process.is_same_process(identity):
-                self._adopt(record, rundir, identity)
-            else:
-                self._finalise_dead(record, rundir)
-            return
-        lock = rundir.lock_path(record.continuations)
-        state = process.lock_state(lock)
-        if state is process.LockState.HELD:  # forked before the crash, pid not written: find the agent
-            agent = process.find_agent(lock, rundir.output, record.continuations)
-            if agent is None:
-                self._identifying.add(record.run_id)
-                self._start_task(lambda: self._identify(record, rundir))
-                return
-            rundir.save_identity(agent)
-            self._adopt(record, rundir, agent)
-            return
-        # No process of this invocation is alive. No lock: never forked; a free lock and no output of this
-        # invocation: the child died before its first line (or the daemon before forking) — nothing ran.
-        never = state is process.LockState.MISSING or rundir.output_size() <= record.segment_offset
-        if never and record.continuations and record.questions:
-            self._ask_again(record)
-            return
-        self._finalise_dead(record, rundir, never_started=never)
-
-    def _ask_again(self, record: RunRecord) -> None:
-        """The continuation that answered the run's questions never started (the daemon died between writing
-        it and the exec). The session is intact and nothing ran since the questions: the run waits for its
-        answers again, as before they were given (the client that gave them got no reply), instead of ending
-        ``not_started`` and losing the session's work."""
-        record.continuations -= 1
-        if record.answers:
-            record.answers.pop()
-        detail = "asking again: the daemon stopped before the answers' continuation started"
-        self._apply(record, Outcome(RunStatus.WAITING_INPUT, detail, questions=list(record.questions)), None)
-
-    async def _identify(self, record: RunRecord, rundir: RunDir) -> None:
-        """The lock is held but no holder is the agent yet (between fork and setsid, or only descendants of a
-        dead agent still hold it): the run is live, so nothing else may start; look again every poll until the
-        agent shows or the lock is free. A stop (cancel, or the stale limit passing) kills the holders."""
-        lock = rundir.lock_path(record.continuations)
-        since = time.monotonic()
-        while True:
-            if process.lock_state(lock) is not process.LockState.HELD:
-                self._identifying.discard(record.run_id)
-                self._finalise_dead(record, rundir)  # something ran: its output decides
-                return
-            agent = process.find_agent(lock, rundir.output, record.continuations)
-            if agent is not None and record.stop_reason is None:
-                rundir.save_identity(agent)
-                self._identifying.discard(record.run_id)
-                self._adopt(record, rundir, agent)
-                return
-            if record.stop_reason is None and time.monotonic() - since > record.stale_after_s:
-                record.stop_reason = StopReason.STALE
-                rundir.save(record)
-            if record.stop_reason is not None:
-                for pid in process.lock_holders(lock):
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-            await anyio.sleep(self.settings.poll_interval_s)
-
-    def _adopt(self, record: RunRecord, rundir: RunDir, identity: ProcessIdentity) -> None:
-        # Rebuild the invocation's stream state from its first byte (cheap), then keep tailing from there.
-        state = self._stream_state()
-        tail = OutputTail(rundir.output, record.segment_offset)
-        for line in tail.read_new():
-            state.feed(line)
-        try:
-            idle = max(0.0, time.time() - rundir.output.stat().st_mtime)
-        except OSError:
-            idle = 0.0
-        supervisor = self._supervisor(record, rundir, identity, None, state, tail, time.monotonic() - idle)
-        if record.status == RunStatus.STARTING:  # the crash came before the daemon noted the start
-            record.status = RunStatus.RUNNING
-            record.started_at = record.started_at or _now()
-            rundir.save(record)
-        log.info("re-adopted run %s (pid %s)", record.run_id, identity.pid)
-        self._watch(supervisor)
-
-    def _finalise_dead(self, record: RunRecord, rundir: RunDir, *, never_started: bool = False) -> None:
-        state = self._stream_state()
-        tail = OutputTail(rundir.output, record.segment_offset)
-        for line in tail.read_new(final=True):
-            state.feed(line)
-        absorb(record, state, tail)
-        outcome = decide_outcome(
-            OutcomeInputs(
-                result=state.result,
-                found_dead_after_restart=True,
-                never_started=never_started,
-                stop_reason=record.stop_reason,
-                rate_limit_seen=state.rate_limit_seen,
-                last_retry_error=state.last_retry_error,
-                loop=record.loop,
-            )
-        )
-        self._apply(record, outcome, None)
-
     # ------------------------------------------------------------------ supervision
 
     async def _supervise(self, supervisor: RunSupervisor) -> None:
@@ -645,7 +500,7 @@ class RunManager:
             log.exception("supervising run %s failed", record.run_id)
             failure = Outcome(RunStatus.FAILED, "supervision error", error=f"supervision error: {exc}")
             try:
-                await self._apply_async(record, failure, supervisor.exit_code)
+                await self.outcomes.apply_async(record, failure, supervisor.exit_code)
             except Exception:
                 log.exception("could not record the failure of run %s", record.run_id)
                 self.known.settle(record.run_id)
@@ -654,99 +509,6 @@ class RunManager:
             return
         try:
             # still live while the outcome is written: a cancel meanwhile waits for it instead of racing it
-            await self._apply_async(record, outcome, supervisor.exit_code)
+            await self.outcomes.apply_async(record, outcome, supervisor.exit_code)
         finally:
             self._live.pop(record.run_id, None)
-
-    def _progress(self, r: RunRecord) -> None:
-        self._emit(
-            r,
-            RunProgress(
-                run_id=r.run_id,
-                orchestration=r.orchestration_id,
-                step=r.step,
-                batch=r.batch,
-                started_at=_iso(r.started_at),
-                budget_usd=r.budget_usd,  # the run's cap: a live view shows spend against it
-                cost_usd=r.cost_usd,
-                cost_is_estimate=r.cost_is_estimate,
-                turns=r.turns,
-                tool_calls=r.tool_calls,
-                last_tool=r.last_tool,
-                last_text=r.last_text,
-                model=r.model,
-            ),
-        )
-
-    def _warning(self, record: RunRecord, message: str) -> None:
-        self._emit(record, RunWarning(run_id=record.run_id, orchestration=record.orchestration_id, message=message))
-
-    def _apply(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        """Write a run's outcome into its record (and metadata.json), wake its waiters, tell the others."""
-        self._note_outcome(record, outcome, exit_code)
-        self.known.rundir(record.run_id).save(record)
-        self._settled(record, outcome)
-
-    async def _apply_async(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        """``_apply`` with metadata.json written in a worker thread. The outcome is shown (the record changed,
-        its waiters woken, its event sent) only once it is durable: nothing acts on an outcome a crash loses."""
-        updated = record.model_copy(deep=True)
-        self._note_outcome(updated, outcome, exit_code)
-        await self.known.rundir(record.run_id).save_async(updated)
-        for name in type(record).model_fields:  # no one else changes a run whose process has ended
-            setattr(record, name, getattr(updated, name))
-        self._settled(record, outcome)
-
-    def _note_outcome(self, record: RunRecord, outcome: Outcome, exit_code: int | None) -> None:
-        rundir = self.known.rundir(record.run_id)
-        record.status = outcome.status
-        record.outcome_detail = outcome.detail
-        record.error = outcome.error
-        record.questions = outcome.questions
-        record.rate_limit_reset = outcome.rate_limit_reset
-        record.exit_code = exit_code
-        if outcome.status != RunStatus.COMPLETED:
-            record.stderr_tail = process.read_tail(rundir.stderr, self.settings.stderr_tail_chars) or None
-            if record.error:
-                record.error = record.error[: self.settings.stderr_tail_chars]
-        if record.final:
-            record.finished_at = _now()
-            # the run's scratch space goes with it; a waiting run keeps it for its continuation
-            shutil.rmtree(self._temp_dir(record.run_id), ignore_errors=True)
-
-    def _settled(self, record: RunRecord, outcome: Outcome) -> None:
-        self.known.settle(record.run_id)
-        if outcome.status == RunStatus.WAITING_INPUT:
-            self._emit(
-                record,
-                QuestionAsked(
-                    run_id=record.run_id,
-                    orchestration=record.orchestration_id,
-                    step=record.step,
-                    message=outcome.detail,
-                    questions=list(record.questions),
-                ),
-            )
-        else:
-            self._emit(
-                record,
-                RunFinished(
-                    run_id=record.run_id,
-                    orchestration=record.orchestration_id,
-                    step=record.step,
-                    batch=record.batch,
-                    attempt=record.attempt,
-                    status=record.status,
-                    detail=record.outcome_detail,
-                    error=record.error,
-                    cost_usd=record.cost_usd,
-                    rate_limit_reset=record.rate_limit_reset,
-                    loop=record.loop,
-                ),
-            )
-
-    def _emit(self, record: RunRecord, payload: EventPayload) -> None:
-        try:
-            self._emit_cb(str(record.project_root), payload)
-        except Exception:  # a subscriber's failure must not break supervision
-            log.exception("emitting %s failed", payload.event_type())

@@ -1,18 +1,18 @@
-"""Data shapes of agent runs: what a caller asks for (RunSpec), what is persisted (RunRecord = metadata.json),
-what the log and question views return. No I/O here."""
+"""Data shapes of agent runs: what is persisted (RunRecord = metadata.json, carrying the run's own description,
+run_spec.RunSpec, as it was asked for), what the log and question views return. No I/O here."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from specflowd.run_spec import RunSpec
 from specflowd.runner.loops import DEFAULT_REPEATS, DEFAULT_WINDOW
 from specflowd.runner.sandbox import RunSandbox
-from specflowd.vocabulary import FINAL_STATUSES, PermissionMode, Question, RunStatus, ToolLoop
+from specflowd.vocabulary import FINAL_STATUSES, Question, RunStatus, ToolLoop
 
 __all__ = [
     "DEFAULT_EXIT_GRACE_S",
@@ -83,32 +83,6 @@ class RunnerSettings(BaseModel):
     )
 
 
-class RunSpec(BaseModel):
-    """What to run. ``json_schema`` None = the standard result schema (vocabulary.RESULT_SCHEMA)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    project_root: Path
-    prompt: str
-    step: str = Field(description="step or skill name, e.g. implement")
-    run_id: str | None = Field(
-        None, description="pre-assigned session id (the engine's deterministic ids make spawns idempotent)"
-    )
-    binary: str | None = Field(None, description="agent binary for this run; default: RunnerSettings.claude")
-    orchestration_id: str | None = None
-    batch: str | None = None
-    attempt: int = Field(1, ge=1)
-    model: str | None = None
-    fallback_model: str | None = None
-    budget_usd: float = Field(5.0, gt=0)
-    permission_mode: PermissionMode = PermissionMode.ACCEPT_EDITS
-    sandbox: bool = Field(True, description="run in Claude Code's sandbox (docs/sandbox.md)")
-    append_system_prompt: str | None = None
-    json_schema: dict[str, Any] | None = None
-    stale_after_s: float = Field(600.0, gt=0)
-    extra_env: dict[str, str] = Field(default_factory=dict)
-
-
 class RunRecord(BaseModel):
     """metadata.json of one run; the run id is the Claude session id."""
 
@@ -155,7 +129,7 @@ class RunRecord(BaseModel):
         False, description="the agent did not exit after its result line: the daemon ended it (the result stands)"
     )
     loop: ToolLoop | None = Field(None, description="status looping: the tool call(s) the run repeated")
-    spec: RunSpec | None = Field(None, description="the request, kept so a continuation reuses its flags")
+    spec: RunSpec | None = Field(None, description="the run as asked for, kept so a continuation reuses its flags")
     sandbox: RunSandbox | None = Field(None, description="how the current invocation is confined (docs/sandbox.md)")
     sandbox_denials: list[str] = Field(
         default_factory=list, description="what the sandbox refused in the last invocation (docs/sandbox.md#denials)"

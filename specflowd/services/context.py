@@ -25,8 +25,9 @@ from specflowd.domain.record import OrchestrationRecord, RecoveryOption
 from specflowd.project.registry import Registry
 from specflowd.protocol.rpc import MethodSpec
 from specflowd.runner.known_runs import RunSummary
-from specflowd.runner.records import LogChunk, PendingQuestion, RunRecord, RunSpec
+from specflowd.runner.records import LogChunk, PendingQuestion, RunRecord
 from specflowd.services.events import EventBus
+from specflowd.services.launcher import RunLauncher
 from specflowd.services.metrics import DaemonMetrics
 from specflowd.services.scheduling import RunScheduler
 from specflowd.transport.server import Connection
@@ -70,7 +71,6 @@ class Orchestrations(Protocol):
 class Runs(Protocol):
     """Agent runs as the RPC handlers use them (``runner.manager.RunManager``)."""
 
-    async def start(self, spec: RunSpec) -> RunRecord: ...
     def get(self, run_id: str) -> RunRecord: ...
     def resolve(self, ref: str) -> str: ...
     def list(
@@ -97,6 +97,7 @@ class Services:
     orchestrations: Orchestrations
     runs: Runs
     scheduler: RunScheduler  # which agent run may start now: groups, limits, the queue, rate-limit gates
+    launcher: RunLauncher  # the one way a run starts: admitted by the scheduler, started by the runner
     connection_count: Callable[[], int]  # open client connections (daemon.status)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     openrpc: dict[str, Any] | None = None  # rpc.discover's document, built on first use (~75 ms), then kept

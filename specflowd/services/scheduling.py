@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from specflowd.event_catalogue import (
     SchedulerRateLimited,
 )
 from specflowd.files.atomic import atomic_write_bytes
+from specflowd.run_spec import RunTicket
 from specflowd.vocabulary import RunStatus
 
 __all__ = [
@@ -89,15 +91,16 @@ class SchedulerFile(BaseModel):
     running: list[Unit] = Field(default_factory=list)
 
 
-class _Admission:
-    """A unit admitted and not started yet: who to tell, and since when it holds its slot."""
+@dataclass
+class _Held:
+    """What the scheduler knows of one unit the queue holds (queued, or holding a slot) beyond the queue's own
+    view. Times are monotonic."""
 
-    __slots__ = ("at", "event", "queued_at")
-
-    def __init__(self, queued_at: float | None) -> None:
-        self.at = time.monotonic()
-        self.queued_at = queued_at
-        self.event = anyio.Event()
+    unit: Unit
+    queued_since: float | None = None  # when it joined the queue (its admission reports the wait); None: admitted
+    admitted_at: float | None = None  # admitted and its run not started yet: since when it holds its slot
+    started: bool = False  # its run started: it holds its slot until the run ends
+    waiter: anyio.Event | None = None  # set when it is admitted or leaves the queue (a standalone run's call)
 
 
 class RunScheduler:
@@ -115,18 +118,13 @@ class RunScheduler:
         self._clock = clock
         self.problem: str | None = None
         self._queue, self._running_then = self._load()
-        self._units: dict[str, Unit] = {}  # every unit queued or running, by id
-        self._queued_since: dict[str, float] = {}  # monotonic time each queued unit joined
-        self._admitted: dict[str, _Admission] = {}  # admitted, run not started yet
-        self._started: set[str] = set()
-        self._waiters: dict[str, anyio.Event] = {}  # standalone runs waiting in their RPC call
+        self._held: dict[str, _Held] = {}  # every unit queued or running, by id
         self._answering: dict[str, Unit] = {}  # runs waiting for answers: their unit, for when an answer continues
         self._wake_orchestration: Callable[[str], None] = lambda _: None
         self._kick = anyio.Event()
         self._dirty = False
         for unit in self._queue.queued():
-            self._units[unit.id] = unit
-            self._queued_since[unit.id] = time.monotonic()
+            self._held[unit.id] = _Held(unit, queued_since=time.monotonic())
 
     # ------------------------------------------------------------------------------------------ wiring
     def on_admitted(self, wake: Callable[[str], None]) -> None:
@@ -165,37 +163,35 @@ class RunScheduler:
         self._kick.set()
 
     # ------------------------------------------------------------------------------------------ admission
-    def unit(
-        self,
-        run_id: str,
-        project: Path,
-        *,
-        orchestration: str | None,
-        group: str | None = None,
-        priority: int = 0,
-        kind: str = "run",
-    ) -> Unit:
-        """The unit of a run; a group that does not exist (removed since it was named) is ``default``."""
-        name = group if group and self._queue.has_group(group) else DEFAULT_GROUP
+    def unit(self, run: RunTicket) -> Unit:
+        """The queue's unit of a run (the only place one is made from a run's description): a group that does
+        not exist (removed since it was named, or none named) is ``default``."""
+        if not run.run_id:
+            raise InvalidState("a run is admitted by its id: it has none yet")
+        group = run.group
         return Unit(
-            id=run_id,
-            project=str(project),
-            group=name,
-            priority=priority,
+            id=run.run_id,
+            project=str(run.project_root),
+            group=group if group and self._queue.has_group(group) else DEFAULT_GROUP,
+            priority=run.priority,
             account=self.account,
-            orchestration=orchestration,
-            kind=kind,
+            orchestration=run.orchestration_id,
+            kind=run.kind,
         )
+
+    def held(self, unit_id: str) -> Unit | None:
+        """The unit queued or holding a slot under this id, if any."""
+        held = self._held.get(unit_id)
+        return held.unit if held is not None else None
 
     def request(self, unit: Unit) -> QueuePosition | None:
         """Ask for a slot: None when the unit may start now (it holds a slot until its run ends or it is
         withdrawn), else where it waits. Asking again for a unit already queued keeps its place."""
         now = self._clock()
-        if unit.id not in self._units:
+        if unit.id not in self._held:
             if not self._queue.enqueue(unit, now):
                 return None  # running
-            self._units[unit.id] = unit
-            self._queued_since[unit.id] = time.monotonic()
+            self._held[unit.id] = _Held(unit, queued_since=time.monotonic())
             self._changed()
             fresh = True
         else:
@@ -226,7 +222,8 @@ class RunScheduler:
         withdrawn by someone else, ``InvalidState``."""
         if self.request(unit) is None:
             return
-        event = self._waiters.setdefault(unit.id, anyio.Event())
+        held = self._held[unit.id]  # queued: request() keeps it
+        event = held.waiter = held.waiter or anyio.Event()
         try:
             await event.wait()
         except BaseException:
@@ -235,10 +232,11 @@ class RunScheduler:
         if not self._queue.is_running(unit.id):
             raise InvalidState(f"run {unit.id} left the queue before it was admitted", run_id=unit.id)
 
-    def _notify_waiter(self, unit_id: str) -> None:
-        event = self._waiters.pop(unit_id, None)
-        if event is not None:
-            event.set()
+    @staticmethod
+    def _notify_waiter(held: _Held) -> None:
+        if held.waiter is not None:
+            held.waiter.set()
+            held.waiter = None
 
     def withdraw(self, unit_id: str) -> None:
         """The unit is no longer wanted: out of the queue, or its slot back when it was admitted and its run
@@ -246,15 +244,36 @@ class RunScheduler:
         if self._queue.cancel(unit_id) is not None:
             self._forget(unit_id)
             self._changed()
-        elif self._queue.is_running(unit_id) and unit_id not in self._started:
+        elif self._queue.is_running(unit_id) and not self._started(unit_id):
             self._finish(unit_id)
 
+    def _started(self, unit_id: str) -> bool:
+        held = self._held.get(unit_id)
+        return held is not None and held.started
+
     def _forget(self, unit_id: str) -> None:
-        self._units.pop(unit_id, None)
-        self._queued_since.pop(unit_id, None)
-        self._admitted.pop(unit_id, None)
-        self._started.discard(unit_id)
-        self._notify_waiter(unit_id)
+        held = self._held.pop(unit_id, None)
+        if held is not None:
+            self._notify_waiter(held)
+
+    def _track(self, unit: Unit) -> _Held:
+        """The unit's state, made when the scheduler did not know it; its unit as given."""
+        held = self._held.get(unit.id)
+        if held is None:
+            held = self._held[unit.id] = _Held(unit)
+        held.unit = unit
+        return held
+
+    def _mark_started(self, unit_id: str) -> None:
+        """A unit the queue runs: its run started."""
+        held = self._held.get(unit_id)
+        if held is None:
+            unit = self._queue_unit(unit_id)
+            if unit is None:
+                return
+            held = self._track(unit)
+        held.started = True
+        held.admitted_at = None
 
     def _finish(self, unit_id: str) -> None:
         if self._queue.finish(unit_id) is not None:
@@ -266,16 +285,15 @@ class RunScheduler:
         """A run found alive (a restart's re-adoption, an answered question): it holds a slot, even beyond the
         limit."""
         if self._queue.is_running(unit.id):
-            self._started.add(unit.id)
-            self._admitted.pop(unit.id, None)
+            self._mark_started(unit.id)
             return
         known = self._running_then.pop(unit.id, None)
         if known is not None:
             unit = known.model_copy(update={"account": self.account})
         self._queue.adopt(unit)
-        self._queued_since.pop(unit.id, None)
-        self._units[unit.id] = self._queue_unit(unit.id) or unit
-        self._started.add(unit.id)
+        held = self._track(self._queue_unit(unit.id) or unit)
+        held.queued_since = None
+        held.started = True
         self._changed()
 
     def _queue_unit(self, unit_id: str) -> Unit | None:
@@ -287,8 +305,9 @@ class RunScheduler:
         now = self._clock()
         admitted = self._queue.admit(now)
         for unit in admitted:
-            since = self._queued_since.pop(unit.id, None)
-            self._admitted[unit.id] = _Admission(since)
+            held = self._held.get(unit.id) or self._track(unit)
+            since, held.queued_since = held.queued_since, None
+            held.admitted_at = time.monotonic()
             if unit.id == asking:
                 continue
             waited = 0.0 if since is None else round(time.monotonic() - since, 3)
@@ -296,7 +315,7 @@ class RunScheduler:
                 unit.project,
                 SchedulerAdmitted(run_id=unit.id, orchestration=unit.orchestration, group=unit.group, waited_s=waited),
             )
-            self._notify_waiter(unit.id)
+            self._notify_waiter(held)
             if unit.orchestration is not None:
                 self._wake_orchestration(unit.orchestration)
         if admitted:
@@ -308,17 +327,17 @@ class RunScheduler:
         match payload:
             case RunStarted(run_id=run_id, orchestration=orchestration):
                 if self._queue.is_running(run_id):
-                    self._started.add(run_id)
-                    self._admitted.pop(run_id, None)
+                    self._mark_started(run_id)
                 elif project is not None:
                     known = self._answering.pop(run_id, None)
-                    self.adopt(known or self.unit(run_id, Path(project), orchestration=orchestration))
+                    run = RunTicket(run_id=run_id, project_root=Path(project), orchestration_id=orchestration)
+                    self.adopt(known or self.unit(run))
             case RunFinished(run_id=run_id, status=status, rate_limit_reset=reset, orchestration=orchestration):
                 if status == RunStatus.RATE_LIMITED:
                     self.gate(_reset_time(reset) or self._clock() + DEFAULT_RATE_LIMIT_WAIT, run_id, orchestration)
                 self._finish(run_id)
             case QuestionAsked(run_id=run_id):
-                unit = self._units.get(run_id)
+                unit = self.held(run_id)
                 if unit is not None:
                     self._answering[run_id] = unit
                 self._finish(run_id)  # no process while it waits for answers; an answer continues at once
@@ -347,10 +366,10 @@ class RunScheduler:
         self._pump()
         return True
 
-    def adopt_live(self, runs: Iterable[tuple[str, Path, str | None]]) -> None:
-        """After a (re)load of runs: each live run ``(run_id, project, orchestration)`` holds a slot."""
-        for run_id, project, orchestration in runs:
-            self.adopt(self.unit(run_id, project, orchestration=orchestration))
+    def adopt_live(self, runs: Iterable[RunTicket]) -> None:
+        """After a (re)load of runs: each live run holds a slot."""
+        for run in runs:
+            self.adopt(self.unit(run))
 
     # ------------------------------------------------------------------------------------------ groups
     def groups(self) -> list[GroupView]:
@@ -376,10 +395,8 @@ class RunScheduler:
     def remove_group(self, name: str) -> list[str]:
         """Queued units move to ``default`` in their order; running ones count against ``default``."""
         moved = self._queue.remove_group(name)
-        for unit in moved:
-            self._units[unit.id] = unit
-        for unit in self._queue.running():
-            self._units[unit.id] = unit
+        for unit in [*moved, *self._queue.running()]:
+            self._track(unit)
         ids = [u.id for u in moved]
         self._emit(None, SchedulerGroup(group=name, limit=None, moved=ids))
         self._changed()
@@ -392,14 +409,14 @@ class RunScheduler:
 
     def queued_for(self, orchestration: str) -> QueuePosition | None:
         """Where the orchestration's queued run stands, if it has one."""
-        for unit_id, unit in self._units.items():
-            if unit.orchestration == orchestration and not self._queue.is_running(unit_id):
+        for unit_id, held in self._held.items():
+            if held.unit.orchestration == orchestration and not self._queue.is_running(unit_id):
                 return self.position(unit_id)
         return None
 
     def queued_in(self, project: str) -> QueuePosition | None:
-        for unit_id, unit in self._units.items():
-            if unit.project == project and not self._queue.is_running(unit_id):
+        for unit_id, held in self._held.items():
+            if held.unit.project == project and not self._queue.is_running(unit_id):
                 return self.position(unit_id)
         return None
 
@@ -414,7 +431,7 @@ class RunScheduler:
 
     def running(self) -> list[tuple[Unit, bool]]:
         """Units holding a slot, and whether their run has started (False: admitted, starting)."""
-        return [(u, u.id in self._started) for u in self._queue.running()]
+        return [(u, self._started(u.id)) for u in self._queue.running()]
 
     def gates(self) -> dict[str, datetime]:
         return self._queue.gates(self._clock())
@@ -443,7 +460,8 @@ class RunScheduler:
             self._pump()
 
     def _next_deadline(self) -> float:
-        waits = [ADMITTED_GRACE_S - (time.monotonic() - a.at) for a in self._admitted.values()]
+        now_s = time.monotonic()
+        waits = [ADMITTED_GRACE_S - (now_s - h.admitted_at) for h in self._held.values() if h.admitted_at is not None]
         now = self._clock()
         reset = self._queue.next_wake(now)
         if reset is not None:
@@ -451,12 +469,15 @@ class RunScheduler:
         return max(0.0, min(waits, default=3600.0))
 
     def _release_unused(self) -> None:
-        for unit_id, admission in list(self._admitted.items()):
-            if time.monotonic() - admission.at >= ADMITTED_GRACE_S and unit_id not in self._started:
-                log.warning(
-                    "run %s was admitted %.0f s ago and never started; its slot is free", unit_id, ADMITTED_GRACE_S
-                )
-                self._finish(unit_id)
+        now = time.monotonic()
+        unused = [
+            unit_id
+            for unit_id, held in self._held.items()
+            if held.admitted_at is not None and not held.started and now - held.admitted_at >= ADMITTED_GRACE_S
+        ]
+        for unit_id in unused:
+            log.warning("run %s was admitted %.0f s ago and never started; its slot is free", unit_id, ADMITTED_GRACE_S)
+            self._finish(unit_id)
 
     def state(self) -> dict[str, Any]:
         """For tests and logs: the file's content as it would be written now."""

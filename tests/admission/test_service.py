@@ -23,6 +23,7 @@ from specflowd.event_catalogue import (
     SchedulerQueued,
     SchedulerRateLimited,
 )
+from specflowd.run_spec import RunSpec, RunTicket
 from specflowd.services.scheduling import RunScheduler, account_key
 from specflowd.vocabulary import RunStatus
 
@@ -50,7 +51,7 @@ class World:
         return [e for e in self.events if isinstance(e, kind)]
 
     def ask(self, run_id: str, project: str, orch: str | None = None, group: str | None = None) -> Any:
-        unit = self.s.unit(run_id, Path(project), orchestration=orch or f"o-{run_id}", group=group)
+        unit = self.s.unit(RunTicket(run_id=run_id, project_root=Path(project), orchestration_id=orch or f"o-{run_id}", group=group))
         return self.s.request(unit)
 
     def started(self, run_id: str, project: str = "/p") -> None:
@@ -61,6 +62,20 @@ class World:
         self.s.notice("/p", RunFinished(run_id=run_id, orchestration="o", step="implement", batch=None, attempt=1,
                                         status=status, detail=None, error=None, cost_usd=0.0,
                                         rate_limit_reset=reset))  # fmt: skip
+
+
+def test_a_runs_unit_is_made_from_its_description(tmp_path: Path) -> None:
+    s = RunScheduler(tmp_path / "scheduler.json", lambda _project, _payload: None, account="key-abc")
+    s.add_group("gpu", 1)
+    spec = RunSpec(project_root=Path("/p"), prompt="/flow.verify", step="verify", run_id="r1", orchestration_id="o",
+                   group="gpu", priority=4, kind="step")  # fmt: skip
+    unit = s.unit(spec)
+    assert (unit.id, unit.project, unit.group, unit.priority, unit.kind) == ("r1", "/p", "gpu", 4, "step")
+    assert (unit.orchestration, unit.account) == ("o", "key-abc")
+    assert s.unit(spec.model_copy(update={"group": "removed"})).group == "default"  # a group gone since it was named
+    assert s.unit(RunTicket(run_id="r2", project_root=Path("/p"))).group == "default"
+    with pytest.raises(InvalidState):
+        s.unit(RunTicket(project_root=Path("/p")))  # a run is queued by its id
 
 
 def test_a_run_waits_for_a_slot_and_its_orchestration_is_woken_when_it_gets_one(tmp_path: Path) -> None:
@@ -165,7 +180,7 @@ async def test_a_standalone_run_waits_in_its_call_until_admitted(tmp_path: Path)
     got: list[str] = []
 
     async def standalone() -> None:
-        await w.s.wait(w.s.unit("s1", Path("/b"), orchestration=None))
+        await w.s.wait(w.s.unit(RunTicket(run_id="s1", project_root=Path("/b"))))
         got.append("admitted")
 
     async with anyio.create_task_group() as tg:
@@ -185,7 +200,7 @@ async def test_the_queue_its_order_limits_and_gates_survive_a_restart(tmp_path: 
     w.started("running")
     for n, project in enumerate(["/a", "/b", "/a", "/c"]):
         w.ask(f"q{n}", project)
-    w.s.request(w.s.unit("standalone", Path("/s"), orchestration=None))
+    w.s.request(w.s.unit(RunTicket(run_id="standalone", project_root=Path("/s"))))
     order = [u.id for u, _ in w.s.queue()]
     async with anyio.create_task_group() as tg:
         tg.start_soon(w.s.run)
@@ -197,7 +212,7 @@ async def test_the_queue_its_order_limits_and_gates_survive_a_restart(tmp_path: 
     # the standalone run waited in an RPC call the restart ended: dropped; the rest keeps its order
     assert [u.id for u, _ in again.s.queue()] == [i for i in order if i != "standalone"]
     assert len(order) == 5 and {g.name: g.limit for g in again.s.groups()} == {"default": 0, "gpu": 1}
-    again.s.adopt_live([("running", Path("/z"), "o-running")])  # re-adopted: its own group's slot
+    again.s.adopt_live([RunTicket(run_id="running", project_root=Path("/z"), orchestration_id="o-running")])  # re-adopted: its own group's slot
     assert [(u.id, u.group) for u, _ in again.s.running()] == [("running", "gpu")]
 
 

@@ -30,6 +30,7 @@ from specflowd.errors import SpecflowError
 from specflowd.runner.manager import RunManager
 from specflowd.runner.records import RunnerSettings
 from specflowd.services.events import Event, EventBus
+from specflowd.services.launcher import RunLauncher
 from specflowd.services.scheduling import RunScheduler
 from specflowd.vocabulary import PermissionMode, Question, QuestionOption, RunStatus
 from tests.engine.fakes import Agent, FakeRuns, Script, ask, complete, ends, fail, hang
@@ -210,7 +211,7 @@ async def _real(
     )
     scheduler = RunScheduler(tmp_path / "scheduler.json", bus.emit)
     bus.listeners.append(lambda event: scheduler.notice(event.project, event.payload))  # as the daemon does
-    port = RunnerPort(manager, scheduler, project_group=lambda _root: None)
+    port = RunnerPort(RunLauncher(manager, scheduler, lambda _root: None))
     tg.start_soon(manager.run)
     tg.start_soon(scheduler.run)
 
