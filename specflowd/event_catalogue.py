@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from specflowd.orchestration_vocabulary import ORCHESTRATION_STATUSES, STEPS
-from specflowd.vocabulary import Question, RunStatus, ToolLoop
+from specflowd.vocabulary import WAIT_REASONS, Question, RunStatus, ToolLoop
 
 __all__ = [
     "ACTION_KINDS",
@@ -36,7 +36,6 @@ __all__ = [
     "NOTE_LABELS",
     "ORCHESTRATION_STATUSES",
     "STEPS",
-    "WAIT_REASONS",
     "BatchDecision",
     "DaemonStarted",
     "DaemonStopping",
@@ -62,14 +61,15 @@ __all__ = [
 
 # The orchestration vocabulary's words, built from its tuples: pydantic validates them, rpc.discover publishes
 # their enums. (mypy cannot read a Literal built at run time: to it they are str, which the emitters pass anyway.)
+# Why a run waits in the scheduler's queue is the vocabulary's WaitReason, built the same way.
 if TYPE_CHECKING:
     OrchestrationStatusName = str
     StepName = str
+    WaitReasonName = str
 else:
     OrchestrationStatusName = Literal[ORCHESTRATION_STATUSES]
     StepName = Literal[STEPS]
-# why a run waits in the scheduler's queue (the scheduler's WaitReason, held equal by tests/foundation/test_events.py)
-WaitReasonName = Literal["slot", "paused", "rate_limit"]
+    WaitReasonName = Literal[WAIT_REASONS]
 # every action decide() can return (domain/actions.py): published as orchestration.<kind>
 ActionKind = Literal[
     "wait", "spawn_step", "spawn_batch", "heal", "finish_batch", "advance", "replan", "wait_for_answers",
@@ -87,7 +87,6 @@ ControlLabel = Literal[
 NoteLabel = Literal["warning", "unasked_ticks"]
 DecisionLabel = Literal[ActionKind, ControlLabel, NoteLabel]
 
-WAIT_REASONS: tuple[str, ...] = get_args(WaitReasonName)
 ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
 BATCH_ACTION_KINDS: tuple[str, ...] = get_args(BatchActionKind)
 CONTROL_LABELS: tuple[str, ...] = get_args(ControlLabel)

@@ -18,6 +18,7 @@ __all__ = [
     "LIVE_STATUSES",
     "RESULT_SCHEMA",
     "RESUMABLE_STATUSES",
+    "WAIT_REASONS",
     "LoopCall",
     "PermissionMode",
     "Question",
@@ -25,6 +26,7 @@ __all__ = [
     "ResultStatus",
     "RunStatus",
     "ToolLoop",
+    "WaitReason",
 ]
 
 
@@ -152,3 +154,14 @@ RESULT_SCHEMA: dict[str, Any] = {
     },
     "required": ["status", "message"],
 }
+
+
+class WaitReason(StrEnum):
+    """Why a run waits in the scheduler's queue (the admission queue's answer; events and clients show it)."""
+
+    SLOT = "slot"  # every slot of the group is taken
+    PAUSED = "paused"  # the group's limit is 0
+    RATE_LIMIT = "rate_limit"  # the unit's account waits for a rate-limit reset
+
+
+WAIT_REASONS: tuple[str, ...] = tuple(reason.value for reason in WaitReason)

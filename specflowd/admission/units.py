@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from specflowd.vocabulary import WaitReason
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -56,12 +57,6 @@ class QueuedEntry(BaseModel):
 
     unit: Unit
     enqueued_at: datetime
-
-
-class WaitReason(StrEnum):
-    SLOT = "slot"  # every slot of the group is taken
-    PAUSED = "paused"  # the group's limit is 0
-    RATE_LIMIT = "rate_limit"  # the unit's account waits for a rate-limit reset
 
 
 class QueuePosition(BaseModel):

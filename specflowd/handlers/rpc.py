@@ -8,12 +8,12 @@ from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_ser
 
 from specflowd.domain.config import OrchestrationConfig
 from specflowd.domain.record import AttentionKind, RecoveryOption
-from specflowd.event_catalogue import CATALOGUE, WAIT_REASONS
+from specflowd.event_catalogue import CATALOGUE
 from specflowd.orchestration_vocabulary import ORCHESTRATION_STATUSES, STEPS, TERMINAL_STATUSES
 from specflowd.protocol.openrpc import build_openrpc
 from specflowd.protocol.rpc import EmptyParams, Message, MethodSpec, Router
 from specflowd.services.context import Call
-from specflowd.vocabulary import FINAL_STATUSES, RunStatus
+from specflowd.vocabulary import FINAL_STATUSES, WAIT_REASONS, RunStatus
 
 __all__ = ["OpenRpcDocument", "SharedFacts", "discover_document", "router", "shared_facts"]
 
