@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,14 @@ from tests import support
 from tests.support import Daemon, running_daemon
 
 TESTS = Path(__file__).resolve().parent
+
+# The suite caches bytecode even in a shell with PYTHONDONTWRITEBYTECODE: without it every worker redoes
+# pytest's assertion rewriting of the whole suite, and every daemon and `specflowctl` a test starts compiles
+# specflowd again (a daemon start costs ~1.6 s of CPU instead of ~0.5 s). The workers and every child process
+# inherit this process's environment; `__pycache__/` is ignored by git.
+if sys.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Tests that start the real daemon or real agent processes (the fake `claude`, the simulated agent, the real
 # Claude Code CLI) are the `e2e` tier: `pytest -m "not e2e"` is the fast inner loop (CONTRIBUTING.md).
@@ -20,6 +30,7 @@ E2E_PATHS = (
     "crash/",
     "e2e/test_real_cli.py",
     "e2e/test_real_cli_lock.py",
+    "e2e/test_real_cli_loop.py",
     "e2e/test_real_cli_orchestration.py",
     "e2e/test_real_cli_sandbox.py",
     "foundation/test_cli.py",

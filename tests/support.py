@@ -38,6 +38,14 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
         time.sleep(interval)
 
 
+def set_sim_pace(project: Path, seconds: float) -> None:
+    """Seconds between the simulated agent's tool calls in runs that start from now on in ``project`` (its pace
+    file, which wins over SPECFLOW_SIM_DELAY): a test slows only the runs whose timing it needs."""
+    sim = project / ".specflow" / "sim-agent"
+    sim.mkdir(parents=True, exist_ok=True)
+    (sim / "pace").write_text(f"{seconds}\n", encoding="utf-8")
+
+
 def sandbox_env(root: Path) -> dict[str, str]:
     home = root / "home"
     # Unix socket paths are limited to 107 bytes: keep the runtime dir short, outside pytest's long tmp names

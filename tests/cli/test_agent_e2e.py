@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.cli.conftest import demo_project
 from tests.engine.common import FAKE, SIM, decision_log, status
-from tests.support import running_daemon, wait_until
+from tests.support import running_daemon, set_sim_pace, wait_until
 
 SKILLS = ("flow.analyze", "flow.implement", "flow.verify", "flow.merge")
 
@@ -75,6 +75,7 @@ def test_an_agent_that_disappears_mid_phase_stops_it_at_once(tmp_path: Path) -> 
         assert actions[-2:] == ["spawn_batch", "needs_attention"] and "heal" not in actions  # at once, no heal
         assert "stopped before exec" not in d.ctl("status", str(root)).stdout
         shutil.copy(SIM, agent)  # back again: retry picks up where it stopped
+        set_sim_pace(root, 0)  # the rest of the phase needs no time to act in
         d.ctl("recover", "retry", str(root))
         wait_until(lambda: status(d, orch_id)["status"] in ("completed", "needs_attention"), timeout=120, what="done")
         assert status(d, orch_id)["status"] == "completed"

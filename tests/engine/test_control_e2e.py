@@ -11,7 +11,7 @@ from typing import Any
 
 from specflowctl.demo import DEMO_FEATURE, create_demo_project
 from tests.engine.common import FAKE, SIM, decision_log, status
-from tests.support import Daemon, sandbox_env, wait_until
+from tests.support import Daemon, sandbox_env, set_sim_pace, wait_until
 
 
 def test_rate_limit_waits_for_the_reset_then_resumes_the_same_session(tmp_path: Path) -> None:
@@ -82,6 +82,7 @@ def test_the_steering_verbs_from_the_cli(tmp_path: Path) -> None:
         now = wait_until(lambda: (r := status(d, orch_id))["status"] == "paused" and r, timeout=30, what="paused now")
         assert d.rpc("runs.get", {"run": run_id})["status"] == "cancelled"
         assert now["current_run_id"] is None and now["attention"] is None
+        set_sim_pace(root, 0)  # no run from here on has to outlast a CLI start
 
         d.ctl("resume", str(root))
         wait_until(lambda: status(d, orch_id)["status"] in ("waiting_merge", "needs_attention"), timeout=60, what="merge")

@@ -33,6 +33,14 @@ def _exchange(client: RawClient, raw: bytes) -> Any:
     return _strict_json(line)
 
 
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for the tests that only send it messages (a start costs more than such a test); a test that
+    registers a project or edits the registry has a daemon of its own (`daemon`)."""
+    with running_daemon(tmp_path_factory.mktemp("hostile")) as d:
+        yield d
+
+
 def _project(root: Path) -> Path:
     (root / "specs" / "0001-x").mkdir(parents=True)
     (root / "specs" / "0001-x" / "tasks.md").write_text("# Tasks: t\n\n## One\n- [ ] T001 a\n")
@@ -43,8 +51,8 @@ def _project(root: Path) -> Path:
 
 
 @pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400"])
-def test_non_finite_numbers_are_refused_never_echoed(daemon: Daemon, number: bytes) -> None:
-    with RawClient(daemon.socket) as client:
+def test_non_finite_numbers_are_refused_never_echoed(shared_daemon: Daemon, number: bytes) -> None:
+    with RawClient(shared_daemon.socket) as client:
         as_id = _exchange(client, b'{"jsonrpc":"2.0","id":%s,"method":"daemon.ping"}' % number)
         assert as_id["error"]["code"] == -32700 and as_id["id"] is None
         in_params = _exchange(
@@ -86,8 +94,8 @@ def test_batch_with_an_invalid_entry_answers_each_entry_and_runs_the_valid_calls
     assert [p["path"] for p in daemon.rpc("projects.list")["projects"]] == [str(project)]  # the valid call ran
 
 
-def test_params_null_is_absent_params_and_invalid_requests_echo_their_id(daemon: Daemon) -> None:
-    with RawClient(daemon.socket, "content-length") as client:
+def test_params_null_is_absent_params_and_invalid_requests_echo_their_id(shared_daemon: Daemon) -> None:
+    with RawClient(shared_daemon.socket, "content-length") as client:
         client.send({"jsonrpc": "2.0", "id": 41, "method": "daemon.hello", "params": None})
         assert client.read()["result"]["name"] == "specflowd"
         client.send({"jsonrpc": "2.0", "id": "a", "method": 5})
@@ -108,14 +116,14 @@ def test_params_null_is_absent_params_and_invalid_requests_echo_their_id(daemon:
 # --- item 8: project refs the OS cannot resolve; what a project root is -------------------------------------
 
 
-def test_unresolvable_project_refs_are_clear_errors_on_every_method(daemon: Daemon) -> None:
-    loop = daemon.root / "loop"
+def test_unresolvable_project_refs_are_clear_errors_on_every_method(shared_daemon: Daemon) -> None:
+    loop = shared_daemon.root / "loop"
     loop.symlink_to(loop)
     refs = ["/\u0000", str(loop), str(loop / "inside"), "/" + "a" * 5000, "/" + "b/" * 2000, "/" + "c" * 300]
-    document = daemon.rpc("rpc.discover")
+    document = shared_daemon.rpc("rpc.discover")
     methods = [m for m in document["methods"] if any(p["name"] == "project" for p in m["params"])]
     assert {m["name"] for m in methods} >= {"projects.status", "orchestrate.start", "runs.start", "events.subscribe"}
-    with RawClient(daemon.socket) as client:
+    with RawClient(shared_daemon.socket) as client:
         for method in methods:
             for ref in refs:
                 params = {**call_params(method, document), "project": ref}
@@ -123,7 +131,7 @@ def test_unresolvable_project_refs_are_clear_errors_on_every_method(daemon: Daem
                 reply = client.request(method["name"], params)
                 error = reply["error"]
                 assert error["data"]["kind"] in ("invalid_params", "not_found"), (method["name"], ref[:20], error)
-    assert daemon.rpc("daemon.ping")["pong"]
+    assert shared_daemon.rpc("daemon.ping")["pong"]
 
 
 def test_register_refuses_what_is_not_a_project_root(daemon: Daemon) -> None:

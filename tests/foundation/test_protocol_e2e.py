@@ -7,13 +7,29 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from specflowd.version import PROTOCOL_VERSION
-from tests.support import Daemon, RawClient
+from tests.support import Daemon, RawClient, running_daemon
 
 FRAMINGS = ["newline", "content-length"]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for the module (a start costs more than most of these tests): each test speaks over its own
+    connections and changes no state of the daemon; the test that registers a project has its own."""
+    with running_daemon(tmp_path_factory.mktemp("protocol")) as d:
+        yield d
+
+
+@pytest.fixture
+def own_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    with running_daemon(tmp_path) as d:
+        yield d
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
@@ -147,7 +163,8 @@ def test_rpc_discover_lists_every_method(daemon: Daemon) -> None:
     assert {p["name"]: p["required"] for p in register["params"]} == {"path": True, "name": False}
 
 
-def test_events_subscription_receives_registry_changes(daemon: Daemon, tmp_path: object) -> None:
+def test_events_subscription_receives_registry_changes(own_daemon: Daemon) -> None:
+    daemon = own_daemon
     project = daemon.root / "proj"
     (project / ".specflow").mkdir(parents=True)
     with RawClient(daemon.socket, "content-length") as sub:

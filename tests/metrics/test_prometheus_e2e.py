@@ -34,12 +34,13 @@ def _get(url: str) -> Any:
 
 @contextmanager
 def prometheus_scraping(tmp: Path, target: int) -> Iterator[str]:
-    """Prometheus on a free loopback port scraping 127.0.0.1:``target`` every second; yields its base URL."""
+    """Prometheus on a free loopback port scraping 127.0.0.1:``target`` four times a second (each wait on a
+    scraped value is at most that long); yields its base URL."""
     assert PROMETHEUS is not None
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "prometheus.yml"
     config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "global:\n  scrape_interval: 250ms\n  scrape_timeout: 250ms\n  evaluation_interval: 1s\n"
         f"scrape_configs:\n  - job_name: specflowd\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
     )
     port = free_port()

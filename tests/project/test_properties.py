@@ -44,6 +44,17 @@ DECOYS: list[tuple[str, TaskState | None]] = [
 ]
 
 
+# The strategies drawn per task, built once: a strategy built afresh on every draw is validated afresh
+# (about a third of these tests' time); the documents drawn are the same.
+BOX_CHARS = st.sampled_from(sorted(BOXES))
+DECOY_LINES = st.sampled_from(DECOYS)
+MARKERS = st.sampled_from([("", ""), ("", "[P] "), ("[P] ", ""), ("[US2] ", "[V] [FR-002] ")])
+MULTI_DEP_PHRASES = st.sampled_from(MULTI_DEP)
+SINGLE_DEP_PHRASES = st.sampled_from(SINGLE_DEP)
+DESCRIPTION_TEXTS = st.sampled_from(DESCRIPTIONS)
+PROSE_LINES = st.sampled_from(PROSE)
+
+
 @dataclass
 class Gen:
     id: str
@@ -70,7 +81,7 @@ def documents(draw: st.DrawFn) -> tuple[str, list[Gen], list[str], dict[int, Tas
         others = [i for i in ids if i != task_id]
         # any other task, earlier or later: cycles and forward references happen
         deps = draw(st.lists(st.sampled_from(others), max_size=3, unique=True)) if others else []
-        gens.append(Gen(task_id, draw(st.sampled_from(sorted(BOXES))), section, deps))
+        gens.append(Gen(task_id, draw(BOX_CHARS), section, deps))
     ordered = sorted(gens, key=lambda g: -1 if g.section is None else g.section)  # stable: keeps draw order
     headings = [heading(i, draw(st.integers(0, 2))) for i in range(n_sections)]
     lines = ["# Tasks: generated", ""]
@@ -78,7 +89,7 @@ def documents(draw: st.DrawFn) -> tuple[str, list[Gen], list[str], dict[int, Tas
     current = -1
 
     def decoy() -> None:
-        template, box = draw(st.sampled_from(DECOYS))
+        template, box = draw(DECOY_LINES)
         n = draw(st.integers(900, 999))
         lines.append(template.format(id=f"T{n:03d}", n=n))
         decoys[len(lines)] = box
@@ -86,24 +97,24 @@ def documents(draw: st.DrawFn) -> tuple[str, list[Gen], list[str], dict[int, Tas
     for g in ordered:
         while g.section is not None and current < g.section:
             current += 1
-            lines += [f"## {headings[current]}", draw(st.sampled_from(PROSE))]
+            lines += [f"## {headings[current]}", draw(PROSE_LINES)]
         if draw(st.booleans()):
             lines.append(f"### Group {len(lines)}")
         if draw(st.integers(0, 3)) == 0:
             decoy()
-        before, after = draw(st.sampled_from([("", ""), ("", "[P] "), ("[P] ", ""), ("[US2] ", "[V] [FR-002] ")]))
+        before, after = draw(MARKERS)
         if len(g.deps) > 1 and draw(st.booleans()):
-            dep_text = draw(st.sampled_from(MULTI_DEP)).format(", ".join(g.deps))
+            dep_text = draw(MULTI_DEP_PHRASES).format(", ".join(g.deps))
             # the CLI's run of T/digits/commas/spaces ends at a suffix letter: `requires T001a, T002` → T001
             read = list(itertools.takewhile(lambda d: len(d) == 4, g.deps))
             read += [g.deps[len(read)][:4]] if len(read) < len(g.deps) else []
         else:
-            dep_text = " ".join(draw(st.sampled_from(SINGLE_DEP)).format(d) for d in g.deps)
+            dep_text = " ".join(draw(SINGLE_DEP_PHRASES).format(d) for d in g.deps)
             read = [d[:4] for d in g.deps]  # `(after T001a)` reads as T001
         g.expected_deps = list(dict.fromkeys(read))
-        description = draw(st.sampled_from(DESCRIPTIONS))
+        description = draw(DESCRIPTION_TEXTS)
         lines.append(f"- [{g.box}] {before}{g.id} {after}{description} {dep_text}".rstrip())
-        lines.append(draw(st.sampled_from(PROSE)))
+        lines.append(draw(PROSE_LINES))
     for extra in range(current + 1, n_sections):
         lines += [f"## {headings[extra]}", "prose only"]
     if draw(st.booleans()):
