@@ -26,6 +26,13 @@ if sys.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE"):
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = _prefix
 
+# The fake `claude` and `specflow` are `#!/usr/bin/env python3` scripts: they run under the interpreter being
+# tested, as in an activated virtualenv, not whatever `python3` comes first on PATH (a pyenv shim costs about
+# 0.3 s of a shell and pyenv per start, and the e2e tier starts the fakes about 500 times).
+_interpreter_bin = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _interpreter_bin:
+    os.environ["PATH"] = os.pathsep.join([_interpreter_bin, *filter(None, [os.environ.get("PATH")])])
+
 # Tests that start the real daemon or real agent processes (the fake `claude`, the simulated agent, the real
 # Claude Code CLI) are the `e2e` tier: `pytest -m "not e2e"` is the fast inner loop (CONTRIBUTING.md).
 # Every `*_e2e.py` file belongs to it, and these; a test elsewhere that starts the daemon fails (support.py).

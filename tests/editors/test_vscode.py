@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from tests.editors.node_support import VSCODE, compile_extension, run_node_test, skip_reason
 from tests.editors.scenarios import SIM_AGENT, asking_agent, assert_resumed_with_answers, demo_daemon
 from tests.editors.socket_cases import write_cases
-from tests.support import SPECFLOWD, can_connect, sandbox_env
+from tests.support import SPECFLOWD, can_connect, sandbox_env, set_sim_pace, wait_until
 
 needs_node = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
@@ -46,7 +47,23 @@ def test_pure_parts_and_no_daemon(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("compiled")
 def test_orchestrate_follow_and_merge(tmp_path: Path) -> None:
     with demo_daemon(tmp_path, SIM_AGENT) as (d, root):
+        # The node test sees batch 1 at 0 tasks done: batch 1's agent is paced so that the status bar gets there
+        # before its first tick on a loaded machine too; the runs after it are instant again.
+        set_sim_pace(root, 0.5)
+
+        def unpace_after_batch_1() -> None:
+            def batch_1_done() -> bool:
+                reply = d.raw("orchestrate.status", {"project": str(root)})  # not_found until the node test starts it
+                batches = reply.get("result", {}).get("record", {}).get("batches") or []
+                return bool(batches) and batches[0]["status"] in ("completed", "healed", "skipped")
+
+            wait_until(batch_1_done, 120, interval=0.1, what="batch 1 finished")
+            set_sim_pace(root, 0)
+
+        pacer = threading.Thread(target=unpace_after_batch_1, daemon=True)
+        pacer.start()
         run_node_test("orchestrate", {**d.env, "SPECFLOW_TEST_PROJECT": str(root)}, expect_pass=1)
+        pacer.join(timeout=10)
         record = d.rpc("orchestrate.status", {"project": str(root)})["record"]
     assert record["status"] == "completed" and record["config"]["skip_analyze"] is True
 
