@@ -90,7 +90,7 @@ class RunnerPort:
         attributes = resource_attributes(
             project=self.project_id(request.project_root),
             project_path=str(request.project_root),
-            orchestration=request.orchestration,
+            orchestration=request.orchestration_id,
             step=request.step,
             batch=request.batch_index,
         )

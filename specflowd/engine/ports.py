@@ -30,7 +30,6 @@ from specflowd.domain.merge_ready import GateCheck
 from specflowd.domain.record import OrchestrationRecord, OrchestrationStatus
 from specflowd.event_catalogue import EventPayload
 from specflowd.run_spec import RunSpec
-from specflowd.vocabulary import RESULT_SCHEMA, PermissionMode
 
 __all__ = [
     "Admission",
@@ -56,65 +55,18 @@ __all__ = [
 
 
 class RunRequest(RunSpec):
-    """One agent run the engine starts: everything decide() and the configuration settled, in the engine's words.
-    It *is* the run's description (run_spec.RunSpec): the runner stores it as it is, so nothing is copied field by
-    field on the way; its scheduler group, priority and kind are those the run was admitted with (``admit``)."""
+    """One agent run the engine starts: everything decide() and the configuration settled. It *is* the run's
+    description (run_spec.RunSpec): the runner stores it as it is, so nothing is copied field by field on the way;
+    its scheduler group, priority and kind are those the run was admitted with (``admit``). The engine always
+    names its runs (deterministic per spawn) and their orchestration."""
 
-    run_id: str  # the engine always names its runs
-
-    def __init__(
-        self,
-        *,
-        orchestration: str,
-        project_root: Path,
-        run_id: str,  # deterministic per spawn: the same decision names the same run
-        step: str,  # design | analyze | implement | verify | merge | heal
-        batch_index: int | None,
-        attempt: int,
-        prompt: str,
-        system_prompt: str | None,
-        budget_usd: float,
-        model: str | None,
-        fallback_model: str | None,
-        permission_mode: PermissionMode,
-        stale_after_s: float,
-        agent: str | None,  # the orchestration's agent binary; None = the daemon's
-        sandbox: bool = True,  # in Claude Code's sandbox (docs/sandbox.md)
-    ) -> None:
-        super().__init__(
-            project_root=project_root,
-            run_id=run_id,
-            orchestration_id=orchestration,
-            prompt=prompt,
-            step=step,
-            binary=agent,
-            batch=None if batch_index is None else str(batch_index),
-            attempt=attempt,
-            model=model,
-            fallback_model=fallback_model,
-            budget_usd=budget_usd,
-            permission_mode=permission_mode,
-            sandbox=sandbox,
-            append_system_prompt=system_prompt,
-            json_schema=RESULT_SCHEMA,
-            stale_after_s=stale_after_s,
-        )
-
-    @property
-    def orchestration(self) -> str:
-        return self.orchestration_id or ""
+    run_id: str
+    orchestration_id: str
 
     @property
     def batch_index(self) -> int | None:
+        """The batch as the engine counts it (the description keeps it as text, as a standalone run names it)."""
         return None if self.batch is None else int(self.batch)
-
-    @property
-    def system_prompt(self) -> str | None:
-        return self.append_system_prompt
-
-    @property
-    def agent(self) -> str | None:
-        return self.binary
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from specflowd.engine.ports import Queued, RunRequest
 from specflowd.engine.record_holder import Kept
 from specflowd.engine.runtime import EngineRuntime
 from specflowd.errors import AgentUnavailable, SpecflowError
+from specflowd.vocabulary import RESULT_SCHEMA
 
 __all__ = ["admit", "resume_run", "run_request", "start_run"]
 
@@ -69,20 +70,21 @@ def run_request(record: OrchestrationRecord, action: Spawn) -> RunRequest:
     else:
         step, batch = ("heal" if isinstance(action, Heal) else "implement"), action.batch_index
     return RunRequest(
-        orchestration=record.id,
+        orchestration_id=record.id,
         project_root=Path(record.project_path),
         run_id=action.run_id,
         step=step,
-        batch_index=batch,
+        batch=None if batch is None else str(batch),
         attempt=action.attempt,
         prompt=prompt_for(record, action),
-        system_prompt=system_prompt(config.additional_context),
+        append_system_prompt=system_prompt(config.additional_context),
+        json_schema=RESULT_SCHEMA,
         budget_usd=action.budget_usd,
         model=action.model,
         fallback_model=config.fallback_model,
         permission_mode=config.permission_mode,
         stale_after_s=config.stale_after_s,
-        agent=config.agent,
+        binary=config.agent,
         sandbox=config.sandbox,
     )
 

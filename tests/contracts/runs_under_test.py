@@ -32,7 +32,7 @@ from specflowd.runner.records import RunnerSettings
 from specflowd.services.events import Event, EventBus
 from specflowd.services.launcher import RunLauncher
 from specflowd.services.scheduling import RunScheduler
-from specflowd.vocabulary import PermissionMode, Question, QuestionOption, RunStatus
+from specflowd.vocabulary import RESULT_SCHEMA, PermissionMode, Question, QuestionOption, RunStatus
 from tests.engine.fakes import Agent, FakeRuns, Script, ask, complete, ends, fail, hang
 
 Behaviour = Literal["complete", "ask", "hang", "stale", "rate_limit", "fail"]
@@ -55,20 +55,18 @@ def request(
 ) -> RunRequest:
     """A run as the engine asks for one (no task ids in the prompt: the agents tick nothing)."""
     return RunRequest(
-        orchestration="orch-contract",
+        orchestration_id="orch-contract",
         project_root=root,
         run_id=run_id,
         step="implement",
-        batch_index=1,
+        batch="1",
         attempt=2,
         prompt="/flow.implement Carry out the contract's work.",
-        system_prompt=None,
+        json_schema=RESULT_SCHEMA,
         budget_usd=budget_usd,
-        model=None,
-        fallback_model=None,
         permission_mode=PermissionMode.ACCEPT_EDITS,
         stale_after_s=stale_after_s,
-        agent=agent,
+        binary=agent,
         sandbox=False,  # the contract is the port's, not Claude Code's sandbox (tests/runner/test_sandbox*.py)
     )
 

@@ -417,7 +417,7 @@ class FakeRuns:
         self.requests.append(request)
         run = FakeRun(
             run_id=request.run_id,
-            orchestration=request.orchestration,
+            orchestration=request.orchestration_id,
             root=request.project_root,
             step=request.step,
             batch_index=request.batch_index,

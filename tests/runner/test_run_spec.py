@@ -18,13 +18,13 @@ FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "run-records" / 
 
 def request(**overrides: object) -> RunRequest:
     values: dict[str, object] = {
-        "orchestration": "o-1", "project_root": Path("/p"), "run_id": "r-1", "step": "heal", "batch_index": 2,
-        "attempt": 2, "prompt": "/flow.implement", "system_prompt": "be brief", "budget_usd": 1.5, "model": "opus",
-        "fallback_model": "sonnet", "permission_mode": PermissionMode.ACCEPT_EDITS, "stale_after_s": 90.0,
-        "agent": "/opt/claude", "sandbox": False,
+        "orchestration_id": "o-1", "project_root": Path("/p"), "run_id": "r-1", "step": "heal", "batch": "2",
+        "attempt": 2, "prompt": "/flow.implement", "append_system_prompt": "be brief", "json_schema": RESULT_SCHEMA,
+        "budget_usd": 1.5, "model": "opus", "fallback_model": "sonnet", "permission_mode": PermissionMode.ACCEPT_EDITS,
+        "stale_after_s": 90.0, "binary": "/opt/claude", "sandbox": False,
     }  # fmt: skip
     values.update(overrides)
-    return RunRequest(**values)  # type: ignore[arg-type]
+    return RunRequest.model_validate(values)
 
 
 def test_old_metadata_loads_with_the_admission_fields_defaulted() -> None:
@@ -45,10 +45,9 @@ def test_the_engines_request_is_the_run_spec_the_record_keeps() -> None:
     assert isinstance(asked, RunSpec)
     assert (asked.orchestration_id, asked.batch, asked.append_system_prompt, asked.binary) == ("o-1", "2", "be brief",
                                                                                               "/opt/claude")  # fmt: skip
-    assert (asked.orchestration, asked.batch_index, asked.system_prompt, asked.agent) == ("o-1", 2, "be brief",
-                                                                                          "/opt/claude")  # fmt: skip
+    assert asked.batch_index == 2  # the batch as the engine counts it
     assert asked.json_schema == RESULT_SCHEMA and not asked.sandbox
-    assert request(batch_index=None).batch is None and request(batch_index=None).batch_index is None
+    assert request(batch=None).batch is None and request(batch=None).batch_index is None
     record = RunRecord(run_id="r-1", project_root=Path("/p"), step="heal", created_at=datetime(2026, 12, 6, tzinfo=UTC), spec=asked)
     stored = RunRecord.model_validate_json(record.model_dump_json()).spec
     assert stored is not None and stored.model_dump() == asked.model_dump()
